@@ -1,0 +1,208 @@
+"""Benchmark the embedded local models: assembly, load, prompt/generation speed, concurrency.
+
+    python benchmarks/local_model.py [--model NAME ...] [--slots 4,2] [--drop-caches] [--full-run]
+
+Numbers come from llama.cpp's own per-request timings (prompt_per_second, predicted_per_second)
+plus wall clocks. Every request starts with a fresh nonce so no prompt cache is reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import inspect
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+from pydantic import BaseModel, Field
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engine.llm import local  # noqa: E402
+
+PROMPT_TOKENS = 1500
+GEN_TOKENS = 300
+CONCURRENT = 4
+# The shape of a default run (3 personas, k=1): used for the wall-time estimate.
+RUN_CALLS, RUN_PROMPT, RUN_OUTPUT = 18, 2250, 450
+
+
+class Finding(BaseModel):
+    title: str = Field(description="short name of the problem")
+    line: int = Field(description="line number")
+    severity: int = Field(ge=1, le=5)
+    explanation: str
+
+
+class Review(BaseModel):
+    summary: str
+    findings: list[Finding]
+
+
+def _rss_mb() -> tuple[float, float]:
+    """(current RSS, peak RSS) of this process in MB."""
+    current = 0.0
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                current = int(line.split()[1]) / 1024
+    return current, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _timed(fn, *args, **kwargs):
+    start = time.perf_counter()
+    result = fn(*args, **kwargs)
+    return time.perf_counter() - start, result
+
+
+def _code_for(root: str, client: httpx.Client) -> str:
+    """Lines of a fixed stdlib module, cut so the whole chat prompt is about PROMPT_TOKENS."""
+    lines, code = inspect.getsource(textwrap).splitlines(keepends=True), ""
+    for line in lines:
+        tokens = client.post(f"{root}/tokenize", json={"content": code + line}).json()["tokens"]
+        if len(tokens) > PROMPT_TOKENS - 60:  # room for the system prompt and chat template
+            break
+        code += line
+    return code
+
+
+def _messages(code: str) -> list[dict[str, str]]:
+    return [
+        {"role": "system", "content": f"Request {uuid.uuid4()}. You are a meticulous reviewer."},
+        {"role": "user", "content": f"Review this module in detail.\n\n```python\n{code}```"},
+    ]
+
+
+def _chat(base_url: str, client: httpx.Client, name: str, code: str) -> dict:
+    body = {
+        "model": name,
+        "messages": _messages(code),
+        "max_tokens": GEN_TOKENS,
+        "temperature": 0.2,
+        "seed": 1,
+        "ignore_eos": True,
+    }
+    response = client.post(f"{base_url}/chat/completions", json=body, timeout=900)
+    response.raise_for_status()
+    return response.json()
+
+
+def _speed(result: dict) -> str:
+    t, u = result["timings"], result["usage"]
+    prompt = f"prompt {u['prompt_tokens']} tok @ {t['prompt_per_second']:.1f} tok/s"
+    return f"{prompt}, gen {u['completion_tokens']} tok @ {t['predicted_per_second']:.1f} tok/s"
+
+
+def bench_assembly(name: str) -> None:
+    """Cold assembly (into a scratch cache), cached verify, and a full sha256 re-check."""
+    spec = local.LOCAL_MODELS[name]
+    scratch, saved = tempfile.mkdtemp(prefix="rebuttal-bench-"), os.environ.get("REBUTTAL_CACHE")
+    os.environ["REBUTTAL_CACHE"] = scratch
+    try:
+        cold, _ = _timed(local.model_path, name)
+        cached, path = _timed(local.model_path, name)
+        sha, _ = _timed(local._hash_file, path)
+        size_gb = path.stat().st_size / 1e9
+    finally:
+        shutil.rmtree(scratch)
+        if saved is None:
+            os.environ.pop("REBUTTAL_CACHE")
+        else:
+            os.environ["REBUTTAL_CACHE"] = saved
+    local.model_path(name)  # the real cache, for the rest of the run
+    print(f"  {spec.filename} ({size_gb:.2f} GB): assemble+sha256 (cold) {cold:.2f} s")
+    print(f"  cached check {cached * 1000:.1f} ms | sha256 alone {sha:.2f} s")
+
+
+def bench_server(name: str, slots: int, drop_caches: bool) -> None:
+    """Load time, single-request speed, concurrent aggregate and one structured call."""
+    if drop_caches:
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")  # needs root: a truly cold load
+    load, server = _timed(local.get_server, name, slots=slots)
+    root = server.base_url.removesuffix("/v1")
+    rss_now, rss_peak = _rss_mb()
+    cold = " (page cache dropped)" if drop_caches else ""
+    print(f"  slots={slots}: server load {load:.2f} s{cold} | RSS {rss_now:.0f} MB")
+    with httpx.Client() as client:
+        code = _code_for(root, client)
+        _chat(server.base_url, client, name, code[:400])  # warm-up
+        single, result = _timed(_chat, server.base_url, client, name, code)
+        print(f"    single call {single:.1f} s: {_speed(result)}")
+        with concurrent.futures.ThreadPoolExecutor(CONCURRENT) as pool:
+            start = time.perf_counter()
+            futures = [pool.submit(_chat, server.base_url, client, name, code) for _ in "abcd"]
+            results = [f.result() for f in futures]
+            wall = time.perf_counter() - start
+    gen = sum(r["usage"]["completion_tokens"] for r in results)
+    both = gen + sum(r["usage"]["prompt_tokens"] for r in results)
+    print(
+        f"    {CONCURRENT} concurrent: wall {wall:.1f} s (sequential would be "
+        f"{CONCURRENT * single:.1f} s) | aggregate gen {gen / wall:.1f} tok/s, "
+        f"prompt+gen {both / wall:.1f} tok/s"
+    )
+    pp, tg = result["timings"]["prompt_per_second"], result["timings"]["predicted_per_second"]
+    per_call = RUN_PROMPT / pp + RUN_OUTPUT / tg
+    speedup = CONCURRENT * single / wall
+    sequential, batched = RUN_CALLS * per_call / 60, RUN_CALLS * per_call / speedup / 60
+    shape = f"{RUN_CALLS} calls x {RUN_PROMPT}+{RUN_OUTPUT} tok"
+    print(f"    estimate default run ({shape}): {per_call:.0f} s/call, {sequential:.1f} min")
+    print(f"      sequential, {batched:.1f} min with x{speedup:.2f} batching")
+    model = local.chat_model(name, max_tokens=700, seed=1, slots=slots)
+    structured = model.with_structured_output(Review, method="json_schema", include_raw=True)
+    prompt = f"Review this code; report its real bugs.\n\n```python\n{code[:2500]}```"
+    took, out = _timed(structured.invoke, prompt)
+    raw, usage = out["raw"], out["raw"].response_metadata.get("token_usage", {})
+    meta = raw.usage_metadata or {}
+    same = (meta.get("input_tokens"), meta.get("output_tokens")) == (
+        usage.get("prompt_tokens"),
+        usage.get("completion_tokens"),
+    )
+    verdict = "parsed" if out["parsed"] is not None else f"NOT parsed: {out['parsing_error']}"
+    print(
+        f"    structured call {took:.1f} s, {verdict}, usage {meta.get('input_tokens')}+"
+        f"{meta.get('output_tokens')} tok (matches server usage: {same}) | "
+        f"peak RSS {_rss_mb()[1]:.0f} MB"
+    )
+    server.stop()
+
+
+def full_run_seconds(model: str, example: Path | None = None) -> float:
+    """Wall time of a full default `rebuttal review` of an example file with a local model."""
+    if example is None:
+        example = sorted(Path("examples").glob("*.py"))[0]
+    with tempfile.TemporaryDirectory(prefix="rebuttal-full-run-") as out:
+        cmd = ["rebuttal", "review", str(example), "--model", f"local:{model}", "--out", out]
+        took, _ = _timed(subprocess.run, cmd, check=True)
+    return took
+
+
+def main() -> None:
+    """Run the benchmark for each requested local model."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", action="append", help="local model name (repeatable)")
+    parser.add_argument("--slots", default="4", help="comma-separated slot counts to try")
+    parser.add_argument("--drop-caches", action="store_true", help="cold load (needs root)")
+    parser.add_argument("--full-run", action="store_true", help="also time a full review run")
+    args = parser.parse_args()
+    names = [local.resolve_local_name(m) for m in args.model or list(local.LOCAL_MODELS)]
+    print(f"{os.cpu_count()} CPUs; default model {local.DEFAULT_LOCAL_MODEL}")
+    for name in names:
+        print(f"{name}:")
+        bench_assembly(name)
+        for slots in (int(s) for s in args.slots.split(",")):
+            bench_server(name, slots, args.drop_caches)
+        if args.full_run:
+            print(f"  full default run: {full_run_seconds(name):.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""Render artifacts (pure, jinja2) and write them atomically inside the run directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+
+from engine.config import TEMPLATES_DIR
+from engine.paths import inside
+
+ARTIFACT_KINDS = ("persona", "review", "response", "rebuttal", "findings", "critique", "report")
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    """The shared jinja2 environment: strict undefined, no autoescape (markdown out)."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+    env.filters["oneline"] = lambda s: " ".join(str(s).split())
+    env.filters["quote"] = lambda s: "\n".join("> " + line for line in str(s).splitlines()) or "> "
+    env.filters["pct"] = lambda x: f"{x:.2f}"
+    return env
+
+
+def render_template(name: str, **context: Any) -> str:
+    """Render any template under templates/ with the strict environment."""
+    return environment().get_template(name).render(**context)
+
+
+def front_matter(meta: dict[str, Any]) -> str:
+    """YAML front matter block, safely dumped."""
+    body = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=1000)
+    return f"---\n{body}---\n"
+
+
+def render_artifact(kind: str, meta: dict[str, Any], **context: Any) -> str:
+    """Front matter + the kind's template (`templates/<kind>.md.j2`)."""
+    head = {"id": meta["id"], "kind": kind, **{k: v for k, v in meta.items() if k != "id"}}
+    return front_matter(head) + render_template(f"{kind}.md.j2", **context)
+
+
+def write_atomic(root: Path, relative: str, text: str) -> Path:
+    """Write text to root/relative via a temp file + rename; never outside root."""
+    path = inside(root, relative)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json(root: Path, relative: str, data: Any) -> Path:
+    """Atomic JSON write (sorted keys, indented)."""
+    return write_atomic(root, relative, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def read_front_matter(path: Path) -> dict[str, Any]:
+    """The front matter of an artifact file (empty dict when absent)."""
+    text = path.read_text(encoding="utf-8")
+    if not text.startswith("---\n"):
+        return {}
+    end = text.find("\n---\n", 4)
+    if end < 0:
+        return {}
+    meta = yaml.safe_load(text[4:end])
+    return meta if isinstance(meta, dict) else {}

@@ -1,0 +1,289 @@
+"""The `rebuttal` command: parse, call, print. Everything else lives in the engine."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from engine import runner
+from engine.config import Budget, RunSettings, load_workflow, persona_library, workflow_library
+from engine.errors import ConfigError, RebuttalError
+from engine.estimate import budget_warning, estimate
+from engine.llm.providers import parse_model, preflight
+from engine.models import Report
+from engine.target import ingest
+from engine.trace import render_trace, trace
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__ and "Multi-agent review: personas review, "
+                  "respond, rebut and compile one scored, traceable report.")
+out = Console()
+err = Console(stderr=True)
+LOCAL_DEFAULTS = {"personas": 3, "k": 1}
+
+Opt = typer.Option
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print one error line and exit non-zero."""
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def load_prices(path: Path | None) -> dict[str, tuple[float, float]]:
+    if path is None:
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return {str(k): (float(v[0]), float(v[1])) for k, v in data.items()}
+    except (OSError, yaml.YAMLError, AttributeError, TypeError, ValueError, IndexError):
+        raise ConfigError(f"{path}: prices must be a YAML mapping like 'openai:x: [0.15, 0.60]'") from None
+
+
+def build_settings(target: str, **o: Any) -> RunSettings:
+    """RunSettings from CLI options, with workflow and local-model defaults."""
+    wf = load_workflow(o["workflow"])
+    model = o["model"] or "local"
+    for m in [model, *(o["panel"] or []), *([o["judge"]] if o["judge"] else [])]:
+        parse_model(m)
+    local = parse_model(model).provider == "local"
+    n = o["personas"] or (LOCAL_DEFAULTS["personas"] if local else wf.defaults.personas)
+    k = o["k"] if o["k"] is not None else (LOCAL_DEFAULTS["k"] if local else wf.defaults.k)
+    try:
+        return RunSettings(
+            run_id=o.get("run_id") or "pending", target=target, diff=o.get("diff"), workflow=o["workflow"],
+            personas=len(o["persona"]) if o["persona"] else n, persona_slugs=o["persona"] or [], k=k,
+            model=model, panel=o["panel"] or [], judge=o["judge"], judge_fallback=o.get("judge_fallback"),
+            concurrency=o["concurrency"] or (4 if local else 16),
+            budget=Budget(max_calls=o["max_calls"], max_tokens=o["max_tokens"], max_usd=o["max_usd"]),
+            strict=o.get("strict", False), seed=o.get("seed", 0), prices=load_prices(o.get("prices")),
+            created=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        raise ConfigError(f"option {'.'.join(map(str, e['loc']))}: {e['msg']}") from None
+
+
+def summary_table(report: Report, limit: int = 10) -> Table:
+    t = Table(title=f"Top findings ({len(report.findings)} in all)", show_lines=False)
+    for col in ("id", "severity", "status", "truth", "useful", "location", "title"):
+        t.add_column(col, overflow="fold")
+    for f in report.findings[:limit]:
+        t.add_row(f.id, f.severity, f.status, f"{f.scores.truth:.2f}", f"{f.scores.usefulness:.2f}",
+                  f"{f.file}:{f.line_start}", f.title)
+    return t
+
+
+def print_result(run_dir: Path, report: Report, as_json: bool) -> None:
+    if as_json:
+        data = json.loads(report.model_dump_json())
+        print(json.dumps({"run_dir": str(run_dir), "complete": report.complete, "findings": data["findings"],
+                          "total": data["total"]}, indent=2))
+        return
+    out.print(summary_table(report))
+    tot = report.total
+    cost = f"{tot.calls} calls, {tot.prompt_tokens + tot.completion_tokens} tokens, ${tot.cost_usd:.4f}" if tot else ""
+    status = "complete" if report.complete else f"PARTIAL ({report.partial_reason})"
+    out.print(f"[bold]{status}[/] — judge {report.judge} — {cost}")
+    for note in report.degraded:
+        out.print(f"[yellow]degraded:[/] {note}")
+    out.print(f"Report: {run_dir / 'review-findings.md'}")
+    out.print(f"Trace a finding: rebuttal trace {run_dir} F-001")
+
+
+def run_async(run_dir: Path, coro_fn: Any) -> Report:
+    """Run the engine; Ctrl-C stops cleanly and says how to resume."""
+    try:
+        return asyncio.run(coro_fn())
+    except KeyboardInterrupt:
+        err.print(f"interrupted: finished work is saved. Resume with: rebuttal resume {run_dir}")
+        raise typer.Exit(130) from None
+
+
+def listener(quiet: bool) -> Any:
+    """A progress printer: one line per finished call on stderr."""
+    if quiet:
+        return None
+
+    def show(stage: str, done: int, total: int) -> None:
+        if done:
+            err.print(f"  {stage:<10} {done}/{total}", highlight=False)
+
+    return show
+
+
+@app.command()
+def review(
+    target: Annotated[str, typer.Argument(help="File, folder, git repository or document to review.")],
+    workflow: Annotated[str, Opt(help="Workflow name (see `rebuttal workflows`) or YAML path.")] = "debate",
+    personas: Annotated[int | None, Opt(help="Number of generated personas.")] = None,
+    persona: Annotated[list[str] | None, Opt(help="Library persona slug (repeatable) instead of generating.")] = None,
+    k: Annotated[int | None, Opt("-k", help="Reviews each persona answers.")] = None,
+    model: Annotated[str | None, Opt(help="provider:model for the panel (default: the embedded local model).")] = None,
+    panel: Annotated[list[str] | None, Opt(help="Models assigned round-robin to personas (repeatable or a,b).")] = None,
+    judge: Annotated[str | None, Opt(help="provider:model of the judge (default: --model).")] = None,
+    judge_fallback: Annotated[str | None, Opt(help="Second judge if the first fails.")] = None,
+    diff: Annotated[str | None, Opt(help="Review a change: BASE..HEAD or BASE.")] = None,
+    out_dir: Annotated[Path, Opt("--out", help="Folder for run directories.")] = Path("runs"),
+    run_id: Annotated[str | None, Opt(help="Run id (default: time-target-random).")] = None,
+    max_calls: Annotated[int | None, Opt(help="Stop after this many calls.")] = None,
+    max_tokens: Annotated[int | None, Opt(help="Stop before exceeding this many tokens.")] = None,
+    max_usd: Annotated[float | None, Opt(help="Stop before exceeding this cost.")] = None,
+    concurrency: Annotated[int | None, Opt(help="Calls in flight at once.")] = None,
+    strict: Annotated[bool, Opt(help="Fail the run when a persona fails instead of dropping it.")] = False,
+    seed: Annotated[int, Opt(help="Seed for shuffles.")] = 0,
+    prices: Annotated[Path | None, Opt(help="YAML of model: [usd_in_per_M, usd_out_per_M].")] = None,
+    as_json: Annotated[bool, Opt("--json", help="Print one JSON object instead of tables.")] = False,
+    quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress lines.")] = False,
+) -> None:
+    """Review TARGET with a panel of personas and write a run directory."""
+    try:
+        panel_list = [m for p in panel or [] for m in p.split(",") if m]
+        settings = build_settings(target, workflow=workflow, personas=personas, persona=persona, k=k, model=model,
+                                  panel=panel_list, judge=judge, judge_fallback=judge_fallback, diff=diff,
+                                  run_id=run_id, max_calls=max_calls, max_tokens=max_tokens, max_usd=max_usd,
+                                  concurrency=concurrency, strict=strict, seed=seed, prices=prices)
+        if persona:
+            lib = persona_library()
+            if missing := [p for p in persona if p not in lib]:
+                raise ConfigError(f"unknown persona(s): {', '.join(missing)} (see `rebuttal personas`)")
+        snap = ingest(target, diff=diff)
+        wf = load_workflow(workflow)
+        est = estimate(settings, wf, snap)
+        if settings.budget.max_usd is not None and est.unknown_prices:
+            raise ConfigError(f"--max-usd needs prices for: {', '.join(est.unknown_prices)} (use --prices FILE)")
+        for m in sorted({settings.model, settings.judge_model, *settings.panel}):
+            preflight(m)
+        rid = run_id or runner.new_run_id(snap.name)
+        settings = settings.model_copy(update={"run_id": rid})
+        run_dir = runner.create_run_dir(out_dir, rid)
+        nonce = runner.make_nonce(snap)
+        runner.write_run_files(run_dir, settings, wf, snap, nonce)
+        if not quiet and not as_json:
+            err.print(f"run {rid}: {len(snap.files)} file(s), workflow {wf.name}, {settings.personas} personas, "
+                      f"k={settings.k}, model {settings.model}, judge {settings.judge_model}; "
+                      f"~{est.calls} calls", highlight=False)
+        if warning := budget_warning(settings, est):
+            err.print(f"[yellow]warning:[/] {warning}")
+        report = run_async(run_dir, lambda: runner.execute(run_dir, settings, wf, snap, nonce,
+                                                           listener=listener(quiet or as_json)))
+    except RebuttalError as exc:
+        fail(str(exc))
+        return
+    print_result(run_dir, report, as_json)
+
+
+@app.command()
+def resume(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    as_json: Annotated[bool, Opt("--json")] = False,
+    quiet: Annotated[bool, Opt("--quiet", "-q")] = False,
+) -> None:
+    """Finish an interrupted run; finished calls are never made again."""
+    try:
+        settings, wf, snap, nonce = runner.load_run(run_dir)
+        report = run_async(run_dir, lambda: runner.execute(run_dir, settings, wf, snap, nonce,
+                                                           listener=listener(quiet or as_json)))
+    except RebuttalError as exc:
+        fail(str(exc))
+        return
+    print_result(run_dir, report, as_json)
+
+
+@app.command("trace")
+def trace_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    ref: Annotated[str, typer.Argument(help="Finding id (F-001), review issue id (R-x#2) or artifact id/path.")],
+    fmt: Annotated[str, Opt("--format", help="text or json")] = "text",
+) -> None:
+    """Print the chain behind a finding: findings files, review issues, responses and rebuttals."""
+    try:
+        t = trace(run_dir, ref)
+    except RebuttalError as exc:
+        fail(str(exc))
+        return
+    if fmt == "json":
+        print(json.dumps(t, indent=2))
+    else:
+        print(render_trace(t))
+
+
+@app.command("estimate")
+def estimate_cmd(
+    target: Annotated[str, typer.Argument()],
+    workflow: Annotated[str, Opt()] = "debate",
+    personas: Annotated[int | None, Opt()] = None,
+    persona: Annotated[list[str] | None, Opt()] = None,
+    k: Annotated[int | None, Opt("-k")] = None,
+    model: Annotated[str | None, Opt()] = None,
+    judge: Annotated[str | None, Opt()] = None,
+    diff: Annotated[str | None, Opt()] = None,
+    prices: Annotated[Path | None, Opt()] = None,
+) -> None:
+    """Print calls, tokens and cost per stage without calling any model."""
+    try:
+        settings = build_settings(target, workflow=workflow, personas=personas, persona=persona, k=k, model=model,
+                                  panel=[], judge=judge, diff=diff, max_calls=None, max_tokens=None, max_usd=None,
+                                  concurrency=None, prices=prices)
+        est = estimate(settings, load_workflow(workflow), ingest(target, diff=diff))
+    except RebuttalError as exc:
+        fail(str(exc))
+        return
+    t = Table(title=f"Estimate: {settings.workflow}, {settings.personas} personas, k={settings.k}, {settings.model}")
+    for col in ("stage", "calls", "prompt tokens", "completion tokens", "cost (USD)"):
+        t.add_column(col)
+    for r in est.stages:
+        t.add_row(r.stage, str(r.calls), str(r.prompt_tokens), str(r.completion_tokens),
+                  "unknown" if r.cost_usd is None else f"{r.cost_usd:.4f}")
+    t.add_row("total", str(est.calls), str(est.tokens), "", "unknown" if est.cost_usd is None else f"{est.cost_usd:.4f}")
+    out.print(t)
+
+
+@app.command("personas")
+def personas_cmd() -> None:
+    """List the persona library."""
+    try:
+        lib = persona_library()
+    except RebuttalError as exc:
+        fail(str(exc))
+        return
+    t = Table(title="Persona library (personas/*.md)")
+    for col in ("slug", "name", "for", "focus"):
+        t.add_column(col)
+    for p in lib.values():
+        t.add_row(p.slug, p.name, p.applies_to, ", ".join(p.focus))
+    out.print(t)
+
+
+@app.command("workflows")
+def workflows_cmd() -> None:
+    """List the workflows."""
+    try:
+        lib = workflow_library()
+    except RebuttalError as exc:
+        fail(str(exc))
+        return
+    t = Table(title="Workflows (workflows/*.yaml)")
+    for col in ("name", "stages", "description"):
+        t.add_column(col)
+    for wf in lib.values():
+        t.add_row(wf.name, " → ".join(s.stage for s in wf.stages), wf.description)
+    out.print(t)
+
+
+def main() -> None:
+    """Console entry point."""
+    try:
+        app()
+    except RebuttalError as exc:  # errors raised outside a command body
+        err.print(f"error: {exc}")
+        sys.exit(2)

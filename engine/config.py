@@ -1,0 +1,235 @@
+"""Settings, persona files and workflow files: data validated by pydantic."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from engine.errors import ConfigError
+from engine.models import Persona
+from engine.paths import slugify
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PERSONAS_DIR = REPO_ROOT / "personas"
+WORKFLOWS_DIR = REPO_ROOT / "workflows"
+TEMPLATES_DIR = REPO_ROOT / "templates"
+
+StageKind = Literal["personas", "reviews", "responses", "rebuttals", "findings", "self_review", "compile"]
+STAGE_NEEDS: dict[str, tuple[str, ...]] = {
+    "personas": (),
+    "reviews": ("personas",),
+    "responses": ("reviews",),
+    "rebuttals": ("responses",),
+    "findings": ("reviews",),
+    "self_review": ("reviews",),
+    "compile": ("reviews",),
+}
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    return f"field '{loc}': {err['msg']}"
+
+
+class PersonaFile(BaseModel):
+    """The YAML front matter of a persona file (`personas/<slug>.md`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    slug: str
+    name: str
+    role: str
+    perspective: str
+    focus: list[str] = Field(min_length=1)
+    applies_to: Literal["code", "document", "any"] = "any"
+    model: str | None = None
+
+    @field_validator("slug")
+    @classmethod
+    def _slug_is_clean(cls, v: str) -> str:
+        if slugify(v) != v:
+            raise ValueError(f"slug must be lowercase letters, digits and dashes (e.g. {slugify(v)!r})")
+        return v
+
+
+# Keys a run's persona artifact adds to the library format; ignored when loading it back.
+ARTIFACT_KEYS = {"id", "kind", "persona", "derived_from", "created", "source"}
+FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n?(.*)\Z", re.S)
+
+
+def split_front_matter(text: str, where: str) -> tuple[dict[str, Any], str]:
+    """Split `---\\nyaml\\n---\\nbody`; raise ConfigError naming `where` on bad input."""
+    m = FRONT_MATTER.match(text)
+    if not m:
+        raise ConfigError(f"{where}: missing YAML front matter (a '---' block at the top)")
+    try:
+        meta = yaml.safe_load(m.group(1))
+    except yaml.YAMLError as exc:
+        line = getattr(getattr(exc, "problem_mark", None), "line", None)
+        at = f" at line {line + 2}" if line is not None else ""
+        raise ConfigError(f"{where}: invalid YAML front matter{at}") from None
+    if not isinstance(meta, dict):
+        raise ConfigError(f"{where}: front matter must be a mapping of fields")
+    return meta, m.group(2).strip()
+
+
+def load_persona_file(path: Path) -> Persona:
+    """Load one persona file; errors name the file and the field."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read persona file ({exc.__class__.__name__})") from None
+    meta, body = split_front_matter(text, str(path))
+    meta = {k: v for k, v in meta.items() if k not in ARTIFACT_KEYS}
+    try:
+        pf = PersonaFile.model_validate(meta)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {_first_error(exc)}") from None
+    return Persona(**pf.model_dump(), brief=body, source="library")
+
+
+def persona_library(directory: Path = PERSONAS_DIR) -> dict[str, Persona]:
+    """All persona files in a directory, by slug."""
+    out: dict[str, Persona] = {}
+    for path in sorted(directory.glob("*.md")):
+        p = load_persona_file(path)
+        if p.slug in out:
+            raise ConfigError(f"{path}: duplicate persona slug '{p.slug}'")
+        out[p.slug] = p
+    return out
+
+
+class StageSpec(BaseModel):
+    """One stage of a workflow and its options."""
+
+    model_config = ConfigDict(extra="forbid")
+    stage: StageKind
+    writers: Literal["all", "first"] = "all"
+    max_rounds: int = Field(default=3, ge=1, le=10)
+    mode: Literal["generate", "repeat"] = "generate"
+
+
+class WorkflowDefaults(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    personas: int = Field(default=5, ge=1, le=256)
+    k: int = Field(default=3, ge=0, le=64)
+
+
+class Workflow(BaseModel):
+    """A workflow file (`workflows/<name>.yaml`): an ordered list of stages."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    description: str
+    stages: list[StageSpec] = Field(min_length=1)
+    defaults: WorkflowDefaults = Field(default_factory=WorkflowDefaults)
+
+    @field_validator("stages", mode="before")
+    @classmethod
+    def _strings_to_specs(cls, v: Any) -> Any:
+        if isinstance(v, list):
+            return [{"stage": s} if isinstance(s, str) else s for s in v]
+        return v
+
+    def stage(self, kind: str) -> StageSpec | None:
+        """The spec of a stage kind, or None when the workflow lacks it."""
+        return next((s for s in self.stages if s.stage == kind), None)
+
+    def check_order(self, where: str) -> None:
+        """Each stage's prerequisites come before it; no stage twice; compile last."""
+        seen: list[str] = []
+        for i, spec in enumerate(self.stages):
+            if spec.stage in seen:
+                raise ConfigError(f"{where}: field 'stages.{i}': stage '{spec.stage}' appears twice (a cycle)")
+            for need in STAGE_NEEDS[spec.stage]:
+                if need not in seen:
+                    raise ConfigError(
+                        f"{where}: field 'stages.{i}': stage '{spec.stage}' needs '{need}' before it"
+                    )
+            seen.append(spec.stage)
+        if seen[0] != "personas" or seen[-1] != "compile":
+            raise ConfigError(f"{where}: field 'stages': must start with 'personas' and end with 'compile'")
+
+
+def load_workflow_file(path: Path) -> Workflow:
+    """Load and validate one workflow file; errors name the file and the field."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError:
+        raise ConfigError(f"{path}: invalid YAML") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read workflow file ({exc.__class__.__name__})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a workflow file must be a mapping")
+    try:
+        wf = Workflow.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {_first_error(exc)}") from None
+    wf.check_order(str(path))
+    return wf
+
+
+def workflow_library(directory: Path = WORKFLOWS_DIR) -> dict[str, Workflow]:
+    """All workflow files, by name."""
+    return {wf.name: wf for wf in (load_workflow_file(p) for p in sorted(directory.glob("*.yaml")))}
+
+
+def load_workflow(name_or_path: str) -> Workflow:
+    """A workflow by library name or by path to a YAML file."""
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml") and p.exists():
+        return load_workflow_file(p)
+    path = WORKFLOWS_DIR / f"{name_or_path}.yaml"
+    if not path.exists():
+        known = ", ".join(sorted(x.stem for x in WORKFLOWS_DIR.glob("*.yaml")))
+        raise ConfigError(f"unknown workflow '{name_or_path}' (known: {known})")
+    return load_workflow_file(path)
+
+
+class Budget(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    max_calls: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_usd: float | None = Field(default=None, ge=0)
+
+
+class RunSettings(BaseModel):
+    """Everything that defines a run; saved as `run.yaml` and reloaded by resume."""
+
+    model_config = ConfigDict(extra="forbid")
+    run_id: str
+    target: str
+    diff: str | None = None
+    workflow: str = "debate"
+    personas: int = Field(default=5, ge=1, le=256)
+    persona_slugs: list[str] = Field(default_factory=list)
+    k: int = Field(default=3, ge=0, le=64)
+    model: str = "local"
+    panel: list[str] = Field(default_factory=list)
+    judge: str | None = None
+    judge_fallback: str | None = None
+    concurrency: int = Field(default=4, ge=1, le=1024)
+    budget: Budget = Field(default_factory=Budget)
+    max_retries: int = Field(default=4, ge=0, le=20)
+    parse_retries: int = Field(default=2, ge=0, le=10)
+    timeout_s: float = Field(default=600, gt=0)
+    strict: bool = False
+    seed: int = 0
+    prices: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    created: str = ""
+
+    @property
+    def judge_model(self) -> str:
+        return self.judge or self.model
+
+    def model_for(self, index: int, persona: Persona) -> str:
+        """The model a persona uses: its file's `model:`, else the panel round-robin, else --model."""
+        if persona.model:
+            return persona.model
+        if self.panel:
+            return self.panel[index % len(self.panel)]
+        return self.model

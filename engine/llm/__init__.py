@@ -1,0 +1,1 @@
+"""Model access: providers, the embedded local model, the gateway, the ledger."""

@@ -1,0 +1,167 @@
+"""A deterministic fake chat model: every answer is a pure function of the prompt.
+
+Used by tests, demos and benchmarks (`--model fake` or `fake:<latency_ms>`). It
+reads the markers our prompt templates write (numbered target lines, abstract
+labels, issue numbers) and answers schema-valid JSON that refers to them, so a
+fake run exercises every stage with realistic cross-references. Faults can be
+scripted (by call index or by a substring of the prompt) to test the gateway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.runnables import Runnable, RunnableLambda
+from pydantic import BaseModel, PrivateAttr
+
+from engine.llm import fake_answers
+
+
+class FakeHTTPError(Exception):
+    """A scripted provider error carrying an HTTP status like the real SDKs do."""
+
+    def __init__(self, status_code: int, message: str = "", retry_after: float | None = None):
+        super().__init__(message or f"HTTP {status_code}")
+        self.status_code = status_code
+        self.headers = {"retry-after": str(retry_after)} if retry_after is not None else {}
+
+
+@dataclass
+class Fault:
+    """A scripted failure: `kind` on calls whose index is in `calls` or whose prompt contains `match`."""
+
+    kind: str  # "429" | "500" | "timeout" | "disconnect" | "junk" | "auth" | "hang"
+    calls: set[int] = field(default_factory=set)
+    match: str | None = None
+    times: int = 1_000_000
+    retry_after: float | None = None
+
+    def hits(self, index: int, prompt: str) -> bool:
+        if self.times <= 0:
+            return False
+        if self.calls and index not in self.calls:
+            return False
+        return not (self.match is not None and self.match not in prompt)
+
+
+def prompt_text(messages: list[BaseMessage]) -> str:
+    """All message contents joined, the input of every fake answer."""
+    return "\n".join(str(m.content) for m in messages)
+
+
+class FakeChatModel(BaseChatModel):
+    """Schema-aware deterministic fake with optional latency and scripted faults."""
+
+    latency_ms: float = 0.0
+    faults: list[Any] = []
+    _calls: int = PrivateAttr(default=0)
+    _lock: Any = PrivateAttr(default=None)
+
+    @property
+    def _llm_type(self) -> str:
+        return "rebuttal-fake"
+
+    @property
+    def calls(self) -> int:
+        return self._calls
+
+    def _answer(self, messages: list[BaseMessage], schema_name: str | None) -> AIMessage:
+        prompt = prompt_text(messages)
+        index = self._calls
+        self._calls += 1
+        for fault in self.faults:
+            if fault.hits(index, prompt):
+                fault.times -= 1
+                content = self._fault(fault)
+                if content is not None:
+                    return self._message(prompt, content)
+        if schema_name is None:
+            content = "A deterministic fake answer."
+        else:
+            content = json.dumps(fake_answers.answer(schema_name, prompt))
+        return self._message(prompt, content)
+
+    @staticmethod
+    def _fault(fault: Fault) -> str | None:
+        if fault.kind == "junk":
+            return "I think the code is fine. {not json"
+        if fault.kind == "timeout":
+            raise TimeoutError("fake provider timed out")
+        if fault.kind == "disconnect":
+            raise ConnectionError("fake provider dropped the connection")
+        if fault.kind == "auth":
+            raise FakeHTTPError(401, "invalid API key")
+        raise FakeHTTPError(int(fault.kind), f"fake HTTP {fault.kind}", fault.retry_after)
+
+    @staticmethod
+    def _message(prompt: str, content: str) -> AIMessage:
+        usage = {
+            "input_tokens": max(1, len(prompt) // 4),
+            "output_tokens": max(1, len(content) // 4),
+            "total_tokens": max(1, len(prompt) // 4) + max(1, len(content) // 4),
+        }
+        return AIMessage(content=content, usage_metadata=usage)  # type: ignore[arg-type]
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        if any(f.kind == "hang" and f.hits(self._calls, prompt_text(messages)) for f in self.faults):
+            raise TimeoutError("fake provider hung")
+        return ChatResult(generations=[ChatGeneration(message=self._answer(messages, kwargs.get("schema_name")))])
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        prompt = prompt_text(messages)
+        if any(f.kind == "hang" and f.hits(self._calls, prompt) for f in self.faults):
+            await asyncio.sleep(3600)
+        if self.latency_ms:
+            await asyncio.sleep(self.latency_ms / 1000)
+        msg = self._answer(messages, kwargs.get("schema_name"))
+        return ChatResult(generations=[ChatGeneration(message=msg)])
+
+    def with_structured_output(  # type: ignore[override]
+        self, schema: Any, *, include_raw: bool = False, **kwargs: Any
+    ) -> Runnable:
+        """Like the real providers: returns {raw, parsed, parsing_error} when include_raw."""
+        name = schema.__name__
+
+        def parse(msg: AIMessage) -> dict[str, Any]:
+            try:
+                parsed: BaseModel | None = schema.model_validate_json(str(msg.content))
+                error = None
+            except ValueError as exc:
+                parsed, error = None, exc
+            if include_raw:
+                return {"raw": msg, "parsed": parsed, "parsing_error": error}
+            if error:
+                raise error
+            return parsed  # type: ignore[return-value]
+
+        return self.bind(schema_name=name) | RunnableLambda(parse)
+
+
+def parse_fake_spec(spec: str) -> float:
+    """`fake` -> 0 ms, `fake:250` -> 250 ms latency."""
+    _, _, rest = spec.partition(":")
+    if not rest:
+        return 0.0
+    if not re.fullmatch(r"\d+(\.\d+)?", rest):
+        raise ValueError(f"fake model latency must be milliseconds, got {rest!r}")
+    return float(rest)

@@ -1,0 +1,180 @@
+"""Answers of the fake model, one pure function per output schema.
+
+Each reads the markers written by `templates/prompts/*.md.j2` (the contract is
+documented there) and returns a dict valid for the schema of the same name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from typing import Any
+
+FILE_RE = re.compile(r"^=== FILE: (.+?) \(lines \d+-\d+\) ===$", re.M)
+LINE_RE = re.compile(r"^\s*(\d+)\| (.*)$")
+SEVERITIES = ["low", "medium", "high", "critical"]
+NAMES = [
+    ("Security Auditor", "application security reviewer", ["input validation", "secrets", "injection"]),
+    ("Maintainer", "long-term owner of the code", ["readability", "naming", "tests"]),
+    ("Performance Engineer", "latency and memory specialist", ["complexity", "allocation", "I/O"]),
+    ("Reliability Engineer", "on-call operator", ["error handling", "timeouts", "retries"]),
+    ("API Designer", "designer of public interfaces", ["contracts", "compatibility", "errors"]),
+    ("Test Engineer", "author of the test plan", ["coverage", "edge cases", "determinism"]),
+    ("Product Owner", "owner of user outcomes", ["requirements", "scope", "users"]),
+    ("Data Steward", "guardian of data correctness", ["validation", "privacy", "retention"]),
+]
+
+
+def h(text: str) -> int:
+    """A stable 32-bit hash."""
+    return int(hashlib.sha256(text.encode("utf-8")).hexdigest()[:8], 16)
+
+
+def target_lines(prompt: str) -> list[tuple[str, int, str]]:
+    """(file, line number, text) for every numbered target line in the prompt."""
+    out: list[tuple[str, int, str]] = []
+    current = None
+    for raw in prompt.splitlines():
+        m = FILE_RE.match(raw)
+        if m:
+            current = m.group(1)
+            continue
+        lm = LINE_RE.match(raw)
+        if current and lm:
+            out.append((current, int(lm.group(1)), lm.group(2)))
+    return out
+
+
+def persona_of(prompt: str) -> str:
+    m = re.search(r"^Your persona: (.+)$", prompt, re.M)
+    return m.group(1).strip() if m else "anonymous"
+
+
+def personas(prompt: str) -> dict[str, Any]:
+    n = int(m.group(1)) if (m := re.search(r"Propose exactly (\d+)", prompt)) else 3
+    taken = set(re.findall(r"^- already: (.+)$", prompt, re.M))
+    start = h(prompt) % len(NAMES)
+    out = []
+    for i in range(len(NAMES) * 4):
+        name, role, focus = NAMES[(start + i) % len(NAMES)]
+        if i >= len(NAMES):
+            name = f"{name} {i // len(NAMES) + 1}"
+        if name in taken:
+            continue
+        out.append({"name": name, "role": role, "perspective": f"Reviews as a {role}.", "focus": focus})
+        if len(out) == n:
+            break
+    return {"personas": out}
+
+
+def review(prompt: str) -> dict[str, Any]:
+    who = persona_of(prompt)
+    lines = [t for t in target_lines(prompt) if len(t[2].strip()) >= 12]
+    if not lines:
+        return {"abstract": f"{who} found nothing to report.", "issues": []}
+    # Shared candidates (by content) so personas overlap; each persona takes its own subset.
+    ranked = sorted(lines, key=lambda t: h(t[2]))[:5]
+    chosen = sorted(ranked, key=lambda t: h(who + t[2]))[: 2 + h(who) % 2]
+    issues = []
+    for file, n, text in sorted(chosen, key=lambda t: (t[0], t[1])):
+        words = re.findall(r"[A-Za-z_]\w+", text)
+        subject = words[0] if words else "line"
+        issues.append(
+            {
+                "title": f"Questionable use of {subject}",
+                "file": file,
+                "line_start": n,
+                "line_end": n,
+                "evidence": text.strip(),
+                "severity": SEVERITIES[h(text) % 4],
+                "fix": f"Rework the handling of {subject}.",
+            }
+        )
+    abstract = f"{who} reviewed the target and raises {len(issues)} issues, led by {issues[0]['title']}."
+    return {"abstract": abstract, "issues": issues}
+
+
+def pick(prompt: str) -> dict[str, Any]:
+    labels = re.findall(r"^\[([A-Z]{1,2})\] ", prompt, re.M)
+    k = int(m.group(1)) if (m := re.search(r"Choose exactly (\d+)", prompt)) else 1
+    who = persona_of(prompt)
+    chosen = sorted(labels, key=lambda lab: h(who + lab))[:k]
+    return {"picks": [{"label": lab, "reason": f"{who} can judge this one."} for lab in chosen]}
+
+
+def response(prompt: str) -> dict[str, Any]:
+    who = persona_of(prompt)
+    numbers = [int(x) for x in re.findall(r"^#(\d+) \[", prompt, re.M)]
+    stances = ["agree", "disagree", "refine"]
+    points = [
+        {"issue": n, "stance": stances[h(f"{who}#{n}{prompt[-200:]}") % 3], "reason": f"{who} checked #{n}."}
+        for n in numbers
+    ]
+    return {"summary": f"{who} answered {len(points)} points.", "points": points}
+
+
+def rebuttal(prompt: str) -> dict[str, Any]:
+    points = []
+    for n, stance in re.findall(r"^#(\d+) (agree|disagree|refine):", prompt, re.M):
+        if stance == "disagree":
+            answer = "concede" if h(f"{n}{prompt[-300:]}") % 2 else "maintain"
+        elif stance == "refine":
+            answer = "revise"
+        else:
+            answer = "maintain"
+        revision = "Narrowed to the quoted lines." if answer == "revise" else ""
+        points.append({"issue": int(n), "stance": answer, "reason": f"Answer to #{n}.", "revision": revision})
+    return {"points": points}
+
+
+def findings(prompt: str) -> dict[str, Any]:
+    keep = []
+    for label, conceded, title in re.findall(r"^\[((?:own|adopt)-\d+)\]( \(conceded\))? \[\w+\] (.+?) \(", prompt, re.M):
+        if conceded:
+            continue
+        sev = SEVERITIES[h(title) % 4]
+        keep.append({"source": label, "title": title, "severity": sev, "note": "Stands after the debate."})
+    return {"keep": keep}
+
+
+def scores(prompt: str) -> dict[str, Any]:
+    out = []
+    for label, sev, evidence in re.findall(r"^\[(F\d+)\] \[(\w+)\] .*? evidence: (\w+)", prompt, re.M):
+        truth = 8 if evidence == "verified" else 5 if evidence == "moved" else 2
+        useful = {"critical": 9, "high": 7, "medium": 5, "low": 3}.get(sev, 5)
+        out.append(
+            {
+                "finding": label,
+                "truth": truth,
+                "truth_reason": f"Evidence is {evidence}.",
+                "usefulness": useful,
+                "usefulness_reason": f"Severity is {sev}.",
+            }
+        )
+    return {"scores": out}
+
+
+def critique(prompt: str) -> dict[str, Any]:
+    rnd = int(m.group(1)) if (m := re.search(r"^Round (\d+)", prompt, re.M)) else 1
+    approve = rnd >= 2
+    return {"approve": approve, "points": [] if approve else ["Tighten the evidence of #1."]}
+
+
+ANSWERS: dict[str, Callable[[str], dict[str, Any]]] = {
+    "PersonasOut": personas,
+    "ReviewOut": review,
+    "PickOut": pick,
+    "ResponseOut": response,
+    "RebuttalOut": rebuttal,
+    "FindingsOut": findings,
+    "ScoresOut": scores,
+    "CritiqueOut": critique,
+}
+
+
+def answer(schema_name: str, prompt: str) -> dict[str, Any]:
+    """The fake answer for a schema, derived only from the prompt."""
+    if schema_name not in ANSWERS:
+        raise ValueError(f"the fake model has no answer for schema {schema_name}")
+    return ANSWERS[schema_name](prompt)

@@ -1,0 +1,269 @@
+"""The one gateway every LLM call goes through.
+
+It records the ledger and the full prompt/response of each call, enforces the
+budget before each call, bounds concurrency, times out, retries transient
+errors with exponential backoff and jitter (honouring Retry-After), never
+retries auth errors, repairs invalid structured output by feeding the
+validation error back a bounded number of times, and replays finished calls
+from `calls/<call-id>.json` so a resumed run never repeats one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from pydantic import BaseModel
+
+from engine.artifacts import write_json
+from engine.config import RunSettings
+from engine.errors import BudgetExceeded, ModelOutputError, ProviderError
+from engine.llm.ledger import Ledger, LedgerLine, read_ledger
+from engine.llm.providers import parse_model, price_of
+from engine.paths import slugify
+
+T = TypeVar("T", bound=BaseModel)
+ModelFactory = Callable[[str, int], BaseChatModel]
+TRANSIENT_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 529}
+
+
+def call_id(stage: str, persona: str, subject: str) -> str:
+    """Deterministic id of a logical call: same stage, persona and subject -> same id."""
+    return "--".join(slugify(x, "none") for x in (stage, persona, subject))
+
+
+def status_of(exc: BaseException) -> int | None:
+    """The HTTP status carried by a provider exception, if any."""
+    for obj in (exc, getattr(exc, "response", None)):
+        code = getattr(obj, "status_code", None)
+        if isinstance(code, int):
+            return code
+    return None
+
+
+def retry_after(exc: BaseException) -> float | None:
+    """Seconds from a Retry-After header, if the exception carries one."""
+    headers = getattr(exc, "headers", None) or getattr(getattr(exc, "response", None), "headers", None)
+    if not headers:
+        return None
+    try:
+        value = headers.get("retry-after")
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Timeouts, dropped connections, 429 and 5xx are worth retrying; auth errors are not."""
+    code = status_of(exc)
+    if code is not None:
+        return code in TRANSIENT_STATUS
+    names = {c.__name__ for c in type(exc).__mro__}
+    return bool(
+        isinstance(exc, TimeoutError | ConnectionError | asyncio.TimeoutError)
+        or names & {"APITimeoutError", "APIConnectionError", "ConnectError", "ReadTimeout", "RemoteProtocolError"}
+    )
+
+
+@dataclass
+class Usage:
+    calls: int = 0
+    tokens: int = 0
+    usd: float = 0.0
+
+
+@dataclass
+class Gateway:
+    """Budgeted, recorded, retried, cached access to chat models for one run."""
+
+    run_dir: Path
+    settings: RunSettings
+    factory: ModelFactory
+    on_call_done: Callable[[str], None] = lambda stage: None
+    sleep: Callable[[float], Any] = asyncio.sleep
+    rng: random.Random = field(default_factory=lambda: random.Random(0))
+    used: Usage = field(default_factory=Usage)
+    reserved: Usage = field(default_factory=Usage)
+    stopped: str | None = None
+
+    def __post_init__(self) -> None:
+        self.ledger = Ledger(self.run_dir / "ledger.jsonl")
+        for line in read_ledger(self.ledger.path):
+            self._account(line.prompt_tokens + line.completion_tokens, line.cost_usd or 0.0)
+        self._sem = asyncio.Semaphore(self.settings.concurrency)
+        self._models: dict[tuple[str, int], BaseChatModel] = {}
+
+    def _account(self, tokens: int, usd: float) -> None:
+        self.used.calls += 1
+        self.used.tokens += tokens
+        self.used.usd += usd
+
+    def model(self, name: str, max_tokens: int) -> BaseChatModel:
+        """The chat model for a name and output limit, built once."""
+        key = (name, max_tokens)
+        if key not in self._models:
+            self._models[key] = self.factory(name, max_tokens)
+        return self._models[key]
+
+    def estimate_usd(self, model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+        """Cost of a call at the price table; None when the model's price is unknown."""
+        price = price_of(model, self.settings.prices)
+        if price is None:
+            return None
+        return (prompt_tokens * price[0] + completion_tokens * price[1]) / 1_000_000
+
+    def _reserve(self, model: str, est_prompt: int, max_tokens: int) -> tuple[int, float]:
+        b = self.settings.budget
+        tokens = est_prompt + max_tokens
+        usd = self.estimate_usd(model, est_prompt, max_tokens) or 0.0
+        reason = None
+        if b.max_calls is not None and self.used.calls + self.reserved.calls + 1 > b.max_calls:
+            reason = f"max_calls={b.max_calls} reached"
+        elif b.max_tokens is not None and self.used.tokens + self.reserved.tokens + tokens > b.max_tokens:
+            reason = f"max_tokens={b.max_tokens} would be exceeded"
+        elif b.max_usd is not None and self.used.usd + self.reserved.usd + usd > b.max_usd:
+            reason = f"max_usd={b.max_usd} would be exceeded"
+        if reason:
+            self.stopped = self.stopped or f"budget: {reason}"
+            raise BudgetExceeded(self.stopped)
+        self.reserved.calls += 1
+        self.reserved.tokens += tokens
+        self.reserved.usd += usd
+        return tokens, usd
+
+    def _release(self, tokens: int, usd: float) -> None:
+        self.reserved.calls -= 1
+        self.reserved.tokens -= tokens
+        self.reserved.usd -= usd
+
+    def _cached(self, cid: str, sha: str, schema: type[T]) -> T | None:
+        path = self.run_dir / "calls" / f"{cid}.json"
+        if not path.exists():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if data.get("prompt_sha") != sha or data.get("parsed") is None:
+            return None
+        return schema.model_validate(data["parsed"])
+
+    async def structured(
+        self, *, stage: str, persona: str, subject: str, model: str, schema: type[T],
+        system: str, user: str, max_tokens: int,
+    ) -> T:
+        """One logical structured call: cached, budgeted, retried, recorded."""
+        cid = call_id(stage, persona, subject)
+        sha = hashlib.sha256(f"{model}\n{schema.__name__}\n{system}\n{user}".encode()).hexdigest()
+        hit = self._cached(cid, sha, schema)
+        if hit is not None:
+            self.on_call_done(stage)
+            return hit
+        if self.stopped:
+            raise BudgetExceeded(self.stopped)
+        messages: list[BaseMessage] = [SystemMessage(system), HumanMessage(user)]
+        record: dict[str, Any] = {
+            "call_id": cid, "stage": stage, "persona": persona, "model": model, "subject": subject,
+            "schema": schema.__name__, "prompt_sha": sha,
+            "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
+            "attempts": [], "parsed": None,
+        }
+        try:
+            result = await self._attempts(cid, stage, persona, model, schema, messages, max_tokens, record)
+        finally:
+            write_json(self.run_dir, f"calls/{cid}.json", record)
+        self.on_call_done(stage)
+        return result
+
+    async def _attempts(
+        self, cid: str, stage: str, persona: str, model: str, schema: type[T],
+        messages: list[BaseMessage], max_tokens: int, record: dict[str, Any],
+    ) -> T:
+        method = parse_model(model).structured_method
+        runnable = self.model(model, max_tokens).with_structured_output(schema, method=method, include_raw=True)
+        transient_left, parse_left, attempt = self.settings.max_retries, self.settings.parse_retries, 0
+        while True:
+            attempt += 1
+            est_prompt = sum(len(str(m.content)) for m in messages) // 4
+            reserved = self._reserve(model, est_prompt, max_tokens)
+            started = datetime.now(UTC).isoformat(timespec="seconds")
+            t0 = time.monotonic()
+            raw: AIMessage | None = None
+            try:
+                async with self._sem:
+                    t0 = time.monotonic()
+                    out = await asyncio.wait_for(runnable.ainvoke(messages), self.settings.timeout_s)
+                raw, parsed, error = out["raw"], out["parsed"], out["parsing_error"]
+                if parsed is None and error is None:
+                    error = ValueError("the model returned no structured output")
+                outcome = "ok" if error is None else "parse_error"
+            except asyncio.CancelledError:
+                self._release(*reserved)
+                raise
+            except Exception as exc:  # classified below; anything unknown is re-raised
+                parsed, error = None, exc
+                outcome = f"error: {type(exc).__name__}: {str(exc)[:200]}"
+            latency = time.monotonic() - t0
+            self._release(*reserved)
+            p_tok, c_tok, estimated = self._tokens(raw, messages)
+            cost = self.estimate_usd(model, p_tok, c_tok)
+            self._account(p_tok + c_tok, cost or 0.0)
+            self.ledger.append(LedgerLine(
+                call_id=cid, attempt=attempt, stage=stage, persona=persona, model=model,
+                prompt_tokens=p_tok, completion_tokens=c_tok, cost_usd=cost, latency_s=round(latency, 3),
+                outcome=outcome, tokens_estimated=estimated, started=started,
+            ))
+            record["attempts"].append({
+                "attempt": attempt, "outcome": outcome, "latency_s": round(latency, 3),
+                "raw": str(raw.content) if raw is not None else None,
+            })
+            if outcome == "ok":
+                record["parsed"] = parsed.model_dump()
+                return parsed
+            if outcome == "parse_error":
+                if parse_left <= 0:
+                    raise ModelOutputError(f"{stage}/{persona}: the model kept returning invalid output ({error})")
+                parse_left -= 1
+                messages = [*messages, AIMessage(str(raw.content) if raw else ""), HumanMessage(
+                    f"That answer did not validate against the JSON schema: {str(error)[:500]}\n"
+                    "Answer again with only valid JSON for the schema."
+                )]
+                continue
+            assert error is not None
+            if not is_transient(error):
+                code = status_of(error)
+                if code in (401, 403):
+                    raise ProviderError(f"{model}: the provider refused the call (HTTP {code}: auth)") from None
+                if code is not None:
+                    raise ProviderError(f"{model}: the provider refused the call (HTTP {code})") from None
+                raise error
+            if transient_left <= 0:
+                raise ProviderError(f"{model}: gave up after {attempt} attempts ({outcome[7:]})") from None
+            transient_left -= 1
+            await self.sleep(self.backoff(attempt, retry_after(error)))
+
+    def backoff(self, attempt: int, hint: float | None) -> float:
+        """Exponential backoff with full jitter, at least the provider's Retry-After."""
+        base = min(60.0, 1.0 * 2 ** (attempt - 1))
+        delay = self.rng.uniform(base / 2, base)
+        return max(delay, hint or 0.0)
+
+    @staticmethod
+    def _tokens(raw: AIMessage | None, messages: list[BaseMessage]) -> tuple[int, int, bool]:
+        if raw is None:  # the provider failed before answering: nothing was consumed
+            return 0, 0, False
+        usage = getattr(raw, "usage_metadata", None)
+        if usage:
+            return int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0)), False
+        prompt = sum(len(str(m.content)) for m in messages) // 4
+        return prompt, len(str(raw.content)) // 4, True

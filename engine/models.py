@@ -1,0 +1,226 @@
+"""Domain models: what the stages produce and the run directory stores.
+
+LLM-facing schemas (small, for constrained decoding) live in `engine.schemas`;
+these are the richer records built from them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Severity = Literal["low", "medium", "high", "critical"]
+SEVERITY_RANK: dict[str, int] = {"low": 1, "medium": 2, "high": 3, "critical": 4}
+ResponseStance = Literal["agree", "disagree", "refine"]
+RebuttalStance = Literal["concede", "maintain", "revise"]
+Status = Literal["consensus", "contested", "unique", "refuted"]
+EvidenceStatus = Literal["verified", "moved", "not_found"]
+
+
+class Record(BaseModel):
+    """Base for state records: strict, immutable in spirit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Persona(Record):
+    """A reviewer persona; the same shape for library files and generated ones."""
+
+    slug: str
+    name: str
+    role: str
+    perspective: str
+    focus: list[str] = Field(default_factory=list)
+    applies_to: Literal["code", "document", "any"] = "any"
+    model: str | None = None
+    brief: str = ""
+    source: Literal["library", "generated", "sample"] = "library"
+
+    @property
+    def id(self) -> str:
+        return f"P-{self.slug}"
+
+
+class Issue(Record):
+    """One issue in a review, with a location and quoted evidence."""
+
+    id: str
+    title: str
+    file: str
+    line_start: int
+    line_end: int
+    evidence: str
+    severity: Severity
+    fix: str
+    evidence_status: EvidenceStatus | None = None
+
+
+class Review(Record):
+    """A persona's independent review: an abstract and its issues."""
+
+    id: str
+    persona: str
+    model: str
+    abstract: str
+    issues: list[Issue]
+    round: int = 1
+    derived_from: list[str] = Field(default_factory=list)
+
+
+class Pick(Record):
+    """Which reviews a persona chose to answer, from their anonymised abstracts."""
+
+    persona: str
+    review_ids: list[str]
+    reasons: dict[str, str] = Field(default_factory=dict)
+
+
+class ResponsePoint(Record):
+    issue_id: str
+    stance: ResponseStance
+    reason: str
+
+
+class Response(Record):
+    """A persona's point-by-point answer to another persona's review."""
+
+    id: str
+    persona: str
+    review_id: str
+    model: str
+    summary: str
+    reason_for_pick: str = ""
+    points: list[ResponsePoint]
+
+
+class RebuttalPoint(Record):
+    issue_id: str
+    stance: RebuttalStance
+    reason: str
+    revision: str = ""
+
+
+class Rebuttal(Record):
+    """A review author's answer to one response to its review."""
+
+    id: str
+    persona: str
+    response_id: str
+    review_id: str
+    model: str
+    points: list[RebuttalPoint]
+
+
+class FindingItem(Record):
+    """One point a persona stands by after the debate (own or adopted)."""
+
+    id: str
+    source_issue: str
+    adopted: bool
+    title: str
+    severity: Severity
+    note: str
+
+
+class PersonaFindings(Record):
+    """A persona's findings file: what survived, plus what it adopted."""
+
+    id: str
+    persona: str
+    model: str
+    items: list[FindingItem]
+    derived_from: list[str] = Field(default_factory=list)
+
+
+class Critique(Record):
+    """Self-review: a reviewer's critique of the producer's latest review."""
+
+    id: str
+    persona: str
+    review_id: str
+    round: int
+    model: str
+    approve: bool
+    points: list[str]
+
+
+class Scores(Record):
+    """Truth (is it correct?) and usefulness (should it be fixed?), kept apart."""
+
+    truth: float = Field(ge=0, le=1)
+    truth_rationale: str
+    usefulness: float = Field(ge=0, le=1)
+    usefulness_rationale: str
+    scored_by: str
+
+
+class Stance(Record):
+    """A response or rebuttal stance that touched a finding, for the report and trace."""
+
+    artifact: str
+    persona: str
+    stance: str
+    reason: str
+
+
+class Finding(Record):
+    """A compiled finding: a cluster of issues across personas, scored and traced."""
+
+    id: str
+    title: str
+    severity: Severity
+    file: str
+    line_start: int
+    line_end: int
+    evidence: str
+    fix: str
+    status: Status
+    evidence_status: EvidenceStatus
+    scores: Scores
+    personas: list[str]
+    issues: list[str]
+    stances: list[Stance] = Field(default_factory=list)
+    derived_from: list[str]
+
+    @property
+    def rank(self) -> float:
+        return self.scores.truth * self.scores.usefulness
+
+
+class Failure(Record):
+    """A call or persona that failed; shown in the report, never silent."""
+
+    stage: str
+    persona: str
+    error: str
+
+
+class CostLine(Record):
+    key: str
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    latency_s: float
+
+
+class Report(Record):
+    """The compiled report; `report.json` is this model dumped."""
+
+    run_id: str
+    target: str
+    workflow: str
+    models: list[str]
+    judge: str
+    personas: list[str]
+    findings: list[Finding]
+    complete: bool
+    partial_reason: str | None = None
+    degraded: list[str] = Field(default_factory=list)
+    failures: list[Failure] = Field(default_factory=list)
+    redactions: int = 0
+    skipped: int = 0
+    cost_by_stage: list[CostLine] = Field(default_factory=list)
+    cost_by_model: list[CostLine] = Field(default_factory=list)
+    total: CostLine | None = None

@@ -1,0 +1,46 @@
+"""Safe names and paths: everything written stays inside the run directory."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from pathlib import Path
+
+from engine.errors import RebuttalError
+
+_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
+MAX_SLUG = 48
+
+
+def slugify(text: str, fallback: str = "persona") -> str:
+    """A file-name-safe slug: ascii lowercase, digits, single dashes, bounded length."""
+    norm = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^a-z0-9]+", "-", norm.lower()).strip("-")
+    if len(slug) > MAX_SLUG:
+        digest = hashlib.sha1(slug.encode()).hexdigest()[:6]
+        slug = slug[: MAX_SLUG - 7].rstrip("-") + "-" + digest
+    if not slug:
+        slug = fallback
+    if slug in _RESERVED:
+        slug = f"{slug}-1"
+    return slug
+
+
+def unique_slug(text: str, taken: set[str]) -> str:
+    """slugify(text), suffixed -2, -3... until not in `taken`."""
+    base = slugify(text)
+    slug, n = base, 2
+    while slug in taken:
+        slug = f"{base}-{n}"
+        n += 1
+    return slug
+
+
+def inside(root: Path, relative: str) -> Path:
+    """Resolve `relative` under `root`; refuse anything that would land outside it."""
+    root = root.resolve()
+    path = (root / relative).resolve()
+    if path != root and root not in path.parents:
+        raise RebuttalError(f"refusing to write outside the run directory: {relative!r}")
+    return path

@@ -1,0 +1,122 @@
+"""Create, run and resume a run directory: run.yaml, target.json, checkpointed graph execution."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import yaml
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+from engine import models as M
+from engine.artifacts import write_atomic
+from engine.config import RunSettings, Workflow, load_workflow
+from engine.context import Progress, RunContext
+from engine.errors import ConfigError, RebuttalError
+from engine.graph import build_graph
+from engine.llm.gateway import Gateway, ModelFactory
+from engine.llm.providers import make_chat_model
+from engine.paths import slugify
+from engine.target.snapshot import TargetSnapshot
+
+STATE_TYPES = ["Persona", "Issue", "Review", "Pick", "ResponsePoint", "Response", "RebuttalPoint", "Rebuttal",
+               "FindingItem", "PersonaFindings", "Critique", "Scores", "Stance", "Finding", "Failure", "CostLine",
+               "Report"]
+
+
+def new_run_id(target_name: str, now: datetime | None = None) -> str:
+    """`YYYYMMDD-HHMMSS-<target>-<random>`: sortable and unique across concurrent runs."""
+    now = now or datetime.now(UTC)
+    return f"{now:%Y%m%d-%H%M%S}-{slugify(target_name, 'target')[:24]}-{secrets.token_hex(3)}"
+
+
+def default_factory(settings: RunSettings) -> ModelFactory:
+    """Chat models by name, sized for the run's concurrency."""
+    return lambda name, max_tokens: make_chat_model(name, max_tokens=max_tokens, slots=min(settings.concurrency, 4))
+
+
+def serializer() -> JsonPlusSerializer:
+    """Checkpoint serializer that may revive exactly our state records."""
+    return JsonPlusSerializer(allowed_msgpack_modules=[("engine.models", t) for t in STATE_TYPES])
+
+
+def create_run_dir(out: Path, run_id: str) -> Path:
+    """Make the run directory; refuses to reuse an existing one."""
+    run_dir = out / slugify(run_id, "run")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=False)
+    except FileExistsError:
+        raise ConfigError(f"run directory already exists: {run_dir} (use `rebuttal resume {run_dir}`)") from None
+    return run_dir
+
+
+def write_run_files(run_dir: Path, settings: RunSettings, workflow: Workflow, target: TargetSnapshot,
+                    nonce: str) -> None:
+    """run.yaml (settings, target metadata, judge, skips) and target.json (the redacted snapshot)."""
+    info: dict[str, Any] = {
+        "run_id": settings.run_id,
+        "created": settings.created,
+        "workflow": workflow.name,
+        "judge": settings.judge_model,
+        "target": {
+            "path": target.root, "kind": target.kind, "files": len(target.files),
+            "git": target.git.model_dump() if target.git else None,
+            "redactions": target.redactions,
+            "skipped": [s.model_dump() for s in target.skipped],
+        },
+        "nonce": nonce,
+        "settings": settings.model_dump(mode="json"),
+    }
+    write_atomic(run_dir, "run.yaml", yaml.safe_dump(info, sort_keys=False, allow_unicode=True))
+    write_atomic(run_dir, "target.json", target.model_dump_json())
+
+
+def load_run(run_dir: Path) -> tuple[RunSettings, Workflow, TargetSnapshot, str]:
+    """Read back what a run needs to resume."""
+    path = run_dir / "run.yaml"
+    if not path.exists():
+        raise ConfigError(f"not a run directory (no run.yaml): {run_dir}")
+    info = yaml.safe_load(path.read_text(encoding="utf-8"))
+    settings = RunSettings.model_validate(info["settings"])
+    target = TargetSnapshot.model_validate_json((run_dir / "target.json").read_text(encoding="utf-8"))
+    return settings, load_workflow(settings.workflow), target, str(info["nonce"])
+
+
+def make_nonce(target: TargetSnapshot) -> str:
+    """A per-run marker that does not occur in the target, so the target cannot forge it."""
+    while True:
+        nonce = secrets.token_hex(8)
+        if not any(nonce in f.text for f in target.files):
+            return nonce
+
+
+async def execute(
+    run_dir: Path, settings: RunSettings, workflow: Workflow, target: TargetSnapshot, nonce: str, *,
+    factory: ModelFactory | None = None, listener: Callable[[str, int, int], None] | None = None,
+    clock: Callable[[], str] | None = None,
+) -> M.Report:
+    """Run (or resume) the workflow graph with a SQLite checkpointer in the run directory."""
+    progress = Progress(listener=listener or (lambda s, d, t: None))
+    gateway = Gateway(run_dir=run_dir, settings=settings, factory=factory or default_factory(settings),
+                      on_call_done=progress.advance)
+    ctx = RunContext(settings=settings, workflow=workflow, target=target, run_dir=run_dir, gateway=gateway,
+                     nonce=nonce, progress=progress,
+                     clock=clock or (lambda: datetime.now(UTC).isoformat(timespec="seconds")))
+    config: dict[str, Any] = {"configurable": {"thread_id": settings.run_id}, "recursion_limit": 200}
+    async with aiosqlite.connect(str(run_dir / "checkpoint.sqlite")) as conn:
+        saver = AsyncSqliteSaver(conn, serde=serializer())
+        graph = build_graph(workflow).compile(checkpointer=saver)
+        snapshot = await graph.aget_state(config)
+        if snapshot.values.get("report") is not None and not snapshot.next:
+            return snapshot.values["report"]
+        start = None if snapshot.next else {}
+        final = await graph.ainvoke(start, config, context=ctx)
+    report = final.get("report") if isinstance(final, dict) else None
+    if report is None:
+        raise RebuttalError(f"the run ended without a report; resume it with: rebuttal resume {run_dir}")
+    return report

@@ -1,0 +1,1 @@
+"""One module per stage; each stage is a small async function `(task, runtime) -> update`."""

@@ -1,0 +1,114 @@
+"""Helpers shared by the stages: prompts, guarded calls, target views, artifact writes."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from engine.artifacts import render_artifact, render_template, write_atomic
+from engine.context import RunContext
+from engine.errors import BudgetExceeded, ModelOutputError, ProviderError
+from engine.llm.providers import context_window
+from engine.models import Failure, Persona
+from engine.target.snapshot import SourceFile, TargetSnapshot
+
+T = TypeVar("T", bound=BaseModel)
+
+MAX_TOKENS = {
+    "personas": 900, "reviews": 1000, "picks": 300, "responses": 700, "rebuttals": 600,
+    "findings": 600, "compile": 1000, "critique": 500,
+}
+MAX_ISSUES = 5
+PROMPT_OVERHEAD = 900  # tokens for the system prompt and instructions around the target
+
+
+def wrap(ctx: RunContext, text: str) -> str:
+    """Target text between nonce markers the target cannot forge."""
+    return f"<<<DATA {ctx.nonce}>>>\n{text}\n<<<END {ctx.nonce}>>>"
+
+
+def target_block(ctx: RunContext, persona: Persona | None, model: str, stage: str) -> str:
+    """The whole target as this persona may see it, within its model's context budget."""
+    budget = context_window(model) - MAX_TOKENS[stage] - PROMPT_OVERHEAD
+    view = ctx.target.view(budget_tokens=max(budget, 500), focus=persona.focus if persona else [])
+    return wrap(ctx, view.text)
+
+
+def resolve_file(snap: TargetSnapshot, path: str) -> SourceFile | None:
+    """A file by exact path, else by unique suffix or basename (models shorten paths)."""
+    exact = snap.file(path)
+    if exact:
+        return exact
+    path = path.strip().lstrip("./")
+    hits = [f for f in snap.files if f.path.endswith("/" + path) or f.path == path]
+    if len(hits) != 1:
+        base = path.rsplit("/", 1)[-1]
+        hits = [f for f in snap.files if f.path.rsplit("/", 1)[-1] == base]
+    return hits[0] if len(hits) == 1 else None
+
+
+def excerpts(ctx: RunContext, spans: list[tuple[str, int, int]], around: int = 6) -> str:
+    """Numbered excerpts of the target around cited spans, merged per file, real line numbers."""
+    by_file: dict[str, list[tuple[int, int]]] = {}
+    files: dict[str, SourceFile] = {}
+    for path, a, b in spans:
+        f = resolve_file(ctx.target, path)
+        if f is None:
+            continue
+        files[f.path] = f
+        lo, hi = min(a, b), max(a, b)
+        by_file.setdefault(f.path, []).append((max(1, lo - around), hi + around))
+    parts = []
+    for path in sorted(by_file):
+        lines = files[path].lines
+        ranges = sorted(by_file[path])
+        merged: list[list[int]] = []
+        for a, b in ranges:
+            b = min(b, len(lines))
+            if merged and a <= merged[-1][1] + 1:
+                merged[-1][1] = max(merged[-1][1], b)
+            elif a <= b:
+                merged.append([a, b])
+        if not merged:
+            continue
+        width = len(str(merged[-1][1]))
+        body = []
+        for i, (a, b) in enumerate(merged):
+            if i:
+                body.append("...")
+            body += [f"{n:>{width}}| {lines[n - 1]}" for n in range(a, b + 1)]
+        parts.append(f"=== FILE: {path} (lines {merged[0][0]}-{merged[-1][1]}) ===\n" + "\n".join(body))
+    return wrap(ctx, "\n\n".join(parts) if parts else "(no excerpt: the cited locations are not in the target)")
+
+
+def system_prompt(ctx: RunContext, persona: Persona | None) -> str:
+    """The system prompt: persona (or impartial organiser) plus the data rules."""
+    return render_template("prompts/system.md.j2", persona=persona, nonce=ctx.nonce).strip()
+
+
+async def ask(
+    ctx: RunContext, *, stage: str, persona: Persona | None, subject: str, model: str,
+    schema: type[T], prompt: str, **values: Any,
+) -> T:
+    """Render the stage prompt and make one structured call through the gateway."""
+    user = render_template(f"prompts/{prompt}.md.j2", **values).strip()
+    return await ctx.gateway.structured(
+        stage=stage, persona=persona.slug if persona else "panel", subject=subject, model=model,
+        schema=schema, system=system_prompt(ctx, persona), user=user, max_tokens=MAX_TOKENS[stage],
+    )
+
+
+def failure_update(ctx: RunContext, stage: str, persona: str, exc: Exception) -> dict[str, Any]:
+    """Turn a failed call into a visible Failure (or re-raise under --strict / budget stop)."""
+    if isinstance(exc, BudgetExceeded):
+        return {}
+    if ctx.settings.strict or not isinstance(exc, ProviderError | ModelOutputError):
+        raise exc
+    return {"failures": [Failure(stage=stage, persona=persona, error=str(exc))]}
+
+
+def write(ctx: RunContext, relative: str, kind: str, meta: dict[str, Any], **values: Any) -> None:
+    """Render an artifact from its template and write it atomically into the run directory."""
+    meta = {**meta, "created": ctx.clock()}
+    write_atomic(ctx.run_dir, relative, render_artifact(kind, meta, **values))

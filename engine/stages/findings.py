@@ -1,0 +1,92 @@
+"""Stage 5: each persona distils what survived from its own review, plus points it adopted."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from langgraph.runtime import Runtime
+from langgraph.types import Send
+
+from engine.context import RunContext
+from engine.models import FindingItem, Issue, PersonaFindings
+from engine.schemas import FindingsOut
+from engine.stages.common import ask, failure_update, write
+from engine.state import FindingsTask, RunState, failed_personas, latest_reviews
+
+
+def dispatch_findings(state: RunState, runtime: Runtime[RunContext]) -> list[Send] | str:
+    """One Send per live persona with everything said about its review and what it endorsed."""
+    ctx = runtime.context
+    reviews = latest_reviews(state.get("reviews", []))
+    dropped = failed_personas(state.get("failures", []))
+    responses, rebuttals = state.get("responses", []), state.get("rebuttals", [])
+    sends = []
+    for i, p in enumerate(state.get("personas", [])):
+        if p.slug not in reviews or p.slug in dropped:
+            continue
+        review = reviews[p.slug]
+        mine = [r for r in responses if r.persona == p.slug]
+        endorsed = {pt.issue_id for r in mine for pt in r.points if pt.stance in ("agree", "refine")}
+        adopted = [(iss.id, iss.title) for r in reviews.values() if r.persona != p.slug
+                   for iss in r.issues if iss.id in endorsed]
+        sends.append(Send("write_findings", FindingsTask(
+            persona=p, index=i, review=review,
+            responses_to_me=[r for r in responses if r.review_id == review.id],
+            my_rebuttals=[b for b in rebuttals if b.review_id == review.id],
+            adopted=adopted, others=[r for r in reviews.values() if r.persona != p.slug])))
+    ctx.progress.expect("findings", len(sends))
+    return sends or "findings_done"
+
+
+def own_candidates(task: FindingsTask) -> list[dict[str, Any]]:
+    """The persona's own issues with a one-line summary of the debate around each."""
+    out = []
+    for n, issue in enumerate(task["review"].issues, 1):
+        said = Counter(pt.stance for r in task["responses_to_me"] for pt in r.points if pt.issue_id == issue.id)
+        answered = [pt.stance for b in task["my_rebuttals"] for pt in b.points if pt.issue_id == issue.id]
+        heard = ", ".join(f"{k} x{v}" for k, v in sorted(said.items())) or "no responses"
+        summary = f"responses: {heard}; your answers: {', '.join(answered) or 'none'}"
+        out.append({"label": f"own-{n}", "issue": issue, "conceded": "concede" in answered, "summary": summary})
+    return out
+
+
+def adopted_candidates(task: FindingsTask) -> list[dict[str, Any]]:
+    issues: dict[str, Issue] = {i.id: i for r in task["others"] for i in r.issues}
+    return [{"label": f"adopt-{n}", "issue": issues[iid]} for n, (iid, _) in enumerate(task["adopted"], 1)]
+
+
+async def write_findings(task: FindingsTask, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Stage worker: the persona keeps what it still stands by."""
+    ctx = runtime.context
+    persona = task["persona"]
+    model = ctx.settings.model_for(task["index"], persona)
+    own, adopted = own_candidates(task), adopted_candidates(task)
+    try:
+        out = await ask(ctx, stage="findings", persona=persona, subject="findings", model=model,
+                        schema=FindingsOut, prompt="findings", own=own, adopted=adopted)
+    except Exception as exc:  # routed: budget stop, visible failure, or re-raised
+        return failure_update(ctx, "findings", persona.slug, exc)
+    labels = {c["label"]: c for c in own + adopted}
+    items, seen = [], set()
+    for keep in out.keep:
+        c = labels.get(keep.source.strip().strip("[]").lower())
+        if c is None or c["label"] in seen:
+            continue
+        seen.add(c["label"])
+        items.append(FindingItem(
+            id=f"FS-{persona.slug}#{len(items) + 1}", source_issue=c["issue"].id, adopted=c["label"].startswith("adopt"),
+            title=keep.title.strip()[:200] or c["issue"].title, severity=keep.severity, note=keep.note.strip()[:600]))
+    derived = [task["review"].id] + [r.id for r in task["responses_to_me"]] + [b.id for b in task["my_rebuttals"]]
+    derived += sorted({i.source_issue.split("#")[0] for i in items if i.adopted})
+    findings = PersonaFindings(id=f"FS-{persona.slug}", persona=persona.slug, model=model, items=items,
+                               derived_from=derived)
+    write(ctx, f"findings/{persona.slug}-findings.md", "findings",
+          {"id": findings.id, "persona": persona.slug, "model": model, "derived_from": derived},
+          persona=persona, findings=findings)
+    return {"findings": [findings]}
+
+
+def findings_done(state: RunState) -> dict[str, Any]:
+    """Join point after the findings fan-out."""
+    return {}

@@ -1,0 +1,125 @@
+"""Stage 1: choose the panel — library personas by slug, generated ones, or N samples."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from engine.config import persona_library
+from engine.context import RunContext
+from engine.errors import BudgetExceeded, ConfigError, ModelOutputError, ProviderError
+from engine.models import Persona
+from engine.paths import unique_slug
+from engine.schemas import PersonaOut, PersonasOut
+from engine.stages.common import ask, target_block, write
+from engine.state import RunState
+
+STOP = {"and", "the", "of", "a", "an", "for", "to", "in", "on", "with", "reviewer", "engineer", "review"}
+MAX_ROUNDS = 3
+
+
+def words(p: PersonaOut | Persona) -> set[str]:
+    """Content words of a persona's name, role and focus."""
+    text = " ".join([p.name, p.role, *p.focus]).lower()
+    return {w for w in re.findall(r"[a-z0-9]+", text) if w not in STOP and len(w) > 2}
+
+
+def near_duplicate(a: PersonaOut | Persona, b: PersonaOut | Persona, threshold: float = 0.5) -> bool:
+    """Two personas overlap too much: same name, or Jaccard of content words above threshold."""
+    if a.name.strip().lower() == b.name.strip().lower():
+        return True
+    wa, wb = words(a), words(b)
+    return bool(wa and wb) and len(wa & wb) / len(wa | wb) >= threshold
+
+
+def accept_distinct(candidates: list[PersonaOut], chosen: list[PersonaOut], n: int) -> list[PersonaOut]:
+    """Add candidates that are not near-duplicates of any already chosen, up to n in all."""
+    out = list(chosen)
+    for c in candidates:
+        if len(out) >= n:
+            break
+        if c.name.strip() and not any(near_duplicate(c, o) for o in out):
+            out.append(c)
+    return out
+
+
+def library_for(ctx: RunContext) -> dict[str, Persona]:
+    """Library personas suited to the target (document stakeholders vs code reviewers)."""
+    kind = "document" if ctx.target.is_document else "code"
+    return {s: p for s, p in persona_library().items() if p.applies_to in (kind, "any")}
+
+
+async def generate(ctx: RunContext, n: int) -> tuple[list[Persona], list[str]]:
+    """Ask the judge model for n distinct personas; regenerate duplicates; fill from the library."""
+    model = ctx.settings.judge_model
+    chosen: list[PersonaOut] = []
+    notes: list[str] = []
+    target = target_block(ctx, None, model, "personas")
+    for rnd in range(1, MAX_ROUNDS + 1):
+        out = await ask(
+            ctx, stage="personas", persona=None, subject=f"round-{rnd}", model=model, schema=PersonasOut,
+            prompt="personas", n=n - len(chosen), document=ctx.target.is_document,
+            taken=[c.name for c in chosen], target=target,
+        )
+        before = len(chosen)
+        chosen = accept_distinct(out.personas, chosen, n)
+        rejected = len(out.personas) - (len(chosen) - before)
+        if rejected > 0:
+            notes.append(f"persona round {rnd}: {rejected} near-duplicate or surplus persona(s) rejected")
+        if len(chosen) >= n:
+            break
+    taken: set[str] = set()
+    personas = []
+    for c in chosen:
+        slug = unique_slug(c.name, taken)
+        taken.add(slug)
+        personas.append(Persona(slug=slug, name=c.name.strip()[:80], role=c.role.strip()[:200],
+                                perspective=c.perspective.strip()[:600], focus=[f[:80] for f in c.focus[:6]],
+                                source="generated"))
+    if len(personas) < n:
+        fill = [p for s, p in library_for(ctx).items() if s not in taken]
+        personas += fill[: n - len(personas)]
+        notes.append(f"only {len(chosen)} distinct personas generated; filled from the library")
+    return personas, notes
+
+
+def sample_panel(ctx: RunContext, n: int) -> list[Persona]:
+    """The `sample` baseline: one generalist persona, n independent samples."""
+    lib = library_for(ctx)
+    base = lib.get("generalist") or next(iter(lib.values()))
+    return [base.model_copy(update={"slug": f"{base.slug}-{i}", "name": f"{base.name} #{i}", "source": "sample"})
+            for i in range(1, n + 1)]
+
+
+async def choose_personas(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Stage: pick the panel and write `personas/<slug>.md` for each member."""
+    ctx = runtime.context
+    s = ctx.settings
+    spec = ctx.workflow.stage("personas")
+    notes: list[str] = []
+    if s.persona_slugs:
+        lib = persona_library()
+        missing = [x for x in s.persona_slugs if x not in lib]
+        if missing:
+            raise ConfigError(f"unknown persona(s): {', '.join(missing)} (see `rebuttal personas`)")
+        personas = [lib[x] for x in s.persona_slugs]
+    elif spec is not None and spec.mode == "repeat":
+        personas = sample_panel(ctx, s.personas)
+    else:
+        ctx.progress.expect("personas", 1)
+        try:
+            personas, notes = await generate(ctx, s.personas)
+        except (ProviderError, ModelOutputError, BudgetExceeded) as exc:
+            if s.strict or isinstance(exc, BudgetExceeded):
+                raise
+            personas = list(library_for(ctx).values())[: s.personas]
+            notes = [f"persona generation failed ({exc}); used library personas instead"]
+    for i, p in enumerate(personas):
+        write(ctx, f"personas/{p.slug}.md", "persona",
+              {"id": p.id, "persona": p.slug, "model": s.model_for(i, p), "derived_from": ["target"],
+               "slug": p.slug, "name": p.name, "role": p.role, "perspective": p.perspective, "focus": p.focus,
+               "applies_to": p.applies_to, "source": p.source},
+              persona=p)
+    return {"personas": personas, "notes": notes}

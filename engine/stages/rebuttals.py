@@ -1,0 +1,66 @@
+"""Stage 4: each review's author answers every response to it: concede / maintain / revise."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+from langgraph.types import Send
+
+from engine.context import RunContext
+from engine.models import Rebuttal, RebuttalPoint
+from engine.schemas import RebuttalOut
+from engine.stages.common import ask, excerpts, failure_update, write
+from engine.state import RebuttalTask, RunState, failed_personas, latest_reviews
+
+
+def dispatch_rebuttals(state: RunState, runtime: Runtime[RunContext]) -> list[Send] | str:
+    """One Send per response, to the author of the review it answers."""
+    ctx = runtime.context
+    reviews = {r.id: r for r in latest_reviews(state.get("reviews", [])).values()}
+    index = {p.slug: (i, p) for i, p in enumerate(state.get("personas", []))}
+    dropped = failed_personas(state.get("failures", []))
+    sends = []
+    for resp in state.get("responses", []):
+        review = reviews.get(resp.review_id)
+        if review is None or review.persona in dropped or not resp.points:
+            continue
+        i, author = index[review.persona]
+        sends.append(Send("write_rebuttal", RebuttalTask(persona=author, index=i, review=review, response=resp)))
+    ctx.progress.expect("rebuttals", len(sends))
+    return sends or "rebuttals_done"
+
+
+async def write_rebuttal(task: RebuttalTask, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Stage worker: the author answers one response, per point."""
+    ctx = runtime.context
+    persona, review, response = task["persona"], task["review"], task["response"]
+    model = ctx.settings.model_for(task["index"], persona)
+    numbers = {issue.id: n for n, issue in enumerate(review.issues, 1)}
+    points = [{"number": numbers[p.issue_id], "stance": p.stance, "reason": p.reason} for p in response.points]
+    try:
+        out = await ask(ctx, stage="rebuttals", persona=persona, subject=f"to-{response.persona}", model=model,
+                        schema=RebuttalOut, prompt="rebuttal", issues=review.issues, points=points,
+                        response=response,
+                        target=excerpts(ctx, [(x.file, x.line_start, x.line_end) for x in review.issues]))
+    except Exception as exc:  # routed: budget stop, visible failure, or re-raised
+        return failure_update(ctx, "rebuttals", persona.slug, exc)
+    answered = {p.issue_id for p in response.points}
+    by_number = {n: iid for iid, n in numbers.items() if iid in answered}
+    rpoints, seen = [], set()
+    for pt in out.points:
+        if pt.issue in by_number and pt.issue not in seen:
+            seen.add(pt.issue)
+            rpoints.append(RebuttalPoint(issue_id=by_number[pt.issue], stance=pt.stance,
+                                         reason=pt.reason.strip()[:800], revision=pt.revision.strip()[:800]))
+    rebuttal = Rebuttal(id=f"B-{persona.slug}--{response.persona}", persona=persona.slug, response_id=response.id,
+                        review_id=review.id, model=model, points=rpoints)
+    write(ctx, f"rebuttals/{persona.slug}--{response.persona}-rebuttal.md", "rebuttal",
+          {"id": rebuttal.id, "persona": persona.slug, "model": model, "derived_from": [response.id, review.id]},
+          persona=persona, rebuttal=rebuttal)
+    return {"rebuttals": [rebuttal]}
+
+
+def rebuttals_done(state: RunState) -> dict[str, Any]:
+    """Join point after the rebuttal fan-out."""
+    return {}

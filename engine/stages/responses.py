@@ -1,0 +1,123 @@
+"""Stage 3: each persona picks k reviews from anonymised abstracts, then answers them point by point."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+from langgraph.types import Send
+
+from engine.context import RunContext
+from engine.models import Pick, Response, ResponsePoint
+from engine.schemas import PickOut, ResponseOut
+from engine.stages.common import ask, excerpts, failure_update, write
+from engine.stages.selection import anonymise, repair_assignments
+from engine.state import PickTask, ResponseTask, RunState, failed_personas, latest_reviews
+
+
+def live_personas(state: RunState) -> list[tuple[int, Any]]:
+    """(index, persona) of personas that wrote a review and were not dropped."""
+    reviews = latest_reviews(state.get("reviews", []))
+    dropped = failed_personas(state.get("failures", []))
+    return [(i, p) for i, p in enumerate(state.get("personas", [])) if p.slug in reviews and p.slug not in dropped]
+
+
+def dispatch_picks(state: RunState, runtime: Runtime[RunContext]) -> list[Send] | str:
+    """One pick task per live persona, with the others' abstracts anonymised and shuffled."""
+    ctx = runtime.context
+    reviews = latest_reviews(state.get("reviews", []))
+    sends = []
+    need_call = 0
+    for i, p in live_personas(state):
+        others = [r.id for s, r in reviews.items() if s != p.slug]
+        lab = anonymise(p.slug, others, ctx.settings.seed)
+        need_call += len(others) > ctx.settings.k > 0
+        sends.append(Send("pick_reviews", PickTask(
+            persona=p, index=i, labels=lab, abstracts={x: reviews_by_id(reviews)[rid].abstract for x, rid in lab.items()}
+        )))
+    ctx.progress.expect("picks", need_call)
+    return sends or "picks_done"
+
+
+def reviews_by_id(reviews: dict[str, Any]) -> dict[str, Any]:
+    return {r.id: r for r in reviews.values()}
+
+
+async def pick_reviews(task: PickTask, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Stage worker: choose k reviews to answer (no call when there is nothing to choose)."""
+    ctx = runtime.context
+    persona, k, lab = task["persona"], ctx.settings.k, task["labels"]
+    if k <= 0 or len(lab) <= k:
+        reason = "answers every other review (k covers them all)"
+        return {"picks": [Pick(persona=persona.slug, review_ids=list(lab.values()),
+                               reasons=dict.fromkeys(lab.values(), reason))]}
+    model = ctx.settings.model_for(task["index"], persona)
+    try:
+        out = await ask(ctx, stage="picks", persona=persona, subject="picks", model=model, schema=PickOut,
+                        prompt="pick", k=k, abstracts=sorted(task["abstracts"].items()))
+    except Exception as exc:  # routed: a failed pick is repaired like an empty one
+        update = failure_update(ctx, "picks", persona.slug, exc)
+        return {"picks": [Pick(persona=persona.slug, review_ids=[])], "notes": [
+            f.error for f in update.get("failures", [])]}
+    chosen = [(lab[p.label.strip().upper()], p.reason) for p in out.picks if p.label.strip().upper() in lab]
+    return {"picks": [Pick(persona=persona.slug, review_ids=[rid for rid, _ in chosen],
+                           reasons={rid: why.strip()[:300] for rid, why in chosen})]}
+
+
+def picks_done(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Join: repair the picks so every review has a responder and nobody answers more than k."""
+    reviews = latest_reviews(state.get("reviews", []))
+    authors = {r.id: r.persona for r in reviews.values() if r.persona in {p.slug for _, p in live_personas(state)}}
+    picks = {p.persona: p.review_ids for p in state.get("picks", [])}
+    readers = [p.slug for _, p in live_personas(state)]
+    return {"assignments": repair_assignments(readers, authors, picks, runtime.context.settings.k)}
+
+
+def dispatch_responses(state: RunState, runtime: Runtime[RunContext]) -> list[Send] | str:
+    """One Send per (responder, review) in the repaired assignment."""
+    ctx = runtime.context
+    reviews = reviews_by_id(latest_reviews(state.get("reviews", [])))
+    reasons = {p.persona: p.reasons for p in state.get("picks", [])}
+    sends = []
+    for i, p in live_personas(state):
+        lab = {rid: x for x, rid in anonymise(p.slug, [r for r in reviews if reviews[r].persona != p.slug],
+                                               ctx.settings.seed).items()}
+        for rid in state.get("assignments", {}).get(p.slug, []):
+            sends.append(Send("write_response", ResponseTask(
+                persona=p, index=i, review=reviews[rid], label=lab.get(rid, "?"),
+                reason=reasons.get(p.slug, {}).get(rid, ""))))
+    ctx.progress.expect("responses", len(sends))
+    return sends or "responses_done"
+
+
+async def write_response(task: ResponseTask, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Stage worker: answer one review point by point (agree / disagree / refine)."""
+    ctx = runtime.context
+    persona, review = task["persona"], task["review"]
+    model = ctx.settings.model_for(task["index"], persona)
+    author = review.persona
+    try:
+        out = await ask(ctx, stage="responses", persona=persona, subject=f"to-{author}", model=model,
+                        schema=ResponseOut, prompt="response", label=task["label"], review=review,
+                        issues=review.issues,
+                        target=excerpts(ctx, [(x.file, x.line_start, x.line_end) for x in review.issues]))
+    except Exception as exc:  # routed: budget stop, visible failure, or re-raised
+        return failure_update(ctx, "responses", persona.slug, exc)
+    by_number = {n: issue.id for n, issue in enumerate(review.issues, 1)}
+    points, seen = [], set()
+    for pt in out.points:
+        if pt.issue in by_number and pt.issue not in seen:
+            seen.add(pt.issue)
+            points.append(ResponsePoint(issue_id=by_number[pt.issue], stance=pt.stance, reason=pt.reason.strip()[:800]))
+    response = Response(id=f"S-{author}--{persona.slug}", persona=persona.slug, review_id=review.id, model=model,
+                        summary=out.summary.strip()[:1000], reason_for_pick=task["reason"], points=points)
+    write(ctx, f"responses/{author}--{persona.slug}-response.md", "response",
+          {"id": response.id, "persona": persona.slug, "model": model, "derived_from": [review.id, persona.id],
+           "review": review.id},
+          persona=persona, review=review, response=response)
+    return {"responses": [response]}
+
+
+def responses_done(state: RunState) -> dict[str, Any]:
+    """Join point after the response fan-out."""
+    return {}

@@ -1,0 +1,74 @@
+"""Self-review: one producer, one reviewer; loop critique -> revise until approved or a round limit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from engine.context import RunContext
+from engine.models import Critique, Review
+from engine.schemas import CritiqueOut, ReviewOut
+from engine.stages.common import MAX_ISSUES, ask, failure_update, target_block, write
+from engine.stages.reviews import save_review, to_issues
+from engine.state import RunState, latest_reviews
+
+
+def _pair(state: RunState) -> tuple[Any, Any]:
+    personas = state.get("personas", [])
+    producer = personas[0]
+    reviewer = personas[1] if len(personas) > 1 else personas[0]
+    return producer, reviewer
+
+
+async def critique(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """The reviewer checks the producer's latest review."""
+    ctx = runtime.context
+    producer, reviewer = _pair(state)
+    review = latest_reviews(state.get("reviews", [])).get(producer.slug)
+    if review is None:
+        return {}
+    model = ctx.settings.model_for(1, reviewer)
+    try:
+        out = await ask(ctx, stage="critique", persona=reviewer, subject=f"round-{review.round}", model=model,
+                        schema=CritiqueOut, prompt="critique", round=review.round, review=review,
+                        issues=review.issues, target=target_block(ctx, reviewer, model, "critique"))
+    except Exception as exc:  # routed: budget stop, visible failure, or re-raised
+        return failure_update(ctx, "critique", reviewer.slug, exc)
+    c = Critique(id=f"C-{reviewer.slug}-r{review.round}", persona=reviewer.slug, review_id=review.id,
+                 round=review.round, model=model, approve=out.approve, points=[p.strip()[:500] for p in out.points])
+    write(ctx, f"critiques/{reviewer.slug}-critique-r{review.round}.md", "critique",
+          {"id": c.id, "persona": reviewer.slug, "model": model, "derived_from": [review.id]},
+          persona=reviewer, critique=c)
+    return {"critiques": [c]}
+
+
+def after_critique(state: RunState, runtime: Runtime[RunContext]) -> str:
+    """Loop back to revise unless approved, failed, stopped or out of rounds."""
+    spec = runtime.context.workflow.stage("self_review")
+    rounds = spec.max_rounds if spec else 3
+    crits = state.get("critiques", [])
+    if not crits or crits[-1].approve or crits[-1].round >= rounds or runtime.context.gateway.stopped:
+        return "compile"
+    return "revise"
+
+
+async def revise(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """The producer rewrites its review to answer the critique."""
+    ctx = runtime.context
+    producer, _ = _pair(state)
+    review = latest_reviews(state.get("reviews", []))[producer.slug]
+    crit = state["critiques"][-1]
+    model = ctx.settings.model_for(0, producer)
+    rnd = review.round + 1
+    try:
+        out = await ask(ctx, stage="reviews", persona=producer, subject=f"revise-r{rnd}", model=model,
+                        schema=ReviewOut, prompt="revise", points=crit.points, review=review, issues=review.issues,
+                        max_issues=MAX_ISSUES, target=target_block(ctx, producer, model, "reviews"))
+    except Exception as exc:  # routed: budget stop, visible failure, or re-raised
+        return failure_update(ctx, "reviews", producer.slug, exc)
+    rid = f"R-{producer.slug}-r{rnd}"
+    new = Review(id=rid, persona=producer.slug, model=model, abstract=out.abstract.strip()[:2000],
+                 issues=to_issues(ctx, rid, out.issues), round=rnd, derived_from=[review.id, crit.id])
+    save_review(ctx, producer, new, f"reviews/{producer.slug}-review-r{rnd}.md")
+    return {"reviews": [new]}

@@ -1,0 +1,86 @@
+"""Graph state and fan-out task payloads. Lists merge with `operator.add` reducers."""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, TypedDict
+
+from engine.models import (
+    Critique,
+    Failure,
+    Pick,
+    Persona,
+    PersonaFindings,
+    Rebuttal,
+    Report,
+    Response,
+    Review,
+)
+
+
+class RunState(TypedDict, total=False):
+    """What the stages accumulate. Fan-out workers return one-item lists."""
+
+    personas: list[Persona]
+    reviews: Annotated[list[Review], operator.add]
+    picks: Annotated[list[Pick], operator.add]
+    assignments: dict[str, list[str]]
+    responses: Annotated[list[Response], operator.add]
+    rebuttals: Annotated[list[Rebuttal], operator.add]
+    findings: Annotated[list[PersonaFindings], operator.add]
+    critiques: Annotated[list[Critique], operator.add]
+    failures: Annotated[list[Failure], operator.add]
+    notes: Annotated[list[str], operator.add]
+    report: Report | None
+
+
+class ReviewTask(TypedDict):
+    """A review sees the target (from the runtime) and its own persona, nothing else."""
+
+    persona: Persona
+    index: int
+
+
+class PickTask(TypedDict):
+    persona: Persona
+    index: int
+    labels: dict[str, str]  # label -> review id (anonymised, shuffled for this reader)
+    abstracts: dict[str, str]  # label -> abstract
+
+
+class ResponseTask(TypedDict):
+    persona: Persona
+    index: int
+    review: Review
+    label: str
+    reason: str
+
+
+class RebuttalTask(TypedDict):
+    persona: Persona
+    index: int
+    review: Review
+    response: Response
+
+
+class FindingsTask(TypedDict):
+    persona: Persona
+    index: int
+    review: Review
+    responses_to_me: list[Response]
+    my_rebuttals: list[Rebuttal]
+    adopted: list[tuple[str, str]]  # (issue id, title) of others' issues I agreed with or refined
+    others: list[Review]
+
+
+def latest_reviews(reviews: list[Review]) -> dict[str, Review]:
+    """The last round of each persona's review, by persona slug."""
+    out: dict[str, Review] = {}
+    for r in sorted(reviews, key=lambda r: r.round):
+        out[r.persona] = r
+    return out
+
+
+def failed_personas(failures: list[Failure]) -> set[str]:
+    """Personas dropped from later stages because their calls kept failing."""
+    return {f.persona for f in failures}

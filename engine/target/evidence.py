@@ -1,0 +1,152 @@
+"""Evidence check: does an issue's quoted evidence occur in the target where it says?
+
+Quotes and file text are compared after normalising whitespace (runs become one space, blank
+lines ignored, so a quote may span lines) and typographic quotes/dashes. `N| ` prefixes copied
+from a view and surrounding backticks are removed. The whole quote is tried first, then its
+longest piece between `...` and its longest line, if at least 12 characters. Found within
+`near` lines of the named range: "verified"; elsewhere in that file or in another file:
+"moved"; otherwise "not_found".
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from pathlib import PurePosixPath
+from typing import Literal
+
+from engine.target.snapshot import SourceFile, TargetSnapshot
+
+Verdict = Literal["verified", "moved", "not_found"]
+MIN_FRAGMENT = 12
+_VIEW_PREFIX = re.compile(r"^\s*[+-]?\s*\d+\s*\|\s?")
+_ELLIPSIS = re.compile(r"\.\.\.|…")
+_LINE_SUFFIX = re.compile(r"[:#]L?\d+(?:-L?\d+)?$")
+_TYPOGRAPHY = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "–": "-", "—": "-"})
+
+
+def _norm(s: str) -> str:
+    return " ".join(s.translate(_TYPOGRAPHY).split())
+
+
+def _variants(quote: str) -> list[str]:
+    """The strings to look for: whole quote, longest '...' piece, longest line (>= 12 chars)."""
+    q = quote.strip()
+    for mark in ("```", "`", '"', "'"):
+        if len(q) > 2 * len(mark) and q.startswith(mark) and q.endswith(mark):
+            q = q[len(mark) : -len(mark)].strip()
+            break
+    lines = [_VIEW_PREFIX.sub("", x) for x in q.split("\n")]
+    lines = [x for x in lines if x.strip() and not x.strip().startswith("```")]
+    whole = _norm(" ".join(lines))
+    pieces = [_norm(p) for p in _ELLIPSIS.split(whole)]
+    longest_piece = max(pieces, key=len, default="")
+    longest_line = max((_norm(x) for x in lines), key=len, default="")
+    out = [whole] + [v for v in (longest_piece, longest_line) if len(v) >= MIN_FRAGMENT]
+    return [v for v in dict.fromkeys(out) if v]
+
+
+def _index(snap: TargetSnapshot, f: SourceFile) -> tuple[str, list[int], list[int]]:
+    """(normalised text of non-blank lines joined by spaces, their offsets, their line numbers)."""
+    cache = snap._cache.setdefault("evidence", {})
+    hit = cache.get(f.path)
+    if hit is not None and hit[0] is f.text:
+        return hit[1]
+    parts, starts, numbers, pos = [], [], [], 0
+    for n, line in enumerate(f.lines, 1):
+        norm = _norm(line)
+        if norm:
+            parts.append(norm)
+            starts.append(pos)
+            numbers.append(n)
+            pos += len(norm) + 1
+    index = (" ".join(parts), starts, numbers)
+    cache[f.path] = (f.text, index)
+    return index
+
+
+def _occurrences(snap: TargetSnapshot, f: SourceFile, needle: str) -> list[tuple[int, int]]:
+    """(first line, last line) of each occurrence of a normalised needle in a file."""
+    probe = max(needle.split(" "), key=len)
+    if f.text.isascii() and probe not in f.text:  # cheap rejection before normalising
+        return []
+    joined, starts, numbers = _index(snap, f)
+    found, pos = [], joined.find(needle)
+    while pos >= 0 and len(found) < 1000:
+        first = numbers[bisect.bisect_right(starts, pos) - 1]
+        last = numbers[bisect.bisect_right(starts, pos + len(needle) - 1) - 1]
+        found.append((first, last))
+        pos = joined.find(needle, pos + 1)
+    return found
+
+
+def resolve_path(snap: TargetSnapshot, path: str | None) -> SourceFile | None:
+    """The file a location names: exact path, unique suffix match, or unique basename."""
+    if not path:
+        return snap.files[0] if len(snap.files) == 1 else None
+    p = _LINE_SUFFIX.sub("", path.strip().strip("`'\"").replace("\\", "/"))
+    candidates = [p]
+    for prefix in (snap.root.rstrip("/") + "/", "./", "a/", "b/", snap.name + "/", "/"):
+        if p.startswith(prefix):
+            p = p[len(prefix) :]
+            candidates.append(p)
+    for c in candidates:
+        exact = snap.file(c)
+        if exact is not None:
+            return exact
+    suffix = [f for f in snap.files if f.path.endswith("/" + p) or p.endswith("/" + f.path)]
+    if len(suffix) == 1:
+        return suffix[0]
+    name = PurePosixPath(p).name
+    same_name = [f for f in snap.files if PurePosixPath(f.path).name == name]
+    return same_name[0] if len(same_name) == 1 else None
+
+
+def check_evidence(
+    snap: TargetSnapshot,
+    path: str | None,
+    line_start: int | None,
+    line_end: int | None,
+    quote: str,
+    *,
+    near: int = 5,
+) -> Verdict:
+    """Whether quoted evidence is at the named location ("verified"), elsewhere, or absent."""
+    variants = _variants(quote or "")
+    if not variants:
+        return "not_found"
+    f = resolve_path(snap, path)
+    lo = line_start if line_start is not None else line_end
+    hi = line_end if line_end is not None and lo is not None and line_end >= lo else lo
+    if f is not None:
+        hits = [h for v in variants for h in _occurrences(snap, f, v)]
+        if hits:
+            if lo is None or hi is None:
+                return "verified"
+            near_hits = (first <= hi + near and last >= lo - near for first, last in hits)
+            return "verified" if any(near_hits) else "moved"
+    for g in snap.files:
+        if g is not f and any(_occurrences(snap, g, v) for v in variants):
+            return "moved"
+    return "not_found"
+
+
+def locate_section(snap: TargetSnapshot, path: str | None, ref: str) -> int | None:
+    """The line where a section ("section 3.2", "§3.2", a title) or a PDF page starts."""
+    f = resolve_path(snap, path)
+    if f is None:
+        return None
+    page = re.search(r"\bpage\s+(\d+)", ref, re.I)
+    if page:
+        marker = f"[page {page.group(1)}]"
+        return next((n for n, line in enumerate(f.lines, 1) if line == marker), None)
+    number = re.search(r"\d+(?:\.\d+)*", ref)
+    if number:
+        for s in f.sections:
+            if s.number == number.group(0):
+                return s.line
+    title = re.sub(r"^\s*(?:section|§)\s*", "", ref, flags=re.I).strip().lower()
+    for s in f.sections:
+        if title and s.title.lower() == title:
+            return s.line
+    return None

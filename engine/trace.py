@@ -1,0 +1,121 @@
+"""Provenance over a run directory: from a finding (or issue, or artifact) back to every file that shaped it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from engine.artifacts import read_front_matter
+from engine.errors import ConfigError
+
+
+def artifact_index(run_dir: Path) -> dict[str, dict[str, Any]]:
+    """id -> {path, kind, persona, derived_from} for every markdown artifact in the run."""
+    out: dict[str, dict[str, Any]] = {}
+    for path in sorted(run_dir.rglob("*.md")):
+        meta = read_front_matter(path)
+        if "id" in meta:
+            out[str(meta["id"])] = {
+                "path": str(path.relative_to(run_dir)), "kind": meta.get("kind"), "persona": meta.get("persona"),
+                "derived_from": list(meta.get("derived_from") or []),
+            }
+    return out
+
+
+def load_json(run_dir: Path, name: str) -> dict[str, Any]:
+    path = run_dir / name
+    if not path.exists():
+        raise ConfigError(f"{run_dir} has no {name} (the run has not compiled yet; try `rebuttal resume {run_dir}`)")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def issue_chain(run_dir: Path, issue_ids: list[str], debate: dict[str, Any], index: dict[str, Any]) -> list[dict]:
+    """For each review issue: its review file, every response and rebuttal point on it, findings items."""
+    issues = {i["id"]: (r, i) for r in debate["reviews"] for i in r["issues"]}
+    chain = []
+    for iid in issue_ids:
+        if iid not in issues:
+            continue
+        review, issue = issues[iid]
+        touches = []
+        for kind, key in (("response", "responses"), ("rebuttal", "rebuttals")):
+            for art in debate[key]:
+                for pt in art["points"]:
+                    if pt["issue_id"] == iid:
+                        touches.append({"kind": kind, "id": art["id"], "persona": art["persona"],
+                                        "stance": pt["stance"], "reason": pt["reason"],
+                                        "path": index.get(art["id"], {}).get("path")})
+        kept = [{"id": it["id"], "persona": f["persona"], "adopted": it["adopted"], "title": it["title"],
+                 "path": index.get(f["id"], {}).get("path")}
+                for f in debate["findings"] for it in f["items"] if it["source_issue"] == iid]
+        chain.append({"issue": issue, "review": review["id"], "persona": review["persona"],
+                      "path": index.get(review["id"], {}).get("path"), "debate": touches, "findings": kept,
+                      "changed_mind": [t for t in touches if t["stance"] in ("concede", "revise")]})
+    return chain
+
+
+def trace(run_dir: Path, ref: str) -> dict[str, Any]:
+    """The provenance chain of a finding id (F-003), a review issue id (R-x#2) or an artifact id/path."""
+    report, debate, index = load_json(run_dir, "report.json"), load_json(run_dir, "debate.json"), artifact_index(run_dir)
+    for f in report["findings"]:
+        if f["id"].lower() == ref.lower():
+            issue_ids = [i for i in f["issues"] if not i.startswith("FS-")]
+            return {"finding": f, "issues": issue_chain(run_dir, issue_ids, debate, index)}
+    all_issues = {i["id"] for r in debate["reviews"] for i in r["issues"]}
+    if ref in all_issues:
+        finding = next((f for f in report["findings"] if ref in f["issues"]), None)
+        return {"finding": finding, "issues": issue_chain(run_dir, [ref], debate, index)}
+    as_path = ref
+    if (run_dir / ref).exists() or Path(ref).exists():
+        p = Path(ref) if Path(ref).exists() else run_dir / ref
+        as_path = read_front_matter(p).get("id", ref)
+    if as_path in index:
+        return {"artifact": as_path, "ancestry": ancestry(as_path, index)}
+    raise ConfigError(f"no finding, issue or artifact '{ref}' in {run_dir}")
+
+
+def ancestry(aid: str, index: dict[str, Any]) -> list[dict[str, Any]]:
+    """Walk derived_from links breadth-first from an artifact id."""
+    seen, queue, out = {aid}, [aid], []
+    while queue:
+        cur = queue.pop(0)
+        node = index.get(cur, {"path": None, "kind": "target" if cur == "target" else "unknown", "derived_from": []})
+        out.append({"id": cur, **node})
+        for parent in node["derived_from"]:
+            if parent not in seen:
+                seen.add(parent)
+                queue.append(parent)
+    return out
+
+
+def render_trace(t: dict[str, Any]) -> str:
+    """Plain-text rendering of a trace for the terminal."""
+    lines: list[str] = []
+    f = t.get("finding")
+    if "artifact" in t:
+        for node in t["ancestry"]:
+            lines.append(f"{node['id']}  [{node['kind']}]  {node['path'] or ''}")
+        return "\n".join(lines)
+    if f:
+        s = f["scores"]
+        lines += [f"{f['id']}  {f['title']}",
+                  f"  {f['severity']} · {f['status']} · evidence {f['evidence_status']} · "
+                  f"truth {s['truth']:.2f} · usefulness {s['usefulness']:.2f}",
+                  f"  location: {f['file']}:{f['line_start']}-{f['line_end']}",
+                  f"  truth: {s['truth_rationale']}", f"  usefulness: {s['usefulness_rationale']}",
+                  f"  raised by: {', '.join(f['personas'])}", "  report: review-findings.md", ""]
+    for c in t["issues"]:
+        i = c["issue"]
+        lines.append(f"└─ {i['id']}  {i['title']}  ({c['persona']})")
+        lines.append(f"   review: {c['path']}  at {i['file']}:{i['line_start']}-{i['line_end']}"
+                     f"  evidence {i.get('evidence_status')}")
+        for d in c["debate"]:
+            lines.append(f"   ├─ {d['kind']} {d['id']} by {d['persona']}: {d['stance']} — {d['reason']}")
+            lines.append(f"   │    {d['path']}")
+        for k in c["findings"]:
+            how = "adopted by" if k["adopted"] else "kept by"
+            lines.append(f"   └─ findings {k['id']} {how} {k['persona']}: {k['title']}  ({k['path']})")
+        for d in c["changed_mind"]:
+            lines.append(f"   ⚑ {d['persona']} changed their mind ({d['stance']}): {d['reason']}")
+    return "\n".join(lines)
