@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 import yaml
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from engine import runner
-from engine.config import Budget, RunSettings, load_workflow, persona_library, workflow_library
+from engine import api, runner
+from engine.config import load_workflow, persona_library, workflow_library
 from engine.errors import ConfigError, RebuttalError
-from engine.estimate import budget_warning, estimate
-from engine.llm.providers import parse_model, preflight
+from engine.estimate import estimate
 from engine.models import Report
 from engine.target import ingest
 from engine.trace import render_trace, trace
@@ -28,7 +26,6 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__ and "
                   "respond, rebut and compile one scored, traceable report.")
 out = Console()
 err = Console(stderr=True)
-LOCAL_DEFAULTS = {"personas": 3, "k": 1}
 
 Opt = typer.Option
 
@@ -40,6 +37,7 @@ def fail(message: str, code: int = 2) -> None:
 
 
 def load_prices(path: Path | None) -> dict[str, tuple[float, float]]:
+    """Prices from a YAML file of `model: [usd_in_per_M, usd_out_per_M]`."""
     if path is None:
         return {}
     try:
@@ -47,30 +45,6 @@ def load_prices(path: Path | None) -> dict[str, tuple[float, float]]:
         return {str(k): (float(v[0]), float(v[1])) for k, v in data.items()}
     except (OSError, yaml.YAMLError, AttributeError, TypeError, ValueError, IndexError):
         raise ConfigError(f"{path}: prices must be a YAML mapping like 'openai:x: [0.15, 0.60]'") from None
-
-
-def build_settings(target: str, **o: Any) -> RunSettings:
-    """RunSettings from CLI options, with workflow and local-model defaults."""
-    wf = load_workflow(o["workflow"])
-    model = o["model"] or "local"
-    for m in [model, *(o["panel"] or []), *([o["judge"]] if o["judge"] else [])]:
-        parse_model(m)
-    local = parse_model(model).provider == "local"
-    n = o["personas"] or (LOCAL_DEFAULTS["personas"] if local else wf.defaults.personas)
-    k = o["k"] if o["k"] is not None else (LOCAL_DEFAULTS["k"] if local else wf.defaults.k)
-    try:
-        return RunSettings(
-            run_id=o.get("run_id") or "pending", target=target, diff=o.get("diff"), workflow=o["workflow"],
-            personas=len(o["persona"]) if o["persona"] else n, persona_slugs=o["persona"] or [], k=k,
-            model=model, panel=o["panel"] or [], judge=o["judge"], judge_fallback=o.get("judge_fallback"),
-            concurrency=o["concurrency"] or (4 if local else 16),
-            budget=Budget(max_calls=o["max_calls"], max_tokens=o["max_tokens"], max_usd=o["max_usd"]),
-            strict=o.get("strict", False), seed=o.get("seed", 0), prices=load_prices(o.get("prices")),
-            created=datetime.now(UTC).isoformat(timespec="seconds"),
-        )
-    except ValidationError as exc:
-        e = exc.errors()[0]
-        raise ConfigError(f"option {'.'.join(map(str, e['loc']))}: {e['msg']}") from None
 
 
 def summary_table(report: Report, limit: int = 10) -> Table:
@@ -147,39 +121,24 @@ def review(
 ) -> None:
     """Review TARGET with a panel of personas and write a run directory."""
     try:
-        panel_list = [m for p in panel or [] for m in p.split(",") if m]
-        settings = build_settings(target, workflow=workflow, personas=personas, persona=persona, k=k, model=model,
-                                  panel=panel_list, judge=judge, judge_fallback=judge_fallback, diff=diff,
-                                  run_id=run_id, max_calls=max_calls, max_tokens=max_tokens, max_usd=max_usd,
-                                  concurrency=concurrency, strict=strict, seed=seed, prices=prices)
-        if persona:
-            lib = persona_library()
-            if missing := [p for p in persona if p not in lib]:
-                raise ConfigError(f"unknown persona(s): {', '.join(missing)} (see `rebuttal personas`)")
-        snap = ingest(target, diff=diff)
-        wf = load_workflow(workflow)
-        est = estimate(settings, wf, snap)
-        if settings.budget.max_usd is not None and est.unknown_prices:
-            raise ConfigError(f"--max-usd needs prices for: {', '.join(est.unknown_prices)} (use --prices FILE)")
-        for m in sorted({settings.model, settings.judge_model, *settings.panel}):
-            preflight(m)
-        rid = run_id or runner.new_run_id(snap.name)
-        settings = settings.model_copy(update={"run_id": rid})
-        run_dir = runner.create_run_dir(out_dir, rid)
-        nonce = runner.make_nonce(snap)
-        runner.write_run_files(run_dir, settings, wf, snap, nonce)
+        settings = api.build_settings(
+            target, workflow=workflow, personas=personas, persona=persona, k=k, model=model, panel=panel,
+            judge=judge, judge_fallback=judge_fallback, diff=diff, run_id=run_id, max_calls=max_calls,
+            max_tokens=max_tokens, max_usd=max_usd, concurrency=concurrency, strict=strict, seed=seed,
+            prices=load_prices(prices))
+        prep = api.prepare(settings, out_dir)
+        s = prep.settings
         if not quiet and not as_json:
-            err.print(f"run {rid}: {len(snap.files)} file(s), workflow {wf.name}, {settings.personas} personas, "
-                      f"k={settings.k}, model {settings.model}, judge {settings.judge_model}; "
-                      f"~{est.calls} calls", highlight=False)
-        if warning := budget_warning(settings, est):
-            err.print(f"[yellow]warning:[/] {warning}")
-        report = run_async(run_dir, lambda: runner.execute(run_dir, settings, wf, snap, nonce,
-                                                           listener=listener(quiet or as_json)))
+            err.print(f"run {s.run_id}: {len(prep.target.files)} file(s), workflow {prep.workflow.name}, "
+                      f"{s.personas} personas, k={s.k}, model {s.model}, judge {s.judge_model}; "
+                      f"~{prep.estimate.calls} calls", highlight=False)
+        if prep.warning:
+            err.print(f"[yellow]warning:[/] {prep.warning}")
+        report = run_async(prep.run_dir, lambda: api.execute(prep, listener=listener(quiet or as_json)))
     except RebuttalError as exc:
         fail(str(exc))
         return
-    print_result(run_dir, report, as_json)
+    print_result(prep.run_dir, report, as_json)
 
 
 @app.command()
@@ -190,9 +149,8 @@ def resume(
 ) -> None:
     """Finish an interrupted run; finished calls are never made again."""
     try:
-        settings, wf, snap, nonce = runner.load_run(run_dir)
-        report = run_async(run_dir, lambda: runner.execute(run_dir, settings, wf, snap, nonce,
-                                                           listener=listener(quiet or as_json)))
+        runner.load_run(run_dir)  # a clear error before starting when it is not a run directory
+        report = run_async(run_dir, lambda: api.resume(run_dir, listener=listener(quiet or as_json)))
     except RebuttalError as exc:
         fail(str(exc))
         return
@@ -231,9 +189,8 @@ def estimate_cmd(
 ) -> None:
     """Print calls, tokens and cost per stage without calling any model."""
     try:
-        settings = build_settings(target, workflow=workflow, personas=personas, persona=persona, k=k, model=model,
-                                  panel=[], judge=judge, diff=diff, max_calls=None, max_tokens=None, max_usd=None,
-                                  concurrency=None, prices=prices)
+        settings = api.build_settings(target, workflow=workflow, personas=personas, persona=persona, k=k,
+                                      model=model, judge=judge, diff=diff, prices=load_prices(prices))
         est = estimate(settings, load_workflow(workflow), ingest(target, diff=diff))
     except RebuttalError as exc:
         fail(str(exc))
@@ -280,8 +237,19 @@ def workflows_cmd() -> None:
     out.print(t)
 
 
+# Extension commands: each module below defines `register(app)` (one line per module).
+# -- extension commands --
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     """Console entry point."""
+    # Ctrl-C and SIGTERM stop cleanly even when the parent started us with SIGINT ignored.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         app()
     except RebuttalError as exc:  # errors raised outside a command body

@@ -9,9 +9,10 @@ line `...` between shown ranges. Other blocks (`=== MAP ===`, `=== CHANGES ===`,
 Tokens are estimated as characters / 3.5 (a conservative average for code and English with
 BPE tokenizers). When everything fits, every file is shown whole in path order. Otherwise a
 repo map comes first (at most a quarter of the budget: per-file lines with symbols, then
-without, then folded into folders) and whole files follow in relevance order: 10 points per
-focus keyword whose 4-letter stem is in the path, plus up to 20 per keyword occurrence in the
-text; ties by path. A file is never cut, except the top file when no whole file fits.
+without, then folded into folders) and whole files follow in relevance order. Per focus
+keyword (3+ letters): 20 points if it is in the path, else 6 if its first 4 letters are
+("auth" for "authentication"), plus 1 per occurrence in the text up to 20; ties by path.
+A file is never cut, except the top-ranked one when no whole file fits.
 """
 
 from __future__ import annotations
@@ -89,7 +90,11 @@ def relevance(f: SourceFile, words: list[str]) -> int:
     """Relevance of a file to focus keywords (path stems weigh more than text hits)."""
     path = f.path.lower()
     text = f.text.lower()
-    return sum(10 * (w[:4] in path) + min(text.count(w), 20) for w in words)
+    score = 0
+    for w in words:
+        score += 20 if w in path else 6 if w[:4] in path else 0
+        score += min(text.count(w), 20)
+    return score
 
 
 def _rank(files: list[SourceFile], focus: list[str]) -> list[SourceFile]:

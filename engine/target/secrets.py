@@ -11,6 +11,7 @@ high-entropy strings on a line naming a hash (sha256=, checksum, digest...) are 
 
 from __future__ import annotations
 
+import bisect
 import re
 from functools import lru_cache
 from typing import Any
@@ -80,30 +81,79 @@ def _regex_values(plugin: RegexBasedDetector, line: str) -> list[str]:
     return values
 
 
-def _line_secrets(line: str, keyword_regexes: dict[Any, int]) -> list[tuple[str, str]]:
-    """(type, value) pairs that detect-secrets finds in one line."""
-    found: list[tuple[str, str]] = []
-    indirect = heuristic.is_indirect_reference(line)
+def _plugin_values(plugin: Any, line: str, keyword_regexes: dict[Any, int]) -> list[str]:
+    """The secret values one plugin finds in one line (before the noise filters)."""
+    if isinstance(plugin, KeywordDetector):
+        if heuristic.is_indirect_reference(line):
+            return []
+        return list(plugin.analyze_string(line, denylist_regex_to_group=keyword_regexes))
+    if isinstance(plugin, HighEntropyStringsPlugin):
+        if _HASH_CONTEXT.search(line):
+            return []
+        limit = plugin.entropy_limit
+        values = plugin.analyze_string(line)
+        return [v for v in values if plugin.calculate_shannon_entropy(v) > limit]
+    if isinstance(plugin, RegexBasedDetector):
+        return _regex_values(plugin, line)
+    return list(plugin.analyze_string(line))
+
+
+@lru_cache(maxsize=256)
+def _multiline(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    return re.compile(pattern.pattern, pattern.flags | re.MULTILINE)
+
+
+def _patterns(plugin: Any, keyword_regexes: dict[Any, int]) -> list[re.Pattern[str]]:
+    """The regexes a plugin needs to match somewhere (with ^ and $ at line ends) to find a
+    secret; matching them on the joined lines gives a superset of the lines to analyse."""
+    if isinstance(plugin, KeywordDetector):
+        found = list(keyword_regexes)
+    elif isinstance(plugin, HighEntropyStringsPlugin):
+        found = [plugin.regex]
+    elif isinstance(plugin, RegexBasedDetector):
+        found = list(plugin.denylist)
+    else:
+        found = [re.compile(".")]
+    return [_multiline(p) for p in found]
+
+
+def _needs_quotes(plugin: Any, keyword_regexes: dict[Any, int]) -> bool:
+    """High-entropy strings, and keywords outside config files, are only found in quotes."""
+    if isinstance(plugin, HighEntropyStringsPlugin):
+        return True
+    return (
+        isinstance(plugin, KeywordDetector)
+        and keyword_regexes is QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP
+    )
+
+
+def _find_secrets(
+    lines: list[str], keyword_regexes: dict[Any, int]
+) -> dict[int, list[tuple[str, str]]]:
+    """(type, value) findings per line index. Each plugin's regexes run once over the lines
+    joined; the plugin then analyses only the lines where one of them matched."""
+    quoted = [i for i, line in enumerate(lines) if '"' in line or "'" in line]
+    groups = {False: list(range(len(lines))), True: quoted}
+    joined: dict[bool, tuple[str, list[int]]] = {}
+    for key, idx in groups.items():
+        starts, pos = [], 0
+        for i in idx:
+            starts.append(pos)
+            pos += len(lines[i]) + 1
+        joined[key] = ("\n".join(lines[i] for i in idx), starts)
+    found: dict[int, list[tuple[str, str]]] = {}
     for plugin in _plugins():
-        if isinstance(plugin, KeywordDetector):
-            if indirect:
-                continue
-            values = plugin.analyze_string(line, denylist_regex_to_group=keyword_regexes)
-        elif isinstance(plugin, HighEntropyStringsPlugin):
-            if _HASH_CONTEXT.search(line):
-                continue
-            values = (
-                v
-                for v in plugin.analyze_string(line)
-                if plugin.calculate_shannon_entropy(v) > plugin.entropy_limit
-            )
-        elif isinstance(plugin, RegexBasedDetector):
-            values = _regex_values(plugin, line)
-        else:
-            values = plugin.analyze_string(line)
-        for value in values:
-            if value and not _is_noise(value, line, plugin):
-                found.append((plugin.secret_type, value))
+        key = _needs_quotes(plugin, keyword_regexes)
+        text, starts = joined[key]
+        hit = {
+            groups[key][bisect.bisect_right(starts, m.start()) - 1]
+            for pattern in _patterns(plugin, keyword_regexes)
+            for m in pattern.finditer(text)
+        }
+        for i in sorted(hit):
+            for value in _plugin_values(plugin, lines[i], keyword_regexes):
+                if value and not _is_noise(value, lines[i], plugin):
+                    found.setdefault(i, []).append((plugin.secret_type, value))
     return found
 
 
@@ -137,18 +187,16 @@ def redact(text: str, path: str) -> tuple[str, int]:
         determine_file_type(path), QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP
     )
     lines = text.split("\n")
-    for i in candidates:
-        line = lines[i]
-        found = sorted(
-            _line_secrets(line, keyword_regexes),
-            key=lambda f: (-len(f[1]), f[0] in _GENERIC_TYPES, f[0]),
-        )
+    picked = [lines[i] for i in candidates]
+    for j, found in _find_secrets(picked, keyword_regexes).items():
+        line = picked[j]
+        found.sort(key=lambda f: (-len(f[1]), f[0] in _GENERIC_TYPES, f[0]))
         for secret_type, value in found:
             hits = line.count(value)
             if hits:
                 line = line.replace(value, _placeholder(secret_type))
                 total += hits
-        lines[i] = line
+        lines[candidates[j]] = line
     return "\n".join(lines), total
 
 

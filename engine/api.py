@@ -1,0 +1,105 @@
+"""The programmatic entry points the CLI, the server and batch share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from engine import runner
+from engine.config import Budget, RunSettings, load_workflow, persona_library
+from engine.errors import ConfigError
+from engine.estimate import Estimate, budget_warning, estimate
+from engine.llm.gateway import ModelFactory
+from engine.llm.providers import parse_model, preflight
+from engine.models import Report
+from engine.target import ingest
+from engine.target.snapshot import TargetSnapshot
+
+LOCAL_DEFAULTS = {"personas": 3, "k": 1}
+
+
+def build_settings(
+    target: str, *, workflow: str = "debate", personas: int | None = None, persona: list[str] | None = None,
+    k: int | None = None, model: str | None = None, panel: list[str] | None = None, judge: str | None = None,
+    judge_fallback: str | None = None, diff: str | None = None, run_id: str | None = None,
+    max_calls: int | None = None, max_tokens: int | None = None, max_usd: float | None = None,
+    concurrency: int | None = None, strict: bool = False, seed: int = 0,
+    prices: dict[str, tuple[float, float]] | None = None,
+) -> RunSettings:
+    """RunSettings from options, with workflow defaults and smaller defaults for the local model."""
+    wf = load_workflow(workflow)
+    model = model or "local"
+    panel = [m.strip() for p in panel or [] for m in p.split(",") if m.strip()]
+    for m in [model, *panel, *([judge] if judge else []), *([judge_fallback] if judge_fallback else [])]:
+        parse_model(m)
+    local = parse_model(model).provider == "local"
+    n = personas or (LOCAL_DEFAULTS["personas"] if local else wf.defaults.personas)
+    if k is None:
+        k = LOCAL_DEFAULTS["k"] if local and wf.defaults.k else wf.defaults.k
+    if persona:
+        lib = persona_library()
+        if missing := [p for p in persona if p not in lib]:
+            raise ConfigError(f"unknown persona(s): {', '.join(missing)} (see `rebuttal personas`)")
+    try:
+        return RunSettings(
+            run_id=run_id or "pending", target=str(target), diff=diff, workflow=workflow,
+            personas=len(persona) if persona else n, persona_slugs=persona or [], k=k, model=model, panel=panel,
+            judge=judge, judge_fallback=judge_fallback, concurrency=concurrency or (4 if local else 16),
+            budget=Budget(max_calls=max_calls, max_tokens=max_tokens, max_usd=max_usd), strict=strict, seed=seed,
+            prices=prices or {}, created=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        raise ConfigError(f"option {'.'.join(map(str, e['loc']))}: {e['msg']}") from None
+
+
+@dataclass
+class PreparedRun:
+    """A run directory ready to execute: settings, workflow, snapshot, estimate."""
+
+    run_dir: Path
+    settings: RunSettings
+    workflow: Any
+    target: TargetSnapshot
+    nonce: str
+    estimate: Estimate
+    warning: str | None
+
+
+def prepare(settings: RunSettings, out_dir: Path, *, check_providers: bool = True,
+            snapshot: TargetSnapshot | None = None) -> PreparedRun:
+    """Ingest, estimate, preflight the models, then create the run directory and its run.yaml."""
+    snap = snapshot or ingest(settings.target, diff=settings.diff)
+    wf = load_workflow(settings.workflow)
+    est = estimate(settings, wf, snap)
+    if settings.budget.max_usd is not None and est.unknown_prices:
+        raise ConfigError(f"--max-usd needs prices for: {', '.join(est.unknown_prices)} (use --prices FILE)")
+    if check_providers:
+        for m in sorted({settings.model, settings.judge_model, *settings.panel}
+                        | ({settings.judge_fallback} if settings.judge_fallback else set())):
+            preflight(m)
+    if settings.run_id == "pending":
+        settings = settings.model_copy(update={"run_id": runner.new_run_id(snap.name)})
+    run_dir = runner.create_run_dir(out_dir, settings.run_id)
+    nonce = runner.make_nonce(snap)
+    runner.write_run_files(run_dir, settings, wf, snap, nonce)
+    return PreparedRun(run_dir, settings, wf, snap, nonce, est, budget_warning(settings, est))
+
+
+async def execute(prepared: PreparedRun, *, factory: ModelFactory | None = None,
+                  listener: Callable[[str, int, int], None] | None = None) -> Report:
+    """Run a prepared run to its report."""
+    return await runner.execute(prepared.run_dir, prepared.settings, prepared.workflow, prepared.target,
+                                prepared.nonce, factory=factory, listener=listener)
+
+
+async def resume(run_dir: Path, *, factory: ModelFactory | None = None,
+                 listener: Callable[[str, int, int], None] | None = None) -> Report:
+    """Resume an interrupted run from its directory."""
+    settings, wf, snap, nonce = runner.load_run(run_dir)
+    return await runner.execute(run_dir, settings, wf, snap, nonce, factory=factory, listener=listener)
