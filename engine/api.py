@@ -38,7 +38,7 @@ def build_settings(
     for m in [model, *panel, *([judge] if judge else []), *([judge_fallback] if judge_fallback else [])]:
         parse_model(m)
     local = parse_model(model).provider == "local"
-    n = personas or (LOCAL_DEFAULTS["personas"] if local else wf.defaults.personas)
+    n = personas if personas is not None else (LOCAL_DEFAULTS["personas"] if local else wf.defaults.personas)
     if k is None:
         k = LOCAL_DEFAULTS["k"] if local and wf.defaults.k else wf.defaults.k
     if persona:
@@ -72,7 +72,7 @@ class PreparedRun:
 
 
 def prepare(settings: RunSettings, out_dir: Path, *, check_providers: bool = True,
-            snapshot: TargetSnapshot | None = None) -> PreparedRun:
+            snapshot: TargetSnapshot | None = None, nonce: str | None = None) -> PreparedRun:
     """Ingest, estimate, preflight the models, then create the run directory and its run.yaml."""
     snap = snapshot or ingest(settings.target, diff=settings.diff)
     wf = load_workflow(settings.workflow)
@@ -86,16 +86,17 @@ def prepare(settings: RunSettings, out_dir: Path, *, check_providers: bool = Tru
     if settings.run_id == "pending":
         settings = settings.model_copy(update={"run_id": runner.new_run_id(snap.name)})
     run_dir = runner.create_run_dir(out_dir, settings.run_id)
-    nonce = runner.make_nonce(snap)
+    nonce = nonce or runner.make_nonce(snap)
     runner.write_run_files(run_dir, settings, wf, snap, nonce)
     return PreparedRun(run_dir, settings, wf, snap, nonce, est, budget_warning(settings, est))
 
 
 async def execute(prepared: PreparedRun, *, factory: ModelFactory | None = None,
-                  listener: Callable[[str, int, int], None] | None = None) -> Report:
+                  listener: Callable[[str, int, int], None] | None = None,
+                  clock: Callable[[], str] | None = None) -> Report:
     """Run a prepared run to its report."""
     return await runner.execute(prepared.run_dir, prepared.settings, prepared.workflow, prepared.target,
-                                prepared.nonce, factory=factory, listener=listener)
+                                prepared.nonce, factory=factory, listener=listener, clock=clock)
 
 
 async def resume(run_dir: Path, *, factory: ModelFactory | None = None,

@@ -248,9 +248,7 @@ def make_pdf(path: Path, pages: list[list[str]]) -> None:
 
 def test_pdf_document_text_pages_and_sections(tmp_path: Path) -> None:
     pdf = tmp_path / "spec.pdf"
-    make_pdf(
-        pdf, [["1 Introduction", "The system stores invoices."], ["2 Security", "Keys rotate."]]
-    )
+    make_pdf(pdf, [["1 Introduction", "The system stores invoices."], ["2 Security", "Keys rotate."]])
     snap = ingest(pdf)
     assert snap.kind == "document"
     f = snap.files[0]

@@ -65,10 +65,7 @@ def test_single_file_larger_than_budget_is_cut_with_marker() -> None:
 
 
 def test_map_folds_into_folders_when_large() -> None:
-    entries = [
-        FileEntry(path=f"pkg{i // 100}/mod{i}.py", size=10, lines=3, symbols=["f"])
-        for i in range(1000)
-    ]
+    entries = [FileEntry(path=f"pkg{i // 100}/mod{i}.py", size=10, lines=3, symbols=["f"]) for i in range(1000)]
     full = render_map(entries, 10**9)
     assert "pkg0/mod0.py (3 lines): f" in full
     folded = render_map(entries, 600)

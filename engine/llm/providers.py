@@ -66,11 +66,11 @@ def parse_model(text: str) -> ModelSpec:
 def price_of(model: str, prices: dict[str, tuple[float, float]]) -> tuple[float, float] | None:
     """(input, output) USD per million tokens; 0 for free providers; None when unknown."""
     spec = parse_model(model)
-    if spec.free:
-        return (0.0, 0.0)
     table = {**DEFAULT_PRICES, **load_env_prices(), **prices}
     if model in table:
         return table[model]
+    if spec.free:
+        return (0.0, 0.0)
     if spec.provider == "openrouter" and f"openai:{spec.name.split('/')[-1]}" in table:
         return table[f"openai:{spec.name.split('/')[-1]}"]
     return None
@@ -105,6 +105,8 @@ def _import(module: str, extra: str) -> Any:
 def make_chat_model(model: str, *, max_tokens: int, temperature: float = 0.2, slots: int = 4) -> BaseChatModel:
     """Build the langchain chat model for a `provider:model` string."""
     spec = parse_model(model)
+    if spec.provider != "fake" and os.environ.get("REBUTTAL_FORBID_REAL_MODELS") == "1":
+        raise ProviderError(f"real model calls are disabled here (REBUTTAL_FORBID_REAL_MODELS=1): {model}")
     if spec.provider == "fake":
         from engine.llm.fake import FakeChatModel, parse_fake_spec
 

@@ -31,7 +31,7 @@ def _norm(s: str) -> str:
 
 def _variants(quote: str) -> list[str]:
     """The strings to look for: whole quote, longest '...' piece, longest line (>= 12 chars)."""
-    q = quote.strip()
+    q = quote.translate(_TYPOGRAPHY).strip()
     for mark in ("```", "`", '"', "'"):
         if len(q) > 2 * len(mark) and q.startswith(mark) and q.endswith(mark):
             q = q[len(mark) : -len(mark)].strip()

@@ -20,6 +20,7 @@ from detect_secrets.filters import heuristic
 from detect_secrets.plugins.base import RegexBasedDetector
 from detect_secrets.plugins.high_entropy_strings import HighEntropyStringsPlugin
 from detect_secrets.plugins.keyword import (
+    DENYLIST,
     QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP,
     REGEX_BY_FILETYPE,
     KeywordDetector,
@@ -32,14 +33,13 @@ _PEM_BLOCK = re.compile(
     re.DOTALL,
 )
 _PUTTY_BLOCK = re.compile(r"PuTTY-User-Key-File-\d:.*?(?:Private-MAC: \S+|\Z)", re.DOTALL)
-_AWS_KEY_ID = re.compile(
-    r"(?<![A-Z0-9])(?:A3T[A-Z0-9]|ABIA|ACCA|AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])"
-)
+_AWS_KEY_ID = re.compile(r"(?<![A-Z0-9])(?:A3T[A-Z0-9]|ABIA|ACCA|AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])")
 _LONG_TOKEN = re.compile(r"[A-Za-z0-9+/=_\-.]{16,}")
 _KEYWORDS = re.compile(r"pass|pwd|secret|key|token|contrase|://")
 _DIGIT = re.compile(r"\d")
 # High-entropy strings on a line that names a hash are checksums, not credentials.
 _HASH_CONTEXT = re.compile(r"(?i)sha\d*|hash|checksum|digest|md5|integrity|commit|etag")
+_KEYWORD_GATE = re.compile("|".join(DENYLIST), re.IGNORECASE)
 _GENERIC_TYPES = {"Base64 High Entropy String", "Hex High Entropy String", "Secret Keyword"}
 _SKIPPED_PLUGINS = {"IPPublicDetector", "PrivateKeyDetector"}
 
@@ -91,7 +91,8 @@ def _plugin_values(plugin: Any, line: str, keyword_regexes: dict[Any, int]) -> l
         if _HASH_CONTEXT.search(line):
             return []
         limit = plugin.entropy_limit
-        values = plugin.analyze_string(line)
+        shortest = 2**limit  # a string of n characters has at most log2(n) bits of entropy
+        values = [v for v in plugin.analyze_string(line) if len(v) > shortest]
         return [v for v in values if plugin.calculate_shannon_entropy(v) > limit]
     if isinstance(plugin, RegexBasedDetector):
         return _regex_values(plugin, line)
@@ -117,36 +118,36 @@ def _patterns(plugin: Any, keyword_regexes: dict[Any, int]) -> list[re.Pattern[s
     return [_multiline(p) for p in found]
 
 
-def _needs_quotes(plugin: Any, keyword_regexes: dict[Any, int]) -> bool:
-    """High-entropy strings, and keywords outside config files, are only found in quotes."""
+def _eligible(plugin: Any, keyword_regexes: dict[Any, int]) -> tuple[bool, bool]:
+    """(needs a quote, needs a denylisted keyword) for a line to be worth this plugin."""
     if isinstance(plugin, HighEntropyStringsPlugin):
-        return True
-    return (
-        isinstance(plugin, KeywordDetector)
-        and keyword_regexes is QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP
-    )
+        return True, False
+    if isinstance(plugin, KeywordDetector):
+        return keyword_regexes is QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP, True
+    return False, False
 
 
-def _find_secrets(
-    lines: list[str], keyword_regexes: dict[Any, int]
-) -> dict[int, list[tuple[str, str]]]:
-    """(type, value) findings per line index. Each plugin's regexes run once over the lines
-    joined; the plugin then analyses only the lines where one of them matched."""
-    quoted = [i for i, line in enumerate(lines) if '"' in line or "'" in line]
-    groups = {False: list(range(len(lines))), True: quoted}
-    joined: dict[bool, tuple[str, list[int]]] = {}
-    for key, idx in groups.items():
-        starts, pos = [], 0
-        for i in idx:
-            starts.append(pos)
-            pos += len(lines[i]) + 1
-        joined[key] = ("\n".join(lines[i] for i in idx), starts)
+def _find_secrets(lines: list[str], keyword_regexes: dict[Any, int]) -> dict[int, list[tuple[str, str]]]:
+    """(type, value) findings per line index. Each plugin's regexes run once over its
+    eligible lines joined; the plugin then analyses only the lines where one matched."""
+    quoted = {i for i, line in enumerate(lines) if '"' in line or "'" in line}
+    keyword = {i for i, line in enumerate(lines) if _KEYWORD_GATE.search(line)}
+    joined: dict[tuple[bool, bool], tuple[list[int], str, list[int]]] = {}
     found: dict[int, list[tuple[str, str]]] = {}
     for plugin in _plugins():
-        key = _needs_quotes(plugin, keyword_regexes)
-        text, starts = joined[key]
+        need = _eligible(plugin, keyword_regexes)
+        if need not in joined:
+            idx = [i for i in range(len(lines)) if (not need[0] or i in quoted) and (not need[1] or i in keyword)]
+            starts, pos = [], 0
+            for i in idx:
+                starts.append(pos)
+                pos += len(lines[i]) + 1
+            joined[need] = (idx, "\n".join(lines[i] for i in idx), starts)
+        idx, text, starts = joined[need]
+        if not idx:
+            continue
         hit = {
-            groups[key][bisect.bisect_right(starts, m.start()) - 1]
+            idx[bisect.bisect_right(starts, m.start()) - 1]
             for pattern in _patterns(plugin, keyword_regexes)
             for m in pattern.finditer(text)
         }
@@ -183,9 +184,7 @@ def redact(text: str, path: str) -> tuple[str, int]:
     candidates = _candidate_lines(text)
     if not candidates:
         return text, total
-    keyword_regexes = REGEX_BY_FILETYPE.get(
-        determine_file_type(path), QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP
-    )
+    keyword_regexes = REGEX_BY_FILETYPE.get(determine_file_type(path), QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP)
     lines = text.split("\n")
     picked = [lines[i] for i in candidates]
     for j, found in _find_secrets(picked, keyword_regexes).items():

@@ -1,0 +1,106 @@
+"""End-to-end runs with the fake model: the whole run directory, every workflow, trace, resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from engine.artifacts import read_front_matter
+from engine.llm.ledger import read_ledger
+from tests.conftest import run_fake
+from tests.snapshot import assert_snapshot
+
+VOLATILE = {"ledger.jsonl", "checkpoint.sqlite", "report.html"}
+
+
+def run_dir_snapshot(run_dir: Path) -> str:
+    """Every file of a run, normalised: markdown and JSON verbatim, ledger without timings, no binaries."""
+    parts = []
+    for path in sorted(p for p in run_dir.rglob("*") if p.is_file()):
+        rel = path.relative_to(run_dir).as_posix()
+        if rel.startswith("calls/") or rel in VOLATILE or rel.startswith("checkpoint.sqlite"):
+            continue
+        text = path.read_text(encoding="utf-8")
+        if rel == "report.json":
+            data = json.loads(text)
+            for key in ("cost_by_stage", "cost_by_model", "total"):
+                data.pop(key)
+            text = json.dumps(data, indent=1, sort_keys=True)
+        if rel == "review-findings.md":
+            text = text[: text.index("## Cost")]
+        parts.append(f"##### {rel}\n{text}")
+    calls = sorted(p.relative_to(run_dir).as_posix() for p in (run_dir / "calls").iterdir())
+    parts.append("##### calls/\n" + "\n".join(calls))
+    return "\n".join(parts)
+
+
+def test_debate_run_directory_snapshot(tmp_path: Path) -> None:
+    run_dir, report = run_fake(tmp_path)
+    assert report.complete
+    assert_snapshot("run-debate.txt", run_dir_snapshot(run_dir))
+
+
+def test_debate_run_structure(tmp_path: Path) -> None:
+    run_dir, report = run_fake(tmp_path, personas=4, k=2)
+    assert len(list((run_dir / "personas").glob("*.md"))) == 4
+    assert len(list((run_dir / "reviews").glob("*-review.md"))) == 4
+    responses = list((run_dir / "responses").glob("*--*-response.md"))
+    assert len(responses) == 8  # N * k
+    assert len(list((run_dir / "rebuttals").glob("*--*-rebuttal.md"))) <= 8
+    assert len(list((run_dir / "findings").glob("*-findings.md"))) == 4
+    for path in run_dir.rglob("*.md"):
+        meta = read_front_matter(path)
+        assert {"id", "kind", "persona", "model", "derived_from"} <= set(meta), path
+    review = (run_dir / "reviews").glob("*-review.md").__next__().read_text(encoding="utf-8")
+    assert "## Abstract" in review
+    data = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
+    assert data["findings"] and all(0 <= f["scores"]["truth"] <= 1 for f in data["findings"])
+    ranks = [f["scores"]["truth"] * f["scores"]["usefulness"] for f in data["findings"]]
+    assert ranks == sorted(ranks, reverse=True)
+    run = yaml.safe_load((run_dir / "run.yaml").read_text(encoding="utf-8"))
+    assert run["judge"] == "fake" and run["workflow"] == "debate"
+    # every review has at least one responder, nobody answers its own review
+    for resp in responses:
+        review_slug, responder = resp.name.removesuffix("-response.md").split("--")
+        assert review_slug != responder
+    lines = read_ledger(run_dir / "ledger.jsonl")
+    assert {line.stage for line in lines} >= {"personas", "reviews", "picks", "responses", "rebuttals", "findings",
+                                              "compile"}
+    assert report.total is not None and report.total.calls == len(lines)
+
+
+@pytest.mark.parametrize(("workflow", "stages"), [
+    ("fusion", {"personas", "reviews", "compile"}),
+    ("sample", {"reviews", "compile"}),
+    ("single", {"reviews", "compile"}),
+    ("self-review", {"personas", "reviews", "critique", "compile"}),
+])
+def test_other_workflows(tmp_path: Path, workflow: str, stages: set[str]) -> None:
+    run_dir, report = run_fake(tmp_path, workflow=workflow)
+    assert report.complete and report.workflow == workflow
+    assert {line.stage for line in read_ledger(run_dir / "ledger.jsonl")} == stages
+    assert not (run_dir / "responses").exists()
+    if workflow == "self-review":
+        assert (run_dir / "critiques").is_dir() and (run_dir / "reviews" / f"{report.personas[0]}-review-r2.md").exists()
+
+
+def test_library_personas_and_unique_findings_kept(tmp_path: Path) -> None:
+    run_dir, report = run_fake(tmp_path, persona=["security-auditor", "maintainer", "test-engineer"], k=1)
+    assert report.personas == ["security-auditor", "maintainer", "test-engineer"]
+    assert {f.status for f in report.findings} <= {"consensus", "contested", "unique", "refuted"}
+    assert (run_dir / "personas" / "security-auditor.md").exists()
+
+
+def test_rerun_of_finished_run_makes_no_call(tmp_path: Path) -> None:
+    import asyncio
+
+    from engine import api
+
+    run_dir, report = run_fake(tmp_path)
+    before = len(read_ledger(run_dir / "ledger.jsonl"))
+    again = asyncio.run(api.resume(run_dir))
+    assert len(read_ledger(run_dir / "ledger.jsonl")) == before
+    assert [f.id for f in again.findings] == [f.id for f in report.findings]
