@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -155,6 +156,19 @@ class FakeChatModel(BaseChatModel):
             return parsed  # type: ignore[return-value]
 
         return self.bind(schema_name=name) | RunnableLambda(parse)
+
+
+def faults_from_env() -> list[Fault]:
+    """Scripted faults for subprocess tests: REBUTTAL_FAKE_FAULTS='[{"kind": "500", "match": "x"}]'."""
+    raw = os.environ.get("REBUTTAL_FAKE_FAULTS")
+    if not raw:
+        return []
+    try:
+        items = json.loads(raw)
+        return [Fault(kind=str(f["kind"]), calls=set(f.get("calls", [])), match=f.get("match"),
+                      times=int(f.get("times", 1_000_000)), retry_after=f.get("retry_after")) for f in items]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ValueError(f"REBUTTAL_FAKE_FAULTS is not a valid fault list: {exc}") from None
 
 
 def parse_fake_spec(spec: str) -> float:
