@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -37,10 +38,13 @@ def run_dir_snapshot(run_dir: Path) -> str:
     return "\n".join(parts)
 
 
-def test_debate_run_directory_snapshot(tmp_path: Path) -> None:
-    run_dir, report = run_fake(tmp_path)
+def test_debate_run_directory_snapshot(tmp_path: Path, example: Path) -> None:
+    target = tmp_path / "src" / example.name  # outside any git repo: no commit id in the snapshot
+    target.parent.mkdir()
+    shutil.copy(example, target)
+    run_dir, report = run_fake(tmp_path, target)
     assert report.complete
-    assert_snapshot("run-debate.txt", run_dir_snapshot(run_dir))
+    assert_snapshot("run-debate.txt", run_dir_snapshot(run_dir).replace(str(tmp_path), "<tmp>"))
 
 
 def test_debate_run_structure(tmp_path: Path) -> None:

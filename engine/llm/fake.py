@@ -10,6 +10,7 @@ scripted (by call index or by a substring of the prompt) to test the gateway.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import re
@@ -53,6 +54,27 @@ class Fault:
         return not (self.match is not None and self.match not in prompt)
 
 
+class FaultPlan:
+    """Faults plus a call counter, shareable by every fake model instance of a process."""
+
+    def __init__(self, faults: list[Fault]):
+        self.faults = faults
+        self.calls = 0
+
+    def next_fault(self, prompt: str) -> Fault | None:
+        """Count one call; the first fault that hits it (its budget decremented), or None."""
+        index = self.calls
+        self.calls += 1
+        for fault in self.faults:
+            if fault.hits(index, prompt):
+                fault.times -= 1
+                return fault
+        return None
+
+    def hangs(self, prompt: str) -> bool:
+        return any(f.kind == "hang" and f.hits(self.calls, prompt) for f in self.faults)
+
+
 def prompt_text(messages: list[BaseMessage]) -> str:
     """All message contents joined, the input of every fake answer."""
     return "\n".join(str(m.content) for m in messages)
@@ -63,8 +85,12 @@ class FakeChatModel(BaseChatModel):
 
     latency_ms: float = 0.0
     faults: list[Any] = []
+    plan: Any = None
     _calls: int = PrivateAttr(default=0)
-    _lock: Any = PrivateAttr(default=None)
+
+    def model_post_init(self, context: Any) -> None:
+        if self.plan is None:
+            self.plan = FaultPlan(list(self.faults))
 
     @property
     def _llm_type(self) -> str:
@@ -76,14 +102,10 @@ class FakeChatModel(BaseChatModel):
 
     def _answer(self, messages: list[BaseMessage], schema_name: str | None) -> AIMessage:
         prompt = prompt_text(messages)
-        index = self._calls
         self._calls += 1
-        for fault in self.faults:
-            if fault.hits(index, prompt):
-                fault.times -= 1
-                content = self._fault(fault)
-                if content is not None:
-                    return self._message(prompt, content)
+        fault = self.plan.next_fault(prompt)
+        if fault is not None:
+            return self._message(prompt, self._fault(fault))
         if schema_name is None:
             content = "A deterministic fake answer."
         else:
@@ -91,7 +113,7 @@ class FakeChatModel(BaseChatModel):
         return self._message(prompt, content)
 
     @staticmethod
-    def _fault(fault: Fault) -> str | None:
+    def _fault(fault: Fault) -> str:
         if fault.kind == "junk":
             return "I think the code is fine. {not json"
         if fault.kind == "timeout":
@@ -118,7 +140,7 @@ class FakeChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        if any(f.kind == "hang" and f.hits(self._calls, prompt_text(messages)) for f in self.faults):
+        if self.plan.hangs(prompt_text(messages)):
             raise TimeoutError("fake provider hung")
         return ChatResult(generations=[ChatGeneration(message=self._answer(messages, kwargs.get("schema_name")))])
 
@@ -129,8 +151,7 @@ class FakeChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        prompt = prompt_text(messages)
-        if any(f.kind == "hang" and f.hits(self._calls, prompt) for f in self.faults):
+        if self.plan.hangs(prompt_text(messages)):
             await asyncio.sleep(3600)
         if self.latency_ms:
             await asyncio.sleep(self.latency_ms / 1000)
@@ -158,15 +179,16 @@ class FakeChatModel(BaseChatModel):
         return self.bind(schema_name=name) | RunnableLambda(parse)
 
 
-def faults_from_env() -> list[Fault]:
-    """Scripted faults for subprocess tests: REBUTTAL_FAKE_FAULTS='[{"kind": "500", "match": "x"}]'."""
+@functools.lru_cache(maxsize=1)
+def plan_from_env() -> FaultPlan | None:
+    """One process-wide fault plan for subprocess tests: REBUTTAL_FAKE_FAULTS='[{"kind": "500", "match": "x"}]'."""
     raw = os.environ.get("REBUTTAL_FAKE_FAULTS")
     if not raw:
-        return []
+        return None
     try:
         items = json.loads(raw)
-        return [Fault(kind=str(f["kind"]), calls=set(f.get("calls", [])), match=f.get("match"),
-                      times=int(f.get("times", 1_000_000)), retry_after=f.get("retry_after")) for f in items]
+        return FaultPlan([Fault(kind=str(f["kind"]), calls=set(f.get("calls", [])), match=f.get("match"),
+                      times=int(f.get("times", 1_000_000)), retry_after=f.get("retry_after")) for f in items])
     except (ValueError, TypeError, KeyError) as exc:
         raise ValueError(f"REBUTTAL_FAKE_FAULTS is not a valid fault list: {exc}") from None
 

@@ -130,7 +130,8 @@ def rebuttal(prompt: str) -> dict[str, Any]:
 
 def findings(prompt: str) -> dict[str, Any]:
     keep = []
-    for label, conceded, title in re.findall(r"^\[((?:own|adopt)-\d+)\]( \(conceded\))? \[\w+\] (.+?) \(", prompt, re.M):
+    pattern = r"^\[((?:own|adopt)-\d+)\]( \(conceded\))? \[\w+\] (.+?) \("
+    for label, conceded, title in re.findall(pattern, prompt, re.M):
         if conceded:
             continue
         sev = SEVERITIES[h(title) % 4]

@@ -108,9 +108,9 @@ def make_chat_model(model: str, *, max_tokens: int, temperature: float = 0.2, sl
     if spec.provider != "fake" and os.environ.get("REBUTTAL_FORBID_REAL_MODELS") == "1":
         raise ProviderError(f"real model calls are disabled here (REBUTTAL_FORBID_REAL_MODELS=1): {model}")
     if spec.provider == "fake":
-        from engine.llm.fake import FakeChatModel, faults_from_env, parse_fake_spec
+        from engine.llm.fake import FakeChatModel, parse_fake_spec, plan_from_env
 
-        return FakeChatModel(latency_ms=parse_fake_spec(model), faults=faults_from_env())
+        return FakeChatModel(latency_ms=parse_fake_spec(model), plan=plan_from_env())
     if spec.provider == "local":
         from engine.llm import local
 
