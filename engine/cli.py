@@ -201,7 +201,8 @@ def estimate_cmd(
     for r in est.stages:
         t.add_row(r.stage, str(r.calls), str(r.prompt_tokens), str(r.completion_tokens),
                   "unknown" if r.cost_usd is None else f"{r.cost_usd:.4f}")
-    t.add_row("total", str(est.calls), str(est.tokens), "", "unknown" if est.cost_usd is None else f"{est.cost_usd:.4f}")
+    total_cost = "unknown" if est.cost_usd is None else f"{est.cost_usd:.4f}"
+    t.add_row("total", str(est.calls), str(est.tokens), "", total_cost)
     out.print(t)
 
 

@@ -8,9 +8,9 @@ from typing import Annotated, TypedDict
 from engine.models import (
     Critique,
     Failure,
-    Pick,
     Persona,
     PersonaFindings,
+    Pick,
     Rebuttal,
     Report,
     Response,

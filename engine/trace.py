@@ -57,7 +57,8 @@ def issue_chain(run_dir: Path, issue_ids: list[str], debate: dict[str, Any], ind
 
 def trace(run_dir: Path, ref: str) -> dict[str, Any]:
     """The provenance chain of a finding id (F-003), a review issue id (R-x#2) or an artifact id/path."""
-    report, debate, index = load_json(run_dir, "report.json"), load_json(run_dir, "debate.json"), artifact_index(run_dir)
+    report, debate = load_json(run_dir, "report.json"), load_json(run_dir, "debate.json")
+    index = artifact_index(run_dir)
     for f in report["findings"]:
         if f["id"].lower() == ref.lower():
             issue_ids = [i for i in f["issues"] if not i.startswith("FS-")]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import math
 from datetime import datetime
 from functools import lru_cache
@@ -209,7 +208,3 @@ def write_html(run_dir: Path) -> Path:
     """Render `report.html` into the run directory (atomically) and return its path."""
     return write_atomic(run_dir, "report.html", render_html(run_dir))
 
-
-def findings_json(run_dir: Path) -> str:
-    """The findings as compact JSON (for tests and tools that want what the page shows)."""
-    return json.dumps([json.loads(f.model_dump_json()) for f in load_report(run_dir).findings])

@@ -11,7 +11,8 @@ from engine.context import RunContext
 from engine.errors import BudgetExceeded, ModelOutputError, ProviderError
 from engine.llm.providers import context_window
 from engine.models import Failure, Persona
-from engine.target.snapshot import SourceFile, TargetSnapshot
+from engine.target.evidence import resolve_path
+from engine.target.snapshot import SourceFile
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -35,25 +36,12 @@ def target_block(ctx: RunContext, persona: Persona | None, model: str, stage: st
     return wrap(ctx, view.text)
 
 
-def resolve_file(snap: TargetSnapshot, path: str) -> SourceFile | None:
-    """A file by exact path, else by unique suffix or basename (models shorten paths)."""
-    exact = snap.file(path)
-    if exact:
-        return exact
-    path = path.strip().lstrip("./")
-    hits = [f for f in snap.files if f.path.endswith("/" + path) or f.path == path]
-    if len(hits) != 1:
-        base = path.rsplit("/", 1)[-1]
-        hits = [f for f in snap.files if f.path.rsplit("/", 1)[-1] == base]
-    return hits[0] if len(hits) == 1 else None
-
-
 def excerpts(ctx: RunContext, spans: list[tuple[str, int, int]], around: int = 6) -> str:
     """Numbered excerpts of the target around cited spans, merged per file, real line numbers."""
     by_file: dict[str, list[tuple[int, int]]] = {}
     files: dict[str, SourceFile] = {}
     for path, a, b in spans:
-        f = resolve_file(ctx.target, path)
+        f = resolve_path(ctx.target, path)
         if f is None:
             continue
         files[f.path] = f

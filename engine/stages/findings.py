@@ -75,8 +75,9 @@ async def write_findings(task: FindingsTask, runtime: Runtime[RunContext]) -> di
             continue
         seen.add(c["label"])
         items.append(FindingItem(
-            id=f"FS-{persona.slug}#{len(items) + 1}", source_issue=c["issue"].id, adopted=c["label"].startswith("adopt"),
-            title=keep.title.strip()[:200] or c["issue"].title, severity=keep.severity, note=keep.note.strip()[:600]))
+            id=f"FS-{persona.slug}#{len(items) + 1}", source_issue=c["issue"].id,
+            adopted=c["label"].startswith("adopt"), title=keep.title.strip()[:200] or c["issue"].title,
+            severity=keep.severity, note=keep.note.strip()[:600]))
     derived = [task["review"].id] + [r.id for r in task["responses_to_me"]] + [b.id for b in task["my_rebuttals"]]
     derived += sorted({i.source_issue.split("#")[0] for i in items if i.adopted})
     findings = PersonaFindings(id=f"FS-{persona.slug}", persona=persona.slug, model=model, items=items,

@@ -26,15 +26,15 @@ def dispatch_picks(state: RunState, runtime: Runtime[RunContext]) -> list[Send] 
     """One pick task per live persona, with the others' abstracts anonymised and shuffled."""
     ctx = runtime.context
     reviews = latest_reviews(state.get("reviews", []))
+    by_id = reviews_by_id(reviews)
     sends = []
     need_call = 0
     for i, p in live_personas(state):
         others = [r.id for s, r in reviews.items() if s != p.slug]
         lab = anonymise(p.slug, others, ctx.settings.seed)
         need_call += len(others) > ctx.settings.k > 0
-        sends.append(Send("pick_reviews", PickTask(
-            persona=p, index=i, labels=lab, abstracts={x: reviews_by_id(reviews)[rid].abstract for x, rid in lab.items()}
-        )))
+        abstracts = {x: by_id[rid].abstract for x, rid in lab.items()}
+        sends.append(Send("pick_reviews", PickTask(persona=p, index=i, labels=lab, abstracts=abstracts)))
     ctx.progress.expect("picks", need_call)
     return sends or "picks_done"
 

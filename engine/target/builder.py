@@ -15,10 +15,11 @@ from engine.target.classify import (
     skipped_folder,
 )
 from engine.target.outline import pdf_text, sections, symbols
-from engine.target.secrets import redact
+from engine.target.secrets import redact_many
 from engine.target.snapshot import FileEntry, Skipped, SourceFile
 
 DOCUMENT_LANGUAGES = {"markdown", "rst", "text", "pdf"}
+BATCH = 500  # files redacted together (detect-secrets' regexes run once per batch)
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class Builder:
     redacted_files: list[str] = field(default_factory=list)
     total_bytes: int = 0
     _folders: dict[str, list[str | int]] = field(default_factory=dict)
+    _pending: list[tuple[str, int, str, str, list[tuple[int, int]]]] = field(default_factory=list)
 
     def skip(self, path: str, reason: str) -> str:
         """Record a skipped path (files in a skipped folder become one entry) and return why."""
@@ -103,9 +105,7 @@ class Builder:
         decoded = decode(data)
         if decoded is None:
             return "binary file"
-        return content_skip_reason(decoded[0]) or (
-            decoded if decoded[0].strip() else "blank file (whitespace only)"
-        )
+        return content_skip_reason(decoded[0]) or (decoded if decoded[0].strip() else "blank file (whitespace only)")
 
     def add(
         self,
@@ -132,28 +132,34 @@ class Builder:
             syms = symbols(text, language, secs)
             self.file_map.append(FileEntry(path=path, size=size, lines=lines, symbols=syms))
             return None
-        text, n = redact(text, path)
-        if n:
-            self.redactions += n
-            self.redacted_files.append(path)
-        secs = sections(text, language) if language in DOCUMENT_LANGUAGES else []
-        f = SourceFile(
-            path=path,
-            text=text,
-            language=language,
-            sections=secs,
-            changed=changed or [],
-            redactions=n,
-            encoding=encoding,
-        )
-        self.files.append(f)
         self.total_bytes += size
-        self.file_map.append(
-            FileEntry(
-                path=path, size=size, lines=len(f.lines), symbols=symbols(text, language, secs)
-            )
-        )
+        self._pending.append((path, size, text, encoding, changed or []))
+        if len(self._pending) >= BATCH:
+            self.flush()
         return None
+
+    def flush(self) -> None:
+        """Redact the queued texts in one batch and turn them into files and map entries."""
+        pending, self._pending = self._pending, []
+        done = redact_many([(text, path) for path, _, text, _, _ in pending])
+        for (path, size, _, encoding, changed), (text, n) in zip(pending, done, strict=True):
+            if n:
+                self.redactions += n
+                self.redacted_files.append(path)
+            language = language_of(path)
+            secs = sections(text, language) if language in DOCUMENT_LANGUAGES else []
+            f = SourceFile(
+                path=path,
+                text=text,
+                language=language,
+                sections=secs,
+                changed=changed,
+                redactions=n,
+                encoding=encoding,
+            )
+            self.files.append(f)
+            syms = symbols(text, language, secs)
+            self.file_map.append(FileEntry(path=path, size=size, lines=len(f.lines), symbols=syms))
 
     def stub(self, path: str, size: int) -> None:
         """A map entry from the path and size alone (nothing read)."""
@@ -162,8 +168,6 @@ class Builder:
 
     def skipped_all(self) -> list[Skipped]:
         """Every skip record, folders summarised as one entry with a file count."""
-        folders = [
-            Skipped(path=p, reason=f"{r} ({n} files)")
-            for p, (r, n) in sorted(self._folders.items())
-        ]
+        self.flush()
+        folders = [Skipped(path=p, reason=f"{r} ({n} files)") for p, (r, n) in sorted(self._folders.items())]
         return sorted(self.skipped + folders, key=lambda s: s.path)

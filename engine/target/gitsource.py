@@ -113,9 +113,7 @@ def _resolve(repo: Any, rev: str, spec: str, shallow: bool) -> str:
     import git
 
     try:
-        sha: str = repo.git.rev_parse(
-            "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"
-        )
+        sha: str = repo.git.rev_parse("--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
     except git.GitCommandError:
         hint = " (this is a shallow clone: fetch more history)" if shallow else ""
         raise TargetError(f"bad diff range '{spec}': unknown revision '{rev}'{hint}") from None

@@ -75,6 +75,7 @@ def _disk_check(b: Builder, root: Path, rel: str) -> int | None:
 
 
 def _snapshot(kind: Any, target: str, root: Path, b: Builder, **extra: Any) -> TargetSnapshot:
+    b.flush()
     if not b.files:
         skipped = b.skipped_all()
         why = Counter(s.reason.split(" (")[0].split(":")[0] for s in skipped).most_common(3)

@@ -30,12 +30,7 @@ def _number_headings(heads: list[tuple[int, str, int]]) -> list[Section]:
     levels = [h[0] for h in heads]
     top = min(levels)
     # A single top-level heading that opens the document is its title: number "".
-    has_title = (
-        len(heads) > 1
-        and levels.count(top) == 1
-        and levels[0] == top
-        and not _NUMBERED.match(heads[0][1])
-    )
+    has_title = len(heads) > 1 and levels.count(top) == 1 and levels[0] == top and not _NUMBERED.match(heads[0][1])
     base = min(levels[1:]) if has_title else top
     out: list[Section] = []
     counters: list[int] = []
@@ -88,12 +83,7 @@ def _rst_headings(lines: list[str]) -> list[tuple[int, str, int]]:
     for i in range(1, len(lines)):
         m = _RST_ADORN.match(lines[i])
         title = lines[i - 1].strip()
-        if (
-            not m
-            or not title
-            or _RST_ADORN.match(lines[i - 1])
-            or len(m.group(0).strip()) < len(title)
-        ):
+        if not m or not title or _RST_ADORN.match(lines[i - 1]) or len(m.group(0).strip()) < len(title):
             continue
         over = i >= 2 and lines[i - 2].strip() == lines[i].strip()
         style = (m.group(1), over)

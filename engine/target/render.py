@@ -175,9 +175,7 @@ def _view(parts: list[str], included: list[str], all_paths: list[str], **kw: obj
     text = "\n\n".join(p for p in parts if p)
     chosen = set(included)
     omitted = [p for p in all_paths if p not in chosen]
-    return TargetView(
-        text=text, included=included, omitted=omitted, tokens=estimate_tokens(text), **kw
-    )
+    return TargetView(text=text, included=included, omitted=omitted, tokens=estimate_tokens(text), **kw)
 
 
 def _changes_block(snap: TargetSnapshot, max_chars: int) -> str:
@@ -200,9 +198,7 @@ def _render_diff(snap: TargetSnapshot, budget: float, focus: list[str]) -> Targe
     changes = _changes_block(snap, int(budget * 0.1))
     file_map = render_map(snap.file_map, int(budget * MAP_SHARE))
     blocks = {
-        f.path: render_lines(
-            f.path, f.lines, [(a - DIFF_CONTEXT, b + DIFF_CONTEXT) for a, b in f.changed]
-        )
+        f.path: render_lines(f.path, f.lines, [(a - DIFF_CONTEXT, b + DIFF_CONTEXT) for a, b in f.changed])
         for f in shown
     }
     left = budget - len(changes) - len(file_map) - 4

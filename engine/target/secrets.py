@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -118,37 +119,51 @@ def _patterns(plugin: Any, keyword_regexes: dict[Any, int]) -> list[re.Pattern[s
     return [_multiline(p) for p in found]
 
 
-def _eligible(plugin: Any, keyword_regexes: dict[Any, int]) -> tuple[bool, bool]:
-    """(needs a quote, needs a denylisted keyword) for a line to be worth this plugin."""
+# The shortest run of token characters that each plugin's secret needs (from its regexes);
+# a line without such a run cannot match, so the slow assignment-style regexes skip it.
+_MIN_RUN = {
+    "ArtifactoryDetector": 11, "CloudantDetector": 24, "IbmCloudIamDetector": 44,
+    "IbmCosHmacDetector": 48, "SoftlayerDetector": 64,
+    "Base64HighEntropyString": 23, "HexHighEntropyString": 9,
+}  # fmt: skip
+_RUN = re.compile(r"[A-Za-z0-9+/=_\-]+")
+
+
+def _eligible(plugin: Any, keyword_regexes: dict[Any, int]) -> tuple[bool, bool, int]:
+    """(needs a quote, needs a denylisted keyword, shortest token run) for a line to count."""
+    run = _MIN_RUN.get(type(plugin).__name__, 0)
     if isinstance(plugin, HighEntropyStringsPlugin):
-        return True, False
+        return True, False, run
     if isinstance(plugin, KeywordDetector):
-        return keyword_regexes is QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP, True
-    return False, False
+        return keyword_regexes is QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP, True, run
+    return False, False, run
 
 
 def _find_secrets(lines: list[str], keyword_regexes: dict[Any, int]) -> dict[int, list[tuple[str, str]]]:
     """(type, value) findings per line index. Each plugin's regexes run once over its
     eligible lines joined; the plugin then analyses only the lines where one matched."""
-    quoted = {i for i, line in enumerate(lines) if '"' in line or "'" in line}
-    keyword = {i for i, line in enumerate(lines) if _KEYWORD_GATE.search(line)}
-    joined: dict[tuple[bool, bool], tuple[list[int], str, list[int]]] = {}
+    quoted = [('"' in line or "'" in line) for line in lines]
+    keyword = [bool(_KEYWORD_GATE.search(line)) for line in lines]
+    longest = [max(map(len, _RUN.findall(line)), default=0) for line in lines]
+    joined: dict[tuple[bool, bool, int], tuple[list[int], str, list[int]]] = {}
     found: dict[int, list[tuple[str, str]]] = {}
     for plugin in _plugins():
         need = _eligible(plugin, keyword_regexes)
         if need not in joined:
-            idx = [i for i in range(len(lines)) if (not need[0] or i in quoted) and (not need[1] or i in keyword)]
+            idx = [
+                i
+                for i in range(len(lines))
+                if (quoted[i] or not need[0]) and (keyword[i] or not need[1]) and longest[i] >= need[2]
+            ]
             starts, pos = [], 0
             for i in idx:
                 starts.append(pos)
                 pos += len(lines[i]) + 1
             joined[need] = (idx, "\n".join(lines[i] for i in idx), starts)
         idx, text, starts = joined[need]
-        if not idx:
-            continue
         hit = {
             idx[bisect.bisect_right(starts, m.start()) - 1]
-            for pattern in _patterns(plugin, keyword_regexes)
+            for pattern in (_patterns(plugin, keyword_regexes) if idx else [])
             for m in pattern.finditer(text)
         }
         for i in sorted(hit):
@@ -170,8 +185,8 @@ def _sub_blocks(text: str, pattern: re.Pattern[str], label: str) -> tuple[str, i
     return pattern.sub(repl, text), count
 
 
-def redact(text: str, path: str) -> tuple[str, int]:
-    """Return the text with every detected secret replaced by a placeholder, and the count."""
+def _redact_blocks(text: str) -> tuple[str, int]:
+    """Private-key blocks and AWS key ids, over the whole text."""
     total = 0
     if "PRIVATE KEY" in text:
         text, n = _sub_blocks(text, _PEM_BLOCK, "private-key")
@@ -180,23 +195,45 @@ def redact(text: str, path: str) -> tuple[str, int]:
         text, n = _sub_blocks(text, _PUTTY_BLOCK, "private-key")
         total += n
     text, n = _AWS_KEY_ID.subn(_placeholder("AWS Access Key"), text)
-    total += n
-    candidates = _candidate_lines(text)
-    if not candidates:
-        return text, total
-    keyword_regexes = REGEX_BY_FILETYPE.get(determine_file_type(path), QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP)
-    lines = text.split("\n")
-    picked = [lines[i] for i in candidates]
-    for j, found in _find_secrets(picked, keyword_regexes).items():
-        line = picked[j]
-        found.sort(key=lambda f: (-len(f[1]), f[0] in _GENERIC_TYPES, f[0]))
-        for secret_type, value in found:
-            hits = line.count(value)
-            if hits:
-                line = line.replace(value, _placeholder(secret_type))
-                total += hits
-        lines[candidates[j]] = line
-    return "\n".join(lines), total
+    return text, total + n
+
+
+def redact_many(items: Sequence[tuple[str, str]]) -> list[tuple[str, int]]:
+    """Redact many (text, path) pairs at once: each plugin scans all candidate lines once."""
+    texts: list[str] = []
+    counts: list[int] = []
+    split: dict[int, list[str]] = {}
+    groups: dict[int, tuple[dict[Any, int], list[tuple[int, int]]]] = {}
+    for k, (text, path) in enumerate(items):
+        text, n = _redact_blocks(text)
+        texts.append(text)
+        counts.append(n)
+        candidates = _candidate_lines(text)
+        if not candidates:
+            continue
+        split[k] = text.split("\n")
+        regexes = REGEX_BY_FILETYPE.get(determine_file_type(path), QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP)
+        groups.setdefault(id(regexes), (regexes, []))[1].extend((k, i) for i in candidates)
+    for regexes, where in groups.values():
+        picked = [split[k][i] for k, i in where]
+        for j, found in _find_secrets(picked, regexes).items():
+            k, i = where[j]
+            line = split[k][i]
+            found.sort(key=lambda f: (-len(f[1]), f[0] in _GENERIC_TYPES, f[0]))
+            for secret_type, value in found:
+                hits = line.count(value)
+                if hits:
+                    line = line.replace(value, _placeholder(secret_type))
+                    counts[k] += hits
+            split[k][i] = line
+    for k, lines in split.items():
+        texts[k] = "\n".join(lines)
+    return list(zip(texts, counts, strict=True))
+
+
+def redact(text: str, path: str) -> tuple[str, int]:
+    """Return the text with every detected secret replaced by a placeholder, and the count."""
+    return redact_many([(text, path)])[0]
 
 
 def _candidate_lines(text: str) -> list[int]:

@@ -1,0 +1,5 @@
+"""`python -m engine` runs the rebuttal CLI."""
+
+from engine.cli import main
+
+main()
