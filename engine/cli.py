@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 import yaml
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from engine import api, runner
@@ -74,25 +75,31 @@ def print_result(run_dir: Path, report: Report, as_json: bool) -> None:
     out.print(f"Trace a finding: rebuttal trace {run_dir} F-001")
 
 
-def run_async(run_dir: Path, coro_fn: Any) -> Report:
-    """Run the engine; Ctrl-C stops cleanly and says how to resume."""
+def run_async(run_dir: Path, coro_fn: Any, quiet: bool = False) -> Report:
+    """Run the engine with a progress display; Ctrl-C stops cleanly and says how to resume."""
+    bar = None if quiet or not err.is_terminal else Progress(
+        TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err)
+    tasks: dict[str, Any] = {}
+
+    def show(stage: str, done: int, total: int) -> None:
+        if quiet:
+            return
+        if bar is None:
+            if done:
+                err.print(f"  {stage:<10} {done}/{total}", highlight=False)
+            return
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(stage, total=max(total, 1))
+        bar.update(tasks[stage], completed=done, total=max(total, done, 1))
+
     try:
-        return asyncio.run(coro_fn())
+        if bar is None:
+            return asyncio.run(coro_fn(show))
+        with bar:
+            return asyncio.run(coro_fn(show))
     except KeyboardInterrupt:
         err.print(f"interrupted: finished work is saved. Resume with: rebuttal resume {run_dir}")
         raise typer.Exit(130) from None
-
-
-def listener(quiet: bool) -> Any:
-    """A progress printer: one line per finished call on stderr."""
-    if quiet:
-        return None
-
-    def show(stage: str, done: int, total: int) -> None:
-        if done:
-            err.print(f"  {stage:<10} {done}/{total}", highlight=False)
-
-    return show
 
 
 @app.command()
@@ -118,9 +125,17 @@ def review(
     prices: Annotated[Path | None, Opt(help="YAML of model: [usd_in_per_M, usd_out_per_M].")] = None,
     as_json: Annotated[bool, Opt("--json", help="Print one JSON object instead of tables.")] = False,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress lines.")] = False,
+    fail_on: Annotated[str | None, Opt(help="Exit 1 if a finding matches, e.g. 'severity>=high'")] = None,
+    sarif: Annotated[Path | None, Opt(help="Also write SARIF 2.1.0 here.")] = None,
+    markdown_summary: Annotated[Path | None, Opt(help="Also write a pull-request summary here.")] = None,
 ) -> None:
     """Review TARGET with a panel of personas and write a run directory."""
+    from engine.cli_report import ci_exit
+    from engine.report.ci import parse_fail_on
+
     try:
+        if fail_on:
+            parse_fail_on(fail_on)  # a malformed gate fails before any call is made
         settings = api.build_settings(
             target, workflow=workflow, personas=personas, persona=persona, k=k, model=model, panel=panel,
             judge=judge, judge_fallback=judge_fallback, diff=diff, run_id=run_id, max_calls=max_calls,
@@ -134,11 +149,13 @@ def review(
                       f"~{prep.estimate.calls} calls", highlight=False)
         if prep.warning:
             err.print(f"[yellow]warning:[/] {prep.warning}")
-        report = run_async(prep.run_dir, lambda: api.execute(prep, listener=listener(quiet or as_json)))
+        report = run_async(prep.run_dir, lambda show: api.execute(prep, listener=show), quiet or as_json)
     except RebuttalError as exc:
         fail(str(exc))
         return
     print_result(prep.run_dir, report, as_json)
+    if fail_on or sarif or markdown_summary:
+        raise typer.Exit(ci_exit(report, prep.run_dir, fail_on, sarif, markdown_summary))
 
 
 @app.command()
@@ -150,7 +167,7 @@ def resume(
     """Finish an interrupted run; finished calls are never made again."""
     try:
         runner.load_run(run_dir)  # a clear error before starting when it is not a run directory
-        report = run_async(run_dir, lambda: api.resume(run_dir, listener=listener(quiet or as_json)))
+        report = run_async(run_dir, lambda show: api.resume(run_dir, listener=show), quiet or as_json)
     except RebuttalError as exc:
         fail(str(exc))
         return
@@ -240,6 +257,9 @@ def workflows_cmd() -> None:
 
 # Extension commands: each module below defines `register(app)` (one line per module).
 # -- extension commands --
+from engine.cli_report import register as _register_report  # noqa: E402
+
+_register_report(app)
 
 
 def _interrupt(signum: int, frame: Any) -> None:
