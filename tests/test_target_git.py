@@ -221,3 +221,13 @@ def test_diff_on_a_plain_folder_is_an_error(tmp_path: Path) -> None:
         ingest(tmp_path / "plain", diff="main")
     snap = ingest(tmp_path / "plain")
     assert snap.kind == "folder" and snap.git is None
+
+
+def test_diff_on_a_repo_over_max_files_maps_paths_without_reading(repo: Path) -> None:
+    snap = ingest(repo, diff="main..feature", max_files=3)
+    assert {f.path for f in snap.files} == {"app.py", "new.py", "moved_to.py"}
+    entries = {e.path: e for e in snap.file_map}
+    assert entries["util.py"].lines == 0 and entries["util.py"].size > 0
+    assert "util.py (" in snap.view().text
+    with pytest.raises(TargetError, match="max_files=3"):
+        ingest(repo, max_files=3)

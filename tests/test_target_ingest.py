@@ -118,14 +118,14 @@ def test_symlink_escaping_the_tree_is_not_followed(tmp_path: Path) -> None:
 def test_unreadable_file_in_folder_is_skipped(tmp_path: Path, monkeypatch) -> None:
     write(tmp_path, "ok.py", "x = 1\n")
     locked = write(tmp_path, "locked.py", "y = 2\n")
-    real_read = Path.read_bytes
+    real_open = Path.open
 
-    def read_bytes(self: Path) -> bytes:
+    def fake_open(self: Path, *args, **kwargs):
         if self.name == "locked.py":
             raise PermissionError(13, "Permission denied")
-        return real_read(self)
+        return real_open(self, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(Path, "open", fake_open)
     snap = ingest(tmp_path)
     assert reasons(snap)["locked.py"] == "unreadable: Permission denied"
     with pytest.raises(TargetError, match="unreadable: Permission denied"):

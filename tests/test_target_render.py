@@ -140,3 +140,14 @@ def test_document_view_has_an_outline(tmp_path: Path) -> None:
     assert view.text.startswith("=== OUTLINE: prd.md ===\nPRD (line 1)\n  1 Goals (line 3)\n")
     assert "    1.1 Latency (line 5)" in view.text
     assert "=== FILE: prd.md (lines 1-6) ===" in view.text
+
+
+def test_diff_view_over_budget_cuts_the_top_hunks_not_the_file_start() -> None:
+    text = "".join(f"row {i}\n" for i in range(1, 3001))
+    f = SourceFile(path="big.py", text=text, changed=[(1500, 1500), (2500, 2500)])
+    snap = TargetSnapshot(kind="diff", root="/x", name="x", files=[f], file_map=[])
+    view = render_view(snap, 200, [])
+    shown = blocks(view.text)["big.py"]
+    assert shown[0] == (1490, "row 1490")
+    assert all(text == f"row {n}" for n, text in shown)
+    assert "... [truncated: changes after line" in view.text and view.truncated == ["big.py"]

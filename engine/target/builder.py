@@ -84,7 +84,7 @@ class Builder:
         """Record a whole folder as skipped without listing its files."""
         self.skipped.append(Skipped(path=path.rstrip("/") + "/", reason=reason))
 
-    def read(self, path: str, size: int, load: Callable[[], bytes]) -> tuple[str, str] | str:
+    def read(self, path: str, size: int, load: Callable[[int], bytes]) -> tuple[str, str] | str:
         """(text, encoding) of a candidate, or the reason it is skipped (not yet recorded)."""
         reason = path_skip_reason(path)
         if reason:
@@ -95,10 +95,10 @@ class Builder:
         if size == 0:
             return "empty file (0 bytes)"
         try:
-            data = load()
+            data = load(limit + 1)  # never more than the limit, even if the file grew
         except OSError as e:
             return f"unreadable: {e.strerror or type(e).__name__}"
-        if len(data) > limit:  # the file grew after listing: still never read past the limit
+        if len(data) > limit:
             return f"too large: over the {size_text(limit)} per-file limit"
         if path.lower().endswith(".pdf"):
             return _pdf(data)
@@ -111,7 +111,7 @@ class Builder:
         self,
         path: str,
         size: int,
-        load: Callable[[], bytes],
+        load: Callable[[int], bytes],
         *,
         changed: list[tuple[int, int]] | None = None,
         map_only: bool = False,

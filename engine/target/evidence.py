@@ -51,8 +51,12 @@ def _index(snap: TargetSnapshot, f: SourceFile) -> tuple[str, list[int], list[in
     cache = snap._cache.setdefault("evidence", {})
     hit = cache.get(f.path)
     if hit is not None and hit[0] is f.text:
-        return hit[1]
-    parts, starts, numbers, pos = [], [], [], 0
+        cached: tuple[str, list[int], list[int]] = hit[1]
+        return cached
+    parts: list[str] = []
+    starts: list[int] = []
+    numbers: list[int] = []
+    pos = 0
     for n, line in enumerate(f.lines, 1):
         norm = _norm(line)
         if norm:
@@ -71,7 +75,8 @@ def _occurrences(snap: TargetSnapshot, f: SourceFile, needle: str) -> list[tuple
     if f.text.isascii() and probe not in f.text:  # cheap rejection before normalising
         return []
     joined, starts, numbers = _index(snap, f)
-    found, pos = [], joined.find(needle)
+    found: list[tuple[int, int]] = []
+    pos = joined.find(needle)
     while pos >= 0 and len(found) < 1000:
         first = numbers[bisect.bisect_right(starts, pos) - 1]
         last = numbers[bisect.bisect_right(starts, pos + len(needle) - 1) - 1]

@@ -14,12 +14,13 @@ import binascii
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from engine.errors import TargetError
 from engine.target.snapshot import FileChange, GitInfo
 
-_STATUS = {"A": "added", "M": "modified", "D": "deleted", "R": "renamed", "C": "copied",
+Status = Literal["added", "modified", "deleted", "renamed", "copied", "type-changed"]
+_STATUS: dict[str, Status] = {"A": "added", "M": "modified", "D": "deleted", "R": "renamed", "C": "copied",
            "T": "type-changed", "U": "modified"}  # fmt: skip
 _HUNK = re.compile(r"^@@+ [^@]*?\+(\d+)(?:,(\d+))? @@", re.M)
 _FILE_START = re.compile(r"^diff --(?:git|cc|combined) ", re.M)
@@ -103,9 +104,12 @@ def tree_files(cwd: Path, rev: str) -> list[TreeEntry]:
     return sorted(entries, key=lambda e: e.path)
 
 
-def read_blob(repo: Any, sha: str) -> bytes:
-    """The bytes of a blob (through git's persistent cat-file process)."""
-    data: bytes = repo.odb.stream(binascii.unhexlify(sha)).read()
+def read_blob(repo: Any, sha: str, max_bytes: int) -> bytes:
+    """At most max_bytes of a blob (through git's persistent cat-file process)."""
+    stream = repo.odb.stream(binascii.unhexlify(sha))
+    data: bytes = stream.read(min(max_bytes, stream.size))
+    if stream.size > len(data):
+        stream.read()  # drain: the cat-file pipe must be left at an object boundary
     return data
 
 
@@ -151,7 +155,7 @@ def _parse_name_status(out: str) -> list[FileChange]:
     changes, i = [], 0
     while i < len(tokens) and tokens[i]:
         code = tokens[i][0]
-        status = _STATUS.get(code, "modified")
+        status: Status = _STATUS.get(code, "modified")
         if code in "RC":
             changes.append(FileChange(status=status, path=tokens[i + 2], old_path=tokens[i + 1]))
             i += 3

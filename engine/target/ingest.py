@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,21 @@ def _too_many(target: str, limit: int) -> TargetError:
         f"{target} has more than {limit:,} files to review (max_files={limit}); "
         "review a subfolder, or a change with --diff"
     )
+
+
+def _disk_reader(path: Path) -> Callable[[int], bytes]:
+    """A loader that reads at most n bytes of a file."""
+
+    def load(n: int) -> bytes:
+        with path.open("rb") as fh:
+            return fh.read(n)
+
+    return load
+
+
+def _blob_reader(repo: Any, sha: str) -> Callable[[int], bytes]:
+    """A loader that reads at most n bytes of a git blob."""
+    return lambda n: read_blob(repo, sha, n)
 
 
 def _link_reason(full: Path, root: Path) -> str | None:
@@ -105,7 +121,7 @@ def _ingest_file(path: Path, target: str, limits: Limits) -> TargetSnapshot:
             "(max_file_bytes); review a smaller file or raise the limit"
         )
     b = Builder(limits)
-    reason = b.add(name, size, path.read_bytes)
+    reason = b.add(name, size, _disk_reader(path))
     if reason:
         raise TargetError(f"cannot review {target}: {reason}")
     repo = find_repo(path.parent)
@@ -147,7 +163,7 @@ def _ingest_folder(root: Path, target: str, limits: Limits) -> TargetSnapshot:
     for rel in sorted(found):
         size = _disk_check(b, root, rel)
         if size is not None:
-            b.add(rel, size, (root / rel).read_bytes)
+            b.add(rel, size, _disk_reader(root / rel))
     return _snapshot("folder", target, root, b)
 
 
@@ -184,7 +200,7 @@ def _ingest_git(root: Path, target: str, repo: Any, limits: Limits) -> TargetSna
         raise _too_many(target, limits.max_files)
     _skip_untracked(b, root)
     for rel, size in listed:
-        b.add(rel, size, (root / rel).read_bytes)
+        b.add(rel, size, _disk_reader(root / rel))
     return _snapshot("git", target, root, b, git=git_info(repo))
 
 
@@ -201,7 +217,7 @@ def _ingest_diff(root: Path, target: str, repo: Any, spec: str, limits: Limits) 
     if plan.head is None:
         listed = _listed(b, root, tracked_files(root))
         _skip_untracked(b, root)
-        loads = {rel: (size, (root / rel).read_bytes) for rel, size in listed}
+        loads = {rel: (size, _disk_reader(root / rel)) for rel, size in listed}
     else:
         loads = {}
         for e in tree_files(root, plan.head):
@@ -209,10 +225,10 @@ def _ingest_diff(root: Path, target: str, repo: Any, spec: str, limits: Limits) 
                 b.skip(e.path, "git submodule (not reviewed)")
             elif e.mode == "120000":
                 b.skip(e.path, "symlink in a commit (not followed)")
-            elif path_skip_reason(e.path):
-                b.skip(e.path, path_skip_reason(e.path) or "")
+            elif reason := path_skip_reason(e.path):
+                b.skip(e.path, reason)
             else:
-                loads[e.path] = (e.size, lambda sha=e.sha: read_blob(repo, sha))
+                loads[e.path] = (e.size, _blob_reader(repo, e.sha))
     many = len(loads) > limits.max_files
     for rel, (size, load) in sorted(loads.items()):
         if rel in changed:
@@ -248,12 +264,18 @@ def ingest(
         raise TargetError(f"{shown} is neither a regular file nor a folder")
     root = path.resolve()
     repo = find_repo(root)
-    if diff is not None:
-        if repo is None:
-            raise TargetError(f"--diff needs a git repository, and {shown} is not inside one")
-        return _ingest_diff(root, shown, repo, diff, limits)
-    if repo is not None:
+    if diff is not None and repo is None:
+        raise TargetError(f"--diff needs a git repository, and {shown} is not inside one")
+    if repo is None:
+        return _ingest_folder(root, shown, limits)
+    from git import GitCommandError
+
+    try:
+        if diff is not None:
+            return _ingest_diff(root, shown, repo, diff, limits)
         snap = _ingest_git(root, shown, repo, limits)
-        if snap is not None:
-            return snap
-    return _ingest_folder(root, shown, limits)
+    except GitCommandError as e:
+        detail = str(e.stderr or e).strip().splitlines() or ["unknown error"]
+        line = detail[-1].strip().removeprefix("stderr: ").strip("'")
+        raise TargetError(f"git failed on {shown}: {line}") from None
+    return snap if snap is not None else _ingest_folder(root, shown, limits)

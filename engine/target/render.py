@@ -68,17 +68,30 @@ def render_file(f: SourceFile) -> str:
     return render_lines(f.path, lines, [(1, len(lines))])
 
 
-def _truncated(f: SourceFile, max_chars: int) -> str:
-    """The first lines of a file that fit in max_chars, with a marker naming the rest."""
+def _truncated(f: SourceFile, max_chars: int, ranges: list[tuple[int, int]] | None = None) -> str:
+    """The first shown lines of a file (or of its diff ranges) that fit, with a marker."""
     lines = f.lines
-    width = len(str(len(lines)))
-    used, n = len(f.path) + 40 + 80, 0
-    while n < len(lines) and used + width + 3 + len(lines[n]) <= max_chars:
-        used += width + 3 + len(lines[n])
-        n += 1
-    n = max(n, 1)
-    note = f"... [truncated: lines {n + 1}-{len(lines)} not shown, over the context budget]"
-    return render_lines(f.path, lines, [(1, n)], note)
+    shown = _merge(ranges or [(1, len(lines))], len(lines))
+    width = len(str(shown[-1][1])) if shown else 1
+    used = len(f.path) + 120
+    kept: list[tuple[int, int]] = []
+    for a, b in shown:
+        n = a
+        while n <= b and used + width + 3 + len(lines[n - 1]) <= max_chars:
+            used += width + 3 + len(lines[n - 1])
+            n += 1
+        if n > a:
+            kept.append((a, n - 1))
+        if n <= b:
+            break
+    if not kept and shown:  # always show at least one line
+        kept = [(shown[0][0], shown[0][0])]
+    last = kept[-1][1] if kept else 0
+    if ranges is None:
+        note = f"... [truncated: lines {last + 1}-{len(lines)} not shown, over the context budget]"
+    else:
+        note = f"... [truncated: changes after line {last} not shown, over the context budget]"
+    return render_lines(f.path, lines, kept, note)
 
 
 def _keywords(focus: list[str]) -> list[str]:
@@ -155,7 +168,7 @@ def _outline(f: SourceFile) -> str:
 
 
 def _fill(
-    blocks: dict[str, str], ranked: list[SourceFile], budget: float, truncate: bool
+    blocks: dict[str, str], ranked: list[SourceFile], budget: float, diff: bool = False
 ) -> tuple[list[str], list[str], list[str]]:
     """Choose whole blocks in rank order within budget; returns (parts, included, truncated)."""
     parts, included = [], []
@@ -165,17 +178,30 @@ def _fill(
             parts.append(blocks[f.path])
             included.append(f.path)
             budget -= cost
-    if not included and ranked and truncate:
-        parts.append(_truncated(ranked[0], int(budget)))
+    if not included and ranked:
+        top = ranked[0]
+        parts.append(_truncated(top, int(budget), _diff_ranges(top) if diff else None))
         return parts, [ranked[0].path], [ranked[0].path]
     return parts, included, []
 
 
-def _view(parts: list[str], included: list[str], all_paths: list[str], **kw: object) -> TargetView:
+def _view(
+    parts: list[str],
+    included: list[str],
+    all_paths: list[str],
+    truncated: list[str] | None = None,
+    has_map: bool = False,
+) -> TargetView:
     text = "\n\n".join(p for p in parts if p)
     chosen = set(included)
-    omitted = [p for p in all_paths if p not in chosen]
-    return TargetView(text=text, included=included, omitted=omitted, tokens=estimate_tokens(text), **kw)
+    return TargetView(
+        text=text,
+        included=included,
+        omitted=[p for p in all_paths if p not in chosen],
+        truncated=truncated or [],
+        has_map=has_map,
+        tokens=estimate_tokens(text),
+    )
 
 
 def _changes_block(snap: TargetSnapshot, max_chars: int) -> str:
@@ -193,16 +219,18 @@ def _changes_block(snap: TargetSnapshot, max_chars: int) -> str:
     return text
 
 
+def _diff_ranges(f: SourceFile) -> list[tuple[int, int]]:
+    """The changed ranges of a file widened by DIFF_CONTEXT lines on each side."""
+    return [(a - DIFF_CONTEXT, b + DIFF_CONTEXT) for a, b in f.changed]
+
+
 def _render_diff(snap: TargetSnapshot, budget: float, focus: list[str]) -> TargetView:
     shown = [f for f in snap.files if f.changed]
     changes = _changes_block(snap, int(budget * 0.1))
     file_map = render_map(snap.file_map, int(budget * MAP_SHARE))
-    blocks = {
-        f.path: render_lines(f.path, f.lines, [(a - DIFF_CONTEXT, b + DIFF_CONTEXT) for a, b in f.changed])
-        for f in shown
-    }
+    blocks = {f.path: render_lines(f.path, f.lines, _diff_ranges(f)) for f in shown}
     left = budget - len(changes) - len(file_map) - 4
-    parts, included, cut = _fill(blocks, _rank(shown, focus), left, truncate=True)
+    parts, included, cut = _fill(blocks, _rank(shown, focus), left, diff=True)
     paths = [f.path for f in shown]
     return _view([changes, file_map, *parts], included, paths, truncated=cut, has_map=True)
 
@@ -223,5 +251,5 @@ def render_view(snap: TargetSnapshot, budget_tokens: int, focus: list[str]) -> T
         file_map = render_map(snap.file_map, int(budget * MAP_SHARE))
     head = [*outlines, file_map]
     left = budget - sum(len(h) + 2 for h in head)
-    parts, included, cut = _fill(blocks, _rank(snap.files, focus), left, truncate=True)
+    parts, included, cut = _fill(blocks, _rank(snap.files, focus), left)
     return _view([*head, *parts], included, paths, truncated=cut, has_map=bool(file_map))

@@ -54,7 +54,7 @@ def _placeholder(secret_type: str) -> str:
 def _plugins() -> tuple[Any, ...]:
     from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 
-    classes = get_mapping_from_secret_type_to_class().values()
+    classes: list[Any] = list(get_mapping_from_secret_type_to_class().values())
     chosen = [c for c in classes if c.__name__ not in _SKIPPED_PLUGINS]
     return tuple(c() for c in sorted(chosen, key=lambda c: c.__name__))
 

@@ -33,7 +33,8 @@ class SourceFile(BaseModel):
     @property
     def lines(self) -> list[str]:
         """The lines of the text, split on newlines only (so numbers match editors)."""
-        lines = self.text.split("\n")
+        text = self.text if "\r" not in self.text else self.text.replace("\r\n", "\n").replace("\r", "\n")
+        lines = text.split("\n")
         if lines and lines[-1] == "":
             lines.pop()
         return lines
