@@ -58,7 +58,34 @@ def _rss_mb() -> tuple[float, float]:
     return current, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+class CpuWatch:
+    """Cores used by *other* processes since the last reset: the benchmark needs a quiet machine."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    @staticmethod
+    def _sample() -> tuple[float, float, float]:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+        busy = (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # minus idle, iowait
+        own = os.times()
+        return time.monotonic(), busy, own.user + own.system
+
+    def reset(self) -> None:
+        self._start = self._sample()
+
+    def others(self) -> str:
+        (t0, busy0, own0), (t1, busy1, own1) = self._start, self._sample()
+        cores = max(0.0, (busy1 - busy0) - (own1 - own0)) / max(t1 - t0, 1e-6)
+        return f"[other processes: {cores:.2f} cores busy{' - NOT QUIET' if cores > 0.2 else ''}]"
+
+
+WATCH = CpuWatch()
+
+
 def _timed(fn, *args, **kwargs):
+    WATCH.reset()
     start = time.perf_counter()
     result = fn(*args, **kwargs)
     return time.perf_counter() - start, result
@@ -129,15 +156,16 @@ def bench_server(name: str, slots: int, drop_caches: bool) -> None:
         Path("/proc/sys/vm/drop_caches").write_text("3\n")  # needs root: a truly cold load
     load, server = _timed(local.get_server, name, slots=slots)
     root = server.base_url.removesuffix("/v1")
-    rss_now, rss_peak = _rss_mb()
+    rss_now = _rss_mb()[0]
     cold = " (page cache dropped)" if drop_caches else ""
-    print(f"  slots={slots}: server load {load:.2f} s{cold} | RSS {rss_now:.0f} MB")
+    print(f"  slots={slots}: server load {load:.2f} s{cold} | RSS {rss_now:.0f} MB {WATCH.others()}")
     with httpx.Client() as client:
         code = _code_for(root, client)
         _chat(server.base_url, client, name, code[:400])  # warm-up
         single, result = _timed(_chat, server.base_url, client, name, code)
-        print(f"    single call {single:.1f} s: {_speed(result)}")
+        print(f"    single call {single:.1f} s: {_speed(result)} {WATCH.others()}")
         with concurrent.futures.ThreadPoolExecutor(CONCURRENT) as pool:
+            WATCH.reset()
             start = time.perf_counter()
             futures = [pool.submit(_chat, server.base_url, client, name, code) for _ in "abcd"]
             results = [f.result() for f in futures]
@@ -147,7 +175,7 @@ def bench_server(name: str, slots: int, drop_caches: bool) -> None:
     print(
         f"    {CONCURRENT} concurrent: wall {wall:.1f} s (sequential would be "
         f"{CONCURRENT * single:.1f} s) | aggregate gen {gen / wall:.1f} tok/s, "
-        f"prompt+gen {both / wall:.1f} tok/s"
+        f"prompt+gen {both / wall:.1f} tok/s {WATCH.others()}"
     )
     pp, tg = result["timings"]["prompt_per_second"], result["timings"]["predicted_per_second"]
     per_call = RUN_PROMPT / pp + RUN_OUTPUT / tg
@@ -169,10 +197,10 @@ def bench_server(name: str, slots: int, drop_caches: bool) -> None:
     verdict = "parsed" if out["parsed"] is not None else f"NOT parsed: {out['parsing_error']}"
     print(
         f"    structured call {took:.1f} s, {verdict}, usage {meta.get('input_tokens')}+"
-        f"{meta.get('output_tokens')} tok (matches server usage: {same}) | "
-        f"peak RSS {_rss_mb()[1]:.0f} MB"
+        f"{meta.get('output_tokens')} tok (matches server usage: {same}) {WATCH.others()}"
     )
-    server.stop()
+    stop, _ = _timed(server.stop)
+    print(f"    peak RSS {_rss_mb()[1]:.0f} MB | server stop {stop:.2f} s")
 
 
 def full_run_seconds(model: str, example: Path | None = None) -> float:

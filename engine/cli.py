@@ -6,6 +6,7 @@ import asyncio
 import json
 import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -75,6 +76,21 @@ def print_result(run_dir: Path, report: Report, as_json: bool) -> None:
     out.print(f"Trace a finding: rebuttal trace {run_dir} F-001")
 
 
+async def until_signal(coro: Any) -> Report:
+    """Await the engine; SIGINT/SIGTERM cancel it at its next await, so no finished call is cut half-saved."""
+    loop, task = asyncio.get_running_loop(), asyncio.current_task()
+    sigs = [signal.SIGINT, signal.SIGTERM] if threading.current_thread() is threading.main_thread() else []
+    before = {sig: signal.getsignal(sig) for sig in sigs}
+    for sig in sigs:
+        loop.add_signal_handler(sig, task.cancel)  # type: ignore[union-attr]
+    try:
+        return await coro
+    finally:
+        for sig in sigs:
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, before[sig])
+
+
 def run_async(run_dir: Path, coro_fn: Any, quiet: bool = False) -> Report:
     """Run the engine with a progress display; Ctrl-C stops cleanly and says how to resume."""
     bar = None if quiet or not err.is_terminal else Progress(
@@ -94,16 +110,18 @@ def run_async(run_dir: Path, coro_fn: Any, quiet: bool = False) -> Report:
 
     try:
         if bar is None:
-            return asyncio.run(coro_fn(show))
+            return asyncio.run(until_signal(coro_fn(show)))
         with bar:
-            return asyncio.run(coro_fn(show))
-    except KeyboardInterrupt:
-        err.print(f"interrupted: finished work is saved. Resume with: rebuttal resume {run_dir}")
+            return asyncio.run(until_signal(coro_fn(show)))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        err.print(f"interrupted: finished work is saved. Resume with: rebuttal resume {run_dir}", soft_wrap=True,
+                  highlight=False, markup=False)
         raise typer.Exit(130) from None
 
 
 @app.command()
 def review(
+    ctx: typer.Context,
     target: Annotated[str, typer.Argument(help="File, folder, git repository or document to review.")],
     workflow: Annotated[str, Opt(help="Workflow name (see `rebuttal workflows`) or YAML path.")] = "debate",
     personas: Annotated[int | None, Opt(help="Number of generated personas.")] = None,
@@ -123,6 +141,7 @@ def review(
     strict: Annotated[bool, Opt(help="Fail the run when a persona fails instead of dropping it.")] = False,
     seed: Annotated[int, Opt(help="Seed for shuffles.")] = 0,
     prices: Annotated[Path | None, Opt(help="YAML of model: [usd_in_per_M, usd_out_per_M].")] = None,
+    profile: Annotated[str | None, Opt(help="Saved profile filling the options not given.")] = None,
     as_json: Annotated[bool, Opt("--json", help="Print one JSON object instead of tables.")] = False,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress lines.")] = False,
     fail_on: Annotated[str | None, Opt(help="Exit 1 if a finding matches, e.g. 'severity>=high'")] = None,
@@ -136,11 +155,11 @@ def review(
     try:
         if fail_on:
             parse_fail_on(fail_on)  # a malformed gate fails before any call is made
-        settings = api.build_settings(
-            target, workflow=workflow, personas=personas, persona=persona, k=k, model=model, panel=panel,
-            judge=judge, judge_fallback=judge_fallback, diff=diff, run_id=run_id, max_calls=max_calls,
-            max_tokens=max_tokens, max_usd=max_usd, concurrency=concurrency, strict=strict, seed=seed,
-            prices=load_prices(prices))
+        from engine.profiles import explicit_params, resolve_options
+
+        opts = resolve_options(profile, ctx.params, explicit_params(ctx))  # the profile fills what was not given
+        settings = api.build_settings(target, diff=diff, run_id=run_id, prices=load_prices(prices),
+                                      **{name: v for name, v in opts.items() if v is not None})
         prep = api.prepare(settings, out_dir)
         s = prep.settings
         if not quiet and not as_json:
@@ -258,8 +277,10 @@ def workflows_cmd() -> None:
 # Extension commands: each module below defines `register(app)` (one line per module).
 # -- extension commands --
 from engine.cli_report import register as _register_report  # noqa: E402
+from engine.cli_serve import register as _register_serve  # noqa: E402
 
 _register_report(app)
+_register_serve(app)
 
 
 def _interrupt(signum: int, frame: Any) -> None:

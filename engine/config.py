@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -92,8 +93,13 @@ def load_persona_file(path: Path) -> Persona:
     return Persona(**pf.model_dump(), brief=body, source="library")
 
 
-def persona_library(directory: Path = PERSONAS_DIR) -> dict[str, Persona]:
-    """All persona files in a directory, by slug."""
+def persona_library(directory: Path | None = None) -> dict[str, Persona]:
+    """All persona files in a directory (default: $REBUTTAL_PERSONAS_DIR, else `personas/`), by slug."""
+    if directory is None:
+        env = os.environ.get("REBUTTAL_PERSONAS_DIR")
+        directory = Path(env) if env else PERSONAS_DIR
+        if env and not directory.is_dir():
+            raise ConfigError(f"REBUTTAL_PERSONAS_DIR is not a folder: {directory}")
     out: dict[str, Persona] = {}
     for path in sorted(directory.glob("*.md")):
         p = load_persona_file(path)

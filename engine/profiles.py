@@ -96,10 +96,15 @@ def list_profiles() -> dict[str, Path]:
     return {p.stem: p for p in sorted(folder.glob("*.yaml"))} if folder.is_dir() else {}
 
 
+def split_members(panel: list[str] | None) -> list[str]:
+    """`["a,b", "c"]` -> `["a", "b", "c"]` (panels may be given repeated or comma-separated)."""
+    return [m.strip() for p in panel or [] for m in p.split(",") if m.strip()]
+
+
 def expand_panel(panel: list[str], chain: tuple[str, ...] = ()) -> list[str]:
     """Replace each `profile:<name>` member by that profile's models, in order; cycles are errors."""
     out: list[str] = []
-    for member in panel:
+    for member in split_members(panel):
         if not member.startswith(PROFILE_PREFIX):
             out.append(member)
             continue
@@ -145,10 +150,9 @@ def resolve_options(profile: str | None, options: dict[str, Any], explicit: set[
 
 def explicit_params(ctx: Any) -> set[str]:
     """Names of a click/typer context's parameters given on the command line (not defaults)."""
-    from click.core import ParameterSource
-
-    defaults = (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
-    return {n for n in ctx.params if ctx.get_parameter_source(n) not in defaults}
+    # Compared by name: typer vendors its own copy of click, so the enum classes differ.
+    defaults = ("DEFAULT", "DEFAULT_MAP")
+    return {n for n in ctx.params if getattr(ctx.get_parameter_source(n), "name", None) not in defaults}
 
 
 def save_profile(name: str, profile: Profile) -> tuple[Path, bool]:

@@ -1,8 +1,10 @@
 """The review graph for LangGraph Server (`langgraph.json` -> `graph`): a thread reviews the text in its input.
 
 Input: `{"target_text": "...", "target_name": "ratelimiter.py"}`. Per-run options go in the run's
-`context` (`ServerContext`: workflow, profile, model, panel, judge, personas, k, budgets), so the
-standard API is used as is: `client.runs.create(thread_id, "review", input=..., context=...)`.
+`context` (`ServerContext`: workflow, profile, model, panel, judge, personas, persona, k, strict,
+budgets), so the standard API is used as is: `client.runs.create(thread_id, "review", input=...,
+context=...)`. The server's environment gives the defaults: `REBUTTAL_SERVER_MODEL` (default
+`local`) and `REBUTTAL_SERVER_OUT` (where run directories go, default `runs`).
 
 Two nodes: `prepare_run` writes the text under `$REBUTTAL_SERVER_OUT/_inputs/`, ingests it (secrets
 redacted) and creates the run directory; `run_review` builds the engine's RunContext from that
@@ -31,6 +33,7 @@ from engine.graph import build_graph
 from engine.llm.gateway import Gateway
 from engine.profiles import request_options
 from engine.serve.inputs import DEFAULT_NAME, ingest_texts
+from engine.serve.openai_api import strip_front_matter
 from engine.state import RunState
 
 OUT_ENV = "REBUTTAL_SERVER_OUT"
@@ -47,7 +50,9 @@ class ServerContext(BaseModel):
     panel: list[str] | None = None
     judge: str | None = None
     personas: int | None = Field(default=None, ge=1, le=256)
+    persona: list[str] | None = None
     k: int | None = Field(default=None, ge=0, le=64)
+    strict: bool | None = None
     max_calls: int | None = Field(default=None, ge=1)
     max_tokens: int | None = Field(default=None, ge=1)
     max_usd: float | None = Field(default=None, ge=0)
@@ -73,15 +78,6 @@ class ServerState(RunState, total=False):
 def out_dir() -> Path:
     """Where the server writes run directories: `$REBUTTAL_SERVER_OUT`, default `runs`."""
     return Path(os.environ.get(OUT_ENV) or "runs")
-
-
-def strip_front_matter(text: str) -> str:
-    """A markdown artifact without its YAML front matter."""
-    if text.startswith("---\n"):
-        end = text.find("\n---\n", 4)
-        if end != -1:
-            return text[end + 5:].lstrip("\n")
-    return text
 
 
 def _prepare(text: str, name: str, ctx: ServerContext) -> api.PreparedRun:

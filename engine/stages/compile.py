@@ -12,6 +12,7 @@ from engine.context import RunContext
 from engine.errors import BudgetExceeded, ModelOutputError, ProviderError
 from engine.llm.ledger import read_ledger, summarise, total
 from engine.models import SEVERITY_RANK, Finding, Report, Scores
+from engine.report.html import write_html
 from engine.schemas import ScoreOut, ScoresOut
 from engine.stages.cluster import Cluster, attach_debate, build_members, cluster, mechanical_scores
 from engine.stages.common import ask, excerpts
@@ -119,6 +120,7 @@ async def compile_report(state: RunState, runtime: Runtime[RunContext]) -> dict[
     report = build_report(ctx, state, findings, degraded + list(state.get("notes", [])))
     write_report(ctx, report)
     write_json(ctx.run_dir, "debate.json", debate_record(state))
+    write_html(ctx.run_dir)
     return {"report": report}
 
 

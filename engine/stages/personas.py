@@ -111,8 +111,10 @@ async def choose_personas(state: RunState, runtime: Runtime[RunContext]) -> dict
         ctx.progress.expect("personas", 1)
         try:
             personas, notes = await generate(ctx, s.personas)
-        except (ProviderError, ModelOutputError, BudgetExceeded) as exc:
-            if s.strict or isinstance(exc, BudgetExceeded):
+        except BudgetExceeded as exc:  # the run stops here with a partial report, like any later stage
+            personas, notes = [], [f"no panel: persona generation not called ({exc})"]
+        except (ProviderError, ModelOutputError) as exc:
+            if s.strict:
                 raise
             personas = list(library_for(ctx).values())[: s.personas]
             notes = [f"persona generation failed ({exc}); used library personas instead"]
