@@ -114,11 +114,11 @@ def committed(entry: dict[str, Any], key: str) -> float:
     """What an entry holds of a limit: a finished run its spend, a started one its whole cap."""
     if entry.get("cap") is None:
         return 0
-    used = (entry.get("spent") or {}).get(SPENT_KEYS[key], 0)
+    used = float((entry.get("spent") or {}).get(SPENT_KEYS[key], 0))
     if entry["status"] in FINAL:
         return used
     cap = entry["cap"].get(key)
-    return used if cap is None else max(cap, used)
+    return used if cap is None else max(float(cap), used)
 
 
 def fair_share(limits: dict[str, Any], others: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -152,7 +152,8 @@ class Batch:
 
     def _load(self) -> dict[str, Any]:
         path = self.out_dir / STATE_FILE
-        state = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"version": 1, "entries": {}}
+        empty: dict[str, Any] = {"version": 1, "entries": {}}
+        state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else empty
         for key, item in zip(self.keys, self.items, strict=True):
             e = state["entries"].setdefault(key, {"target": item.target, "run_dir": None, "status": "pending",
                                                   "error": None, "cap": None, "spent": None, "findings": None})

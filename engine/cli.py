@@ -7,6 +7,7 @@ import json
 import signal
 import sys
 import threading
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -76,13 +77,15 @@ def print_result(run_dir: Path, report: Report, as_json: bool) -> None:
     out.print(f"Trace a finding: rebuttal trace {run_dir} F-001")
 
 
-async def until_signal(coro: Any) -> Report:
+async def until_signal(coro: Awaitable[Report]) -> Report:
     """Await the engine; SIGINT/SIGTERM cancel it at its next await, so no finished call is cut half-saved."""
-    loop, task = asyncio.get_running_loop(), asyncio.current_task()
-    sigs = [signal.SIGINT, signal.SIGTERM] if threading.current_thread() is threading.main_thread() else []
+    task = asyncio.current_task()
+    if task is None or threading.current_thread() is not threading.main_thread():
+        return await coro
+    loop, sigs = asyncio.get_running_loop(), (signal.SIGINT, signal.SIGTERM)
     before = {sig: signal.getsignal(sig) for sig in sigs}
     for sig in sigs:
-        loop.add_signal_handler(sig, task.cancel)  # type: ignore[union-attr]
+        loop.add_signal_handler(sig, task.cancel)
     try:
         return await coro
     finally:
@@ -140,7 +143,7 @@ def review(
     concurrency: Annotated[int | None, Opt(help="Calls in flight at once.")] = None,
     strict: Annotated[bool, Opt(help="Fail the run when a persona fails instead of dropping it.")] = False,
     seed: Annotated[int, Opt(help="Seed for shuffles.")] = 0,
-    prices: Annotated[Path | None, Opt(help="YAML of model: [usd_in_per_M, usd_out_per_M].")] = None,
+    prices: Annotated[Path | None, Opt(help="YAML: model -> USD per million input and output tokens.")] = None,
     profile: Annotated[str | None, Opt(help="Saved profile filling the options not given.")] = None,
     as_json: Annotated[bool, Opt("--json", help="Print one JSON object instead of tables.")] = False,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress lines.")] = False,

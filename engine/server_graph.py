@@ -112,19 +112,21 @@ def run_context(run_dir: Path, writer: Any) -> RunContext:
                       clock=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
 
-async def run_review(state: ServerState, config: RunnableConfig, runtime: Runtime[ServerContext]) -> dict[str, Any]:
+async def run_review(state: ServerState, runtime: Runtime[ServerContext]) -> dict[str, Any]:
     """Node: run the workflow graph as a subgraph (the server's checkpointer records each stage)."""
     run_dir = Path(state["run_dir"])
     ctx = await asyncio.to_thread(run_context, run_dir, runtime.stream_writer)
     inner = build_graph(ctx.workflow).compile()
-    final = await inner.ainvoke({}, {**config, "recursion_limit": 200}, context=ctx)
+    # The node's config (thread, checkpointer, namespace) is inherited from the running graph.
+    config: RunnableConfig = {"recursion_limit": 200}
+    final = await inner.ainvoke({}, config, context=ctx)  # type: ignore[call-overload]
     if final.get("report") is None:
         raise RebuttalError(f"the run ended without a report (run directory {run_dir})")
     md = await asyncio.to_thread((run_dir / "review-findings.md").read_text, encoding="utf-8")
     return {**final, "report_markdown": strip_front_matter(md)}
 
 
-def build_server_graph() -> StateGraph:
+def build_server_graph() -> StateGraph[ServerState, ServerContext, ServerInput, ServerState]:
     """prepare_run -> run_review, with ServerContext as the context schema."""
     g = StateGraph(ServerState, context_schema=ServerContext, input_schema=ServerInput)
     g.add_node("prepare_run", prepare_run)

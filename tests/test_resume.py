@@ -37,7 +37,7 @@ def start(cwd: Path, *args: str) -> subprocess.Popen[str]:
                             stderr=subprocess.PIPE)
 
 
-def review(tmp_path: Path, run_id: str, concurrency: int, latency_ms: int = 120) -> subprocess.Popen[str]:
+def review(tmp_path: Path, run_id: str, concurrency: int, latency_ms: int = 150) -> subprocess.Popen[str]:
     return start(tmp_path, "review", str(EXAMPLE), "--model", f"fake:{latency_ms}", *PANEL, "--seed", "7",
                  "--concurrency", str(concurrency), "--out", str(tmp_path / "runs"), "--run-id", run_id, "-q")
 

@@ -47,6 +47,7 @@ class RequestOptions(BaseModel):
     max_calls: int | None = Field(default=None, ge=1)
     max_tokens: int | None = Field(default=None, ge=1)
     max_usd: float | None = Field(default=None, ge=0)
+    strict: bool | None = None
 
 
 class ChatRequest(BaseModel):

@@ -1,0 +1,216 @@
+"""Review quality on the seeded-defect corpus: recall, precision, F1 and truth-AUROC per workflow.
+
+    python benchmarks/quality.py --workflow debate --model local [--cases a,b] [--personas N] [-k K]
+    python benchmarks/quality.py --compare --model local --cases py_user_store,doc_export_api
+    python benchmarks/quality.py --compare --model fake            # seconds: a smoke test of the harness
+
+Each case of benchmarks/quality/corpus/ is copied to a temporary folder outside any git work tree
+and reviewed in-process through engine.api; its report.json is scored against labels.yaml by
+benchmarks/quality/score.py. One JSON result per (workflow, case) is written to --out as soon as it
+finishes, and an existing result is reused (so an interrupted run resumes where it stopped; pass
+--fresh to redo). Matched N: `single` makes one review call, `self-review` has its producer and its
+critic, and `sample`, `fusion` and `debate` use --personas reviewers (default 3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+QUALITY = ROOT / "benchmarks" / "quality"
+CORPUS = QUALITY / "corpus"
+WORKFLOWS = ["single", "sample", "self-review", "fusion", "debate"]
+COLUMNS = ["workflow", "cases", "defects", "found", "recall", "precision", "F1", "truth-AUROC", "findings",
+           "clean FP", "calls", "tokens", "wall s"]
+
+
+def load_score() -> Any:
+    """benchmarks/quality/score.py as a module (benchmarks/ is not a package)."""
+    name = "rebuttal_quality_score"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, QUALITY / "score.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+S = load_score()
+
+
+def load_labels() -> dict[str, Any]:
+    labels: dict[str, Any] = yaml.safe_load((QUALITY / "labels.yaml").read_text(encoding="utf-8"))
+    return labels
+
+
+def personas_for(workflow: str, n: int) -> int:
+    """Matched panel sizes: one call for `single`, producer + critic for `self-review`, else n."""
+    return {"single": 1, "self-review": 2}.get(workflow, n)
+
+
+def stage_target(case: str, into: Path) -> Path:
+    """Copy a case outside the repository; the target is its only file, or the folder when it has several."""
+    dest = into / case
+    shutil.copytree(CORPUS / case, dest)
+    files = sorted(p for p in dest.rglob("*") if p.is_file())
+    return files[0] if len(files) == 1 else dest
+
+
+def doc_sections(case_dir: Path) -> dict[str, list[Any]]:
+    """Markdown sections of the case's documents, by relative path."""
+    return {str(p.relative_to(case_dir)): S.sections(p.read_text(encoding="utf-8"))
+            for p in sorted(case_dir.rglob("*.md"))}
+
+
+def run_case(case: str, workflow: str, args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    """Review one case with one workflow; return the result record (report findings, cost, wall time)."""
+    from engine import api
+
+    n = personas_for(workflow, args.personas)
+    with tempfile.TemporaryDirectory(prefix="rebuttal-quality-") as tmp:
+        target = stage_target(case, Path(tmp))
+        settings = api.build_settings(
+            str(target), workflow=workflow, model=args.model, judge=args.judge, personas=n,
+            k=args.k if workflow == "debate" else None, concurrency=args.concurrency, seed=args.seed,
+            run_id=f"{workflow}-{case}-{datetime.now(UTC):%Y%m%d%H%M%S}",
+        )
+        prep = api.prepare(settings, out / "runs", check_providers=not args.model.startswith("fake"))
+        start = time.perf_counter()
+        error = None
+        try:
+            report = asyncio.run(api.execute(prep))
+            data = json.loads(report.model_dump_json())
+        except Exception as exc:  # recorded in the result and shown in the table; the benchmark goes on
+            error, data = f"{type(exc).__name__}: {exc}", {"findings": []}
+        wall = time.perf_counter() - start
+    total = data.get("total") or {}
+    return {
+        "case": case, "workflow": workflow, "model": args.model, "judge": args.judge or args.model,
+        "personas": n, "k": settings.k, "run_dir": str(prep.run_dir), "error": error,
+        "wall_s": round(wall, 2), "calls": total.get("calls", 0),
+        "tokens": total.get("prompt_tokens", 0) + total.get("completion_tokens", 0),
+        "prompt_tokens": total.get("prompt_tokens", 0), "completion_tokens": total.get("completion_tokens", 0),
+        "degraded": data.get("degraded", []), "failures": data.get("failures", []),
+        "findings": [{k: f.get(k) for k in ("file", "line_start", "line_end", "title", "evidence", "fix",
+                                             "severity", "status", "evidence_status", "personas")}
+                     | {"truth": f["scores"]["truth"], "usefulness": f["scores"]["usefulness"]}
+                     for f in data.get("findings", [])],
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def score_result(result: dict[str, Any], defects: list[Any]) -> Any:
+    """Score a stored result against the case's defects (rescored on every load)."""
+    found = [S.Found(file=f["file"], line_start=f["line_start"], line_end=f["line_end"], title=f["title"],
+                     evidence=f["evidence"], fix=f["fix"], truth=f["truth"]) for f in result["findings"]]
+    return S.score_case(result["case"], found, defects, doc_sections(CORPUS / result["case"]))
+
+
+def result_path(out: Path, workflow: str, case: str) -> Path:
+    return out / "results" / f"{workflow}__{case}.json"
+
+
+def fmt(x: Any, digits: int = 2) -> str:
+    if x is None:
+        return "n/a"
+    return f"{x:.{digits}f}" if isinstance(x, float) else str(x)
+
+
+def summarise(workflow: str, results: list[dict[str, Any]], defects: dict[str, list[Any]]) -> dict[str, Any]:
+    """One table row: metrics micro-averaged over the cases, cost summed."""
+    scores = [score_result(r, defects[r["case"]]) for r in results]
+    agg = S.aggregate(scores)
+    return {
+        "workflow": workflow, **agg,
+        "calls": sum(r["calls"] for r in results), "tokens": sum(r["tokens"] for r in results),
+        "wall_s": round(sum(r["wall_s"] for r in results), 1),
+        "errors": [f"{r['case']}: {r['error']}" for r in results if r.get("error")],
+        "per_case": [{"case": s.case, "defects": s.defects, "found": s.found_defects, "missed": s.missed_defects,
+                      "findings": s.findings, "matched": s.matched_findings} for s in scores],
+    }
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """A markdown table with COLUMNS."""
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    for r in rows:
+        cells = [r["workflow"], r["cases"], r["defects"], r["found"], fmt(r["recall"]), fmt(r["precision"]),
+                 fmt(r["f1"]), fmt(r["truth_auroc"]), r["findings"], r["clean_findings"], r["calls"], r["tokens"],
+                 fmt(float(r["wall_s"]), 1)]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the corpus through one or all workflows and print the quality table."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--workflow", default="single", choices=WORKFLOWS)
+    ap.add_argument("--compare", action="store_true", help="run all five workflows at matched N")
+    ap.add_argument("--model", default="local", help="provider:model (default: the embedded local model)")
+    ap.add_argument("--judge", default=None, help="judge model (default: --model)")
+    ap.add_argument("--cases", default="", help="comma-separated case names (default: all)")
+    ap.add_argument("--personas", type=int, default=3, help="reviewers for sample/fusion/debate (default 3)")
+    ap.add_argument("-k", type=int, default=1, help="reviews each debater answers (default 1)")
+    ap.add_argument("--concurrency", type=int, default=None)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, default=None, help="results folder (default runs/quality/<model>)")
+    ap.add_argument("--fresh", action="store_true", help="ignore stored results and run again")
+    ap.add_argument("--no-run", action="store_true", help="only tabulate the stored results")
+    ap.add_argument("--json", action="store_true", help="print the rows as JSON instead of a table")
+    args = ap.parse_args(argv)
+    labels = load_labels()
+    defects = S.defects_from_labels(labels)
+    cases = [c.strip() for c in args.cases.split(",") if c.strip()] or list(labels["cases"])
+    if unknown := [c for c in cases if c not in defects]:
+        ap.error(f"unknown case(s): {', '.join(unknown)}")
+    workflows = WORKFLOWS if args.compare else [args.workflow]
+    out = args.out or ROOT / "runs" / "quality" / args.model.replace(":", "-")
+    (out / "results").mkdir(parents=True, exist_ok=True)
+    results: dict[str, list[dict[str, Any]]] = {w: [] for w in workflows}
+    for case in cases:  # case-major: an interrupted run still compares every workflow on the cases it did
+        for w in workflows:
+            path = result_path(out, w, case)
+            if path.exists() and not args.fresh:
+                results[w].append(json.loads(path.read_text(encoding="utf-8")))
+                continue
+            if args.no_run:
+                continue
+            res = run_case(case, w, args, out)
+            path.write_text(json.dumps(res, indent=1), encoding="utf-8")
+            results[w].append(res)
+            s = score_result(res, defects[case])
+            print(f"[{w} {case}] found {len(s.found_defects)}/{s.defects}, {s.matched_findings}/{s.findings} "
+                  f"findings matched, {res['calls']} calls, {res['wall_s']}s" + (f" ERROR {res['error']}"
+                                                                                 if res["error"] else ""),
+                  file=sys.stderr, flush=True)
+    rows = [summarise(w, results[w], defects) for w in workflows if results[w]]
+    if args.json:
+        print(json.dumps(rows, indent=1))
+    else:
+        print(f"model {args.model}, judge {args.judge or args.model}, {platform.machine()} "
+              f"{platform.system()}, {datetime.now(UTC):%Y-%m-%d}; personas {args.personas} (single 1, "
+              f"self-review 2), k {args.k}")
+        print(table(rows))
+        for r in rows:
+            for e in r["errors"]:
+                print(f"error: {r['workflow']} {e}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
