@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from engine.models import FindingItem, Issue, PersonaFindings, Rebuttal, RebuttalPoint, Response, ResponsePoint, Review
-from engine.models import Scores
+from engine.models import (
+    FindingItem,
+    Issue,
+    PersonaFindings,
+    Rebuttal,
+    RebuttalPoint,
+    Response,
+    ResponsePoint,
+    Review,
+    Scores,
+)
 from engine.stages.cluster import attach_debate, build_members, cluster, mechanical_scores
 from engine.stages.compile import to_findings
 

@@ -99,4 +99,4 @@ def test_published_schemas_are_current() -> None:
 
     for name in SCHEMAS:
         path = Path(__file__).resolve().parent.parent / "schemas" / name
-        assert path.read_text(encoding="utf-8") == render(name), f"regenerate with: python -m engine.schema_export"
+        assert path.read_text(encoding="utf-8") == render(name), "regenerate with: python -m engine.schema_export"

@@ -88,7 +88,8 @@ def test_other_workflows(tmp_path: Path, workflow: str, stages: set[str]) -> Non
     assert {line.stage for line in read_ledger(run_dir / "ledger.jsonl")} == stages
     assert not (run_dir / "responses").exists()
     if workflow == "self-review":
-        assert (run_dir / "critiques").is_dir() and (run_dir / "reviews" / f"{report.personas[0]}-review-r2.md").exists()
+        assert (run_dir / "critiques").is_dir()
+        assert (run_dir / "reviews" / f"{report.personas[0]}-review-r2.md").exists()
 
 
 def test_library_personas_and_unique_findings_kept(tmp_path: Path) -> None:

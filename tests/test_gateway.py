@@ -10,7 +10,7 @@ import pytest
 
 from engine.config import Budget, RunSettings
 from engine.errors import BudgetExceeded, ModelOutputError, ProviderError
-from engine.llm.fake import Fault, FakeChatModel
+from engine.llm.fake import FakeChatModel, Fault
 from engine.llm.gateway import Gateway, call_id, is_transient
 from engine.llm.ledger import read_ledger
 from engine.schemas import ReviewOut
