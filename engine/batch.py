@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from engine import api
 from engine.artifacts import write_json
@@ -30,7 +30,7 @@ from engine.errors import ConfigError, RebuttalError
 from engine.llm.gateway import ModelFactory
 from engine.llm.ledger import read_ledger
 from engine.models import Report
-from engine.profiles import PROFILE_KEYS, apply_profile, given
+from engine.profiles import PROFILE_KEYS, PanelChoice, apply_profile, given
 
 STATE_FILE = "batch.json"
 FINAL = ("complete", "partial")
@@ -38,20 +38,11 @@ BUDGET_KEYS = ("max_calls", "max_tokens", "max_usd")
 SPENT_KEYS = {"max_calls": "calls", "max_tokens": "tokens", "max_usd": "usd"}
 
 
-class BatchItem(BaseModel):
+class BatchItem(PanelChoice):
     """One target of a batch and its own options (they win over the batch's)."""
 
-    model_config = ConfigDict(extra="forbid")
     target: str
     diff: str | None = None
-    profile: str | None = None
-    workflow: str | None = None
-    model: str | None = None
-    panel: list[str] | None = None
-    judge: str | None = None
-    personas: int | None = Field(default=None, ge=1, le=256)
-    persona: list[str] | None = None
-    k: int | None = Field(default=None, ge=0, le=64)
 
 
 def load_items(path: Path) -> list[BatchItem]:

@@ -13,12 +13,12 @@ from typing import Annotated, Any
 
 import typer
 import yaml
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from engine import api, runner
 from engine.config import load_workflow, persona_library, workflow_library
+from engine.console import err, fail, out
 from engine.errors import ConfigError, RebuttalError
 from engine.estimate import estimate
 from engine.models import Report
@@ -27,16 +27,9 @@ from engine.trace import render_trace, trace
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__ and "Multi-agent review: personas review, "
                   "respond, rebut and compile one scored, traceable report.")
-out = Console()
-err = Console(stderr=True)
 
 Opt = typer.Option
 
-
-def fail(message: str, code: int = 2) -> None:
-    """Print one error line and exit non-zero."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
 
 
 def load_prices(path: Path | None) -> dict[str, tuple[float, float]]:

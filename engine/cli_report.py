@@ -7,24 +7,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from engine.console import err, fail, out
 from engine.errors import RebuttalError
 from engine.models import Report
 from engine.report.ci import failing, parse_fail_on, write_markdown_summary, write_sarif
 from engine.report.history import RunDiff, diff_runs, list_runs
 from engine.report.html import load_report, nice_time, write_html
 
-out = Console()
-err = Console(stderr=True)
 Opt = typer.Option
 
-
-def _fail(message: str, code: int = 2) -> None:
-    """Print one error line and exit non-zero (the same shape as engine.cli.fail)."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
 
 
 def ci_exit(report: Report, run_dir: Path, fail_on: str | None, sarif: Path | None,
@@ -38,7 +31,7 @@ def ci_exit(report: Report, run_dir: Path, fail_on: str | None, sarif: Path | No
             err.print(f"Summary: {write_markdown_summary(report, markdown_summary, fail_on=fail_on)}",
                       highlight=False)
     except RebuttalError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return 2
     if not fail_on:
         return 0
@@ -116,7 +109,7 @@ def register(app: typer.Typer) -> None:
             if html:
                 out.print(f"HTML: {write_html(run_dir)}", highlight=False)
         except RebuttalError as exc:
-            _fail(str(exc))
+            fail(str(exc))
             return
         if not (html or sarif or markdown_summary or fail_on):
             print_summary(run_dir, report)
@@ -131,7 +124,7 @@ def register(app: typer.Typer) -> None:
         try:
             runs = list_runs(runs_dir)
         except RebuttalError as exc:
-            _fail(str(exc))
+            fail(str(exc))
             return
         if as_json:
             print(json.dumps([r.as_dict() for r in runs], indent=2))
@@ -156,7 +149,7 @@ def register(app: typer.Typer) -> None:
         try:
             report = load_report(run_dir)
         except RebuttalError as exc:
-            _fail(str(exc))
+            fail(str(exc))
             return
         if as_json:
             data = json.loads(report.model_dump_json())
@@ -175,7 +168,7 @@ def register(app: typer.Typer) -> None:
         try:
             d = diff_runs(run_a, run_b)
         except RebuttalError as exc:
-            _fail(str(exc))
+            fail(str(exc))
             return
         if as_json:
             print(json.dumps(d.as_dict(), indent=2))

@@ -11,9 +11,9 @@ from typing import Annotated, Any
 import typer
 import yaml
 from pydantic import ValidationError
-from rich.console import Console
 from rich.table import Table
 
+from engine.console import err, fail, out
 from engine.errors import ConfigError, RebuttalError
 from engine.llm.providers import parse_model
 from engine.profiles import (
@@ -26,16 +26,9 @@ from engine.profiles import (
     save_profile,
 )
 
-out = Console()
-err = Console(stderr=True)
 Opt = typer.Option
 API_KEY_ENV = "REBUTTAL_API_KEY"
 
-
-def fail(message: str, code: int = 2) -> None:
-    """Print one error line and exit non-zero."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
 
 
 def split_panel(panel: list[str] | None) -> list[str]:

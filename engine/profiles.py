@@ -23,6 +23,22 @@ from engine.llm.providers import parse_model
 from engine.paths import slugify
 
 PROFILE_PREFIX = "profile:"
+
+
+class PanelChoice(BaseModel):
+    """Per-review panel options shared by batch entries and LangGraph Server runs (all optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+    workflow: str | None = None
+    profile: str | None = None
+    model: str | None = None
+    panel: list[str] | None = None
+    judge: str | None = None
+    personas: int | None = Field(default=None, ge=1, le=256)
+    persona: list[str] | None = None
+    k: int | None = Field(default=None, ge=0, le=64)
+
+
 # Options a profile may set; the names are `engine.api.build_settings` keyword arguments.
 PROFILE_KEYS = ("workflow", "model", "panel", "judge", "judge_fallback", "personas", "persona", "k",
                 "max_calls", "max_tokens", "max_usd", "concurrency", "strict", "seed")

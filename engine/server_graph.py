@@ -24,14 +24,14 @@ from typing import Any, TypedDict
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from engine import api, runner
 from engine.context import Progress, RunContext
 from engine.errors import ConfigError, RebuttalError
 from engine.graph import build_graph
 from engine.llm.gateway import Gateway
-from engine.profiles import request_options
+from engine.profiles import PanelChoice, request_options
 from engine.serve.inputs import DEFAULT_NAME, ingest_texts
 from engine.serve.openai_api import strip_front_matter
 from engine.state import RunState
@@ -40,18 +40,9 @@ OUT_ENV = "REBUTTAL_SERVER_OUT"
 MODEL_ENV = "REBUTTAL_SERVER_MODEL"
 
 
-class ServerContext(BaseModel):
+class ServerContext(PanelChoice):
     """A run's `context`: every field optional; the server's environment supplies the defaults."""
 
-    model_config = ConfigDict(extra="forbid")
-    workflow: str | None = None
-    profile: str | None = None
-    model: str | None = None
-    panel: list[str] | None = None
-    judge: str | None = None
-    personas: int | None = Field(default=None, ge=1, le=256)
-    persona: list[str] | None = None
-    k: int | None = Field(default=None, ge=0, le=64)
     strict: bool | None = None
     max_calls: int | None = Field(default=None, ge=1)
     max_tokens: int | None = Field(default=None, ge=1)
