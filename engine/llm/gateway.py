@@ -180,8 +180,8 @@ class Gateway:
         }
         try:
             result = await self._attempts(cid, stage, persona, model, schema, messages, max_tokens, record)
-        finally:
-            write_json(self.run_dir, f"calls/{cid}.json", record)
+        finally:  # fsync off the event loop: concurrent calls must not queue behind each other's disk writes
+            await asyncio.to_thread(write_json, self.run_dir, f"calls/{cid}.json", record)
         self.on_call_done(stage)
         return result
 

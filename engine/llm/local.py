@@ -262,7 +262,10 @@ class LocalServer:
             self.base_url = external if external.endswith("/v1") else external + "/v1"
             return
         path = _model_path(spec)
-        import xllamacpp
+        # llama.cpp syncs its threads with OpenMP barriers; spin-waiting ones collapse generation
+        # speed 3-10x once anything else wants the CPU. libgomp reads this when it loads.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        import xllamacpp  # type: ignore[import-untyped]
 
         params = xllamacpp.CommonParams()
         params.model.path = str(path)
@@ -274,11 +277,13 @@ class LocalServer:
         params.verbosity = 0
         params.offline = True
         params.ui = False
+        params.cache_ram_mib = 1024  # llama.cpp keeps up to 8 GiB of old prompt states by default
         try:
             self._server = xllamacpp.Server(params)
         except RuntimeError as exc:
             raise LocalModelError(f"local model {spec.name}: llama.cpp failed to start: {exc}") from exc
         self.base_url = str(self._server.listening_address).rstrip("/") + "/v1"
+        self._port = int(self.base_url.rsplit(":", 1)[1].removesuffix("/v1"))
 
     @property
     def running(self) -> bool:
@@ -292,14 +297,14 @@ class LocalServer:
             return
         # llama.cpp's shutdown joins its HTTP workers, and a worker waits for its client to hang
         # up (while the GIL is held by this thread): close our own in-flight requests first.
-        _hang_up_clients(int(self.base_url.rsplit(":", 1)[1].split("/")[0]))
+        _hang_up_clients(self._port)
         del server  # the last reference: llama.cpp terminates its loop and joins its threads
 
 
 def _hang_up_clients(port: int) -> None:
     """Shut down this process's TCP connections to 127.0.0.1:port (in-flight requests fail)."""
-    fd_dir = "/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"
-    for entry in os.listdir(fd_dir):
+    fd_dir = next((d for d in ("/proc/self/fd", "/dev/fd") if os.path.isdir(d)), None)
+    for entry in os.listdir(fd_dir) if fd_dir else []:
         try:
             if not stat.S_ISSOCK(os.fstat(int(entry)).st_mode):
                 continue
@@ -325,7 +330,7 @@ atexit.register(_stop_all)
 
 
 def get_server(name: str, *, slots: int = DEFAULT_SLOTS, threads: int | None = None) -> LocalServer:
-    """The process-wide server for a local model, started on first use (later calls reuse it)."""
+    """The process-wide server for a local model, started on first use; later calls reuse it as is."""
     key = resolve_local_name(name)
     with _servers_lock:
         if key not in _servers or not _servers[key].running:
@@ -338,15 +343,12 @@ def chat_model(
 ) -> BaseChatModel:
     """A ChatOpenAI client for the local model's server (started on first use)."""
     from langchain_openai import ChatOpenAI
+    from pydantic import SecretStr
+
+    from engine.llm.providers import request_timeout
 
     server = get_server(name, slots=slots)
-    return ChatOpenAI(  # max_retries=0: the gateway retries; generous timeout: 2-core CPUs are slow
-        model=server.name,
-        base_url=server.base_url,
-        api_key="local",
-        max_tokens=max_tokens,  # type: ignore[arg-type]
-        temperature=temperature,
-        seed=seed,
-        timeout=600,
-        max_retries=0,
-    )
+    return ChatOpenAI(  # max_retries=0: the gateway retries; a generous timeout: 2-core CPUs are slow
+        model=server.name, base_url=server.base_url, api_key=SecretStr("local"), max_completion_tokens=max_tokens,
+        temperature=temperature, seed=seed, timeout=request_timeout(), max_retries=0,
+    )  # fmt: skip

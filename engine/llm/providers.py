@@ -88,6 +88,14 @@ def load_env_prices() -> dict[str, tuple[float, float]]:
         raise ConfigError("REBUTTAL_PRICES must be JSON like {\"openai:x\": [0.15, 0.6]}") from None
 
 
+def request_timeout(seconds: float = 600) -> Any:
+    """An httpx.Timeout: unhashable, so langchain-openai builds a client per model instead of sharing a
+    process-wide cached one bound to the first event loop (which fails in a second `asyncio.run`)."""
+    import httpx
+
+    return httpx.Timeout(seconds)
+
+
 def _require_key(var: str, model: str) -> str:
     key = os.environ.get(var)
     if not key:
@@ -125,7 +133,7 @@ def make_chat_model(model: str, *, max_tokens: int, temperature: float = 0.2, sl
             key = os.environ.get("OPENAI_API_KEY") or ("none" if base else _require_key("OPENAI_API_KEY", model))
         return ChatOpenAI(
             model=spec.name, api_key=key, base_url=base, max_tokens=max_tokens,  # type: ignore[arg-type]
-            temperature=temperature, max_retries=0, timeout=600,
+            temperature=temperature, max_retries=0, timeout=request_timeout(),
         )
     if spec.provider == "anthropic":
         mod = _import("langchain_anthropic", "anthropic")
