@@ -109,6 +109,10 @@ async def execute(
                      clock=clock or (lambda: datetime.now(UTC).isoformat(timespec="seconds")))
     config: dict[str, Any] = {"configurable": {"thread_id": settings.run_id}, "recursion_limit": 200}
     async with aiosqlite.connect(str(run_dir / "checkpoint.sqlite")) as conn:
+        # WAL + NORMAL: no fsync per checkpoint write; a power cut may drop the last writes, which resume
+        # re-runs from calls/*.json without repeating a model call
+        await conn.execute("PRAGMA journal_mode=WAL")
+        await conn.execute("PRAGMA synchronous=NORMAL")
         saver = AsyncSqliteSaver(conn, serde=serializer())
         graph = build_graph(workflow).compile(checkpointer=saver)
         snapshot = await graph.aget_state(config)

@@ -1,16 +1,34 @@
 """Small LLM-facing output schemas, sent as JSON schema for constrained decoding.
 
-Kept flat and short: small local models follow small schemas. Each maps to a
-richer record in `engine.models` in the stage that asked for it.
+Kept flat, short and bounded (maxLength / maxItems): with constrained decoding the bounds
+become part of the grammar, so a small local model cannot ramble past its token limit. Reasons
+come before the labels they justify, so the model writes its reason first. Each maps to a richer
+record in `engine.models` in the stage that asked for it.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 Sev = Literal["low", "medium", "high", "critical"]
+Truth = Literal["false", "doubtful", "plausible", "likely", "certain"]
+Useful = Literal["none", "low", "medium", "high", "critical"]
+TRUTH_SCORE: dict[str, float] = {"false": 0.05, "doubtful": 0.3, "plausible": 0.55, "likely": 0.8, "certain": 0.95}
+USEFUL_SCORE: dict[str, float] = {"none": 0.05, "low": 0.25, "medium": 0.5, "high": 0.75, "critical": 0.95}
+
+
+Str3 = Annotated[str, StringConstraints(max_length=3)]
+Str5 = Annotated[str, StringConstraints(max_length=5)]
+Str12 = Annotated[str, StringConstraints(max_length=12)]
+Str60 = Annotated[str, StringConstraints(max_length=60)]
+Str120 = Annotated[str, StringConstraints(max_length=120)]
+Str160 = Annotated[str, StringConstraints(max_length=160)]
+Str200 = Annotated[str, StringConstraints(max_length=200)]
+Str300 = Annotated[str, StringConstraints(max_length=300)]
+Str400 = Annotated[str, StringConstraints(max_length=400)]
+Str600 = Annotated[str, StringConstraints(max_length=600)]
 
 
 class Out(BaseModel):
@@ -18,85 +36,85 @@ class Out(BaseModel):
 
 
 class PersonaOut(Out):
-    name: str = Field(description="Short title, e.g. 'Payments Security Auditor'")
-    role: str = Field(description="One line: who this reviewer is")
-    perspective: str = Field(description="One or two sentences: what they care about and why")
-    focus: list[str] = Field(description="Three to five concrete focus areas in this target")
+    name: Str60 = Field(description="Short title, e.g. 'Payments Security Auditor'")
+    role: Str160 = Field(description="One line: who this reviewer is")
+    perspective: Str300 = Field(description="One or two sentences: what they care about")
+    focus: list[Str60] = Field(max_length=5, description="Three to five concrete focus areas")
 
 
 class PersonasOut(Out):
-    personas: list[PersonaOut]
+    personas: list[PersonaOut] = Field(max_length=256)
 
 
 class IssueOut(Out):
-    title: str
-    file: str = Field(description="Path exactly as in the FILE header")
+    title: Str120
+    file: Str200 = Field(description="Path exactly as in the FILE header")
     line_start: int
     line_end: int
-    evidence: str = Field(description="Exact text copied from those lines")
+    evidence: Str400 = Field(description="The exact code or text copied from those lines")
     severity: Sev
-    fix: str
+    fix: Str300
 
 
 class ReviewOut(Out):
-    abstract: str = Field(description="Two or three sentences summarising the review")
-    issues: list[IssueOut]
+    abstract: Str600 = Field(description="Two or three sentences summarising the review")
+    issues: list[IssueOut] = Field(max_length=5)
 
 
 class PickItem(Out):
-    label: str = Field(description="The letter of the abstract, e.g. 'B'")
-    reason: str
+    label: Str3 = Field(description="The letter of the abstract, e.g. 'B'")
+    reason: Str200
 
 
 class PickOut(Out):
-    picks: list[PickItem]
+    picks: list[PickItem] = Field(max_length=64)
 
 
 class PointOut(Out):
     issue: int = Field(description="The issue number, e.g. 2 for #2")
+    reason: Str300
     stance: Literal["agree", "disagree", "refine"]
-    reason: str
 
 
 class ResponseOut(Out):
-    summary: str
-    points: list[PointOut]
+    points: list[PointOut] = Field(max_length=10)
+    summary: Str300
 
 
 class RebuttalPointOut(Out):
     issue: int
+    reason: Str300
     stance: Literal["concede", "maintain", "revise"]
-    reason: str
-    revision: str = ""
+    revision: Str300 = ""
 
 
 class RebuttalOut(Out):
-    points: list[RebuttalPointOut]
+    points: list[RebuttalPointOut] = Field(max_length=10)
 
 
 class KeepOut(Out):
-    source: str = Field(description="The label of the point, e.g. 'own-2' or 'adopt-1'")
-    title: str
+    source: Str12 = Field(description="The label of the point, e.g. 'own-2' or 'adopt-1'")
+    title: Str120
     severity: Sev
-    note: str = Field(description="One sentence: why it stands")
+    note: Str200 = Field(description="One sentence: why it stands")
 
 
 class FindingsOut(Out):
-    keep: list[KeepOut]
+    keep: list[KeepOut] = Field(max_length=20)
 
 
 class ScoreOut(Out):
-    finding: str = Field(description="The label, e.g. 'F3'")
-    truth: int = Field(ge=0, le=10, description="0-10: is the claim correct?")
-    truth_reason: str
-    usefulness: int = Field(ge=0, le=10, description="0-10: should it be fixed, given impact and effort?")
-    usefulness_reason: str
+    finding: Str5 = Field(description="The label, e.g. 'F3'")
+    truth_reason: Str200
+    truth: Truth = Field(description="Is the claim correct?")
+    usefulness_reason: Str200
+    usefulness: Useful = Field(description="Should it be fixed, weighing impact against effort?")
 
 
 class ScoresOut(Out):
-    scores: list[ScoreOut]
+    scores: list[ScoreOut] = Field(max_length=6)
 
 
 class CritiqueOut(Out):
+    points: list[Str200] = Field(max_length=6)
     approve: bool
-    points: list[str]

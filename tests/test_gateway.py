@@ -82,6 +82,16 @@ def test_malformed_output_is_repaired_with_the_error_fed_back(tmp_path: Path) ->
     assert model.calls == 2
 
 
+def test_cut_off_answer_is_retried_shorter_and_its_tokens_counted(tmp_path: Path) -> None:
+    gw, _, model = gateway(tmp_path, [Fault(kind="length", times=1)])
+    assert call(gw).issues
+    lines = read_ledger(tmp_path / "ledger.jsonl")
+    assert [line.outcome for line in lines] == ["parse_error", "ok"]
+    assert (lines[0].prompt_tokens, lines[0].completion_tokens) == (100, 600)
+    record = json.loads((tmp_path / "calls" / f"{call_id('reviews', 'p', 'review')}.json").read_text())
+    assert len(record["attempts"]) == 2 and model.calls == 2
+
+
 def test_persistent_junk_fails_loudly(tmp_path: Path) -> None:
     gw, _, model = gateway(tmp_path, [Fault(kind="junk")], parse_retries=2)
     with pytest.raises(ModelOutputError, match="invalid output"):

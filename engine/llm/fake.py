@@ -15,6 +15,7 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -36,11 +37,20 @@ class FakeHTTPError(Exception):
         self.headers = {"retry-after": str(retry_after)} if retry_after is not None else {}
 
 
+class LengthFinishReasonError(Exception):
+    """Like the openai SDK's: the answer hit max_tokens; carries the usage of the cut-off completion."""
+
+    def __init__(self, prompt_tokens: int, completion_tokens: int):
+        super().__init__("Could not parse response content as the length limit was reached")
+        self.completion = SimpleNamespace(
+            usage=SimpleNamespace(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens))
+
+
 @dataclass
 class Fault:
     """A scripted failure: `kind` on calls whose index is in `calls` or whose prompt contains `match`."""
 
-    kind: str  # "429" | "500" | "timeout" | "disconnect" | "junk" | "auth" | "hang"
+    kind: str  # "429" | "500" | "timeout" | "disconnect" | "junk" | "length" | "auth" | "hang"
     calls: set[int] = field(default_factory=set)
     match: str | None = None
     times: int = 1_000_000
@@ -126,6 +136,8 @@ class FakeChatModel(BaseChatModel):
             raise TimeoutError("fake provider timed out")
         if fault.kind == "disconnect":
             raise ConnectionError("fake provider dropped the connection")
+        if fault.kind == "length":
+            raise LengthFinishReasonError(prompt_tokens=100, completion_tokens=600)
         if fault.kind == "auth":
             raise FakeHTTPError(401, "invalid API key")
         raise FakeHTTPError(int(fault.kind), f"fake HTTP {fault.kind}", fault.retry_after)

@@ -142,8 +142,8 @@ def findings(prompt: str) -> dict[str, Any]:
 def scores(prompt: str) -> dict[str, Any]:
     out = []
     for label, sev, evidence in re.findall(r"^\[(F\d+)\] \[(\w+)\] .*? evidence: (\w+)", prompt, re.M):
-        truth = 8 if evidence == "verified" else 5 if evidence == "moved" else 2
-        useful = {"critical": 9, "high": 7, "medium": 5, "low": 3}.get(sev, 5)
+        truth = "likely" if evidence == "verified" else "plausible" if evidence == "moved" else "doubtful"
+        useful = {"critical": "critical", "high": "high", "medium": "medium", "low": "low"}.get(sev, "medium")
         out.append(
             {
                 "finding": label,

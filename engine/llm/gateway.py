@@ -35,11 +35,24 @@ from engine.paths import slugify
 T = TypeVar("T", bound=BaseModel)
 ModelFactory = Callable[[str, int], BaseChatModel]
 TRANSIENT_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 529}
+# Exceptions that mean "the model's answer was unusable" (cut off, unparsable): repaired like a parse error.
+OUTPUT_ERRORS = {"LengthFinishReasonError", "OutputParserException", "ValidationError", "JSONDecodeError"}
 
 
 def call_id(stage: str, persona: str, subject: str) -> str:
     """Deterministic id of a logical call: same stage, persona and subject -> same id."""
     return "--".join(slugify(x, "none") for x in (stage, persona, subject))
+
+
+def cut_off_message(exc: BaseException) -> AIMessage | None:
+    """The usage of an answer the SDK rejected (e.g. cut off at max_tokens), so its tokens are counted."""
+    usage = getattr(getattr(exc, "completion", None), "usage", None)
+    if usage is None:
+        return None
+    tokens = {"input_tokens": int(getattr(usage, "prompt_tokens", 0) or 0),
+              "output_tokens": int(getattr(usage, "completion_tokens", 0) or 0)}
+    tokens["total_tokens"] = tokens["input_tokens"] + tokens["output_tokens"]
+    return AIMessage(content="", usage_metadata=tokens)  # type: ignore[arg-type]
 
 
 def status_of(exc: BaseException) -> int | None:
@@ -212,7 +225,11 @@ class Gateway:
                 raise
             except Exception as exc:  # classified below; anything unknown is re-raised
                 parsed, error = None, exc
-                outcome = f"error: {type(exc).__name__}: {str(exc)[:200]}"
+                raw = cut_off_message(exc)
+                if type(exc).__name__ in OUTPUT_ERRORS:
+                    outcome = "parse_error"
+                else:
+                    outcome = f"error: {type(exc).__name__}: {str(exc)[:200] or 'no message'}"
             latency = time.monotonic() - t0
             self._release(*reserved)
             p_tok, c_tok, estimated = self._tokens(raw, messages)
@@ -234,10 +251,14 @@ class Gateway:
                 if parse_left <= 0:
                     raise ModelOutputError(f"{stage}/{persona}: the model kept returning invalid output ({error})")
                 parse_left -= 1
-                messages = [*messages, AIMessage(str(raw.content) if raw else ""), HumanMessage(
-                    f"That answer did not validate against the JSON schema: {str(error)[:500]}\n"
-                    "Answer again with only valid JSON for the schema."
-                )]
+                if type(error).__name__ == "LengthFinishReasonError":
+                    feedback = ("Your answer was cut off at the length limit. Answer again, much shorter: "
+                                "fewer items and one short sentence per reason, as valid JSON for the schema.")
+                else:
+                    feedback = (f"That answer did not validate against the JSON schema: {str(error)[:500]}\n"
+                                "Answer again with only valid JSON for the schema.")
+                previous = [AIMessage(str(raw.content))] if raw is not None and raw.content else []
+                messages = [*messages, *previous, HumanMessage(feedback)]
                 continue
             assert error is not None
             if not is_transient(error):

@@ -262,9 +262,10 @@ class LocalServer:
             self.base_url = external if external.endswith("/v1") else external + "/v1"
             return
         path = _model_path(spec)
-        # llama.cpp syncs its threads with OpenMP barriers; spin-waiting ones collapse generation
-        # speed 3-10x once anything else wants the CPU. libgomp reads this when it loads.
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        # llama.cpp syncs its threads with OpenMP barriers. libgomp's default long spin collapses
+        # generation 3-10x once anything else wants the CPU; a short spin keeps the quiet-machine
+        # speed (sleeping at once, OMP_WAIT_POLICY=PASSIVE, costs 23%). Read when libgomp loads.
+        os.environ.setdefault("GOMP_SPINCOUNT", "10000")
         import xllamacpp  # type: ignore[import-untyped]
 
         params = xllamacpp.CommonParams()

@@ -13,7 +13,7 @@ from engine.errors import BudgetExceeded, ModelOutputError, ProviderError
 from engine.llm.ledger import read_ledger, summarise, total
 from engine.models import SEVERITY_RANK, Finding, Report, Scores
 from engine.report.html import write_html
-from engine.schemas import ScoreOut, ScoresOut
+from engine.schemas import TRUTH_SCORE, USEFUL_SCORE, ScoreOut, ScoresOut
 from engine.stages.cluster import Cluster, attach_debate, build_members, cluster, mechanical_scores
 from engine.stages.common import ask, excerpts
 from engine.state import RunState, latest_reviews
@@ -74,12 +74,12 @@ async def score_all(ctx: RunContext, clusters: list[Cluster]) -> tuple[list[Scor
             scores.append(Scores(truth=t, truth_rationale=tr, usefulness=u, usefulness_rationale=ur,
                                  scored_by="mechanical"))
             continue
-        truth = s.truth / 10
+        truth = TRUTH_SCORE[s.truth]
         rationale = s.truth_reason.strip()[:400]
         if c.evidence_status == "not_found" and truth > NOT_FOUND_TRUTH_CAP:
             truth = NOT_FOUND_TRUTH_CAP
             rationale += f" (capped at {NOT_FOUND_TRUTH_CAP}: the quoted evidence was not found in the target)"
-        scores.append(Scores(truth=truth, truth_rationale=rationale, usefulness=s.usefulness / 10,
+        scores.append(Scores(truth=truth, truth_rationale=rationale, usefulness=USEFUL_SCORE[s.usefulness],
                              usefulness_rationale=s.usefulness_reason.strip()[:400], scored_by=used))
     if missing and judged:
         degraded.append(f"the judge left {missing} finding(s) unscored; they carry mechanical scores")
