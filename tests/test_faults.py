@@ -25,7 +25,7 @@ from tests.conftest import EXAMPLE, FIXED_CLOCK, FIXED_NONCE, run_fake
 
 PANEL = ["security-auditor", "maintainer", "test-engineer"]
 VICTIM = "Your persona: Security Auditor"  # the system prompt line of the security-auditor persona
-JUDGE = "Score each finding"  # the first line of the judge's scoring prompt
+JUDGE = "Judge each finding"  # the first line of the judge's scoring prompt
 ARTIFACT_DIRS = {"reviews": "reviews", "responses": "responses", "rebuttals": "rebuttals", "findings": "findings"}
 
 
@@ -97,8 +97,9 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> Report:
 def test_faults_by_call_index_are_retried_without_changing_the_report(tmp_path: Path, kind: str,
                                                                       clean: Report) -> None:
     # "hang": a provider that never answers; the gateway's timeout turns it into a retry
+    # the timeout is generous enough that a loaded CI machine never times out a healthy fake call
     run_dir, report = panel(tmp_path / "faulty", models(fake=[Fault(kind=kind, calls={0, 4, 9})]), concurrency=1,
-                            timeout_s=0.2)
+                            timeout_s=2.0)
     assert report.complete and not report.failures and not report.degraded
     assert summary(report) == summary(clean)
     lines = read_ledger(run_dir / "ledger.jsonl")
