@@ -23,6 +23,12 @@ def test_near_duplicate() -> None:
     assert near_duplicate(a, p("Security Auditor", "x", ["y"]))
     assert near_duplicate(a, p("AppSec Auditor", "security reviewer", ["injection", "secrets", "authentication"]))
     assert not near_duplicate(a, p("Performance Engineer", "latency specialist", ["allocation", "caching"]))
+    # what a small local model writes: the same role boilerplate, different focus
+    sec = p("Security Risk", "Analyze the security risks of the code, including potential vulnerabilities.",
+            ["SQL Injection", "XSS", "Insecure data handling"])
+    perf = p("Performance Risk", "Analyze the performance of the code, including potential bottlenecks.",
+             ["Slow queries", "Inefficient loops", "Memory usage"])
+    assert not near_duplicate(sec, perf)
 
 
 def test_accept_distinct_keeps_order_and_limit() -> None:

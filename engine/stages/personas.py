@@ -16,17 +16,18 @@ from engine.schemas import PersonaOut, PersonasOut
 from engine.stages.common import ask, target_block, write
 from engine.state import RunState
 
-STOP = {"and", "the", "of", "a", "an", "for", "to", "in", "on", "with", "reviewer", "engineer", "review"}
+STOP = {"and", "the", "of", "a", "an", "for", "to", "in", "on", "with", "reviewer", "engineer", "review", "risk",
+        "risks", "expert", "analyst", "specialist", "code"}
 MAX_ROUNDS = 3
 
 
 def words(p: PersonaOut | Persona) -> set[str]:
-    """Content words of a persona's name, role and focus."""
-    text = " ".join([p.name, p.role, *p.focus]).lower()
+    """Content words of a persona's name and focus (role sentences share too much boilerplate)."""
+    text = " ".join([p.name, *p.focus]).lower()
     return {w for w in re.findall(r"[a-z0-9]+", text) if w not in STOP and len(w) > 2}
 
 
-def near_duplicate(a: PersonaOut | Persona, b: PersonaOut | Persona, threshold: float = 0.5) -> bool:
+def near_duplicate(a: PersonaOut | Persona, b: PersonaOut | Persona, threshold: float = 0.4) -> bool:
     """Two personas overlap too much: same name, or Jaccard of content words above threshold."""
     if a.name.strip().lower() == b.name.strip().lower():
         return True
