@@ -278,8 +278,9 @@ def test_bad_prices_file(tmp_path: Path) -> None:
 
 
 def naughty_personas(prompt: str) -> dict[str, Any]:
-    return {"personas": [{"name": name, "role": f"kind{i}", "perspective": name, "focus": [name, f"area{i}"]}
-                         for i, name in enumerate(NAUGHTY)]}
+    # names are cut to the schema's 60 characters: a longer one is invalid output, retried then refused
+    return {"personas": [{"name": name[:60], "role": f"kind{i}", "perspective": name[:300],
+                          "focus": [name[:60], f"area{i}"]} for i, name in enumerate(NAUGHTY)]}
 
 
 def naughty_review(prompt: str) -> dict[str, Any]:
