@@ -33,8 +33,26 @@ ROOT = Path(__file__).resolve().parent.parent
 QUALITY = ROOT / "benchmarks" / "quality"
 CORPUS = QUALITY / "corpus"
 WORKFLOWS = ["single", "sample", "self-review", "fusion", "debate"]
-COLUMNS = ["workflow", "cases", "defects", "found", "recall", "precision", "F1", "truth-AUROC", "findings",
-           "clean FP", "calls", "tokens", "wall s"]
+FINDING_KEYS = ("file", "line_start", "line_end", "title", "evidence", "fix", "severity", "status",
+                "evidence_status", "personas")
+SCORE_KEYS = ("truth", "usefulness", "scored_by")
+COLUMNS = ["workflow", "cases", "defects", "found", "recall", "precision", "F1", "F1 strict", "truth-AUROC",
+           "judged", "findings", "clean FP", "calls", "tokens", "wall s"]
+
+
+_LOOP: asyncio.AbstractEventLoop | None = None
+
+
+def loop() -> asyncio.AbstractEventLoop:
+    """One event loop for every run of the process.
+
+    langchain-openai caches its async HTTP client per process; with a fresh loop per run (asyncio.run) the
+    second run against the local model fails with "Event loop is closed".
+    """
+    global _LOOP
+    if _LOOP is None or _LOOP.is_closed():
+        _LOOP = asyncio.new_event_loop()
+    return _LOOP
 
 
 def load_score() -> Any:
@@ -77,6 +95,25 @@ def doc_sections(case_dir: Path) -> dict[str, list[Any]]:
             for p in sorted(case_dir.rglob("*.md"))}
 
 
+def use_prompts(folder: Path) -> dict[str, str]:
+    """Let the prompt templates in `folder` (e.g. `prompts/review.md.j2`) override the engine's for this process.
+
+    For A/B tests of a prompt without touching templates/: returns {template: sha256[:12]} for the record.
+    """
+    import hashlib
+
+    import jinja2
+
+    from engine import artifacts
+
+    env = artifacts.environment()
+    env.loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(folder)), env.loader])
+    if env.cache is not None:
+        env.cache.clear()  # forget templates loaded before the override
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()[:12]
+            for p in sorted(folder.rglob("*.j2"))}
+
+
 def run_case(case: str, workflow: str, args: argparse.Namespace, out: Path) -> dict[str, Any]:
     """Review one case with one workflow; return the result record (report findings, cost, wall time)."""
     from engine import api
@@ -88,37 +125,36 @@ def run_case(case: str, workflow: str, args: argparse.Namespace, out: Path) -> d
             str(target), workflow=workflow, model=args.model, judge=args.judge, personas=n,
             k=args.k if workflow == "debate" else None, concurrency=args.concurrency, seed=args.seed,
             run_id=f"{workflow}-{case}-{datetime.now(UTC):%Y%m%d%H%M%S}",
-        )
+        ).model_copy(update={"timeout_s": args.timeout})
         prep = api.prepare(settings, out / "runs", check_providers=not args.model.startswith("fake"))
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()  # process CPU includes llama.cpp's threads
         error = None
         try:
-            report = asyncio.run(api.execute(prep))
+            report = loop().run_until_complete(api.execute(prep))
             data = json.loads(report.model_dump_json())
         except Exception as exc:  # recorded in the result and shown in the table; the benchmark goes on
             error, data = f"{type(exc).__name__}: {exc}", {"findings": []}
-        wall = time.perf_counter() - start
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     total = data.get("total") or {}
     return {
         "case": case, "workflow": workflow, "model": args.model, "judge": args.judge or args.model,
         "personas": n, "k": settings.k, "run_dir": str(prep.run_dir), "error": error,
-        "wall_s": round(wall, 2), "calls": total.get("calls", 0),
+        "wall_s": round(wall, 2), "cpu_s": round(cpu, 1), "calls": total.get("calls", 0),
         "tokens": total.get("prompt_tokens", 0) + total.get("completion_tokens", 0),
         "prompt_tokens": total.get("prompt_tokens", 0), "completion_tokens": total.get("completion_tokens", 0),
         "degraded": data.get("degraded", []), "failures": data.get("failures", []),
-        "findings": [{k: f.get(k) for k in ("file", "line_start", "line_end", "title", "evidence", "fix",
-                                             "severity", "status", "evidence_status", "personas")}
-                     | {"truth": f["scores"]["truth"], "usefulness": f["scores"]["usefulness"]}
+        "findings": [{k: f.get(k) for k in FINDING_KEYS} | {k: f["scores"][k] for k in SCORE_KEYS}
                      for f in data.get("findings", [])],
+        "prompts": args.prompt_hashes,
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 
-def score_result(result: dict[str, Any], defects: list[Any]) -> Any:
+def score_result(result: dict[str, Any], defects: list[Any], strict: bool = False) -> Any:
     """Score a stored result against the case's defects (rescored on every load)."""
     found = [S.Found(file=f["file"], line_start=f["line_start"], line_end=f["line_end"], title=f["title"],
                      evidence=f["evidence"], fix=f["fix"], truth=f["truth"]) for f in result["findings"]]
-    return S.score_case(result["case"], found, defects, doc_sections(CORPUS / result["case"]))
+    return S.score_case(result["case"], found, defects, doc_sections(CORPUS / result["case"]), strict)
 
 
 def result_path(out: Path, workflow: str, case: str) -> Path:
@@ -135,11 +171,14 @@ def summarise(workflow: str, results: list[dict[str, Any]], defects: dict[str, l
     """One table row: metrics micro-averaged over the cases, cost summed."""
     scores = [score_result(r, defects[r["case"]]) for r in results]
     agg = S.aggregate(scores)
+    strict = S.aggregate([score_result(r, defects[r["case"]], strict=True) for r in results])
     return {
         "workflow": workflow, **agg,
+        "strict": {k: strict[k] for k in ("found", "matched", "recall", "precision", "f1")},
         "calls": sum(r["calls"] for r in results), "tokens": sum(r["tokens"] for r in results),
         "wall_s": round(sum(r["wall_s"] for r in results), 1),
-        "errors": [f"{r['case']}: {r['error']}" for r in results if r.get("error")],
+        "judged": S.ratio(sum(f.get("scored_by") != "mechanical" for r in results for f in r["findings"]),
+                          sum(len(r["findings"]) for r in results)),
         "per_case": [{"case": s.case, "defects": s.defects, "found": s.found_defects, "missed": s.missed_defects,
                       "findings": s.findings, "matched": s.matched_findings} for s in scores],
     }
@@ -150,9 +189,22 @@ def table(rows: list[dict[str, Any]]) -> str:
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for r in rows:
         cells = [r["workflow"], r["cases"], r["defects"], r["found"], fmt(r["recall"]), fmt(r["precision"]),
-                 fmt(r["f1"]), fmt(r["truth_auroc"]), r["findings"], r["clean_findings"], r["calls"], r["tokens"],
-                 fmt(float(r["wall_s"]), 1)]
+                 fmt(r["f1"]), fmt(r["strict"]["f1"]), fmt(r["truth_auroc"]), fmt(r["judged"]), r["findings"],
+                 r["clean_findings"], r["calls"], r["tokens"], fmt(float(r["wall_s"]), 1)]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def per_case_table(rows: list[dict[str, Any]]) -> str:
+    """Cases x workflows: labelled defects found / labelled, then matched / all findings."""
+    cases = list(dict.fromkeys(c["case"] for r in rows for c in r["per_case"]))
+    lines = ["| case | " + " | ".join(r["workflow"] for r in rows) + " |", "|" + "---|" * (len(rows) + 1)]
+    for case in cases:
+        cells = []
+        for r in rows:
+            c = next((x for x in r["per_case"] if x["case"] == case), None)
+            cells.append("–" if c is None else f"{len(c['found'])}/{c['defects']} ({c['matched']}/{c['findings']})")
+        lines.append(f"| {case} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -168,11 +220,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-k", type=int, default=1, help="reviews each debater answers (default 1)")
     ap.add_argument("--concurrency", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--timeout", type=float, default=1800, help="seconds per model call (slow CPUs need more)")
     ap.add_argument("--out", type=Path, default=None, help="results folder (default runs/quality/<model>)")
     ap.add_argument("--fresh", action="store_true", help="ignore stored results and run again")
     ap.add_argument("--no-run", action="store_true", help="only tabulate the stored results")
     ap.add_argument("--json", action="store_true", help="print the rows as JSON instead of a table")
+    ap.add_argument("--prompts", type=Path, default=None,
+                    help="folder of prompt templates (prompts/<stage>.md.j2) overriding templates/ for an A/B test")
     args = ap.parse_args(argv)
+    args.prompt_hashes = use_prompts(args.prompts) if args.prompts else {}
     labels = load_labels()
     defects = S.defects_from_labels(labels)
     cases = [c.strip() for c in args.cases.split(",") if c.strip()] or list(labels["cases"])
@@ -185,8 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     for case in cases:  # case-major: an interrupted run still compares every workflow on the cases it did
         for w in workflows:
             path = result_path(out, w, case)
-            if path.exists() and not args.fresh:
-                results[w].append(json.loads(path.read_text(encoding="utf-8")))
+            stored = json.loads(path.read_text(encoding="utf-8")) if path.exists() and not args.fresh else None
+            if stored is not None and (stored["error"] is None or args.no_run):
+                results[w].append(stored)  # a failed run is tried again unless only tabulating
                 continue
             if args.no_run:
                 continue
@@ -198,7 +255,12 @@ def main(argv: list[str] | None = None) -> int:
                   f"findings matched, {res['calls']} calls, {res['wall_s']}s" + (f" ERROR {res['error']}"
                                                                                  if res["error"] else ""),
                   file=sys.stderr, flush=True)
-    rows = [summarise(w, results[w], defects) for w in workflows if results[w]]
+    failed = [f"{r['workflow']} {r['case']}: {r['error']}" for w in workflows for r in results[w] if r["error"]]
+    ok = {w: [r for r in results[w] if not r["error"]] for w in workflows}
+    complete = [c for c in cases if all(any(r["case"] == c for r in ok[w]) for w in workflows)]
+    if args.compare:  # compare workflows on the same cases only
+        ok = {w: [r for r in ok[w] if r["case"] in complete] for w in workflows}
+    rows = [summarise(w, ok[w], defects) for w in workflows if ok[w]]
     if args.json:
         print(json.dumps(rows, indent=1))
     else:
@@ -206,9 +268,12 @@ def main(argv: list[str] | None = None) -> int:
               f"{platform.system()}, {datetime.now(UTC):%Y-%m-%d}; personas {args.personas} (single 1, "
               f"self-review 2), k {args.k}")
         print(table(rows))
-        for r in rows:
-            for e in r["errors"]:
-                print(f"error: {r['workflow']} {e}")
+        print("\nPer case: defects found / labelled (findings matching a defect / all findings)")
+        print(per_case_table(rows))
+        if args.compare and (left := [c for c in cases if c not in complete]):
+            print(f"\nleft out (not run by every workflow yet): {', '.join(left)}")
+        for e in failed:
+            print(f"failed (not counted; run again to retry): {e}")
     return 0
 
 

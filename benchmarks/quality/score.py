@@ -4,8 +4,10 @@ Matching rules (see labels.yaml):
 - code: a finding matches a defect when it names the same file and its line range overlaps the
   defect's range (or one of its `also` ranges) widened by TOLERANCE lines on each side;
 - document: same file, and the finding lies in one of the defect's sections (its lines overlap the
-  section, its quote occurs in the section, or its text names the section), and its text (title,
-  evidence, fix) contains one of the defect's keywords.
+  section, its quote occurs in the section, or its title or fix says "<title> section"), and its claim
+  (title and fix: not the quote, which is copied from the flawed text) contains one of the defect's
+  keywords;
+- strict (reported beside the main numbers): code findings must also carry a keyword in their claim.
 
 Metrics: precision = findings that match some defect / all findings (a duplicate of a real defect
 counts as correct); recall = defects covered by a one-to-one matching of findings to defects / all
@@ -58,6 +60,11 @@ class Found:
     @property
     def text(self) -> str:
         return f"{self.title}\n{self.evidence}\n{self.fix}"
+
+    @property
+    def claim(self) -> str:
+        """What the reviewer says (title and fix), without the quote copied from the target."""
+        return f"{self.title}\n{self.fix}"
 
 
 @dataclass(frozen=True)
@@ -139,13 +146,14 @@ def squash(text: str) -> str:
 
 
 def in_section(found: Found, section: Section) -> bool:
-    """The finding points into the section: by lines, by its quote, or by naming it."""
+    """The finding points into the section: by lines, by its quote, or by naming it ("the API section")."""
     if overlaps(found.line_start, found.line_end, section.start, section.end):
         return True
     quote = squash(found.evidence)
     if len(quote) >= 12 and quote in squash(section.text):
         return True
-    return section.title.lower() in found.text.lower()
+    title = re.escape(section.title.lower())
+    return bool(re.search(rf"\b{title}\b[\"'”]?\s+section|section\s+[\"'“]?{title}\b", found.claim.lower()))
 
 
 def has_keyword(text: str, keywords: Iterable[str]) -> bool:
@@ -154,15 +162,19 @@ def has_keyword(text: str, keywords: Iterable[str]) -> bool:
     return any(squash(k) in low for k in keywords if k.strip())
 
 
-def matches(found: Found, defect: Defect, doc_sections: Sequence[Section] = ()) -> bool:
-    """Whether a finding matches a labelled defect (code: lines ±TOLERANCE; document: section + keyword)."""
+def matches(found: Found, defect: Defect, doc_sections: Sequence[Section] = (), strict: bool = False) -> bool:
+    """Whether a finding matches a labelled defect (code: lines ±TOLERANCE; document: section + keyword).
+
+    strict: code findings must also contain one of the defect's keywords (the right place, the right claim).
+    """
     if not same_file(found.file, defect.file):
         return False
     if defect.sections:
         wanted = {s.lower() for s in defect.sections}
         secs = [s for s in doc_sections if s.title.lower() in wanted]
-        return any(in_section(found, s) for s in secs) and has_keyword(found.text, defect.keywords)
-    return any(overlaps(found.line_start, found.line_end, a, b, TOLERANCE) for a, b in defect.ranges)
+        return any(in_section(found, s) for s in secs) and has_keyword(found.claim, defect.keywords)
+    near = any(overlaps(found.line_start, found.line_end, a, b, TOLERANCE) for a, b in defect.ranges)
+    return near and (not strict or has_keyword(found.claim, defect.keywords))
 
 
 def covered(edges: list[list[int]], n_right: int) -> list[int]:
@@ -184,13 +196,13 @@ def covered(edges: list[list[int]], n_right: int) -> list[int]:
 
 
 def score_case(case: str, findings: Sequence[Found], defects: Sequence[Defect],
-               doc_sections: dict[str, list[Section]] | None = None) -> CaseScore:
+               doc_sections: dict[str, list[Section]] | None = None, strict: bool = False) -> CaseScore:
     """Match one case's findings to its defects."""
     doc_sections = doc_sections or {}
     edges: list[list[int]] = []
     for f in findings:
         secs = next((v for k, v in doc_sections.items() if same_file(k, f.file)), [])
-        edges.append([j for j, d in enumerate(defects) if matches(f, d, secs)])
+        edges.append([j for j, d in enumerate(defects) if matches(f, d, secs, strict)])
     hit = set(covered(edges, len(defects)))
     return CaseScore(
         case=case, defects=len(defects), findings=len(findings), matched_findings=sum(bool(e) for e in edges),

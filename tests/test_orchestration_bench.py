@@ -1,0 +1,42 @@
+"""Smoke test of benchmarks/orchestration.py: N=4 only, a short fake latency."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load_bench():
+    name = "rebuttal_orchestration_bench"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / "orchestration.py")
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def test_critical_path_counts_waves_per_stage() -> None:
+    bench = _load_bench()
+    calls = {"personas": 1, "reviews": 8, "picks": 8, "responses": 24, "rebuttals": 24, "findings": 8, "compile": 2}
+    # unbounded: 5 fan-out stages + 1 persona call + 2 judge batches
+    assert bench.critical_path_s(calls, 100, 1024) == pytest.approx(0.1 * 8)
+    assert bench.critical_path_s(calls, 100, 8) == pytest.approx(0.1 * (1 + 1 + 1 + 3 + 3 + 1 + 2))
+    assert bench.critical_path_s({"reviews": 4, "compile": 1}, 200, 1024) == pytest.approx(0.4)
+
+
+def test_orchestration_bench_n4_prints_every_table(capsys) -> None:
+    bench = _load_bench()
+    assert bench.main(["--n", "4", "--latency-ms", "50"]) == 0
+    out = capsys.readouterr().out
+    assert "Engine overhead" in out and "Parallel efficiency" in out and "Prompt tokens per stage" in out
+    overhead = out.split("Engine overhead")[1].splitlines()
+    row = next(line.split() for line in overhead if line.strip().startswith("4 "))
+    assert row[1] == "4"  # four distinct personas
+    assert int(row[2]) == 1 + 4 + 4 * 3 + 4 * 3 + 4 + 1  # personas, reviews, responses, rebuttals, findings, compile

@@ -1,0 +1,47 @@
+"""Smoke test of benchmarks/quality.py with the fake model: two cases, the whole table, seconds."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load_bench():
+    name = "rebuttal_quality_bench"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / "quality.py")
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def test_quality_bench_runs_two_cases_with_the_fake(tmp_path: Path, capsys) -> None:
+    bench = _load_bench()
+    start = time.perf_counter()
+    args = ["--workflow", "debate", "--model", "fake", "--cases", "py_user_store,doc_export_api",
+            "--out", str(tmp_path)]
+    assert bench.main(args) == 0
+    assert time.perf_counter() - start < 10
+    out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if line.startswith("| workflow"))
+    assert [c.strip() for c in header.strip("|").split("|")] == bench.COLUMNS
+    for col in ("recall", "precision", "F1", "truth-AUROC", "calls", "tokens", "wall s"):
+        assert col in header
+    row = next(line for line in out.splitlines() if line.startswith("| debate"))
+    assert row.count("|") == len(bench.COLUMNS) + 1
+    stored = sorted(p.name for p in (tmp_path / "results").iterdir())
+    assert stored == ["debate__doc_export_api.json", "debate__py_user_store.json"]
+    result = json.loads((tmp_path / "results" / "debate__py_user_store.json").read_text())
+    assert result["error"] is None and result["calls"] > 0 and result["findings"]
+
+    # stored results are reused: tabulating again makes no call and gives the same row
+    assert bench.main([*args, "--no-run", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0]["workflow"] == "debate" and rows[0]["cases"] == 2 and rows[0]["defects"] == 4

@@ -1,0 +1,164 @@
+"""The quality benchmark's scorer: matching rules, metrics and AUROC, on hand-made findings."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+QUALITY = ROOT / "benchmarks" / "quality"
+
+
+def _load():
+    name = "rebuttal_quality_score"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, QUALITY / "score.py")
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+S = _load()
+CODE = S.Defect(case="c", id="sqli", file="store.py", line_start=32, line_end=35, keywords=("injection",))
+TWO_RANGES = S.Defect(case="c", id="md5", file="store.py", line_start=24, line_end=24, also=((44, 44),))
+DOC_TEXT = (
+    "# Design\n\n## API\n\nGET /export?account_id=1\nreads account_id from the query\n\n"
+    "## Processing\n\nAll in memory.\n"
+)
+DOC = S.Defect(case="d", id="idor", file="design.md", sections=("API",), keywords=("authoriz", "idor"))
+
+
+def found(file="store.py", a=33, b=33, title="", evidence="", fix="", truth=None):
+    return S.Found(file=file, line_start=a, line_end=b, title=title, evidence=evidence, fix=fix, truth=truth)
+
+
+@pytest.mark.parametrize(("f", "expected"), [
+    (found(a=33, b=33), True),  # inside
+    (found(a=29, b=29), True),  # 3 lines before the range
+    (found(a=28, b=28), False),  # 4 lines before
+    (found(a=38, b=38), True),  # 3 lines after
+    (found(a=39, b=40), False),  # 4 lines after
+    (found(a=10, b=60), True),  # a wide finding covering it
+    (found(a=31, b=29), True),  # reversed range is normalised
+    (found(file="other.py"), False),  # another file
+    (found(file="./src/store.py"), True),  # a path suffix of the labelled file
+    (found(file="STORE.PY"), True),
+    (found(file="mystore.py"), False),  # a suffix that is not a path component
+])
+def test_code_matching_is_same_file_and_lines_within_three(f, expected):
+    assert S.matches(f, CODE) is expected
+
+
+def test_also_ranges_count_for_the_same_defect():
+    assert S.matches(found(a=45, b=45), TWO_RANGES)
+    assert not S.matches(found(a=35, b=35), TWO_RANGES)
+
+
+def test_sections_span_to_the_next_heading():
+    secs = S.sections(DOC_TEXT)
+    assert [(s.title, s.start, s.end) for s in secs] == [("Design", 1, 2), ("API", 3, 7), ("Processing", 8, 10)]
+
+
+@pytest.mark.parametrize(("f", "expected"), [
+    (found("design.md", 5, 5, title="Missing authorization on account_id"), True),
+    (found("design.md", 5, 5, title="Vague wording"), False),  # right section, no keyword
+    (found("design.md", 5, 5, title="Vague wording", evidence="no authorization"), False),  # keyword only in quote
+    (found("design.md", 5, 5, title="Unclear", fix="Check authorization of account_id"), True),  # keyword in fix
+    (found("design.md", 9, 10, title="No authorization"), False),  # keyword, wrong section
+    (found("design.md", 40, 41, title="IDOR", evidence="reads account_id from the query"), True),  # quote in section
+    (found("design.md", 40, 41, title="The API section lacks authorization"), True),  # names the section
+    (found("design.md", 40, 41, title="Section 'API': no authorization"), True),
+    (found("design.md", 40, 41, title="Make the API require authorization"), False),  # a word, not the section
+    (found("other.md", 5, 5, title="authorization"), False),
+])
+def test_document_matching_needs_section_and_keyword(f, expected):
+    assert S.matches(f, DOC, S.sections(DOC_TEXT)) is expected
+
+
+def test_precision_recall_f1_and_one_to_one_recall():
+    defects = [CODE, TWO_RANGES]
+    findings = [found(a=33, b=33, truth=0.9), found(a=34, b=34, truth=0.8),  # two findings, one defect
+                found(a=1, b=1, truth=0.2)]  # a false positive
+    s = S.score_case("c", findings, defects)
+    assert (s.defects, s.findings, s.matched_findings) == (2, 3, 2)
+    assert s.found_defects == ["sqli"] and s.missed_defects == ["md5"]
+    assert s.recall == pytest.approx(0.5) and s.precision == pytest.approx(2 / 3)
+    assert S.f1(s.precision, s.recall) == pytest.approx(2 * (2 / 3) * 0.5 / (2 / 3 + 0.5))
+    # one finding overlapping two defects covers only one of them
+    near = [S.Defect(case="c", id="a", file="x.py", line_start=10, line_end=10),
+            S.Defect(case="c", id="b", file="x.py", line_start=13, line_end=13)]
+    assert len(S.score_case("c", [found("x.py", 11, 12)], near).found_defects) == 1
+    both = S.score_case("c", [found("x.py", 11, 12), found("x.py", 13, 13)], near)
+    assert both.found_defects == ["a", "b"]  # the matching reassigns the ambiguous finding
+
+
+def test_empty_and_clean_cases_are_undefined_not_zero():
+    clean = S.score_case("clean", [found(truth=0.5)], [])
+    assert clean.recall is None and clean.precision == 0.0
+    silent = S.score_case("c", [], [CODE])
+    assert silent.precision is None and silent.recall == 0.0
+    assert S.f1(None, 0.5) is None and S.f1(0.0, 0.0) == 0.0
+    agg = S.aggregate([clean, silent])
+    assert agg["recall"] == 0.0 and agg["precision"] == 0.0 and agg["clean_findings"] == 1
+    assert agg["truth_auroc"] is None  # no matched finding at all
+
+
+@pytest.mark.parametrize(("scored", "expected"), [
+    ([(0.9, True), (0.1, False)], 1.0),
+    ([(0.1, True), (0.9, False)], 0.0),
+    ([(0.5, True), (0.5, False)], 0.5),  # a tie counts one half
+    ([(0.8, True), (0.5, True), (0.5, False), (0.2, False)], (1 + 1 + 0.5 + 1) / 4),
+    ([(0.8, True), (0.7, True)], None),  # no negatives
+    ([(0.8, False)], None),  # no positives
+    ([], None),
+])
+def test_auroc_with_ties_and_degenerate_inputs(scored, expected):
+    result = S.auroc(scored)
+    assert result == (pytest.approx(expected) if expected is not None else None)
+
+
+def test_aggregate_pools_truths_across_cases():
+    a = S.score_case("a", [found(a=33, b=33, truth=0.9)], [CODE])
+    b = S.score_case("b", [found(a=1, b=1, truth=0.3)], [CODE])
+    agg = S.aggregate([a, b])
+    assert (agg["defects"], agg["found"], agg["findings"], agg["matched"]) == (2, 1, 2, 1)
+    assert agg["truth_auroc"] == 1.0 and agg["f1"] == pytest.approx(0.5)
+
+
+def test_labels_file_is_consistent_with_the_corpus():
+    labels = yaml.safe_load((QUALITY / "labels.yaml").read_text(encoding="utf-8"))
+    defects = S.defects_from_labels(labels)
+    corpus = QUALITY / "corpus"
+    assert set(defects) == {p.name for p in corpus.iterdir() if p.is_dir()}
+    code_cases = [c for c, spec in labels["cases"].items() if spec["kind"] == "code"]
+    docs = [c for c, spec in labels["cases"].items() if spec["kind"] == "document"]
+    assert len([c for c in code_cases if defects[c]]) >= 12 and len([c for c in docs if defects[c]]) >= 4
+    assert {labels["cases"][c]["language"] for c in code_cases} >= {"python", "javascript"}
+    assert any(not defects[c] for c in code_cases) and any(not defects[c] for c in docs)
+    for case, items in defects.items():
+        assert len(items) <= 3, case
+        for d in items:
+            path = corpus / case / d.file
+            assert path.is_file(), (case, d.file)
+            lines = path.read_text(encoding="utf-8").splitlines()
+            if d.sections:
+                titles = {s.title for s in S.sections("\n".join(lines))}
+                assert set(d.sections) <= titles and d.keywords, (case, d.id)
+            else:
+                assert all(1 <= a <= b <= len(lines) for a, b in d.ranges), (case, d.id)
+                assert 30 <= len(lines) <= 120, case
+
+
+def test_strict_code_matching_also_needs_a_keyword():
+    right_place_wrong_claim = found(a=33, b=33, title="Long line")
+    assert S.matches(right_place_wrong_claim, CODE)
+    assert not S.matches(right_place_wrong_claim, CODE, strict=True)
+    assert S.matches(found(a=33, b=33, title="SQL injection via f-string"), CODE, strict=True)
+    s = S.score_case("c", [right_place_wrong_claim], [CODE], strict=True)
+    assert s.found_defects == [] and s.precision == 0.0
