@@ -55,6 +55,18 @@ def loop() -> asyncio.AbstractEventLoop:
     return _LOOP
 
 
+def engine_fingerprint() -> str:
+    """sha256[:12] of the engine code, templates, workflows and personas the results were measured with."""
+    import hashlib
+
+    h = hashlib.sha256()
+    files = [*(ROOT / "engine").rglob("*.py"), *(ROOT / "templates").rglob("*.j2"),
+             *(ROOT / "workflows").glob("*.yaml"), *(ROOT / "personas").glob("*.md")]
+    for p in sorted(files):
+        h.update(str(p.relative_to(ROOT)).encode() + b"\0" + p.read_bytes())
+    return h.hexdigest()[:12]
+
+
 def load_score() -> Any:
     """benchmarks/quality/score.py as a module (benchmarks/ is not a package)."""
     name = "rebuttal_quality_score"
@@ -115,39 +127,62 @@ def use_prompts(folder: Path) -> dict[str, str]:
 
 
 def run_case(case: str, workflow: str, args: argparse.Namespace, out: Path) -> dict[str, Any]:
-    """Review one case with one workflow; return the result record (report findings, cost, wall time)."""
+    """Review one case with one workflow (resuming an interrupted run of it); return the result record."""
     from engine import api
 
     n = personas_for(workflow, args.personas)
+    partial = None if args.fresh else find_partial(out, workflow, case)
     with tempfile.TemporaryDirectory(prefix="rebuttal-quality-") as tmp:
-        target = stage_target(case, Path(tmp))
-        settings = api.build_settings(
-            str(target), workflow=workflow, model=args.model, judge=args.judge, personas=n,
-            k=args.k if workflow == "debate" else None, concurrency=args.concurrency, seed=args.seed,
-            run_id=f"{workflow}-{case}-{datetime.now(UTC):%Y%m%d%H%M%S}",
-        ).model_copy(update={"timeout_s": args.timeout})
-        prep = api.prepare(settings, out / "runs", check_providers=not args.model.startswith("fake"))
+        if partial is not None:  # a killed run: finish it without repeating a model call
+            run_dir, k, before = partial, None, ledger_span(partial)
+            run = lambda: api.resume(run_dir)  # noqa: E731
+        else:
+            settings = api.build_settings(
+                str(stage_target(case, Path(tmp))), workflow=workflow, model=args.model, judge=args.judge,
+                personas=n, k=args.k if workflow == "debate" else None, concurrency=args.concurrency,
+                seed=args.seed, run_id=f"{workflow}-{case}-{datetime.now(UTC):%Y%m%d%H%M%S}",
+            ).model_copy(update={"timeout_s": args.timeout})
+            prep = api.prepare(settings, out / "runs", check_providers=not args.model.startswith("fake"))
+            run_dir, k, before = prep.run_dir, settings.k, 0.0
+            run = lambda: api.execute(prep)  # noqa: E731
         start, cpu = time.perf_counter(), time.process_time()  # process CPU includes llama.cpp's threads
         error = None
         try:
-            report = loop().run_until_complete(api.execute(prep))
-            data = json.loads(report.model_dump_json())
+            data = json.loads(loop().run_until_complete(run()).model_dump_json())
         except Exception as exc:  # recorded in the result and shown in the table; the benchmark goes on
             error, data = f"{type(exc).__name__}: {exc}", {"findings": []}
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     total = data.get("total") or {}
     return {
         "case": case, "workflow": workflow, "model": args.model, "judge": args.judge or args.model,
-        "personas": n, "k": settings.k, "run_dir": str(prep.run_dir), "error": error,
-        "wall_s": round(wall, 2), "cpu_s": round(cpu, 1), "calls": total.get("calls", 0),
+        "personas": n, "k": k, "run_dir": str(run_dir), "error": error, "resumed": partial is not None,
+        "wall_s": round(before + wall, 2), "cpu_s": round(cpu, 1), "calls": total.get("calls", 0),
         "tokens": total.get("prompt_tokens", 0) + total.get("completion_tokens", 0),
         "prompt_tokens": total.get("prompt_tokens", 0), "completion_tokens": total.get("completion_tokens", 0),
         "degraded": data.get("degraded", []), "failures": data.get("failures", []),
         "findings": [{k: f.get(k) for k in FINDING_KEYS} | {k: f["scores"][k] for k in SCORE_KEYS}
                      for f in data.get("findings", [])],
-        "prompts": args.prompt_hashes,
+        "prompts": args.prompt_hashes, "engine": engine_fingerprint(),
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+
+
+def find_partial(out: Path, workflow: str, case: str) -> Path | None:
+    """The latest run directory of (workflow, case) that was interrupted after its first call, if any."""
+    prefix = f"{workflow}-{case}-".replace("_", "-")
+    runs = sorted(p for p in (out / "runs").glob(f"{prefix}*") if p.name[len(prefix):].isdigit())
+    if not runs or (runs[-1] / "report.json").exists() or not (runs[-1] / "ledger.jsonl").exists():
+        return None
+    return runs[-1]
+
+
+def ledger_span(run_dir: Path) -> float:
+    """Seconds from the first call's start to the last call's end in a run's ledger (the time already spent)."""
+    lines = [json.loads(x) for x in (run_dir / "ledger.jsonl").read_text(encoding="utf-8").splitlines() if x]
+    if not lines:
+        return 0.0
+    t = [datetime.fromisoformat(x["started"]).timestamp() for x in lines]
+    return max(a + x["latency_s"] for a, x in zip(t, lines, strict=True)) - min(t)
 
 
 def score_result(result: dict[str, Any], defects: list[Any], strict: bool = False) -> Any:

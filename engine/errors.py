@@ -27,3 +27,7 @@ class BudgetExceeded(RebuttalError):
 
 class ModelOutputError(ProviderError):
     """A model kept returning output that does not validate."""
+
+
+class RunBusyError(RebuttalError):
+    """Another process (or task) is executing the same run directory."""

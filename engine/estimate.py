@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from engine.config import RunSettings, Workflow
 from engine.llm.providers import context_window, price_of
 from engine.stages.common import MAX_TOKENS, PROMPT_OVERHEAD
+from engine.stages.selection import SHORTLIST
 from engine.target.snapshot import TargetSnapshot
 
 CHARS_PER_TOKEN = 3.5
@@ -46,7 +47,7 @@ def estimate(settings: RunSettings, workflow: Workflow, target: TargetSnapshot) 
         plan.append(("personas", 1, target_tokens))
     plan.append(("reviews", writers, target_tokens))
     if workflow.stage("responses"):
-        plan.append(("picks", n if n - 1 > k > 0 else 0, 80 * n))
+        plan.append(("picks", n if n - 1 > k > 0 else 0, 80 * min(n - 1, SHORTLIST)))
         plan.append(("responses", n * k, excerpt * 3))
     if workflow.stage("rebuttals"):
         plan.append(("rebuttals", n * k, excerpt * 3))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ from engine import models as M
 from engine.artifacts import write_atomic
 from engine.config import RunSettings, Workflow, load_workflow
 from engine.context import Progress, RunContext
-from engine.errors import ConfigError, RebuttalError
+from engine.errors import ConfigError, RebuttalError, RunBusyError
 from engine.graph import build_graph
 from engine.llm.gateway import Gateway, ModelFactory
 from engine.llm.providers import make_chat_model
@@ -95,6 +97,31 @@ def make_nonce(target: TargetSnapshot) -> str:
             return nonce
 
 
+@contextlib.contextmanager
+def run_lock(run_dir: Path) -> Iterator[None]:
+    """Hold `run.lock` while a run executes, so a second `resume` of the same directory is refused, not
+    interleaved with the first in one checkpoint database. The lock dies with its process (flock)."""
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): runs are not guarded against concurrent resumes
+        yield
+        return
+    path = run_dir / "run.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
+            raise RunBusyError(f"run {run_dir} is already executing (pid {holder}); wait for it to finish or stop "
+                               "it, then resume") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
 async def execute(
     run_dir: Path, settings: RunSettings, workflow: Workflow, target: TargetSnapshot, nonce: str, *,
     factory: ModelFactory | None = None, listener: Callable[[str, int, int], None] | None = None,
@@ -108,6 +135,15 @@ async def execute(
                      nonce=nonce, progress=progress,
                      clock=clock or (lambda: datetime.now(UTC).isoformat(timespec="seconds")))
     config: dict[str, Any] = {"configurable": {"thread_id": settings.run_id}, "recursion_limit": 200}
+    with run_lock(run_dir):
+        report = await _execute_locked(run_dir, workflow, settings, ctx, config)
+    if report is None:
+        raise RebuttalError(f"the run ended without a report; resume it with: rebuttal resume {run_dir}")
+    return report
+
+
+async def _execute_locked(run_dir: Path, workflow: Workflow, settings: RunSettings, ctx: RunContext,
+                          config: dict[str, Any]) -> M.Report | None:
     async with aiosqlite.connect(str(run_dir / "checkpoint.sqlite")) as conn:
         # WAL + NORMAL: no fsync per checkpoint write; a power cut may drop the last writes, which resume
         # re-runs from calls/*.json without repeating a model call
@@ -120,7 +156,4 @@ async def execute(
             return snapshot.values["report"]
         start = None if snapshot.next else {}
         final = await graph.ainvoke(start, config, context=ctx)
-    report = final.get("report") if isinstance(final, dict) else None
-    if report is None:
-        raise RebuttalError(f"the run ended without a report; resume it with: rebuttal resume {run_dir}")
-    return report
+    return final.get("report") if isinstance(final, dict) else None

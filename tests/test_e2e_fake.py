@@ -14,7 +14,7 @@ from engine.llm.ledger import read_ledger
 from tests.conftest import run_fake
 from tests.snapshot import assert_snapshot
 
-VOLATILE = {"ledger.jsonl", "checkpoint.sqlite", "report.html"}
+VOLATILE = {"ledger.jsonl", "checkpoint.sqlite", "report.html", "run.lock"}
 
 
 def run_dir_snapshot(run_dir: Path) -> str:

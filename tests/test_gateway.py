@@ -143,3 +143,18 @@ def test_transient_classification() -> None:
     assert is_transient(FakeHTTPError(429)) and is_transient(FakeHTTPError(502)) and is_transient(TimeoutError())
     assert not is_transient(FakeHTTPError(401)) and not is_transient(FakeHTTPError(400))
     assert not is_transient(ValueError("x"))
+
+
+def test_a_line_torn_by_kill_9_does_not_swallow_the_next_one(tmp_path: Path) -> None:
+    gw, _, _ = gateway(tmp_path, [])
+    call(gw, "first")
+    ledger = tmp_path / "ledger.jsonl"
+    whole = ledger.read_text(encoding="utf-8")
+    ledger.write_text(whole + whole[: len(whole) // 2], encoding="utf-8")  # killed halfway through a write
+    gw2, _, _ = gateway(tmp_path, [])
+    call(gw2, "second")
+    lines = read_ledger(ledger)
+    assert [ln.call_id for ln in lines] == [json.loads(whole)["call_id"], lines[1].call_id] and len(lines) == 2
+    assert ledger.read_text(encoding="utf-8").endswith("\n")
+    record = json.loads((tmp_path / "calls" / f"{lines[1].call_id}.json").read_text(encoding="utf-8"))
+    assert "Your persona: P" in json.dumps(record), "the call record keeps the full prompt"

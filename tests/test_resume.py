@@ -195,3 +195,21 @@ def test_same_run_id_twice_is_refused_not_shared(tmp_path: Path) -> None:
     lines = [line for line in again.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "already exists" in lines[0] and "rebuttal resume" in lines[0]
     assert (tmp_path / "same" / "ledger.jsonl").read_text(encoding="utf-8") == before, "the first run is untouched"
+
+
+def test_resume_of_a_run_that_is_still_executing_is_refused(tmp_path: Path) -> None:
+    proc = review(tmp_path, "busy", concurrency=1, latency_ms=300)
+    run_dir = tmp_path / "runs" / "busy"
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while not (run_dir / "ledger.jsonl").exists():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.02)
+        second = CliRunner().invoke(app, ["resume", str(run_dir)])
+        lines = [line for line in second.stderr.splitlines() if line.strip()]
+        assert second.exit_code != 0 and len(lines) == 1, second.stderr
+        assert "already executing" in lines[0] and f"pid {proc.pid}" in lines[0]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=TIMEOUT)
+    assert resume(tmp_path, run_dir)["complete"] is True, "the lock dies with its process"

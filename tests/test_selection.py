@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.stages.selection import anonymise, labels, repair_assignments
+from engine.stages.selection import anonymise, labels, repair_assignments, shortlists
 
 
 def authors_for(readers: list[str]) -> dict[str, str]:
@@ -84,3 +84,24 @@ def test_labels_and_anonymise() -> None:
     assert sorted(a.values()) == ["R-x", "R-y", "R-z"]
     assert a == anonymise("reader-1", ["R-z", "R-y", "R-x"], seed=0), "same reader, same order"
     assert any(a != anonymise(f"reader-{i}", ["R-x", "R-y", "R-z"], seed=0) for i in range(2, 8)) or a != b
+
+
+def test_small_panels_see_every_other_abstract() -> None:
+    authors = [f"p{i}" for i in range(13)]
+    offered = shortlists(authors, seed=1, size=12)
+    assert all(sorted(v) == sorted(a for a in authors if a != k) for k, v in offered.items())
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(2, 80), size=st.integers(1, 16), seed=st.integers(0, 9))
+def test_shortlists_are_bounded_balanced_and_never_own(n: int, size: int, seed: int) -> None:
+    authors = [f"persona-{i}" for i in range(n)]
+    offered = shortlists(authors, seed, size)
+    assert set(offered) == set(authors)
+    offers: dict[str, int] = dict.fromkeys(authors, 0)
+    for reader, shown in offered.items():
+        assert reader not in shown and len(shown) == len(set(shown)) == min(size, n - 1)
+        for a in shown:
+            offers[a] += 1
+    assert set(offers.values()) == {min(size, n - 1)}, "every review is offered to the same number of readers"
+    assert shortlists(authors, seed, size) == offered, "deterministic"

@@ -25,6 +25,7 @@ from typer.testing import CliRunner
 
 from engine import api
 from engine.cli import app
+from engine.errors import RunBusyError
 from engine.llm.ledger import read_ledger
 from engine.profiles import Profile, save_profile
 from engine.serve.app import ServeConfig, create_app, is_loopback
@@ -260,7 +261,14 @@ def test_client_gone_mid_stream_stops_the_run_and_leaves_it_resumable(base_url: 
     time.sleep(2.5)  # long enough for the reviews and the judge (~1.2 s), had the run gone on
     assert (run_dir / "run.yaml").exists() and not (run_dir / "report.json").exists()
     assert "compile" not in {ln.stage for ln in read_ledger(run_dir / "ledger.jsonl")}
-    report = asyncio.run(api.resume(run_dir))
+    deadline = time.monotonic() + 30
+    while True:  # the server releases the run once its cancelled task has unwound; a slow machine takes longer
+        try:
+            report = asyncio.run(api.resume(run_dir))
+            break
+        except RunBusyError:
+            assert time.monotonic() < deadline, "the server never released the run after the client left"
+            time.sleep(0.2)
     assert report.complete and (run_dir / "report.json").exists()
     assert httpx.get(f"{base_url}/health", timeout=10).status_code == 200
 

@@ -6,7 +6,7 @@ Matching rules (see labels.yaml):
 - document: same file, and the finding lies in one of the defect's sections (its lines overlap the
   section, its quote occurs in the section, or its title or fix says "<title> section"), and its claim
   (title and fix: not the quote, which is copied from the flawed text) contains one of the defect's
-  keywords;
+  keywords that the document itself does not contain (echoing the flawed text is not finding the flaw);
 - strict (reported beside the main numbers): code findings must also carry a keyword in their claim.
 
 Metrics: precision = findings that match some defect / all findings (a duplicate of a real defect
@@ -162,6 +162,13 @@ def has_keyword(text: str, keywords: Iterable[str]) -> bool:
     return any(squash(k) in low for k in keywords if k.strip())
 
 
+def new_words(defect: Defect, doc_sections: Sequence[Section]) -> list[str]:
+    """The defect's keywords that the document itself does not contain: a claim that only echoes the
+    flawed text ("joins them in memory") shows no understanding of the flaw."""
+    text = squash("\n".join(s.text for s in doc_sections))
+    return [k for k in defect.keywords if squash(k) not in text]
+
+
 def matches(found: Found, defect: Defect, doc_sections: Sequence[Section] = (), strict: bool = False) -> bool:
     """Whether a finding matches a labelled defect (code: lines ±TOLERANCE; document: section + keyword).
 
@@ -172,7 +179,7 @@ def matches(found: Found, defect: Defect, doc_sections: Sequence[Section] = (), 
     if defect.sections:
         wanted = {s.lower() for s in defect.sections}
         secs = [s for s in doc_sections if s.title.lower() in wanted]
-        return any(in_section(found, s) for s in secs) and has_keyword(found.claim, defect.keywords)
+        return any(in_section(found, s) for s in secs) and has_keyword(found.claim, new_words(defect, doc_sections))
     near = any(overlaps(found.line_start, found.line_end, a, b, TOLERANCE) for a, b in defect.ranges)
     return near and (not strict or has_keyword(found.claim, defect.keywords))
 

@@ -25,7 +25,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel
 
-from engine.artifacts import write_json
+from engine.artifacts import write_atomic
 from engine.config import RunSettings
 from engine.errors import BudgetExceeded, ModelOutputError, ProviderError
 from engine.llm.ledger import Ledger, LedgerLine, read_ledger
@@ -193,8 +193,9 @@ class Gateway:
         }
         try:
             result = await self._attempts(cid, stage, persona, model, schema, messages, max_tokens, record)
-        finally:  # fsync off the event loop: concurrent calls must not queue behind each other's disk writes
-            await asyncio.to_thread(write_json, self.run_dir, f"calls/{cid}.json", record)
+        finally:  # encoded here in C (no indent: ~10x faster), written and fsynced off the event loop
+            text = json.dumps(record, ensure_ascii=False) + "\n"
+            await asyncio.to_thread(write_atomic, self.run_dir, f"calls/{cid}.json", text)
         self.on_call_done(stage)
         return result
 

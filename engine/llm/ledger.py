@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections import defaultdict
 from pathlib import Path
@@ -37,17 +38,33 @@ class Ledger:
     def __init__(self, path: Path):
         self.path = path
         self._lock = threading.Lock()
+        self._torn = torn_tail(path)
 
     def append(self, line: LedgerLine) -> None:
-        """Append one line and flush it to disk."""
-        data = line.model_dump_json() + "\n"
-        with self._lock, self.path.open("a", encoding="utf-8") as fh:
-            fh.write(data)
-            fh.flush()
+        """Append one line with a single O_APPEND write (whole, even beside another writer)."""
+        data = (line.model_dump_json() + "\n").encode()
+        with self._lock:
+            if self._torn:  # a kill -9 cut the last line short: end it, or this line would be glued to it
+                data, self._torn = b"\n" + data, False
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, data)
+            finally:
+                os.close(fd)
 
     def lines(self) -> list[LedgerLine]:
         """Every line so far (a torn last line from a kill is ignored)."""
         return read_ledger(self.path)
+
+
+def torn_tail(path: Path) -> bool:
+    """Whether the file ends without a newline (a line cut short when the process was killed)."""
+    try:
+        with path.open("rb") as fh:
+            fh.seek(-1, os.SEEK_END)
+            return fh.read(1) != b"\n"
+    except OSError:  # missing or empty: nothing torn
+        return False
 
 
 def read_ledger(path: Path) -> list[LedgerLine]:

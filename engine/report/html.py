@@ -14,6 +14,7 @@ from urllib.parse import quote
 import jinja2
 import yaml
 
+from engine import yamlio
 from engine.artifacts import write_atomic
 from engine.config import TEMPLATES_DIR
 from engine.errors import ConfigError
@@ -173,7 +174,7 @@ def read_run_yaml(run_dir: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yamlio.load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from None
     return data if isinstance(data, dict) else {}

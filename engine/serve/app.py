@@ -198,8 +198,10 @@ async def stream_run(cfg: ServeConfig, model: str, prep: api.PreparedRun, includ
     finally:
         if not task.done():  # the client went away: stop spending; the run directory stays resumable
             task.cancel()
+            # shielded: when this generator is itself being cancelled, awaiting the task bare would cancel it
+            # a second time, mid-cleanup, leaving its checkpoint connection open and the database locked
             with contextlib.suppress(asyncio.CancelledError, RebuttalError):
-                await task
+                await asyncio.shield(task)
     yield sse(oa.chunk(cid, model, created, {"content": "\n" + md}))
     yield sse(oa.chunk(cid, model, created, {}, "stop", rebuttal=extra))
     if include_usage:

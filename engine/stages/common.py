@@ -97,6 +97,6 @@ def failure_update(ctx: RunContext, stage: str, persona: str, exc: Exception) ->
 
 
 def write(ctx: RunContext, relative: str, kind: str, meta: dict[str, Any], **values: Any) -> None:
-    """Render an artifact from its template and write it atomically into the run directory."""
+    """Render an artifact from its template and write it atomically (no fsync: see write_atomic)."""
     meta = {**meta, "created": ctx.clock()}
-    write_atomic(ctx.run_dir, relative, render_artifact(kind, meta, **values))
+    write_atomic(ctx.run_dir, relative, render_artifact(kind, meta, **values), durable=False)

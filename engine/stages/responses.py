@@ -11,7 +11,7 @@ from engine.context import RunContext
 from engine.models import Pick, Response, ResponsePoint
 from engine.schemas import PickOut, ResponseOut
 from engine.stages.common import ask, excerpts, failure_update, write
-from engine.stages.selection import anonymise, repair_assignments
+from engine.stages.selection import anonymise, repair_assignments, shortlists
 from engine.state import PickTask, ResponseTask, RunState, failed_personas, latest_reviews
 
 
@@ -23,14 +23,16 @@ def live_personas(state: RunState) -> list[tuple[int, Any]]:
 
 
 def dispatch_picks(state: RunState, runtime: Runtime[RunContext]) -> list[Send] | str:
-    """One pick task per live persona, with the others' abstracts anonymised and shuffled."""
+    """One pick task per live persona, with the others' abstracts (a bounded shortlist of them on a large
+    panel) anonymised and shuffled."""
     ctx = runtime.context
     reviews = latest_reviews(state.get("reviews", []))
     by_id = reviews_by_id(reviews)
+    offered = shortlists(list(reviews), ctx.settings.seed)
     sends = []
     need_call = 0
     for i, p in live_personas(state):
-        others = [r.id for s, r in reviews.items() if s != p.slug]
+        others = [reviews[s].id for s in offered.get(p.slug, [s for s in reviews if s != p.slug])]
         lab = anonymise(p.slug, others, ctx.settings.seed)
         need_call += len(others) > ctx.settings.k > 0
         abstracts = {x: by_id[rid].abstract for x, rid in lab.items()}

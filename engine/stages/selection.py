@@ -18,6 +18,25 @@ def labels(n: int) -> list[str]:
     return out
 
 
+SHORTLIST = 12  # abstracts shown to each picker: past this, the pick stage's prompts would grow as N²
+
+
+def shortlists(authors: list[str], seed: int, size: int = SHORTLIST) -> dict[str, list[str]]:
+    """author -> the authors whose abstracts it is shown when choosing what to answer.
+
+    Up to size + 1 reviews, everyone sees every other abstract. Beyond that, the authors are put on a
+    ring in a seeded order and each is shown the `size` that follow it: every review is offered to
+    exactly `size` readers, nobody is offered their own, and each picker's prompt stays the same size
+    however large the panel (linear total cost instead of quadratic).
+    """
+    ring = sorted(set(authors))
+    if len(ring) <= size + 1:
+        return {a: [b for b in ring if b != a] for a in ring}
+    random.Random(f"{seed}:ring").shuffle(ring)
+    n = len(ring)
+    return {a: [ring[(i + j) % n] for j in range(1, size + 1)] for i, a in enumerate(ring)}
+
+
 def anonymise(reader: str, review_ids: list[str], seed: int) -> dict[str, str]:
     """label -> review id, shuffled deterministically per reader."""
     ids = sorted(review_ids)
