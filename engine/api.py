@@ -100,7 +100,10 @@ async def execute(prepared: PreparedRun, *, factory: ModelFactory | None = None,
 
 
 async def resume(run_dir: Path, *, factory: ModelFactory | None = None,
-                 listener: Callable[[str, int, int], None] | None = None) -> Report:
-    """Resume an interrupted run from its directory."""
+                 listener: Callable[[str, int, int], None] | None = None, budget: Budget | None = None) -> Report:
+    """Resume an interrupted run from its directory; with `budget`, go on past a budget stop."""
     settings, wf, snap, nonce = runner.load_run(run_dir)
+    if budget is not None and budget.model_dump(exclude_none=True):
+        with runner.run_lock(run_dir):  # not while another process runs it
+            settings = runner.raise_budget(run_dir, settings, budget)
     return await runner.execute(run_dir, settings, wf, snap, nonce, factory=factory, listener=listener)

@@ -13,11 +13,12 @@ from typing import Annotated, Any
 
 import typer
 import yaml
+from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from engine import api, runner
-from engine.config import load_workflow, persona_library, workflow_library
+from engine.config import Budget, load_workflow, persona_library, workflow_library
 from engine.console import err, fail, out
 from engine.errors import ConfigError, RebuttalError
 from engine.estimate import estimate
@@ -68,6 +69,9 @@ def print_result(run_dir: Path, report: Report, as_json: bool) -> None:
         out.print(f"[yellow]degraded:[/] {note}")
     out.print(f"Report: {run_dir / 'review-findings.md'}")
     out.print(f"Trace a finding: rebuttal trace {run_dir} F-001")
+    if not report.complete and (report.partial_reason or "").startswith("budget"):
+        out.print(f"To go on: rebuttal resume {run_dir} --max-calls N (or --max-tokens / --max-usd), larger than "
+                  "the budget that stopped it; finished calls are replayed, not repeated")
 
 
 async def until_signal(coro: Awaitable[Report]) -> Report:
@@ -176,13 +180,20 @@ def review(
 @app.command()
 def resume(
     run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    max_calls: Annotated[int | None, Opt(help="A larger call budget (the whole run's, spent calls included).")] = None,
+    max_tokens: Annotated[int | None, Opt(help="A larger token budget.")] = None,
+    max_usd: Annotated[float | None, Opt(help="A larger cost budget.")] = None,
     as_json: Annotated[bool, Opt("--json")] = False,
     quiet: Annotated[bool, Opt("--quiet", "-q")] = False,
 ) -> None:
-    """Finish an interrupted run; finished calls are never made again."""
+    """Finish an interrupted run, or take a budget-stopped one further; finished calls are never made again."""
     try:
         runner.load_run(run_dir)  # a clear error before starting when it is not a run directory
-        report = run_async(run_dir, lambda show: api.resume(run_dir, listener=show), quiet or as_json)
+        budget = Budget(max_calls=max_calls, max_tokens=max_tokens, max_usd=max_usd)
+        report = run_async(run_dir, lambda show: api.resume(run_dir, listener=show, budget=budget), quiet or as_json)
+    except ValidationError as exc:
+        fail(f"invalid budget: {exc.errors()[0]['loc'][0]} {exc.errors()[0]['msg']}")
+        return
     except RebuttalError as exc:
         fail(str(exc))
         return

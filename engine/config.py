@@ -227,6 +227,12 @@ class RunSettings(BaseModel):
     seed: int = 0
     prices: dict[str, tuple[float, float]] = Field(default_factory=dict)
     created: str = ""
+    passes: int = Field(default=1, ge=1)  # +1 each time a budget-stopped run is resumed with a larger budget
+
+    @property
+    def thread_id(self) -> str:
+        """The checkpoint thread of the current pass (a new pass replays the finished calls, then goes on)."""
+        return self.run_id if self.passes == 1 else f"{self.run_id}:pass{self.passes}"
 
     @property
     def judge_model(self) -> str:

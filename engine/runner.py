@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 from collections.abc import Callable, Iterator
@@ -17,7 +18,7 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from engine import models as M
 from engine.artifacts import write_atomic
-from engine.config import RunSettings, Workflow, load_workflow
+from engine.config import Budget, RunSettings, Workflow, load_workflow
 from engine.context import Progress, RunContext
 from engine.errors import ConfigError, RebuttalError, RunBusyError
 from engine.graph import build_graph
@@ -89,6 +90,29 @@ def load_run(run_dir: Path) -> tuple[RunSettings, Workflow, TargetSnapshot, str]
     return settings, load_workflow(settings.workflow), target, str(info["nonce"])
 
 
+def raise_budget(run_dir: Path, settings: RunSettings, budget: Budget) -> RunSettings:
+    """Apply a larger budget to a run (the limits given replace the saved ones; the rest stay) and save it.
+
+    A run that a budget already stopped is finished; it gets a new pass, which replays every finished
+    call from calls/ at no cost and goes on from where the budget stopped it. The budget counts the
+    whole run, what was spent before included.
+    """
+    given = budget.model_dump(exclude_none=True)
+    new_budget = settings.budget.model_copy(update=given)
+    update: dict[str, Any] = {"budget": new_budget}
+    report = run_dir / "report.json"
+    if report.exists():
+        data = json.loads(report.read_text(encoding="utf-8"))
+        if not data.get("complete", True) and str(data.get("partial_reason") or "").startswith("budget"):
+            update["passes"] = settings.passes + 1
+    settings = settings.model_copy(update=update)
+    path = run_dir / "run.yaml"
+    info = yaml.safe_load(path.read_text(encoding="utf-8"))
+    info["settings"] = settings.model_dump(mode="json")
+    write_atomic(run_dir, "run.yaml", yaml.safe_dump(info, sort_keys=False, allow_unicode=True))
+    return settings
+
+
 def make_nonce(target: TargetSnapshot) -> str:
     """A per-run marker that does not occur in the target, so the target cannot forge it."""
     while True:
@@ -122,6 +146,13 @@ def run_lock(run_dir: Path) -> Iterator[None]:
         os.close(fd)  # closing the descriptor releases the lock
 
 
+def sweep_temp_files(run_dir: Path) -> None:
+    """Remove the half-written temp files (`.<name>.<random>.tmp`) a kill -9 can leave behind."""
+    for tmp in run_dir.rglob(".*.tmp"):
+        if tmp.is_file() and not tmp.is_symlink():
+            tmp.unlink(missing_ok=True)
+
+
 async def execute(
     run_dir: Path, settings: RunSettings, workflow: Workflow, target: TargetSnapshot, nonce: str, *,
     factory: ModelFactory | None = None, listener: Callable[[str, int, int], None] | None = None,
@@ -134,8 +165,9 @@ async def execute(
     ctx = RunContext(settings=settings, workflow=workflow, target=target, run_dir=run_dir, gateway=gateway,
                      nonce=nonce, progress=progress,
                      clock=clock or (lambda: datetime.now(UTC).isoformat(timespec="seconds")))
-    config: dict[str, Any] = {"configurable": {"thread_id": settings.run_id}, "recursion_limit": 200}
+    config: dict[str, Any] = {"configurable": {"thread_id": settings.thread_id}, "recursion_limit": 200}
     with run_lock(run_dir):
+        sweep_temp_files(run_dir)
         report = await _execute_locked(run_dir, workflow, settings, ctx, config)
     if report is None:
         raise RebuttalError(f"the run ended without a report; resume it with: rebuttal resume {run_dir}")

@@ -238,6 +238,26 @@ def test_budget_exhausted_mid_stage_gives_a_partial_report(tmp_path: Path, max_c
     assert data["complete"] is False and "max_calls" in data["partial_reason"]
 
 
+def test_a_budget_stopped_run_goes_on_with_a_larger_budget_without_repeating_a_call(tmp_path: Path) -> None:
+    run_dir, first = panel(tmp_path, max_calls=8, concurrency=1)
+    assert not first.complete
+    spent = {ln.call_id for ln in read_ledger(run_dir / "ledger.jsonl")}
+    again = CliRunner().invoke(app, ["resume", str(run_dir)])  # no new budget: still stopped, and says how to go on
+    assert again.exit_code == 0 and "PARTIAL" in again.stdout and "--max-calls N" in again.stdout
+    res = CliRunner().invoke(app, ["resume", str(run_dir), "--max-calls", "100", "--json"])
+    assert res.exit_code == 0, res.stderr
+    assert json.loads(res.stdout)["complete"] is True
+    lines = read_ledger(run_dir / "ledger.jsonl")
+    ids = [ln.call_id for ln in lines]
+    assert len(ids) == len(set(ids)) and spent < set(ids), "the 8 paid calls were replayed, the rest made once"
+    _, whole = panel(tmp_path / "whole", concurrency=1)
+    assert whole.total is not None and len(ids) == whole.total.calls
+    report = Report.model_validate_json((run_dir / "report.json").read_text(encoding="utf-8"))
+    assert [f.title for f in report.findings] == [f.title for f in whole.findings]
+    assert "max_calls: 100" in (run_dir / "run.yaml").read_text(encoding="utf-8")
+    assert CliRunner().invoke(app, ["resume", str(run_dir), "--max-calls", "0"]).exit_code == 2
+
+
 @pytest.mark.parametrize("concurrency", [1, 4, 16])
 def test_max_usd_is_never_exceeded_by_more_than_one_call_per_slot(tmp_path: Path, concurrency: int) -> None:
     limit = 0.2

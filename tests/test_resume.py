@@ -157,11 +157,11 @@ def test_kill_9_twice_loses_at_most_the_calls_in_flight(tmp_path: Path) -> None:
 
 
 def assert_no_torn_files(run_dir: Path) -> None:
-    """A kill may leave a hidden temp file of an atomic write behind, never a half-written artifact."""
+    """A kill may leave a hidden temp file of an atomic write behind (swept by the next resume), never a
+    half-written artifact."""
     for path in run_dir.rglob("*"):
-        if path.name.endswith(".tmp"):
-            assert path.name.startswith("."), path
-        elif path.suffix == ".json":
+        assert not path.name.endswith(".tmp"), path
+        if path.suffix == ".json":
             json.loads(path.read_text(encoding="utf-8"))
         elif path.suffix == ".md":
             assert path.read_text(encoding="utf-8").startswith("---\n"), path
@@ -213,3 +213,16 @@ def test_resume_of_a_run_that_is_still_executing_is_refused(tmp_path: Path) -> N
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=TIMEOUT)
     assert resume(tmp_path, run_dir)["complete"] is True, "the lock dies with its process"
+
+
+def test_resume_sweeps_the_temp_files_a_kill_left(tmp_path: Path) -> None:
+    from tests.conftest import run_fake
+
+    run_dir, _ = run_fake(tmp_path, personas=2)
+    stray = [run_dir / "reviews" / ".x-review.md.k2j4h1.tmp", run_dir / "calls" / ".c.json.0a9b.tmp"]
+    for path in stray:
+        path.write_text("half", encoding="utf-8")
+    keep = run_dir / "reviews" / "notes.tmp.md"
+    keep.write_text("not ours", encoding="utf-8")
+    assert asyncio.run(api.resume(run_dir)).complete
+    assert not any(p.exists() for p in stray) and keep.exists()
