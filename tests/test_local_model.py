@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from engine.errors import LocalModelError
 from engine.llm import local
+from engine.llm.gguf import read_gguf_metadata
 
 # --- a hand-written GGUF file -----------------------------------------------------------------
 
@@ -68,7 +69,7 @@ def test_reads_wanted_keys_and_skips_arrays(tmp_path: Path) -> None:
     path = tmp_path / "m.gguf"
     path.write_bytes(gguf_bytes())
     wanted = {"general.architecture", "general.name", "qwen2.context_length", "absent.key"}
-    assert local.read_gguf_metadata(path, wanted) == {
+    assert read_gguf_metadata(path, wanted) == {
         "general.architecture": "qwen2",
         "general.name": "Qwen2.5 Coder Tiny",
         "qwen2.context_length": 32768,
@@ -79,7 +80,7 @@ def test_reads_arrays_and_scalars_when_asked(tmp_path: Path) -> None:
     path = tmp_path / "m.gguf"
     path.write_bytes(gguf_bytes())
     keys = {"tokenizer.ggml.tokens", "tokenizer.ggml.token_type", "tokenizer.ggml.add_bos_token"}
-    meta = local.read_gguf_metadata(path, keys | {"qwen2.rope.freq_base"})
+    meta = read_gguf_metadata(path, keys | {"qwen2.rope.freq_base"})
     assert meta["tokenizer.ggml.tokens"] == ["<s>", "hello", "wörld", ""]
     assert meta["tokenizer.ggml.token_type"] == [1, 2, 3, 4]
     assert meta["tokenizer.ggml.add_bos_token"] is False
@@ -89,9 +90,9 @@ def test_reads_arrays_and_scalars_when_asked(tmp_path: Path) -> None:
 def test_stops_once_the_wanted_keys_are_read(tmp_path: Path) -> None:
     path = tmp_path / "m.gguf"
     path.write_bytes(gguf_bytes(tail=b"\xff" * 3))  # a truncated, garbage last pair
-    assert local.read_gguf_metadata(path, {"general.name"}) == {"general.name": "Qwen2.5 Coder Tiny"}
+    assert read_gguf_metadata(path, {"general.name"}) == {"general.name": "Qwen2.5 Coder Tiny"}
     with pytest.raises(LocalModelError, match="truncated GGUF header"):
-        local.read_gguf_metadata(path, {"never.there"})
+        read_gguf_metadata(path, {"never.there"})
 
 
 @pytest.mark.parametrize(
@@ -102,7 +103,7 @@ def test_refuses_non_gguf(tmp_path: Path, data: bytes, message: str) -> None:
     path = tmp_path / "bad.gguf"
     path.write_bytes(data)
     with pytest.raises(LocalModelError, match=message):
-        local.read_gguf_metadata(path, {"general.name"})
+        read_gguf_metadata(path, {"general.name"})
 
 
 # --- assembly from chunk packages -------------------------------------------------------------
