@@ -162,7 +162,7 @@ def run_case(case: str, workflow: str, args: argparse.Namespace, out: Path) -> d
         "degraded": data.get("degraded", []), "failures": data.get("failures", []),
         "findings": [{k: f.get(k) for k in FINDING_KEYS} | {k: f["scores"][k] for k in SCORE_KEYS}
                      for f in data.get("findings", [])],
-        "prompts": args.prompt_hashes, "engine": engine_fingerprint(),
+        "prompts": args.prompt_hashes, "engine": args.engine,
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
@@ -264,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="folder of prompt templates (prompts/<stage>.md.j2) overriding templates/ for an A/B test")
     args = ap.parse_args(argv)
     args.prompt_hashes = use_prompts(args.prompts) if args.prompts else {}
+    args.engine = engine_fingerprint()  # at start: the code this process runs, whatever is edited meanwhile
     labels = load_labels()
     defects = S.defects_from_labels(labels)
     cases = [c.strip() for c in args.cases.split(",") if c.strip()] or list(labels["cases"])

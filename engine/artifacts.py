@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,9 @@ def render_artifact(kind: str, meta: dict[str, Any], **context: Any) -> str:
     return front_matter(head) + render_template(f"{kind}.md.j2", **context)
 
 
+_TMP_SEQ = itertools.count()
+
+
 def write_atomic(root: Path, relative: str, text: str, durable: bool = True) -> Path:
     """Write text to root/relative via a temp file + rename; never outside root.
 
@@ -63,7 +66,8 @@ def write_atomic(root: Path, relative: str, text: str, durable: bool = True) -> 
     they may lose the last seconds of writes to a power cut, never to a process crash."""
     path = inside(root, relative)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.parent / f".{path.name}.{os.getpid()}-{next(_TMP_SEQ)}.tmp"  # swept by resume if a kill leaves it
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import os
 import re
 import unicodedata
 from pathlib import Path
@@ -38,9 +40,21 @@ def unique_slug(text: str, taken: set[str]) -> str:
 
 
 def inside(root: Path, relative: str) -> Path:
-    """Resolve `relative` under `root`; refuse anything that would land outside it."""
-    root = root.resolve()
-    path = (root / relative).resolve()
-    if path != root and root not in path.parents:
+    """`relative` under `root`; refuse anything that would land outside it: `..`, an absolute path, or a
+    symlinked directory on the way (the file itself is replaced by rename, never followed)."""
+    base = _real_root(os.path.abspath(root))
+    path = os.path.normpath(os.path.join(base, relative))
+    if path != base and not path.startswith(base.rstrip(os.sep) + os.sep):
         raise RebuttalError(f"refusing to write outside the run directory: {relative!r}")
-    return path
+    d = os.path.dirname(path)
+    while len(d) > len(base):  # one lstat per directory below the root, instead of resolving the whole path
+        if os.path.islink(d):
+            raise RebuttalError(f"refusing to write through a symlinked directory: {relative!r}")
+        d = os.path.dirname(d)
+    return Path(path)
+
+
+@functools.lru_cache(maxsize=64)
+def _real_root(root: str) -> str:
+    """The run directory with its symlinks resolved (resolved once: the engine made it)."""
+    return os.path.realpath(root)

@@ -50,3 +50,14 @@ def test_atomic_write_leaves_no_temp_files(tmp_path: Path) -> None:
     write_atomic(tmp_path, "a/b.md", "two")
     assert (tmp_path / "a" / "b.md").read_text() == "two"
     assert [p.name for p in (tmp_path / "a").iterdir()] == ["b.md"]
+
+
+def test_inside_refuses_a_symlinked_directory_that_leads_out(tmp_path: Path) -> None:
+    run, outside = tmp_path / "run", tmp_path / "elsewhere"
+    run.mkdir()
+    outside.mkdir()
+    (run / "reviews").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(RebuttalError, match="symlinked directory"):
+        write_atomic(run, "reviews/a-review.md", "x")
+    assert list(outside.iterdir()) == []
+    assert inside(run, "personas/a.md") == run.resolve() / "personas" / "a.md"

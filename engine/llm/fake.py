@@ -194,7 +194,10 @@ class FakeChatModel(BaseChatModel):
                 raise error
             return parsed  # type: ignore[return-value]
 
-        return self.bind(schema_name=name) | RunnableLambda(parse)
+        async def aparse(msg: AIMessage) -> dict[str, Any]:  # without it, each parse would hop to a thread
+            return parse(msg)
+
+        return self.bind(schema_name=name) | RunnableLambda(parse, afunc=aparse)
 
 
 @functools.lru_cache(maxsize=1)
