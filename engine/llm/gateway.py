@@ -195,7 +195,9 @@ class Gateway:
             result = await self._attempts(cid, stage, persona, model, schema, messages, max_tokens, record)
         finally:  # encoded here in C (no indent: ~10x faster), written and fsynced off the event loop
             text = json.dumps(record, ensure_ascii=False) + "\n"
-            await asyncio.to_thread(write_atomic, self.run_dir, f"calls/{cid}.json", text)
+            # shielded: a Ctrl-C here would otherwise cancel the write while it still waits in the thread pool's
+            # queue, and a paid call would be made again on resume; shielded, the executor's shutdown awaits it
+            await asyncio.shield(asyncio.to_thread(write_atomic, self.run_dir, f"calls/{cid}.json", text))
         self.on_call_done(stage)
         return result
 
