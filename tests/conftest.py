@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -24,6 +27,18 @@ def _no_real_models(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPa
 
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "ratelimiter.py"
+
+
+def load_benchmark(relative: str, name: str) -> ModuleType:
+    """A script under benchmarks/ as a module, loaded once (benchmarks/ is not a package)."""
+    if name not in sys.modules:
+        path = Path(__file__).resolve().parent.parent / "benchmarks" / relative
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def run_fake(tmp_path: Path, target: Path | str = EXAMPLE, *, factory: ModelFactory | None = None,

@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.conftest import load_benchmark
 
 ROOT = Path(__file__).resolve().parent.parent
 QUALITY = ROOT / "benchmarks" / "quality"
 
 
 def _load():
-    name = "rebuttal_quality_score"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, QUALITY / "score.py")
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return load_benchmark("quality/score.py", "rebuttal_quality_score")
 
 
 S = _load()
