@@ -75,8 +75,13 @@ def write_run_files(run_dir: Path, settings: RunSettings, workflow: Workflow, ta
         "nonce": nonce,
         "settings": settings.model_dump(mode="json"),
     }
-    write_atomic(run_dir, "run.yaml", yaml.safe_dump(info, sort_keys=False, allow_unicode=True))
+    save_run_yaml(run_dir, info)
     write_atomic(run_dir, "target.json", target.model_dump_json())
+
+
+def save_run_yaml(run_dir: Path, info: dict[str, Any]) -> None:
+    """Write run.yaml (settings, target metadata, nonce) atomically."""
+    write_atomic(run_dir, "run.yaml", yaml.safe_dump(info, sort_keys=False, allow_unicode=True))
 
 
 def load_run(run_dir: Path) -> tuple[RunSettings, Workflow, TargetSnapshot, str]:
@@ -109,7 +114,7 @@ def raise_budget(run_dir: Path, settings: RunSettings, budget: Budget) -> RunSet
     path = run_dir / "run.yaml"
     info = yaml.safe_load(path.read_text(encoding="utf-8"))
     info["settings"] = settings.model_dump(mode="json")
-    write_atomic(run_dir, "run.yaml", yaml.safe_dump(info, sort_keys=False, allow_unicode=True))
+    save_run_yaml(run_dir, info)
     return settings
 
 
