@@ -224,6 +224,7 @@ class RunSettings(BaseModel):
     parse_retries: int = Field(default=2, ge=0, le=10)
     timeout_s: float = Field(default=600, gt=0)
     strict: bool = False
+    execute: bool = False  # run model-written reproducers against a sandboxed copy of the target (engine/verify)
     seed: int = 0
     prices: dict[str, tuple[float, float]] = Field(default_factory=dict)
     created: str = ""

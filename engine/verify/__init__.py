@@ -1,0 +1,1 @@
+"""Verification: evidence the engine gathers itself (quotes, analyzers, reproducers, document claims)."""
