@@ -26,6 +26,7 @@ from engine.llm.gateway import Gateway, ModelFactory
 from engine.llm.providers import make_chat_model
 from engine.paths import slugify
 from engine.target.snapshot import TargetSnapshot
+from engine.verify import calibration
 
 STATE_TYPES = ["Persona", "Issue", "Review", "Pick", "ResponsePoint", "Response", "RebuttalPoint", "Rebuttal",
                "FindingItem", "PersonaFindings", "Critique", "Scores", "Stance", "Finding", "Failure", "CostLine",
@@ -75,6 +76,9 @@ def write_run_files(run_dir: Path, settings: RunSettings, workflow: Workflow, ta
         "nonce": nonce,
         "settings": settings.model_dump(mode="json"),
     }
+    cal, source = calibration.resolve()  # the run keeps its own copy: resuming it later scores the same way
+    calibration.save(cal, run_dir / calibration.RUN_COPY)
+    info["calibration"] = {"name": cal.name, "kind": cal.kind, "source": source, "label": cal.label}
     save_run_yaml(run_dir, info)
     write_atomic(run_dir, "target.json", target.model_dump_json())
 

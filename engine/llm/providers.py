@@ -46,6 +46,11 @@ class ModelSpec:
         return self.provider in ("local", "fake", "ollama")
 
     @property
+    def logprobs(self) -> bool:
+        """Whether to ask for token log-probabilities (OpenAI-compatible APIs and llama.cpp return them)."""
+        return self.provider in ("openai", "openrouter", "local", "fake")
+
+    @property
     def structured_method(self) -> str:
         return "function_calling" if self.provider == "anthropic" else "json_schema"
 
@@ -116,9 +121,10 @@ def make_chat_model(model: str, *, max_tokens: int, temperature: float = 0.2, sl
     if spec.provider != "fake" and os.environ.get("REBUTTAL_FORBID_REAL_MODELS") == "1":
         raise ProviderError(f"real model calls are disabled here (REBUTTAL_FORBID_REAL_MODELS=1): {model}")
     if spec.provider == "fake":
-        from engine.llm.fake import FakeChatModel, parse_fake_spec, plan_from_env
+        from engine.llm.fake import FakeChatModel, fake_returns_logprobs, parse_fake_spec, plan_from_env
 
-        return FakeChatModel(latency_ms=parse_fake_spec(model), plan=plan_from_env())
+        return FakeChatModel(latency_ms=parse_fake_spec(model), plan=plan_from_env(),
+                             logprobs=fake_returns_logprobs(model))
     if spec.provider == "local":
         from engine.llm import local
 

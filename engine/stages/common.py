@@ -10,15 +10,15 @@ from engine.artifacts import render_artifact, render_template, write_atomic
 from engine.context import RunContext
 from engine.errors import BudgetExceeded, ModelOutputError, ProviderError
 from engine.llm.providers import context_window
-from engine.models import Failure, Persona
-from engine.target.evidence import resolve_path
+from engine.models import EvidenceStatus, Failure, Issue, Persona
+from engine.target.evidence import check_evidence, resolve_path
 from engine.target.snapshot import SourceFile
 
 T = TypeVar("T", bound=BaseModel)
 
 MAX_TOKENS = {
-    "personas": 900, "reviews": 1000, "picks": 300, "responses": 700, "rebuttals": 600,
-    "findings": 600, "compile": 1000, "critique": 500,
+    "personas": 900, "reviews": 1000, "picks": 300, "responses": 850, "rebuttals": 750,
+    "findings": 600, "compile": 600, "judge": 5, "critique": 500,
 }
 MAX_ISSUES = 5
 PROMPT_OVERHEAD = 900  # tokens for the system prompt and instructions around the target
@@ -70,9 +70,16 @@ def excerpts(ctx: RunContext, spans: list[tuple[str, int, int]], around: int = 6
     return wrap(ctx, "\n\n".join(parts) if parts else "(no excerpt: the cited locations are not in the target)")
 
 
-def system_prompt(ctx: RunContext, persona: Persona | None) -> str:
-    """The system prompt: persona (or impartial organiser) plus the data rules."""
-    return render_template("prompts/system.md.j2", persona=persona, nonce=ctx.nonce).strip()
+def system_prompt(ctx: RunContext, persona: Persona | None, plain: bool = False) -> str:
+    """The system prompt: persona (or impartial organiser) plus the data rules (plain: a one-word answer)."""
+    return render_template("prompts/system.md.j2", persona=persona, nonce=ctx.nonce, plain=plain).strip()
+
+
+def counter_quote_status(ctx: RunContext, issue: Issue, quote: str) -> EvidenceStatus | None:
+    """Check a response's or rebuttal's quote against the target like review evidence; None when none given."""
+    if not quote.strip():
+        return None
+    return check_evidence(ctx.target, issue.file, issue.line_start, issue.line_end, quote)
 
 
 async def ask(
