@@ -285,9 +285,11 @@ def workflows_cmd() -> None:
 # -- extension commands --
 from engine.cli_report import register as _register_report  # noqa: E402
 from engine.cli_serve import register as _register_serve  # noqa: E402
+from engine.cli_truth import register as _register_truth  # noqa: E402
 
 _register_report(app)
 _register_serve(app)
+_register_truth(app)
 
 
 def _interrupt(signum: int, frame: Any) -> None:
