@@ -164,6 +164,20 @@ class Stance(Record):
     reason: str
 
 
+class FindingMember(Record):
+    """One review issue merged into a finding (the lead's claim is the finding's title, evidence and fix)."""
+
+    issue: str
+    persona: str
+    title: str
+    file: str
+    line_start: int
+    line_end: int
+    evidence_status: EvidenceStatus | None = None
+    lead: bool = False
+    kept: bool = True
+
+
 class Finding(Record):
     """A compiled finding: a cluster of issues across personas, scored and traced."""
 
@@ -181,6 +195,8 @@ class Finding(Record):
     personas: list[str]
     issues: list[str]
     stances: list[Stance] = Field(default_factory=list)
+    members: list[FindingMember] = Field(default_factory=list)
+    same_place: list[str] = Field(default_factory=list)  # other findings about the same lines, another claim
     derived_from: list[str]
 
     @property
