@@ -200,3 +200,30 @@ def test_mechanical_scores_punish_missing_evidence() -> None:
         attach_debate(c, [], [])
     assert mechanical_scores(ok)[0] > mechanical_scores(bad)[0]
     assert mechanical_scores(bad)[0] <= 0.3
+
+
+def test_unsure_pairs_are_asked_once_each_and_decide_the_clusters() -> None:
+    """compile asks the judge about each unsure pair; its answer merges or separates them."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from engine.llm import fake_answers
+    from engine.stages.claim_pairs import decide_unsure
+
+    asked: list[str] = []
+
+    async def structured(*, schema: type, user: str, subject: str, **_: object) -> object:
+        asked.append(subject)
+        return schema.model_validate(fake_answers.answer(schema.__name__, user))
+
+    ctx = SimpleNamespace(nonce="n", settings=SimpleNamespace(judge_model="fake", strict=True),
+                          gateway=SimpleNamespace(structured=structured))
+    reviews = [review("a", issue("R-a", 1, "m.py", 5, 5, quote="q1 is long enough", title="Loop stops early",
+                                 fix="Iterate over every item.")),
+               review("b", issue("R-b", 1, "m.py", 5, 5, quote="q2 is long enough", title="Questionable early",
+                                 fix="Iterate to the end."))]
+    members = build_members(reviews, None)
+    decided, notes = asyncio.run(decide_unsure(ctx, members))  # type: ignore[arg-type]
+    assert len(asked) == 1 and not notes
+    assert decided == {"R-a#1|R-b#1": True}, "the fake says same when the titles end alike"
+    assert len(cluster(members, decided)) == 1

@@ -14,6 +14,7 @@ from engine.llm.ledger import read_ledger, summarise, total
 from engine.models import SEVERITY_RANK, Finding, FindingMember, Report, Scores
 from engine.report.html import write_html
 from engine.schemas import TRUTH_SCORE, USEFUL_SCORE, ScoreOut, ScoresOut
+from engine.stages.claim_pairs import decide_unsure
 from engine.stages.cluster import Cluster, attach_debate, build_members, cluster, mechanical_scores
 from engine.stages.common import ask, excerpts
 from engine.state import RunState, latest_reviews
@@ -119,12 +120,13 @@ async def compile_report(state: RunState, runtime: Runtime[RunContext]) -> dict[
     reviews = list(latest_reviews(state.get("reviews", [])).values())
     has_findings = ctx.workflow.stage("findings") is not None and bool(state.get("findings"))
     members = build_members(reviews, state.get("findings") if has_findings else None)
-    clusters = cluster(members)
+    decided, pair_notes = await decide_unsure(ctx, members)
+    clusters = cluster(members, decided)
     for c in clusters:
         attach_debate(c, state.get("responses", []), state.get("rebuttals", []))
     scores, degraded = await score_all(ctx, clusters) if clusters else ([], [])
     findings = to_findings(clusters, scores)
-    report = build_report(ctx, state, findings, degraded + list(state.get("notes", [])))
+    report = build_report(ctx, state, findings, degraded + pair_notes + list(state.get("notes", [])))
     write_report(ctx, report)
     write_json(ctx.run_dir, "debate.json", debate_record(state))
     write_html(ctx.run_dir)
