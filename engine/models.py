@@ -221,6 +221,22 @@ class CostLine(Record):
     latency_s: float
 
 
+class DebateSummary(Record):
+    """The debate's effect on the report, shown in a section of its own (report.json: `debate`)."""
+
+    confirmed: list[str] = Field(default_factory=list)  # another persona agreed or refined, nobody refuted it
+    refuted: list[str] = Field(default_factory=list)
+    rescued: list[str] = Field(default_factory=list)  # raised by one reviewer, adopted by another
+    withdrawn: list[str] = Field(default_factory=list)  # every raiser dropped it after the responses
+    minds_changed: int = 0  # rebuttal points that conceded or revised
+    dropped_trusted: str = "0/0"  # findings the report trusts (truth >= 0.5) that their raisers dropped
+    dropped_untrusted: str = "0/0"  # findings it does not trust that their raisers dropped
+    review_calls: int = 0
+    review_tokens: int = 0
+    debate_calls: int = 0
+    debate_tokens: int = 0
+
+
 class Report(Record):
     """The compiled report; `report.json` is this model dumped."""
 
@@ -240,3 +256,4 @@ class Report(Record):
     cost_by_stage: list[CostLine] = Field(default_factory=list)
     cost_by_model: list[CostLine] = Field(default_factory=list)
     total: CostLine | None = None
+    debate: DebateSummary | None = None  # workflows with responses: what the debate changed

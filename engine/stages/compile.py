@@ -17,6 +17,7 @@ from engine.schemas import TRUTH_SCORE, USEFUL_SCORE, ScoreOut, ScoresOut
 from engine.stages.claim_pairs import decide_unsure
 from engine.stages.cluster import Cluster, attach_debate, build_members, cluster, mechanical_scores
 from engine.stages.common import ask, excerpts
+from engine.stages.debate_summary import summarise_debate
 from engine.state import RunState, latest_reviews
 
 BATCH = 6
@@ -152,6 +153,7 @@ def build_report(ctx: RunContext, state: RunState, findings: list[Finding], degr
         partial_reason=ctx.gateway.stopped, degraded=degraded, failures=state.get("failures", []),
         redactions=ctx.target.redactions, skipped=len(ctx.target.skipped),
         cost_by_stage=summarise(lines, "stage"), cost_by_model=summarise(lines, "model"), total=total(lines),
+        debate=summarise_debate(findings, summarise(lines, "stage")) if ctx.workflow.stage("responses") else None,
     )
 
 
