@@ -162,6 +162,7 @@ def run_case(case: str, workflow: str, args: argparse.Namespace, out: Path) -> d
         "degraded": data.get("degraded", []), "failures": data.get("failures", []),
         "findings": [{k: f.get(k) for k in FINDING_KEYS} | {k: f["scores"][k] for k in SCORE_KEYS}
                      for f in data.get("findings", [])],
+        "review_issues": review_issues(Path(run_dir)),
         "prompts": args.prompt_hashes, "engine": args.engine,
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
     }
@@ -195,11 +196,63 @@ def ledger_span(run_dir: Path) -> float:
     return max(a + x["latency_s"] for a, x in zip(t, lines, strict=True)) - min(t)
 
 
-def score_result(result: dict[str, Any], defects: list[Any], strict: bool = False) -> Any:
-    """Score a stored result against the case's defects (rescored on every load)."""
+def score_result(result: dict[str, Any], defects: list[Any], strict: bool = False, key: str = "findings",
+                 min_truth: float | None = None) -> Any:
+    """Score a stored result against the case's defects (rescored on every load).
+
+    `key="review_issues"` scores every issue the reviews raised (before compile); `min_truth` keeps only
+    the findings the report stands behind."""
     found = [S.Found(file=f["file"], line_start=f["line_start"], line_end=f["line_end"], title=f["title"],
-                     evidence=f["evidence"], fix=f["fix"], truth=f["truth"]) for f in result["findings"]]
+                     evidence=f["evidence"], fix=f["fix"], truth=f.get("truth")) for f in result.get(key, [])
+             if min_truth is None or (f.get("truth") or 0.0) >= min_truth]
     return S.score_case(result["case"], found, defects, doc_sections(CORPUS / result["case"]), strict)
+
+
+def review_issues(run_dir: Path) -> list[dict[str, Any]]:
+    """Every issue the run's reviews raised (the last round of each reviewer), from debate.json."""
+    path = run_dir / "debate.json"
+    if not path.exists():
+        return []
+    debate = json.loads(path.read_text(encoding="utf-8"))
+    latest: dict[str, dict[str, Any]] = {}
+    for r in sorted(debate.get("reviews", []), key=lambda r: r.get("round", 1)):
+        latest[r["persona"]] = r
+    keys = ("id", "file", "line_start", "line_end", "title", "evidence", "fix")
+    return [{k: i[k] for k in keys} for r in latest.values() for i in r["issues"]]
+
+
+def losses(results: list[dict[str, Any]], defects: dict[str, list[Any]]) -> dict[str, Any]:
+    """Labelled defects named by any review issue, by the compiled findings, and by findings with truth >= 0.5.
+
+    The first difference is what compile lost, the second what the truth score lost. Results stored before
+    review issues were recorded have no first column (None)."""
+    per_case = []
+    for r in results:
+        d = defects[r["case"]]
+        row = {"case": r["case"], "defects": len(d),
+               "reviews": len(score_result(r, d, key="review_issues").found_defects) if "review_issues" in r else None,
+               "findings": len(score_result(r, d).found_defects),
+               "trusted": len(score_result(r, d, min_truth=0.5).found_defects)}
+        per_case.append(row)
+    with_reviews = [c for c in per_case if c["reviews"] is not None]
+    return {
+        "reviews": sum(c["reviews"] for c in with_reviews) if with_reviews else None,
+        "findings": sum(c["findings"] for c in per_case), "trusted": sum(c["trusted"] for c in per_case),
+        "compile_loss": sum(max(0, c["reviews"] - c["findings"]) for c in with_reviews) if with_reviews else None,
+        "judge_loss": sum(c["findings"] - c["trusted"] for c in per_case),
+        "lost_in": [c["case"] for c in with_reviews if c["reviews"] > c["findings"]],
+    }
+
+
+def loss_table(rows: list[dict[str, Any]]) -> str:
+    """Per workflow: defects named in reviews -> in findings -> in findings with truth >= 0.5."""
+    lines = ["| workflow | defects | named in reviews | in findings | in findings truth ≥ 0.5 | compile loss | "
+             "judge loss | cases where compile lost one |", "|" + "---|" * 8]
+    for r in rows:
+        x = r["loss"]
+        lines.append(f"| {r['workflow']} | {r['defects']} | {fmt(x['reviews'])} | {x['findings']} | {x['trusted']} | "
+                     f"{fmt(x['compile_loss'])} | {x['judge_loss']} | {', '.join(x['lost_in']) or '–'} |")
+    return "\n".join(lines)
 
 
 def result_path(out: Path, workflow: str, case: str) -> Path:
@@ -224,6 +277,7 @@ def summarise(workflow: str, results: list[dict[str, Any]], defects: dict[str, l
         "wall_s": round(sum(r["wall_s"] for r in results), 1),
         "judged": S.ratio(sum(f.get("scored_by") != "mechanical" for r in results for f in r["findings"]),
                           sum(len(r["findings"]) for r in results)),
+        "loss": losses(results, defects),
         "per_case": [{"case": s.case, "defects": s.defects, "found": s.found_defects, "missed": s.missed_defects,
                       "findings": s.findings, "matched": s.matched_findings} for s in scores],
     }
@@ -314,6 +368,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{platform.system()}, {datetime.now(UTC):%Y-%m-%d}; personas {args.personas} (single 1, "
               f"self-review 2), k {args.k}")
         print(table(rows))
+        print("\nWhere defects were lost: named by a review issue, kept by compile, trusted by the truth score")
+        print(loss_table(rows))
         print("\nPer case: defects found / labelled (findings matching a defect / all findings)")
         print(per_case_table(rows))
         if args.compare and (left := [c for c in cases if c not in complete]):

@@ -15,9 +15,18 @@ from engine.models import Persona
 from engine.paths import slugify
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-PERSONAS_DIR = REPO_ROOT / "personas"
-WORKFLOWS_DIR = REPO_ROOT / "workflows"
-TEMPLATES_DIR = REPO_ROOT / "templates"
+_INSTALLED_DATA = Path(__file__).resolve().parent / "_data"  # where a built wheel carries the data (setup.py)
+
+
+def data_dir(name: str) -> Path:
+    """A data folder (personas, workflows, templates): inside an installed wheel, else the source checkout's."""
+    installed = _INSTALLED_DATA / name
+    return installed if installed.is_dir() else REPO_ROOT / name
+
+
+PERSONAS_DIR = data_dir("personas")
+WORKFLOWS_DIR = data_dir("workflows")
+TEMPLATES_DIR = data_dir("templates")
 
 StageKind = Literal["personas", "reviews", "responses", "rebuttals", "findings", "self_review", "compile"]
 STAGE_NEEDS: dict[str, tuple[str, ...]] = {

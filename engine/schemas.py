@@ -115,6 +115,11 @@ class UsefulnessOut(Out):
     items: list[UsefulOut] = Field(max_length=6)
 
 
+class SameClaimOut(Out):
+    reason: Str200
+    same: bool = Field(description="Do both issues claim the same defect?")
+
+
 class CritiqueOut(Out):
     points: list[Str200] = Field(max_length=6)
     approve: bool

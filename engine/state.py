@@ -48,6 +48,7 @@ class PickTask(TypedDict):
     index: int
     labels: dict[str, str]  # label -> review id (anonymised, shuffled for this reader)
     abstracts: dict[str, str]  # label -> abstract
+    uncertain: dict[str, list[str]]  # label -> titles of that review's uncertain issues (shown first)
 
 
 class ResponseTask(TypedDict):
@@ -56,6 +57,7 @@ class ResponseTask(TypedDict):
     review: Review
     label: str
     reason: str
+    uncertain: dict[str, list[str]]  # issue id -> why the debate should check it
 
 
 class RebuttalTask(TypedDict):

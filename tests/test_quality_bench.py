@@ -38,3 +38,16 @@ def test_quality_bench_runs_two_cases_with_the_fake(tmp_path: Path, capsys) -> N
     assert bench.main([*args, "--no-run", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert rows[0]["workflow"] == "debate" and rows[0]["cases"] == 2 and rows[0]["defects"] == 4
+
+
+def test_losses_separate_what_compile_and_the_truth_score_lost() -> None:
+    bench = _load_bench()
+    defects = bench.S.defects_from_labels(bench.load_labels())
+    d = defects["py_pagination"]
+    at = [{"file": x.file, "line_start": x.line_start, "line_end": x.line_end, "title": "t", "evidence": "e",
+           "fix": "f", "truth": 0.9} for x in d]
+    result = {"case": "py_pagination", "review_issues": at, "findings": [{**at[0], "truth": 0.2}]}
+    loss = bench.losses([result], defects)
+    assert (loss["reviews"], loss["findings"], loss["trusted"]) == (len(d), 1, 0)
+    assert loss["compile_loss"] == len(d) - 1 and loss["judge_loss"] == 1 and loss["lost_in"] == ["py_pagination"]
+    assert bench.losses([{k: v for k, v in result.items() if k != "review_issues"}], defects)["reviews"] is None

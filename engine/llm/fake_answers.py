@@ -198,6 +198,13 @@ def critique(prompt: str) -> dict[str, Any]:
     return {"approve": approve, "points": [] if approve else ["Tighten the evidence of #1."]}
 
 
+def same_claim(prompt: str) -> dict[str, Any]:
+    """Same claim when the two titles share their last word (deterministic, prompt-only)."""
+    titles = re.findall(r"^Issue [AB]: (.+)$", prompt, re.M)
+    same = len(titles) == 2 and titles[0].split()[-1:] == titles[1].split()[-1:]
+    return {"reason": "Both name the same defect." if same else "They name different defects.", "same": same}
+
+
 ANSWERS: dict[str, Callable[[str], dict[str, Any]]] = {
     "PersonasOut": personas,
     "ReviewOut": review,
@@ -207,6 +214,7 @@ ANSWERS: dict[str, Callable[[str], dict[str, Any]]] = {
     "FindingsOut": findings,
     "UsefulnessOut": usefulness,
     "CritiqueOut": critique,
+    "SameClaimOut": same_claim,
 }
 
 
