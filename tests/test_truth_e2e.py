@@ -105,7 +105,10 @@ def test_judge_answers_are_replayed_on_resume(tmp_path: Path) -> None:
     run_dir, report = run_fake(tmp_path)
     before = len(read_ledger(run_dir / "ledger.jsonl"))
     (run_dir / "checkpoint.sqlite").unlink()  # forget the graph state: every call must come back from calls/
-    again = asyncio.run(api.resume(run_dir))
+    def no_model(name: str, max_tokens: int) -> Any:
+        raise AssertionError(f"a replayed run built a model ({name})")
+
+    again = asyncio.run(api.resume(run_dir, factory=no_model))
     assert len(read_ledger(run_dir / "ledger.jsonl")) == before, "no call was made again"
     assert [f.scores for f in again.findings] == [f.scores for f in report.findings]
 

@@ -132,9 +132,10 @@ class Gateway:
     ) -> T:
         """One logical structured call: cached, budgeted, retried, recorded."""
         method = parse_model(model).structured_method
-        runnable = self.model(model, max_tokens).with_structured_output(schema, method=method, include_raw=True)
 
         async def call(messages: list[BaseMessage]) -> tuple[AIMessage | None, Any, BaseException | None]:
+            # built on first use, not before the replay check: a resumed run never starts a model it does not call
+            runnable = self.model(model, max_tokens).with_structured_output(schema, method=method, include_raw=True)
             out = await runnable.ainvoke(messages)
             return out["raw"], out["parsed"], out["parsing_error"]
 
@@ -153,9 +154,9 @@ class Gateway:
         recorded like every call. A provider that refuses the logprobs option (HTTP 400) is asked again
         without it."""
         asks_logprobs = {"on": parse_model(model).logprobs}
-        base = self.model(model, max_tokens)
 
         async def call(messages: list[BaseMessage]) -> tuple[AIMessage | None, Any, BaseException | None]:
+            base = self.model(model, max_tokens)
             bound = base.bind(logprobs=True, top_logprobs=10) if asks_logprobs["on"] else base
             raw = await bound.ainvoke(messages)
             parsed = judge_answer(str(raw.content), raw.response_metadata.get("logprobs"))
