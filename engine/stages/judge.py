@@ -11,6 +11,7 @@ from engine.artifacts import render_template
 from engine.context import RunContext
 from engine.errors import BudgetExceeded, ModelOutputError, ProviderError
 from engine.llm.logprobs import JudgeAnswer
+from engine.llm.providers import parse_model
 from engine.schemas import UsefulnessOut
 from engine.stages.cluster import Cluster
 from engine.stages.common import MAX_TOKENS, ask, excerpts, system_prompt
@@ -18,6 +19,7 @@ from engine.verify.checks import Check, Verification
 from engine.verify.features import quote_status, rule_of
 
 USEFUL_BATCH = 6
+HOSTED_JUDGE_TOKENS = 256
 USEFUL_SCORE: dict[str, float] = {"none": 0.05, "low": 0.25, "medium": 0.5, "high": 0.75, "critical": 0.95}
 QUOTE_LINE = {
     "verified": "quote: supports — the quoted evidence is at the cited lines",
@@ -25,6 +27,12 @@ QUOTE_LINE = {
     "not_found": "quote: refutes — the quoted evidence is nowhere in the target",
 }
 R = TypeVar("R")
+
+
+def answer_cap(model: str) -> int:
+    """max_tokens of a yes/no answer: tiny on the embedded and local servers; hosted reasoning models spend
+    hidden tokens before the first visible one, so they get room for it (an answer is still one word)."""
+    return MAX_TOKENS["judge"] if parse_model(model).free else HOSTED_JUDGE_TOKENS
 
 
 def checks_for(c: Cluster, verifications: list[Verification]) -> list[Check]:
@@ -99,7 +107,7 @@ async def judge_truth(ctx: RunContext, clusters: list[Cluster],
         def call(model: str, n: int) -> Awaitable[JudgeAnswer]:
             return ctx.gateway.yes_no(stage="judge", persona="panel", model=model, user=user,
                                       subject=f"truth-{subject}" if n == 0 else f"truth-fallback-{subject}",
-                                      system=system_prompt(ctx, None, plain=True), max_tokens=MAX_TOKENS["judge"])
+                                      system=system_prompt(ctx, None, plain=True), max_tokens=answer_cap(model))
 
         return await with_fallback(ctx, call, errors)
 
