@@ -149,7 +149,7 @@ def test_labels_file_is_consistent_with_the_corpus():
             assert path.is_file(), (case, d.file)
             lines = path.read_text(encoding="utf-8").splitlines()
             if d.sections:
-                secs = S.sections("\n".join(lines))
+                secs = S.file_sections(d.file, "\n".join(lines))
                 assert set(d.sections) <= {s.title for s in secs}, (case, d.id)
                 assert len(S.new_words(d, secs)) >= 2, (case, d.id)  # keywords a reviewer must add
             else:
