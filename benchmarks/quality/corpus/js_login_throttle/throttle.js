@@ -47,11 +47,14 @@ function throttleLogins(counter) {
       return res.status(429).json({ error: 'too many failed logins, try again later' });
     }
     res.on('finish', () => {
+      let update = null;
       if (res.statusCode === 401) {
-        counter.record('acct', account);
-        counter.record('ip', ip);
+        update = Promise.all([counter.record('acct', account), counter.record('ip', ip)]);
       } else if (res.statusCode === 200) {
-        counter.reset('acct', account);
+        update = counter.reset('acct', account);
+      }
+      if (update) {
+        update.catch((err) => console.error('login throttle: counter update failed', err));
       }
     });
     return next();

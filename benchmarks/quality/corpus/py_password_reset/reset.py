@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -43,7 +44,7 @@ class ResetStore:
         now = now or datetime.utcnow()
         if now > record.expires_at:
             return False
-        if self._hash(token) != record.token_hash:
+        if not hmac.compare_digest(self._hash(token), record.token_hash):
             return False
         record.used = True
         return True

@@ -32,13 +32,12 @@ class ThumbnailPool:
         self._jobs.put(path)
 
     def _record(self, error: str | None) -> None:
-        self._lock.acquire()
-        if error is not None:
-            self.progress.failed += 1
-            self.progress.errors.append(error[:200])
-        else:
-            self.progress.done += 1
-        self._lock.release()
+        with self._lock:
+            if error is not None:
+                self.progress.failed += 1
+                self.progress.errors.append(error[:200])
+            else:
+                self.progress.done += 1
 
     def _work(self) -> None:
         while True:
