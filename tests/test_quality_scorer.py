@@ -213,3 +213,16 @@ def test_held_out_rule_takes_a_third_of_each_stratum_by_name_hash():
     assert held == S.held_out_by_rule({"cases": dict(reversed(cases.items()))})  # order does not matter
     flagged = {"cases": {n: spec | {"held_out": n in held} for n, spec in cases.items()}}
     assert S.held_out_cases(flagged) == held
+
+
+def test_a_subject_makes_a_generic_claim_miss_the_flaw():
+    text = "# PRD\n\n## Requirements\n\nR3: results within 300 ms.\n\n## Performance\n\np95 under 800 ms.\n"
+    flaw = S.Defect(case="d", id="latency", file="prd.md", sections=("Requirements", "Performance"),
+                    keywords=("contradict", "inconsisten"), subject=("latency", "300", "800"))
+    secs = S.sections(text)
+    assert not S.matches(found("prd.md", 5, 5, title="Inconsistent wording of requirements"), flaw, secs)
+    assert S.matches(found("prd.md", 5, 5, title="Inconsistent latency targets", fix="Pick 300 or 800 ms"), flaw, secs)
+    assert S.matches(found("prd.md", 9, 9, title="R3's 300 ms contradicts the 800 ms p95"), flaw, secs)
+    with pytest.raises(ValueError, match="subject"):
+        S.validate_labels({"cases": {"a": {"kind": "code", "language": "python", "defects": [
+            {"id": "x", "file": "a.py", "line_start": 1, "description": "d", "subject": ["s"]}]}}})

@@ -7,7 +7,9 @@ Matching rules (see labels.yaml):
   reStructuredText titles in .rst files; its lines overlap the section, its quote occurs in the
   section, or its title or fix says "<title> section"), and its claim (title and fix: not the quote,
   which is copied from the flawed text) contains one of the defect's keywords that the document itself
-  does not contain (echoing the flawed text is not finding the flaw);
+  does not contain (echoing the flawed text is not finding the flaw); when the flaw lists a `subject`
+  (what it is about, words the document may contain), the claim must also name one of those, so a
+  generic "inconsistent wording" does not count as finding a contradiction between two numbers;
 - a keyword counts only at the start of a word ("limit" matches "limits", "down" does not match
   "markdown"), in claims and in the document alike;
 - strict (reported beside the main numbers): code findings must also carry a keyword in their claim.
@@ -48,6 +50,7 @@ class Defect:
     also: tuple[tuple[int, int], ...] = ()
     sections: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
+    subject: tuple[str, ...] = ()
 
     @property
     def ranges(self) -> list[tuple[int, int]]:
@@ -224,7 +227,8 @@ def matches(found: Found, defect: Defect, doc_sections: Sequence[Section] = (), 
     if defect.sections:
         wanted = {s.lower() for s in defect.sections}
         secs = [s for s in doc_sections if s.title.lower() in wanted]
-        return any(in_section(found, s) for s in secs) and has_keyword(found.claim, new_words(defect, doc_sections))
+        return (any(in_section(found, s) for s in secs) and has_keyword(found.claim, new_words(defect, doc_sections))
+                and (not defect.subject or has_keyword(found.claim, defect.subject)))
     near = any(overlaps(found.line_start, found.line_end, a, b, TOLERANCE) for a, b in defect.ranges)
     return near and (not strict or has_keyword(found.claim, defect.keywords))
 
@@ -304,6 +308,7 @@ class DefectLabel(BaseModel):
     also: list[tuple[int, int]] = []
     section: str | list[str] | None = None
     keywords: list[str] = []
+    subject: list[str] = []
 
 
 class CaseLabel(BaseModel):
@@ -336,6 +341,8 @@ def validate_labels(labels: Any) -> LabelsFile:
             where = f"labels.yaml: cases.{name}.{d.id}"
             if case.kind == "code" and (d.line_start is None or d.section is not None):
                 raise ValueError(f"{where}: a code defect has line_start (and no section)")
+            if case.kind == "code" and d.subject:
+                raise ValueError(f"{where}: `subject` is for document flaws")
             if case.kind == "document" and (d.section is None or not d.keywords or d.line_start is not None):
                 raise ValueError(f"{where}: a document flaw has a section and keywords (and no lines)")
         if case.kind == "code" and not case.language:
@@ -373,6 +380,7 @@ def defects_from_labels(labels: dict[str, Any]) -> dict[str, list[Defect]]:
                 case=case, id=d.id, file=d.file, description=d.description, line_start=start,
                 line_end=d.line_end if d.line_end is not None else start, also=tuple(d.also),
                 sections=tuple([sec] if isinstance(sec, str) else sec), keywords=tuple(d.keywords),
+                subject=tuple(d.subject),
             ))
         out[case] = items
     return out
