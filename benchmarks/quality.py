@@ -2,7 +2,7 @@
 
     python benchmarks/quality.py --workflow debate --model local [--cases a,b] [--personas N] [-k K]
     python benchmarks/quality.py --compare --model local --cases py_user_store,doc_export_api
-    python benchmarks/quality.py --compare --model fake            # seconds: a smoke test of the harness
+    python benchmarks/quality.py --compare --model fake            # ~1.5 min: a smoke test of the harness
     python benchmarks/quality.py --compare --model local --split held-out   # only the held-out cases
 
 Each case of benchmarks/quality/corpus/ is copied to a temporary folder outside any git work tree
