@@ -102,8 +102,9 @@ def test_no_network_the_listener_gets_no_connection(tmp_path: Path) -> None:
         listener.listen(4)
         listener.settimeout(0.5)
         port = listener.getsockname()[1]
-        ctx = make_ctx(tmp_path, {"net.py": f"import socket\nsocket.create_connection(('127.0.0.1', {port}), "
-                                            "timeout=2).sendall(b'leak')\n\ndef f():\n    return 1  # expect: f() == 2\n"})
+        code = (f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2).sendall(b'leak')\n"
+                "\ndef f():\n    return 1  # expect: f() == 2\n")
+        ctx = make_ctx(tmp_path, {"net.py": code})
         c = check_of(ctx, subject("net.py", 5, "return 1  # expect: f() == 2"))
         with pytest.raises(TimeoutError):
             listener.accept()
