@@ -17,6 +17,7 @@ import secrets
 import shlex
 import tempfile
 import threading
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -43,6 +44,15 @@ OUTCOMES = {"reproduced": "supports", "not_reproduced": "refutes", "broken_check
             "timeout": "inconclusive"}
 _RUN_LOCK = threading.Lock()  # one sandboxed command at a time: they share the CPU and the process budget
 _SETUP_LOCK = threading.Lock()
+_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+def _slot() -> asyncio.Semaphore:
+    """One sandbox run at a time per event loop, waited for here rather than in a worker thread."""
+    loop = asyncio.get_running_loop()
+    if loop not in _SLOTS:
+        _SLOTS[loop] = asyncio.Semaphore(1)
+    return _SLOTS[loop]
 
 
 class ExecuteConfig(BaseModel):
@@ -129,6 +139,14 @@ def prepared(ctx: RunContext) -> Setup:
         return setup
 
 
+def finish(ctx: RunContext) -> None:
+    """Remove this run's base copy now (the verify stage calls it when its reproducers are done; else at exit)."""
+    with _SETUP_LOCK:
+        setup = _SETUPS.pop(str(ctx.run_dir.resolve()), None)
+    if setup is not None and setup.base.exists():
+        sandbox.remove_tree(setup.base)
+
+
 def command(language: str, runner: str, exe: str, marker: str, memory_mb: int) -> list[str]:
     """The argv that runs a reproducer inside the copy."""
     script = SCRIPTS[language]
@@ -212,15 +230,18 @@ async def reproduce(ctx: RunContext, subject: Subject) -> list[Check]:
         return []
     if (done := stored(ctx, subject)) is not None:
         return done
-    setup = await asyncio.to_thread(prepared, ctx)
+    async with _slot():
+        setup = await asyncio.to_thread(prepared, ctx)
     out = await ask_reproducer(ctx, subject, language, None, 1)
-    run = await asyncio.to_thread(run_reproducer, setup, ctx, language, out.code)
+    async with _slot():
+        run = await asyncio.to_thread(run_reproducer, setup, ctx, language, out.code)
     attempts, first = 1, None
     if run["verdict"].repairable:
         first = run["verdict"].reason
         block = wrap(ctx, f"Code:\n{out.code}\n\nOutput:\n{run['output']}")
         out = await ask_reproducer(ctx, subject, language, {"reason": run["verdict"].reason, "block": block}, 2)
-        run = await asyncio.to_thread(run_reproducer, setup, ctx, language, out.code)
+        async with _slot():
+            run = await asyncio.to_thread(run_reproducer, setup, ctx, language, out.code)
         attempts = 2
     return [record(ctx, subject, language, out, run, attempts, setup, first)]
 

@@ -257,7 +257,8 @@ def remove_tree(root: Path) -> None:
         else:
             os.unlink(path)
 
-    shutil.rmtree(root, onerror=retry)
+    if os.path.lexists(root):
+        shutil.rmtree(root, onerror=retry)
 
 
 @contextmanager
