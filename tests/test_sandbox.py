@@ -203,6 +203,18 @@ def test_setup_command_runs_once_in_the_sandbox(tmp_path: Path) -> None:
     assert not (tmp_path / "src" / "built.txt").exists()
 
 
+@needs_isolation
+def test_pytest_runner_runs_the_reproducer_or_names_pytest_missing(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path, {".rebuttal.yaml": "execute:\n  test_runner: pytest\n",
+                              "calc.py": "def add(a, b):\n    return a - b  # expect: add(2, 3) == 5\n"})
+    c = check_of(ctx, subject("calc.py", 2, "return a - b  # expect: add(2, 3) == 5"))
+    assert "pytest" in c.data["command"]
+    if c.data["dependency"] == "pytest":  # the sandbox's interpreter has no pytest (the system Python, as root)
+        assert c.data["classification"] == "broken_check" and c.data["attempts"] == 1
+    else:
+        assert c.data["classification"] == "reproduced", c.data
+
+
 @pytest.mark.skipif(sandbox.interpreter("javascript") is None or not ISOLATED, reason="needs node and a sandbox")
 def test_javascript_reproducer(tmp_path: Path) -> None:
     ctx = make_ctx(tmp_path, {"add.js": "exports.add = (a, b) => a - b;  // expect: target.add(2, 3) === 5\n"})

@@ -42,8 +42,9 @@ def main():
     """Run the reproducer and print the record after the marker."""
     path, marker = sys.argv[1], sys.argv[2]
     sys.path.insert(0, ROOT)
-    if os.path.isdir(os.path.join(ROOT, "src")):  # src layouts import their packages without `src.`
-        sys.path.insert(1, os.path.join(ROOT, "src"))
+    for extra in ("src", ".deps"):  # src layouts import without `src.`; a setup command may install into .deps
+        if os.path.isdir(os.path.join(ROOT, extra)):
+            sys.path.insert(1, os.path.join(ROOT, extra))
     try:
         namespace = runpy.run_path(path, run_name="__rebuttal_reproducer__")
         for name, value in list(namespace.items()):

@@ -153,7 +153,7 @@ def command(language: str, runner: str, exe: str, marker: str, memory_mb: int) -
     if language == "javascript":
         return [exe, f"--max-old-space-size={memory_mb}", script]
     if runner == "pytest":
-        return [exe, "-I", "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "--tb=native", script]
+        return [exe, "-s", "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "--tb=native", script]
     return [exe, "-I", RUNNER, script, marker]
 
 
@@ -186,7 +186,9 @@ def run_reproducer(setup: Setup, ctx: RunContext, language: str, code: str) -> d
         if language == "python":
             (root / RUNNER).write_text(Path(__file__).with_name("pyrunner.py").read_text(encoding="utf-8"))
         with _RUN_LOCK:
-            r = sandbox.run(root, argv, limits, setup.isolation, node=language == "javascript")
+            paths = ":".join(str(root / p) for p in (".", "src", ".deps"))  # pytest only: the plain runner adds them
+            r = sandbox.run(root, argv, limits, setup.isolation, env={"PYTHONPATH": paths},
+                            node=language == "javascript")
         record, stdout = split_record(r.stdout, marker)
         output = (stdout.rstrip() + "\n" + r.stderr.rstrip()).strip()
         verdict = classify.limits_verdict(r.timed_out, limits.wall_s, r.exit_code, r.signal, output)
@@ -196,6 +198,9 @@ def run_reproducer(setup: Setup, ctx: RunContext, language: str, code: str) -> d
             if setup.config.test_runner == "pytest":
                 record = classify.pytest_record(r.exit_code, output, str(root))
             verdict = classify.python_verdict(record, r.exit_code, targets)
+            if setup.config.test_runner == "pytest" and "No module named pytest" in output:
+                verdict = classify.Verdict("broken_check", "test_runner is pytest and the sandbox's interpreter has "
+                                           "no pytest", dependency="pytest")
         tail = "\n".join(output.replace(str(root) + "/", "").splitlines()[-40:])
     shown = " ".join(shlex.quote(a) for a in [Path(argv[0]).name, *argv[1:]] if a != marker)
     return {"verdict": verdict, "command": shown, "output": redact(tail, "output.txt")[0], "result": r}
