@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from engine.verify import classify
-from engine.verify.reproduce import command, module_name, split_record
+from engine.verify.checks import Subject
+from engine.verify.reproduce import command, module_name, split_record, stem
 
 T = {"calc.py", "pkg/mod.py"}
 
@@ -101,3 +102,12 @@ def test_record_split_and_commands() -> None:
                                                                                 "_rebuttal_runner.py"]
     assert "--tb=native" in command("python", "pytest", "/usr/bin/python3", "MARK ", 64)
     assert command("javascript", "python", "/usr/bin/node", "MARK ", 64)[1] == "--max-old-space-size=64"
+
+
+@pytest.mark.parametrize(("sid", "expected"), [
+    ("F-001", "verifications/F-001-reproducer"), ("R-maintainer#2", "verifications/R-maintainer-2-reproducer"),
+    ("../../etc/x", "verifications/-..-etc-x-reproducer"),
+])
+def test_artifact_names_stay_in_verifications(sid: str, expected: str) -> None:
+    subj = Subject(id=sid, title="t", file="a.py", line_start=1, line_end=1)
+    assert stem(subj) == expected

@@ -219,9 +219,14 @@ async def ask_reproducer(ctx: RunContext, subject: Subject, language: str, previ
         max_tokens=MAX_TOKENS)
 
 
+def stem(subject: Subject) -> str:
+    """The artifact name of a subject's reproducer: `verifications/<id>-reproducer` (unsafe characters dashed)."""
+    return "verifications/" + re.sub(r"[^A-Za-z0-9._-]", "-", subject.id).lstrip(".") + "-reproducer"
+
+
 def stored(ctx: RunContext, subject: Subject) -> list[Check] | None:
     """The checks of a reproducer that already finished in this run directory (resume replays them)."""
-    path = ctx.run_dir / "verifications" / f"{subject.id}-reproducer.json"
+    path = ctx.run_dir / f"{stem(subject)}.json"
     if not path.exists():
         return None
     data = json.loads(path.read_text(encoding="utf-8"))
@@ -256,8 +261,7 @@ def record(ctx: RunContext, subject: Subject, language: str, out: ReproducerOut,
     """Write the reproducer artifact and its replayable check; return the check."""
     v: classify.Verdict = run["verdict"]
     r: sandbox.RunResult | None = run["result"]
-    rel = f"verifications/{subject.id}-reproducer.{EXTENSIONS[language]}"
-    rel_json = f"verifications/{subject.id}-reproducer.json"
+    rel, rel_json = f"{stem(subject)}.{EXTENSIONS[language]}", f"{stem(subject)}.json"
     comment = "#" if language == "python" else "//"
     text = render_template("reproducer.j2", comment=comment, subject=subject, out=out, verdict=v, run=run,
                            attempts=attempts, isolation=setup.isolation, limits=ctx.settings.sandbox)
