@@ -223,9 +223,13 @@ def test_javascript_reproducer(tmp_path: Path) -> None:
     assert (ctx.run_dir / "verifications/F-001-reproducer.js").exists()
 
 
-def test_other_languages_get_no_reproducer(tmp_path: Path) -> None:
-    ctx = make_ctx(tmp_path, {"notes.md": "# notes\n"})
+def test_other_languages_and_execute_off_get_no_reproducer(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path, {"notes.md": "# notes\n", "calc.py": "x = 1  # expect: x == 2\n"})
     assert asyncio.run(rep.reproduce(ctx, subject("notes.md", 1, "# notes"))) == []
+    assert asyncio.run(rep.reproduce(ctx, subject("gone.py", 1, "x = 1"))) == []
+    ctx.settings = ctx.settings.model_copy(update={"execute": False})
+    assert asyncio.run(rep.reproduce(ctx, subject("calc.py", 1, "x = 1  # expect: x == 2"))) == []
+    assert not (ctx.run_dir / "verifications").exists()
 
 
 def test_execute_is_refused_without_a_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

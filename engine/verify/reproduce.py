@@ -235,6 +235,8 @@ def stored(ctx: RunContext, subject: Subject) -> list[Check] | None:
 
 async def reproduce(ctx: RunContext, subject: Subject) -> list[Check]:
     """Write, run and classify a reproducer for one finding on a Python (or JavaScript) file."""
+    if not ctx.settings.execute:  # off means off, whoever calls this
+        return []
     language = language_of(subject.file)
     if language is None or ctx.target.file(subject.file) is None:
         return []
