@@ -65,6 +65,11 @@ def test_execute_without_a_sandbox_is_refused_in_one_line(tmp_path: Path, monkey
     assert result.exit_code != 0
     assert "--execute-unsafe-no-sandbox" in result.output and len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "runs").exists()
+    result = cli.invoke(app, ["review", str(tmp_path / "a.py"), "--model", "fake", "--execute-unsafe-no-sandbox",
+                              "--personas", "1", "-k", "0", "--out", str(tmp_path / "runs"), "--run-id", "u", "--json"])
+    assert result.exit_code == 0, result.output
+    settings = yaml.safe_load((tmp_path / "runs/u/run.yaml").read_text())["settings"]
+    assert settings["execute"] is True and settings["execute_unsafe"] is True
 
 
 @pytest.mark.skipif(not ISOLATED, reason="no sandbox works here (.ci/run installs bubblewrap)")
