@@ -117,7 +117,7 @@ def test_writes_outside_the_copy_do_not_land(tmp_path: Path) -> None:
     canaries = [tmp_path / "canary.txt", tmp_path / "src" / "canary.txt", tmp_path / "runs" / "canary.txt"]
     open_dir = Path(tempfile.mkdtemp(prefix="rebuttal-canary-"))  # world-writable, like /tmp itself
     open_dir.chmod(0o777)
-    if sandbox.probe() == "bwrap":  # unshare leaves the filesystem writable where the sandbox user may write
+    if sandbox.probe().startswith("bwrap"):  # unshare leaves the filesystem writable where the sandbox user may write
         canaries.append(open_dir / "canary.txt")
     body = "".join(f"try:\n    open({str(p)!r}, 'w').write('x')\nexcept OSError:\n    pass\n" for p in canaries)
     ctx = make_ctx(tmp_path, {"w.py": body + "\ndef f():\n    return 1  # expect: f() == 2\n"})

@@ -7,6 +7,8 @@ user when we are root (root ignores RLIMIT_NPROC), and then execs the isolation 
 
 - `bwrap`: the whole filesystem read-only, a fresh empty /tmp, only the copy writable, new user, pid,
   network, ipc and uts namespaces, killed with its parent;
+- `bwrap-root` (as root where the sandbox user may not create user namespaces): the same, bwrap run as root
+  without a user namespace, the command dropped to `nobody` inside it by `setpriv`;
 - `unshare`: new user, pid, mount and network namespaces (no network), but the filesystem is as the
   sandbox user sees it (writable where that user may write);
 - `none` (only with --execute-unsafe-no-sandbox): limits and a clean environment, no isolation at all.
@@ -39,7 +41,7 @@ from engine.errors import ConfigError
 from engine.paths import inside
 from engine.target.snapshot import TargetSnapshot
 
-Isolation = Literal["bwrap", "unshare", "none"]
+Isolation = Literal["bwrap", "bwrap-root", "unshare", "none"]
 SANDBOX_UID = 65534  # nobody: only when the engine runs as root
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 UNSAFE_FLAG = "--execute-unsafe-no-sandbox"
@@ -111,10 +113,16 @@ def interpreter(language: str) -> str | None:
 
 def isolation_argv(isolation: Isolation, workdir: Path) -> list[str]:
     """The wrapper that isolates a command running in `workdir`."""
+    w = str(workdir)
+    mounts = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--bind", w, w, "--chdir", w]
     if isolation == "bwrap":
-        w = str(workdir)
-        return ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
-                "--bind", w, w, "--chdir", w, "--unshare-all", "--die-with-parent", "--"]
+        return ["bwrap", *mounts, "--unshare-all", "--die-with-parent", "--"]
+    if isolation == "bwrap-root":
+        nobody = str(SANDBOX_UID)
+        return ["bwrap", *mounts, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+                "--unshare-cgroup-try", "--die-with-parent", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--",
+                "setpriv", f"--reuid={nobody}", f"--regid={nobody}", "--clear-groups", "--inh-caps=-all",
+                "--bounding-set=-all", "--"]
     if isolation == "unshare":
         return ["unshare", "--user", "--map-root-user", "--net", "--pid", "--mount", "--fork", "--kill-child",
                 "--mount-proc", "--"]
@@ -170,7 +178,8 @@ def run(workdir: Path, argv: list[str], limits: SandboxLimits, isolation: Isolat
     exe = shutil.which(full[0], path=SYSTEM_PATH) if not os.path.isabs(full[0]) else full[0]
     if exe is None:
         raise ConfigError(f"sandbox: {full[0]} is not on {SYSTEM_PATH}")
-    spec = {"limits": rlimits(limits, node), "uid": SANDBOX_UID if drops_to_nobody() else None,
+    drop = drops_to_nobody() and isolation != "bwrap-root"  # bwrap-root drops inside, after its mounts
+    spec = {"limits": rlimits(limits, node), "uid": SANDBOX_UID if drop else None,
             "argv": [exe, *full[1:]]}
     with tempfile.TemporaryDirectory(prefix="rebuttal-output-") as outdir:
         out_path, err_path = Path(outdir) / "stdout", Path(outdir) / "stderr"
@@ -207,13 +216,14 @@ def kill_group(pgid: int) -> None:
 
 @functools.lru_cache(maxsize=1)
 def probe() -> Isolation:
-    """The strongest isolation that works on this machine: bwrap, then unshare, else none."""
-    for isolation in ("bwrap", "unshare"):
+    """The strongest isolation that works here (its file lands in the copy, owned by the sandbox user), else none."""
+    owner = SANDBOX_UID if drops_to_nobody() else os.getuid()
+    for isolation in ("bwrap", *(["bwrap-root"] if drops_to_nobody() else []), "unshare"):
         if not shutil.which(isolation_argv(isolation, Path("/"))[0]):
             continue
         with workspace(None) as d:
             r = run(d, ["/bin/sh", "-c", "touch probe"], SandboxLimits(wall_s=20), isolation)  # type: ignore[arg-type]
-            if r.exit_code == 0 and (d / "probe").exists():
+            if r.exit_code == 0 and (d / "probe").exists() and (d / "probe").stat().st_uid == owner:
                 return isolation  # type: ignore[return-value]
     return "none"
 
