@@ -114,7 +114,8 @@ def interpreter(language: str) -> str | None:
 def isolation_argv(isolation: Isolation, workdir: Path) -> list[str]:
     """The wrapper that isolates a command running in `workdir`."""
     w = str(workdir)
-    mounts = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--bind", w, w, "--chdir", w]
+    mounts = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+              "--bind", w, w, "--chdir", w]
     if isolation == "bwrap":
         return ["bwrap", *mounts, "--unshare-all", "--die-with-parent", "--"]
     if isolation == "bwrap-root":
