@@ -74,7 +74,8 @@ def reproducer_outcome(checks: list[Check]) -> str | None:
     if not runs:
         return None
     c = runs[-1]
-    said = c.data.get("outcome")
+    said = {"broken_check": "broken", "timeout": "broken"}.get(str(c.data.get("classification")),
+                                                             c.data.get("classification"))
     if said in ("reproduced", "not_reproduced", "broken"):
         return str(said)
     return {"supports": "reproduced", "refutes": "not_reproduced", "inconclusive": "broken"}[c.outcome]
