@@ -25,7 +25,7 @@ from tests.conftest import EXAMPLE
 
 CLI = [sys.executable, "-c", "from engine.cli import main; main()"]
 PANEL = ["--persona", "security-auditor", "--persona", "maintainer", "--persona", "test-engineer", "-k", "1"]
-CALLS = 19  # 3 reviews, 3 picks, 3 responses, 3 rebuttals, 3 findings, 3 judge calls (one per finding), 1 usefulness
+CALLS = 20  # 3 reviews, 3 picks, 3 responses, 3 rebuttals, 3 findings, 4 judge calls (one per finding), 1 usefulness
 TIMEOUT = 30
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
