@@ -146,7 +146,15 @@ def register(app: typer.Typer) -> None:
         try:
             if not run_dirs and not corpus:
                 raise ConfigError("give triaged run directories and/or --corpus RESULTS_DIR")
-            rows = [r for d in run_dirs or [] for r in fitting.rows_from_run(d)]
+            rows = []
+            for d in run_dirs or []:
+                got = fitting.rows_from_run(d)
+                labelled = len(read_triage(d, load_findings(d)[0]).findings)
+                if labelled > len(got):
+                    err.print(f"warning: {d}: {labelled - len(got)} labelled finding(s) left out (no feature vector: "
+                              "a run from before calibrated truth, or a label for a finding it does not have)",
+                              highlight=False)
+                rows += got
             rows += [r for c in corpus or [] for r in fitting.rows_from_corpus(c)]
             base = calibration.shipped()
             sources = [str(d) for d in run_dirs or []] + [f"corpus:{c}" for c in corpus or []]
