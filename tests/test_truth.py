@@ -74,6 +74,21 @@ BANDIT = Check(kind="analyzer:bandit", outcome="supports", detail="pickle", data
     (Signals(evidence_status="moved", checks=[ANALYZER, BANDIT, Check(kind="location", outcome="refutes",
                                                                     detail="line 900 > 120")]),
      {"analyzer_support": 2.0, "location_refutes": 1.0, "severity": -0.5}),
+    # the verify stage's quote checks: data.status decides; no quote given counts as not found
+    (Signals(evidence_status="moved", checks=[Check(kind="quote", outcome="inconclusive", detail="none",
+                                                    data={"status": "no_quote", "location": "ok"})]),
+     {"severity": -0.5}),
+    (Signals(evidence_status="not_found", checks=[Check(kind="quote", outcome="inconclusive", detail="?")]),
+     {"quote_not_found": 1.0, "severity": -0.5}),
+    (Signals(evidence_status="not_found", checks=[
+        Check(kind="quote", outcome="refutes", detail="x", data={"status": "not_found", "location": "file_missing"}),
+        Check(kind="quote", outcome="refutes", detail="y", data={"status": "not_found",
+                                                                 "location": "lines_out_of_range"})]),
+     {"quote_not_found": 1.0, "location_refutes": 1.0, "severity": -0.5}),
+    (Signals(evidence_status="not_found", checks=[
+        Check(kind="quote", outcome="supports", detail="x", data={"status": "moved", "location": "ok"}),
+        Check(kind="quote", outcome="refutes", detail="y", data={"status": "not_found", "location": "file_missing"})]),
+     {"severity": -0.5}),
     (Signals(evidence_status="moved", checks=[Check(kind="reproducer", outcome="supports", detail="exit 1")]),
      {"reproduced": 1.0, "severity": -0.5}),
     (Signals(evidence_status="moved", checks=[Check(kind="reproducer", outcome="inconclusive", detail="crashed")]),

@@ -8,7 +8,7 @@ checks and the debate alone; without a reproducer the three reproducer indicator
 |---|---|
 | judge | logit of the judge's P(yes), clipped to P in [0.02, 0.98]; 0 without a judge answer |
 | quote_verified / quote_not_found | 1 when the quote is at the cited lines / nowhere in the target (moved: both 0) |
-| location_refutes | 1 when a location check refutes the cited lines |
+| location_refutes | 1 when a location check refutes the cited lines (or no quote check's cited place exists) |
 | analyzer_support | supporting analyzer checks (ruff, bandit, ...) at the finding's lines, at most 3 |
 | reproduced / not_reproduced / reproducer_broken | the reproducer's outcome (all 0 when none ran) |
 | raisers | independent raisers beyond the first, at most 4 |
@@ -62,10 +62,21 @@ def quote_status(evidence_status: str, checks: list[Check]) -> str:
         if c.kind != "quote":
             continue
         status = c.data.get("status") or c.data.get("verdict")
-        if status not in EVIDENCE_RANK:
-            status = {"supports": "verified", "refutes": "not_found", "inconclusive": "moved"}[c.outcome]
-        verdicts.append(str(status))
+        if status == "no_quote":
+            status = "not_found"
+        elif status not in EVIDENCE_RANK:
+            status = {"supports": "verified", "refutes": "not_found"}.get(c.outcome)  # inconclusive: no verdict
+        if status:
+            verdicts.append(str(status))
     return max(verdicts, key=lambda v: EVIDENCE_RANK.get(v, 0))
+
+
+def location_refuted(checks: list[Check]) -> bool:
+    """A location check refutes the cited lines, or every quote check says its cited file or lines do not exist."""
+    if any(c.kind == "location" and c.outcome == "refutes" for c in checks):
+        return True
+    places = [c.data.get("location") for c in checks if c.kind == "quote" and c.data.get("location")]
+    return bool(places) and all(p in ("file_missing", "lines_out_of_range") for p in places)
 
 
 def reproducer_outcome(checks: list[Check]) -> str | None:
@@ -99,7 +110,7 @@ def extract(s: Signals) -> tuple[dict[str, float], dict[str, str]]:
         x["quote_verified"], label["quote_verified"] = 1.0, "quote verified"
     elif quote == "not_found":
         x["quote_not_found"], label["quote_not_found"] = 1.0, "quote not found"
-    if any(c.kind == "location" and c.outcome == "refutes" for c in s.checks):
+    if location_refuted(s.checks):
         x["location_refutes"], label["location_refutes"] = 1.0, "location refuted"
     hits = [c for c in s.checks if c.kind.startswith("analyzer") and c.outcome == "supports"]
     if hits:
