@@ -38,6 +38,8 @@ T = TypeVar("T", bound=BaseModel)
 ModelFactory = Callable[[str, int], BaseChatModel]
 # one attempt of a call: (raw answer, parsed record or None, parse error or None)
 Call = Callable[[list[BaseMessage]], Awaitable[tuple[AIMessage | None, Any, BaseException | None]]]
+
+
 def call_id(stage: str, persona: str, subject: str) -> str:
     """Deterministic id of a logical call: same stage, persona and subject -> same id."""
     return "--".join(slugify(x, "none") for x in (stage, persona, subject))

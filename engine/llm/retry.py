@@ -11,7 +11,6 @@ TRANSIENT_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 529}
 OUTPUT_ERRORS = {"LengthFinishReasonError", "OutputParserException", "ValidationError", "JSONDecodeError"}
 
 
-
 def cut_off_message(exc: BaseException) -> AIMessage | None:
     """The usage of an answer the SDK rejected (e.g. cut off at max_tokens), so its tokens are counted."""
     usage = getattr(getattr(exc, "completion", None), "usage", None)
