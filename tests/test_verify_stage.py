@@ -224,3 +224,26 @@ def test_execute_adds_the_reproducers_checks(tmp_path: Path, cache_py: Path, mon
     monkeypatch.setitem(sys.modules, "engine.verify.reproduce", types.SimpleNamespace(reproduce=reproduce))
     report = run_execute(tmp_path, cache_py)
     assert seen and all(any(c.kind == "reproducer" for c in f.checks) for f in report.findings)
+
+
+def test_resume_after_a_failed_compile_replays_verify_from_the_checkpoint(tmp_path: Path, cache_py: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine import graph
+    from engine.llm.fake import Fault, FakeChatModel
+
+    failing = FakeChatModel(faults=[Fault(kind="auth", match="Judge each finding")])
+    with pytest.raises(Exception, match="(?i)auth|401|key"):
+        run_fake(tmp_path, cache_py, factory=lambda name, max_tokens: failing, strict=True, personas=2, k=1)
+    run_dir = tmp_path / "runs" / "test-run"
+    written = sorted(p.name for p in (run_dir / "verifications").glob("*.md"))
+    assert written and (run_dir / "analyzers.json").exists() and not (run_dir / "report.json").exists()
+
+    def boom(*args: object) -> None:
+        raise AssertionError("a finished stage ran again on resume")
+
+    monkeypatch.setattr(analyzers, "RUNNERS", {"ruff": boom, "bandit": boom})
+    monkeypatch.setattr(graph, "verify_findings", boom)
+    monkeypatch.setattr(graph, "analyze", boom)
+    report = asyncio.run(api.resume(run_dir))
+    assert report.complete and sorted(p.name for p in (run_dir / "verifications").glob("*.md")) == written
+    assert all(f.checks and f.verification for f in report.findings)
