@@ -158,3 +158,21 @@ def test_applicability_notes_say_each_reason_once() -> None:
     notes = applicability_notes([Verification(subject=subject, not_applicable=na)] * 3)
     assert notes == ["checks not applicable — analyzers: no analyzer installed for go (ruff and bandit cover "
                      "Python) (3 finding(s))"]
+
+
+@pytest.mark.parametrize(
+    ("lead", "at_lead", "detail_end"),
+    [
+        (("app.py", 10, 10), True, "(line 10)"),
+        (("app.py", 11, 11), True, "(line 10)"),
+        (("app.py", 14, 14), False, "(line 10, at R-analyzers#1)"),  # the hit is at another member's lines
+        ((None, 10, 10), False, "(line 10, at R-analyzers#1)"),
+    ],
+)
+def test_analyzer_checks_say_whether_the_hit_is_at_the_shown_issue(lead: tuple, at_lead: bool,
+                                                                   detail_end: str) -> None:
+    from engine.verify.matching import analyzer_checks
+
+    [check] = analyzer_checks([(MUTABLE, "R-analyzers#1")], lead)
+    assert (check.kind, check.outcome, check.data["at_lead"]) == ("analyzer:ruff", "supports", at_lead)
+    assert check.detail.startswith("B006 Do not use mutable") and check.detail.endswith(detail_end)

@@ -229,7 +229,7 @@ def test_execute_adds_the_reproducers_checks(tmp_path: Path, cache_py: Path, mon
 def test_resume_after_a_failed_compile_replays_verify_from_the_checkpoint(tmp_path: Path, cache_py: Path,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     from engine import graph
-    from engine.llm.fake import Fault, FakeChatModel
+    from engine.llm.fake import FakeChatModel, Fault
 
     failing = FakeChatModel(faults=[Fault(kind="auth", match="Judge each finding")])
     with pytest.raises(Exception, match="(?i)auth|401|key"):

@@ -78,7 +78,7 @@ def analyzer_findings(snap: TargetSnapshot, c: Cluster, run: AnalyzerRun) -> tup
     """Supporting checks for hits at the cluster's lines (±1); an inconclusive one per tool that ran there and
     found nothing; and why analyzers did not apply to files they do not cover."""
     na: list[str] = []
-    hits: list[Hit] = []
+    hits: list[tuple[Hit, str]] = []
     looked: list[str] = []
     for m in c.members:
         f = resolve_path(snap, m.issue.file)
@@ -90,13 +90,14 @@ def analyzer_findings(snap: TargetSnapshot, c: Cluster, run: AnalyzerRun) -> tup
             na.append(f"analyzers: {f.path} is not code" if lang is None else
                       f"analyzers: no analyzer installed for {lang} (ruff and bandit cover Python)")
         else:
-            hits += [h for h in hits_at(run.hits, f.path, lo, hi) if h not in hits]
+            hits += [(h, m.issue.id) for h in hits_at(run.hits, f.path, lo, hi) if h not in [x for x, _ in hits]]
             looked.append(f"{f.path}:{lo}-{hi}")
-    checks = analyzer_checks(hits)
+    lead = resolve_path(snap, c.lead.issue.file)
+    checks = analyzer_checks(hits, (lead.path if lead else None, c.lead.issue.line_start, c.lead.issue.line_end))
     where = ", ".join(dict.fromkeys(looked))
     checks += [Check(kind=f"analyzer:{tool}", outcome="inconclusive", detail=f"no {tool} hit at {where} "
                      f"(±{FINDING_SLACK})", data={"where": list(dict.fromkeys(looked))})
-               for tool in run.tools if looked and not any(h.tool == tool for h in hits)]
+               for tool in run.tools if looked and not any(h.tool == tool for h, _ in hits)]
     return checks, list(dict.fromkeys(na))
 
 

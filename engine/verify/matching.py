@@ -69,11 +69,17 @@ def raised(hit: Hit, issues: list[tuple[Issue, str | None]]) -> bool:
                + RAISED_SLACK and mentions_same(hit, i) for i, f in issues)
 
 
-def analyzer_checks(hits: list[Hit]) -> list[Check]:
-    """One supporting `analyzer:<tool>` check per hit at a finding's lines."""
-    return [Check(kind=f"analyzer:{h.tool}", outcome="supports", detail=f"{h.rule} {h.message} (line {h.line})",
-                  data={"rule": h.rule, "line": h.line, "end_line": h.end_line, "severity": h.severity})
-            for h in hits]
+def analyzer_checks(hits: list[tuple[Hit, str]], lead: tuple[str | None, int, int]) -> list[Check]:
+    """One supporting `analyzer:<tool>` check per hit at the lines of a finding's issues (hit, issue id);
+    `data.at_lead` says whether it is at the lines of the issue the finding shows (±1) or of another member."""
+    out = []
+    for h, iid in hits:
+        at_lead = bool(hits_at([h], lead[0], lead[1], lead[2]))
+        where = f"line {h.line}" + ("" if at_lead else f", at {iid}")
+        out.append(Check(kind=f"analyzer:{h.tool}", outcome="supports", detail=f"{h.rule} {h.message} ({where})",
+                         data={"rule": h.rule, "line": h.line, "end_line": h.end_line, "severity": h.severity,
+                               "issue": iid, "at_lead": at_lead}))
+    return out
 
 
 def analyzer_review(run: AnalyzerRun, issues: list[tuple[Issue, str | None]],
