@@ -176,3 +176,39 @@ def test_analyzer_checks_say_whether_the_hit_is_at_the_shown_issue(lead: tuple, 
     [check] = analyzer_checks([(MUTABLE, "R-analyzers#1")], lead)
     assert (check.kind, check.outcome, check.data["at_lead"]) == ("analyzer:ruff", "supports", at_lead)
     assert check.detail.startswith("B006 Do not use mutable") and check.detail.endswith(detail_end)
+
+
+def quote_cluster(*issues: Issue) -> object:
+    from engine.stages.cluster import Cluster
+
+    return Cluster(members=[Member(issue=i, persona=f"p{n}", title=i.title, severity="medium", kept=True)
+                            for n, i in enumerate(issues)])
+
+
+@pytest.mark.parametrize(
+    ("file", "lo", "hi", "evidence", "outcome", "status", "location", "detail"),
+    [
+        ("app.py", 2, 2, "seen = []", "supports", "verified", "ok", "R-x#1: quote found at app.py:2-2"),
+        ("app.py", 15, 15, "return pickle.load(fh)", "supports", "moved", "ok",
+         "R-x#1: quote found at app.py:4-4, not at the cited app.py:15-15"),
+        ("app.py", 2, 2, "os.system(cmd)", "refutes", "not_found", "ok",
+         "R-x#1: quote not found anywhere in the target (cited app.py:2-2)"),
+        ("app.py", 80, 90, "os.system(cmd)", "refutes", "not_found", "lines_out_of_range",
+         "R-x#1: quote not found anywhere in the target (cited app.py:80-90, lines out of range)"),
+        ("gone.py", 1, 1, "seen = []", "supports", "moved", "file_missing",
+         "R-x#1: quote found at app.py:2-2, not at the cited gone.py:1-1, file missing"),
+        ("app.py", 2, 2, "  ", "inconclusive", "no_quote", "ok", "R-x#1: no quote given at app.py:2-2"),
+    ],
+)
+def test_quote_checks(file: str, lo: int, hi: int, evidence: str, outcome: str, status: str, location: str,
+                      detail: str) -> None:
+    from engine.target.snapshot import SourceFile, TargetSnapshot
+    from engine.verify.gather import QUOTE_WEIGHT, quote_checks
+
+    text = "def add(x):\n    seen = []\n    with open(p) as fh:\n        return pickle.load(fh)\n" + "pass\n" * 16
+    snap = TargetSnapshot(kind="file", root="/r", name="app.py", files=[SourceFile(path="app.py", text=text)])
+    i = Issue(id="R-x#1", title="t", file=file, line_start=lo, line_end=hi, evidence=evidence, severity="low", fix="")
+    [check] = quote_checks(snap, quote_cluster(i, i.model_copy(update={"id": "R-y#1"})))  # same quote: one check
+    assert (check.kind, check.outcome, check.detail) == ("quote", outcome, detail)
+    assert (check.data["status"], check.data["location"]) == (status, location)
+    assert check.data["weight"] == QUOTE_WEIGHT.get(status, 0.0)

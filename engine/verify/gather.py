@@ -46,6 +46,14 @@ def subject_of(sid: str, c: Cluster) -> Subject:
                    severity=lead.severity, issues=[m.issue.id for m in c.members])
 
 
+def location_of(snap: TargetSnapshot, file: str, lo: int, hi: int) -> str:
+    """Whether a cited location exists: `ok`, `file_missing` or `lines_out_of_range`."""
+    f = resolve_path(snap, file)
+    if f is None:
+        return "file_missing"
+    return "ok" if 1 <= lo <= hi <= max(1, len(f.lines)) else "lines_out_of_range"
+
+
 def quote_checks(snap: TargetSnapshot, c: Cluster) -> list[Check]:
     """A `quote` check per distinct quote of the cluster: verified supports, moved supports less, absent refutes."""
     out, seen = [], set()
@@ -56,13 +64,15 @@ def quote_checks(snap: TargetSnapshot, c: Cluster) -> list[Check]:
             continue
         seen.add(key)
         cited = f"{i.file}:{i.line_start}-{i.line_end}"
+        loc = location_of(snap, i.file, i.line_start, i.line_end)
+        cited += "" if loc == "ok" else f", {loc.replace('_', ' ')}"
         if not i.evidence.strip():
             out.append(Check(kind="quote", outcome="inconclusive", detail=f"{i.id}: no quote given at {cited}",
-                             data={"issue": i.id, "status": "no_quote", "weight": 0.0}))
+                             data={"issue": i.id, "status": "no_quote", "weight": 0.0, "location": loc}))
             continue
         q = locate_quote(snap, i.file, i.line_start, i.line_end, i.evidence)
         at = f"{q.file}:{q.lines[0]}-{q.lines[1]}" if q.file and q.lines else None
-        data = {"issue": i.id, "status": q.status, "weight": QUOTE_WEIGHT[q.status], "found_at": at}
+        data = {"issue": i.id, "status": q.status, "weight": QUOTE_WEIGHT[q.status], "found_at": at, "location": loc}
         if q.status == "verified":
             out.append(Check(kind="quote", outcome="supports", detail=f"{i.id}: quote found at {at}", data=data))
         elif q.status == "moved":
