@@ -124,13 +124,14 @@ def test_language_of(path: str, lang: str | None) -> None:
 
 
 @pytest.mark.parametrize(
-    ("stances", "kept"),
-    [([], True), (["agree"], True), (["disagree"], False), (["disagree", "agree"], True),
-     (["disagree", "disagree", "refine"], False)],
+    ("stances", "adopted", "kept"),
+    [([], False, True), (["agree"], False, True), (["disagree"], False, False), (["disagree", "agree"], False, True),
+     (["disagree", "disagree", "refine"], False, False), (["disagree", "disagree", "refine"], True, True)],
 )
-def test_analyzer_members_kept_unless_refuted(stances: list[str], kept: bool) -> None:
+def test_analyzer_members_kept_unless_refuted(stances: list[str], adopted: bool, kept: bool) -> None:
     iid = "R-analyzers#1"
-    members = [Member(issue=issue(iid, 3, "B006"), persona="analyzers", title="B006", severity="medium", kept=False),
+    members = [Member(issue=issue(iid, 3, "B006"), persona="analyzers", title="B006", severity="medium",
+                      kept=adopted),
                Member(issue=issue("R-p#1", 3, "x"), persona="p", title="x", severity="medium", kept=False)]
     responses = [Response(id=f"S-analyzers--r{n}", persona=f"r{n}", review_id="R-analyzers", model="m", summary="",
                           points=[ResponsePoint(issue_id=iid, stance=s, reason="")])  # type: ignore[arg-type]

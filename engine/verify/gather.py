@@ -18,9 +18,10 @@ REPRODUCIBLE = {"python", "javascript"}
 
 
 def keep_analyzer_members(members: list[Member], responses: list[Response]) -> None:
-    """Analyzer issues are kept (they write no findings) unless the responses to them disagree more than agree."""
+    """Analyzer issues are kept (they write no findings) unless the responses to them disagree more than agree;
+    one a persona adopted into its findings stays kept."""
     for m in members:
-        if m.persona != ANALYZERS:
+        if m.persona != ANALYZERS or m.kept:
             continue
         stances = [pt.stance for r in responses for pt in r.points if pt.issue_id == m.issue.id]
         m.kept = stances.count("disagree") <= len(stances) - stances.count("disagree")
