@@ -213,3 +213,36 @@ def test_quote_checks(file: str, lo: int, hi: int, evidence: str, outcome: str, 
     assert (check.kind, check.outcome, check.detail) == ("quote", outcome, detail)
     assert (check.data["status"], check.data["location"]) == (status, location)
     assert check.data["weight"] == QUOTE_WEIGHT.get(status, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("file", "kind", "tools", "execute", "expected"),
+    [
+        ("app.py", "folder", ["ruff", "bandit"], False, ["reproducer: not requested (run with --execute)"]),
+        ("README.md", "folder", ["ruff"], False,
+         ["analyzers: the cited file is not code (prose, configuration or data)",
+          "reproducer: not requested (run with --execute)"]),
+        ("main.go", "folder", ["ruff"], True,
+         ["analyzers: no analyzer installed for go (ruff and bandit cover Python)",
+          "reproducer: no sandbox for go files"]),
+        ("gone.py", "folder", ["ruff"], False,
+         ["analyzers: the cited file is not in the target", "reproducer: not requested (run with --execute)"]),
+        ("app.py", "folder", [], True, ["analyzers: turned off in the workflow (verify: analyzers: [])"]),
+        ("README.md", "document", ["ruff"], False,
+         ["analyzers: the target is a document (analyzers check code)",
+          "reproducer: not requested (run with --execute)"]),
+    ],
+)
+def test_not_applicable(file: str, kind: str, tools: list[str], execute: bool, expected: list[str]) -> None:
+    from engine.target.snapshot import SourceFile, TargetSnapshot
+    from engine.verify.gather import subject_of, verify_cluster
+
+    files = [SourceFile(path="app.py", text="x = 1\n"), SourceFile(path="README.md", text="# x\n"),
+             SourceFile(path="main.go", text="package main\n")]
+    snap = TargetSnapshot(kind=kind, root="/r", name="r", files=files)  # type: ignore[arg-type]
+    run = AnalyzerRun(tools=dict.fromkeys(tools, "1"), files=["app.py"] if tools and kind != "document" else [])
+    c = quote_cluster(Issue(id="R-x#1", title="t", file=file, line_start=1, line_end=1, evidence="x", severity="low",
+                            fix=""))
+    v = verify_cluster(snap, subject_of("C-001", c), c, run, tools, execute)  # type: ignore[arg-type]
+    assert v.not_applicable == expected
+    assert v.subject.issues == ["R-x#1"] and v.checks[0].kind == "quote"

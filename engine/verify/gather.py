@@ -98,7 +98,7 @@ def analyzer_findings(snap: TargetSnapshot, c: Cluster, run: AnalyzerRun) -> tup
             na.append("analyzers: the cited file is not in the target")
         elif f.path not in run.files:
             lang = language_of(f.path)
-            na.append(f"analyzers: {f.path} is not code" if lang is None else
+            na.append("analyzers: the cited file is not code (prose, configuration or data)" if lang is None else
                       f"analyzers: no analyzer installed for {lang} (ruff and bandit cover Python)")
         else:
             hits += [(h, m.issue.id) for h in hits_at(run.hits, f.path, lo, hi) if h not in [x for x, _ in hits]]
