@@ -30,6 +30,7 @@ from engine.target.snapshot import TargetSnapshot
 STATE_TYPES = ["Persona", "Issue", "Review", "Pick", "ResponsePoint", "Response", "RebuttalPoint", "Rebuttal",
                "FindingItem", "PersonaFindings", "Critique", "Scores", "Stance", "Finding", "Failure", "CostLine",
                "Report"]
+VERIFY_TYPES = ["Check", "Subject", "Verification"]
 
 
 def new_run_id(target_name: str, now: datetime | None = None) -> str:
@@ -45,7 +46,8 @@ def default_factory(settings: RunSettings) -> ModelFactory:
 
 def serializer() -> JsonPlusSerializer:
     """Checkpoint serializer that may revive exactly our state records."""
-    return JsonPlusSerializer(allowed_msgpack_modules=[("engine.models", t) for t in STATE_TYPES])
+    return JsonPlusSerializer(allowed_msgpack_modules=[("engine.models", t) for t in STATE_TYPES]
+                              + [("engine.verify.checks", t) for t in VERIFY_TYPES])
 
 
 def create_run_dir(out: Path, run_id: str) -> Path:
