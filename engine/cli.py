@@ -283,11 +283,13 @@ def workflows_cmd() -> None:
 
 # Extension commands: each module below defines `register(app)` (one line per module).
 # -- extension commands --
+from engine.cli_mcp import register as _register_mcp  # noqa: E402
 from engine.cli_report import register as _register_report  # noqa: E402
 from engine.cli_serve import register as _register_serve  # noqa: E402
 
 _register_report(app)
 _register_serve(app)
+_register_mcp(app)
 
 
 def _interrupt(signum: int, frame: Any) -> None:
