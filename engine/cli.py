@@ -44,6 +44,15 @@ def load_prices(path: Path | None) -> dict[str, tuple[float, float]]:
         raise ConfigError(f"{path}: prices must be a YAML mapping like 'openai:x: [0.15, 0.60]'") from None
 
 
+def staged_diff(diff: str | None) -> str:
+    """The --diff spec of `--staged`; refuses a second range."""
+    from engine.target.gitsource import STAGED
+
+    if diff not in (None, STAGED):
+        raise ConfigError("give either --staged or --diff, not both")
+    return STAGED
+
+
 def summary_table(report: Report, limit: int = 10) -> Table:
     t = Table(title=f"Top findings ({len(report.findings)} in all)", show_lines=False)
     for col in ("id", "severity", "status", "truth", "useful", "location", "title"):
@@ -132,6 +141,7 @@ def review(
     judge: Annotated[str | None, Opt(help="provider:model of the judge (default: --model).")] = None,
     judge_fallback: Annotated[str | None, Opt(help="Second judge if the first fails.")] = None,
     diff: Annotated[str | None, Opt(help="Review a change: BASE..HEAD or BASE.")] = None,
+    staged: Annotated[bool, Opt(help="Review the staged change (HEAD..index), as a pre-commit hook does.")] = False,
     out_dir: Annotated[Path, Opt("--out", help="Folder for run directories.")] = Path("runs"),
     run_id: Annotated[str | None, Opt(help="Run id (default: time-target-random).")] = None,
     max_calls: Annotated[int | None, Opt(help="Stop after this many calls.")] = None,
@@ -153,6 +163,8 @@ def review(
     from engine.report.ci import parse_fail_on
 
     try:
+        if staged:
+            diff = staged_diff(diff)
         if fail_on:
             parse_fail_on(fail_on)  # a malformed gate fails before any call is made
         from engine.profiles import explicit_params, resolve_options
