@@ -223,6 +223,7 @@ def sarif_log(report: Report, run_dir: Path) -> dict[str, Any]:
     root = _target_root(run_dir)
     repo = _repo_root(root.resolve()) if root and root.exists() else None
     prefix = root.resolve().relative_to(repo).as_posix() if root and repo else ""
+    prefix = "" if prefix == "." else prefix  # a target at the repository root: 'src/a.py', not './src/a.py'
     try:
         tool_version = version("rebuttal")
     except PackageNotFoundError:
