@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -83,13 +84,14 @@ def build_server(runs_dir: Path, *, default_model: str = "local", check_provider
     """The MCP server over one runs folder; `default_model` is used when a call names no model."""
     mcp = MCPServer(name="rebuttal", instructions=INSTRUCTIONS)
 
-    def settings_for(target: str | None, text: str | None, filename: str, **opts: Any) -> tuple[Any, Any]:
+    def settings_for(target: str | None, text: str | None, filename: str, inputs: Path = runs_dir,
+                     **opts: Any) -> tuple[Any, Any]:
         if bool(target) == bool(text):
             raise ToolError("give exactly one of 'target' (a path) or 'text' (the content to review)")
         opts = {k: v for k, v in opts.items() if v is not None}
         opts.setdefault("model", default_model)
-        if text:
-            target, snap = ingest_texts(runs_dir, [(filename, text)])
+        if text:  # written under <inputs>/_inputs/, ingested like a file on disk (limits, redaction)
+            target, snap = ingest_texts(inputs, [(filename, text)])
         else:
             snap = ingest(str(target), diff=opts.get("diff"))
         return api.build_settings(str(target), **opts), snap
@@ -162,8 +164,9 @@ def build_server(runs_dir: Path, *, default_model: str = "local", check_provider
     ) -> dict[str, Any]:
         """Calls, tokens and cost per stage of a review, without calling any model."""
         def work() -> dict[str, Any]:
-            settings, snap = settings_for(target, text, filename, diff=diff, workflow=workflow, personas=personas,
-                                          persona=persona, k=k, model=model, judge=judge)
+            with tempfile.TemporaryDirectory(prefix="rebuttal-estimate-") as tmp:  # an estimate leaves no files
+                settings, snap = settings_for(target, text, filename, Path(tmp), diff=diff, workflow=workflow,
+                                              personas=personas, persona=persona, k=k, model=model, judge=judge)
             est = estimate_run(settings, load_workflow(workflow), snap)
             return {"workflow": workflow, "personas": settings.personas, "k": settings.k, "model": settings.model,
                     "judge": settings.judge_model, **est.model_dump()}

@@ -122,6 +122,8 @@ def test_round_trip_review_resources_findings_trace_triage(tmp_path: Path) -> No
 def test_text_target_review(tmp_path: Path) -> None:
     async def main() -> dict[str, Any]:
         async with Client(server(tmp_path / "runs")) as client:
+            est = data(await client.call_tool("estimate", {"text": "x = 1\n", "filename": "a.py"}))
+            assert est["calls"] > 0 and not (tmp_path / "runs").exists(), "an estimate writes nothing"
             return data(await client.call_tool("review", {
                 "text": "def div(a, b):\n    return a / b\n", "filename": "calc.py", "workflow": "single"},
                 read_timeout_seconds=TIMEOUT))
