@@ -149,6 +149,10 @@ def review(
     max_usd: Annotated[float | None, Opt(help="Stop before exceeding this cost.")] = None,
     concurrency: Annotated[int | None, Opt(help="Calls in flight at once.")] = None,
     strict: Annotated[bool, Opt(help="Fail the run when a persona fails instead of dropping it.")] = False,
+    execute: Annotated[bool | None, Opt("--execute/--no-execute", help="Run a model-written reproducer per "
+                                        "Python/JS finding in a sandboxed copy of the target.")] = None,
+    execute_unsafe: Annotated[bool, Opt("--execute-unsafe-no-sandbox", help="--execute even where no sandbox "
+                                        "works: target and model code run unisolated (limits only).")] = False,
     seed: Annotated[int, Opt(help="Seed for shuffles.")] = 0,
     prices: Annotated[Path | None, Opt(help="YAML: model -> USD per million input and output tokens.")] = None,
     profile: Annotated[str | None, Opt(help="Saved profile filling the options not given.")] = None,

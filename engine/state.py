@@ -46,6 +46,7 @@ class PickTask(TypedDict):
     index: int
     labels: dict[str, str]  # label -> review id (anonymised, shuffled for this reader)
     abstracts: dict[str, str]  # label -> abstract
+    uncertain: dict[str, list[str]]  # label -> titles of that review's uncertain issues (shown first)
 
 
 class ResponseTask(TypedDict):
@@ -54,6 +55,7 @@ class ResponseTask(TypedDict):
     review: Review
     label: str
     reason: str
+    uncertain: dict[str, list[str]]  # issue id -> why the debate should check it
 
 
 class RebuttalTask(TypedDict):

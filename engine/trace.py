@@ -105,7 +105,13 @@ def render_trace(t: dict[str, Any]) -> str:
                   f"truth {s['truth']:.2f} · usefulness {s['usefulness']:.2f}",
                   f"  location: {f['file']}:{f['line_start']}-{f['line_end']}",
                   f"  truth: {s['truth_rationale']}", f"  usefulness: {s['usefulness_rationale']}",
-                  f"  raised by: {', '.join(f['personas'])}", "  report: review-findings.md", ""]
+                  f"  raised by: {', '.join(f['personas'])}", "  report: review-findings.md"]
+        lead = next((m["issue"] for m in f.get("members", []) if m.get("lead")), None)
+        if lead and len(f.get("members", [])) > 1:
+            lines.append(f"  lead claim: {lead} (of {len(f['members'])} merged)")
+        if f.get("same_place"):
+            lines.append(f"  same place, another claim: {', '.join(f['same_place'])}")
+        lines.append("")
     for c in t["issues"]:
         i = c["issue"]
         lines.append(f"└─ {i['id']}  {i['title']}  ({c['persona']})")

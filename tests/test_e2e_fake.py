@@ -109,3 +109,15 @@ def test_rerun_of_finished_run_makes_no_call(tmp_path: Path) -> None:
     again = asyncio.run(api.resume(run_dir))
     assert len(read_ledger(run_dir / "ledger.jsonl")) == before
     assert [f.id for f in again.findings] == [f.id for f in report.findings]
+
+
+@pytest.mark.parametrize("workflow", ["debate", "fusion", "single"])
+def test_every_review_issue_reaches_the_report(tmp_path: Path, workflow: str) -> None:
+    """No issue raised in a review is lost on the way to the report: each is a member of one finding."""
+    run_dir, _ = run_fake(tmp_path, personas=4, k=2, workflow=workflow)
+    debate = json.loads((run_dir / "debate.json").read_text(encoding="utf-8"))
+    report = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
+    raised = [i["id"] for r in debate["reviews"] for i in r["issues"]]
+    members = [m["issue"] for f in report["findings"] for m in f["members"]]
+    assert raised and sorted(raised) == sorted(members)
+    assert all(sum(m["lead"] for m in f["members"]) == 1 for f in report["findings"])

@@ -11,11 +11,13 @@ from engine.artifacts import render_artifact, write_atomic, write_json
 from engine.context import RunContext
 from engine.errors import BudgetExceeded, ModelOutputError, ProviderError
 from engine.llm.ledger import read_ledger, summarise, total
-from engine.models import SEVERITY_RANK, Finding, Report, Scores
+from engine.models import SEVERITY_RANK, Finding, FindingMember, Report, Scores
 from engine.report.html import write_html
 from engine.schemas import TRUTH_SCORE, USEFUL_SCORE, ScoreOut, ScoresOut
+from engine.stages.claim_pairs import decide_unsure
 from engine.stages.cluster import Cluster, attach_debate, build_members, cluster, mechanical_scores
 from engine.stages.common import ask, excerpts
+from engine.stages.debate_summary import summarise_debate
 from engine.state import RunState, latest_reviews
 
 BATCH = 6
@@ -96,14 +98,21 @@ def to_findings(clusters: list[Cluster], scores: list[Scores]) -> list[Finding]:
         derived = sorted({m.issue.id.split("#")[0] for m in c.members}
                          | {fi.split("#")[0] for m in c.members for fi in m.finding_items}
                          | {st.artifact for st in c.stances})
+        members = [FindingMember(issue=m.issue.id, persona=m.persona, title=m.title, file=m.issue.file,
+                                 line_start=m.issue.line_start, line_end=m.issue.line_end,
+                                 evidence_status=m.issue.evidence_status, lead=m is lead, kept=m.kept)
+                   for m in c.members]
         rows.append(Finding(
             id="", title=lead.title, severity=lead.severity, file=lead.issue.file, line_start=lead.issue.line_start,
             line_end=lead.issue.line_end, evidence=lead.issue.evidence, fix=lead.issue.fix, status=c.status,
             evidence_status=c.evidence_status, scores=s, personas=c.personas,
             issues=[m.issue.id for m in c.members] + [fi for m in c.members for fi in m.finding_items],
-            stances=c.stances, derived_from=derived))
-    rows.sort(key=lambda f: (-round(f.rank, 6), -SEVERITY_RANK[f.severity], f.file, f.line_start, f.title))
-    return [f.model_copy(update={"id": f"F-{n:03d}"}) for n, f in enumerate(rows, 1)]
+            stances=c.stances, members=members, derived_from=derived))
+    order = sorted(range(len(rows)), key=lambda i: (-round(rows[i].rank, 6), -SEVERITY_RANK[rows[i].severity],
+                                                    rows[i].file, rows[i].line_start, rows[i].title))
+    ids = {i: f"F-{n:03d}" for n, i in enumerate(order, 1)}
+    return [rows[i].model_copy(update={"id": ids[i], "same_place": [ids[j] for j in clusters[i].same_place]})
+            for i in order]
 
 
 async def compile_report(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
@@ -112,12 +121,13 @@ async def compile_report(state: RunState, runtime: Runtime[RunContext]) -> dict[
     reviews = list(latest_reviews(state.get("reviews", [])).values())
     has_findings = ctx.workflow.stage("findings") is not None and bool(state.get("findings"))
     members = build_members(reviews, state.get("findings") if has_findings else None)
-    clusters = cluster(members)
+    decided, pair_notes = await decide_unsure(ctx, members)
+    clusters = cluster(members, decided)
     for c in clusters:
         attach_debate(c, state.get("responses", []), state.get("rebuttals", []))
     scores, degraded = await score_all(ctx, clusters) if clusters else ([], [])
     findings = to_findings(clusters, scores)
-    report = build_report(ctx, state, findings, degraded + list(state.get("notes", [])))
+    report = build_report(ctx, state, findings, degraded + pair_notes + list(state.get("notes", [])))
     write_report(ctx, report)
     write_json(ctx.run_dir, "debate.json", debate_record(state))
     write_html(ctx.run_dir)
@@ -143,6 +153,7 @@ def build_report(ctx: RunContext, state: RunState, findings: list[Finding], degr
         partial_reason=ctx.gateway.stopped, degraded=degraded, failures=state.get("failures", []),
         redactions=ctx.target.redactions, skipped=len(ctx.target.skipped),
         cost_by_stage=summarise(lines, "stage"), cost_by_model=summarise(lines, "model"), total=total(lines),
+        debate=summarise_debate(findings, summarise(lines, "stage")) if ctx.workflow.stage("responses") else None,
     )
 
 
