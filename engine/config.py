@@ -28,7 +28,8 @@ PERSONAS_DIR = data_dir("personas")
 WORKFLOWS_DIR = data_dir("workflows")
 TEMPLATES_DIR = data_dir("templates")
 
-StageKind = Literal["personas", "reviews", "responses", "rebuttals", "findings", "self_review", "compile"]
+StageKind = Literal["personas", "reviews", "responses", "rebuttals", "findings", "self_review", "verify", "compile"]
+AnalyzerName = Literal["ruff", "bandit"]
 STAGE_NEEDS: dict[str, tuple[str, ...]] = {
     "personas": (),
     "reviews": ("personas",),
@@ -36,6 +37,7 @@ STAGE_NEEDS: dict[str, tuple[str, ...]] = {
     "rebuttals": ("responses",),
     "findings": ("reviews",),
     "self_review": ("reviews",),
+    "verify": ("reviews",),
     "compile": ("reviews",),
 }
 
@@ -126,6 +128,7 @@ class StageSpec(BaseModel):
     writers: Literal["all", "first"] = "all"
     max_rounds: int = Field(default=3, ge=1, le=10)
     mode: Literal["generate", "repeat"] = "generate"
+    analyzers: list[AnalyzerName] = Field(default_factory=lambda: ["ruff", "bandit"])  # verify: [] runs none
 
 
 class WorkflowDefaults(BaseModel):
@@ -169,6 +172,9 @@ class Workflow(BaseModel):
             seen.append(spec.stage)
         if seen[0] != "personas" or seen[-1] != "compile":
             raise ConfigError(f"{where}: field 'stages': must start with 'personas' and end with 'compile'")
+        if "verify" in seen and seen[-2] != "verify":
+            raise ConfigError(f"{where}: field 'stages.{seen.index('verify')}': stage 'verify' must come right "
+                              "before 'compile' (it checks what the debate left)")
 
 
 def load_workflow_file(path: Path) -> Workflow:

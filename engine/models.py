@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.verify.checks import Check
+
 Severity = Literal["low", "medium", "high", "critical"]
 SEVERITY_RANK: dict[str, int] = {"low": 1, "medium": 2, "high": 3, "critical": 4}
 ResponseStance = Literal["agree", "disagree", "refine"]
@@ -214,6 +216,8 @@ class Finding(Record):
     members: list[FindingMember] = Field(default_factory=list)
     same_place: list[str] = Field(default_factory=list)  # other findings about the same lines, another claim
     derived_from: list[str]
+    checks: list[Check] = Field(default_factory=list)  # evidence the verify stage gathered (engine/verify)
+    verification: str | None = None  # id of its verifications/<id>-verification.md
 
     @property
     def rank(self) -> float:

@@ -50,7 +50,9 @@ def test_debate_run_directory_snapshot(tmp_path: Path, example: Path) -> None:
 def test_debate_run_structure(tmp_path: Path) -> None:
     run_dir, report = run_fake(tmp_path, personas=4, k=2)
     assert len(list((run_dir / "personas").glob("*.md"))) == 4
-    assert len(list((run_dir / "reviews").glob("*-review.md"))) == 4
+    assert len(list((run_dir / "reviews").glob("*-review.md"))) == 4 + 1  # + the analyzers review
+    assert (run_dir / "reviews" / "analyzers-review.md").exists()
+    assert len(list((run_dir / "verifications").glob("C-*-verification.md"))) == len(report.findings)
     responses = list((run_dir / "responses").glob("*--*-response.md"))
     assert len(responses) == 8  # N * k
     assert len(list((run_dir / "rebuttals").glob("*--*-rebuttal.md"))) <= 8

@@ -102,11 +102,10 @@ def test_execute_in_profiles_batch_server_and_workflows(tmp_path: Path, monkeypa
     assert api.build_settings("x.py", model="fake").execute is False
 
 
-HAS_VERIFY = any("verify" in name for name in build_graph(load_workflow("debate")).nodes)
+def test_every_shipped_workflow_verifies() -> None:
+    assert any("verify" in name for name in build_graph(load_workflow("debate")).nodes)
 
 
-@pytest.mark.skipif(not HAS_VERIFY, reason="engine.graph has no verify stage yet (issue 12 lands before it; unskip "
-                                           "when the verify stage is merged)")
 @pytest.mark.skipif(not ISOLATED, reason="no sandbox works here (.ci/run installs bubblewrap)")
 def test_e2e_execute_review_contains_a_hostile_target(tmp_path: Path) -> None:
     src, canary = hostile_target(tmp_path)

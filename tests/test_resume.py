@@ -25,7 +25,10 @@ from tests.conftest import EXAMPLE
 
 CLI = [sys.executable, "-c", "from engine.cli import main; main()"]
 PANEL = ["--persona", "security-auditor", "--persona", "maintainer", "--persona", "test-engineer", "-k", "1"]
-CALLS = 20  # 3 reviews, 3 picks, 3 responses, 3 rebuttals, 3 findings, 4 judge calls (one per finding), 1 usefulness
+# 3 reviews, 3 picks, 4 responses (one to the analyzers review of the example's unraised ruff/bandit hits),
+# 3 rebuttals (the analyzers review is never rebutted), 3 findings; compile: 7 truth judge calls (one per
+# finding) and 2 usefulness batches (6 findings each)
+CALLS = 25
 TIMEOUT = 30
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")

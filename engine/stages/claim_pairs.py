@@ -13,7 +13,8 @@ from engine.stages.common import ask
 MAX_PAIR_CALLS = 8  # per run; pairs past the cap stay apart (no claim is lost, at worst a duplicate stays)
 
 
-async def decide_unsure(ctx: RunContext, members: list[Member]) -> tuple[dict[str, bool], list[str]]:
+async def decide_unsure(ctx: RunContext, members: list[Member],
+                        stage: str = "compile") -> tuple[dict[str, bool], list[str]]:
     """Ask the judge model about each unsure pair (in parallel, capped); returns decisions and notes."""
     pairs = unsure_pairs(members)
     notes = []
@@ -26,7 +27,7 @@ async def decide_unsure(ctx: RunContext, members: list[Member]) -> tuple[dict[st
 
     async def one(a: Member, b: Member) -> bool | None:
         try:
-            out = await ask(ctx, stage="compile", persona=None, subject=f"same-claim-{pair_key(a, b)}",
+            out = await ask(ctx, stage=stage, persona=None, subject=f"same-claim-{pair_key(a, b)}",
                             model=ctx.settings.judge_model, schema=SameClaimOut, prompt="same_claim",
                             a=view(a), b=view(b))
         except BudgetExceeded:

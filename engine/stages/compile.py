@@ -15,14 +15,15 @@ from engine.llm.ledger import read_ledger, summarise, total
 from engine.models import SEVERITY_RANK, Finding, FindingMember, Report, Scores
 from engine.report.html import write_html
 from engine.stages.claim_pairs import decide_unsure
-from engine.stages.cluster import Cluster, attach_debate, build_members, cluster, mechanical_usefulness
+from engine.stages.cluster import Cluster, mechanical_usefulness
 from engine.stages.debate_summary import summarise_debate
 from engine.stages.judge import checks_for, judge_truth, judge_usefulness
-from engine.state import RunState, latest_reviews
+from engine.state import RunState
 from engine.verify import calibration
 from engine.verify.calibration import Calibration, predict, rationale
 from engine.verify.checks import Verification
 from engine.verify.features import Signals, extract
+from engine.verify.gather import clustering_members, find_verification, run_clusters
 
 
 async def score_all(ctx: RunContext, clusters: list[Cluster], verifications: list[Verification],
@@ -58,11 +59,13 @@ async def score_all(ctx: RunContext, clusters: list[Cluster], verifications: lis
     return scores, degraded
 
 
-def to_findings(clusters: list[Cluster], scores: list[Scores]) -> list[Finding]:
+def to_findings(clusters: list[Cluster], scores: list[Scores],
+                verifications: list[Verification] | None = None) -> list[Finding]:
     """Findings sorted by truth × usefulness, then severity and location; ids F-001..."""
     rows = []
     for c, s in zip(clusters, scores, strict=True):
         lead = c.lead
+        v = find_verification(verifications or [], {m.issue.id for m in c.members})
         derived = sorted({m.issue.id.split("#")[0] for m in c.members}
                          | {fi.split("#")[0] for m in c.members for fi in m.finding_items}
                          | {st.artifact for st in c.stances})
@@ -75,7 +78,8 @@ def to_findings(clusters: list[Cluster], scores: list[Scores]) -> list[Finding]:
             line_end=lead.issue.line_end, evidence=lead.issue.evidence, fix=lead.issue.fix, status=c.status,
             evidence_status=c.evidence_status, scores=s, personas=c.personas,
             issues=[m.issue.id for m in c.members] + [fi for m in c.members for fi in m.finding_items],
-            stances=c.stances, members=members, derived_from=derived))
+            stances=c.stances, members=members, derived_from=derived, checks=v.checks if v else [],
+            verification=v.subject.id if v else None))
     order = sorted(range(len(rows)), key=lambda i: (-round(rows[i].rank, 6), -SEVERITY_RANK[rows[i].severity],
                                                     rows[i].file, rows[i].line_start, rows[i].title))
     ids = {i: f"F-{n:03d}" for n, i in enumerate(order, 1)}
@@ -86,17 +90,14 @@ def to_findings(clusters: list[Cluster], scores: list[Scores]) -> list[Finding]:
 async def compile_report(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Stage: build, score and write `review-findings.md` and `report.json`."""
     ctx = runtime.context
-    reviews = list(latest_reviews(state.get("reviews", [])).values())
-    has_findings = ctx.workflow.stage("findings") is not None and bool(state.get("findings"))
-    members = build_members(reviews, state.get("findings") if has_findings else None)
-    decided, pair_notes = await decide_unsure(ctx, members)
-    clusters = cluster(members, decided)
-    for c in clusters:
-        attach_debate(c, state.get("responses", []), state.get("rebuttals", []))
+    decided, pair_notes = state.get("same_claim"), []
+    if decided is None:  # no verify stage before compile: settle the unsure pairs here
+        decided, pair_notes = await decide_unsure(ctx, clustering_members(state, ctx.workflow))
+    clusters = run_clusters(state, ctx.workflow, decided)
     cal = calibration.for_run(ctx.run_dir)
     verifications = list(state.get("verifications", []))
     scores, degraded = await score_all(ctx, clusters, verifications, cal) if clusters else ([], [])
-    findings = to_findings(clusters, scores)
+    findings = to_findings(clusters, scores, verifications)
     report = build_report(ctx, state, findings, degraded + pair_notes + list(state.get("notes", [])), cal)
     write_report(ctx, report)
     write_json(ctx.run_dir, "debate.json", debate_record(state))

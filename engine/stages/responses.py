@@ -14,6 +14,7 @@ from engine.stages.common import ask, counter_quote_status, excerpts, failure_up
 from engine.stages.selection import anonymise, repair_assignments, shortlists
 from engine.stages.uncertainty import uncertain_issues
 from engine.state import PickTask, ResponseTask, RunState, failed_personas, latest_reviews
+from engine.verify.matching import ANALYZERS
 
 
 def live_personas(state: RunState) -> list[tuple[int, Any]]:
@@ -78,7 +79,8 @@ async def pick_reviews(task: PickTask, runtime: Runtime[RunContext]) -> dict[str
 def picks_done(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Join: repair the picks so every review has a responder and nobody answers more than k."""
     reviews = latest_reviews(state.get("reviews", []))
-    authors = {r.id: r.persona for r in reviews.values() if r.persona in {p.slug for _, p in live_personas(state)}}
+    live = {p.slug for _, p in live_personas(state)} | {ANALYZERS}  # the analyzers review gets a responder too
+    authors = {r.id: r.persona for r in reviews.values() if r.persona in live}
     picks = {p.persona: p.review_ids for p in state.get("picks", [])}
     readers = [p.slug for _, p in live_personas(state)]
     return {"assignments": repair_assignments(readers, authors, picks, runtime.context.settings.k)}
