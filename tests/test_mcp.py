@@ -21,7 +21,8 @@ from tests.conftest import EXAMPLE
 
 ROOT = Path(__file__).resolve().parents[1]
 PANEL = {"persona": ["security-auditor", "maintainer", "test-engineer"], "k": 1}
-CALLS = 16  # 3 reviews, 3 picks, 3 responses, 3 rebuttals, 3 findings, 1 judge call
+CALLS = 25  # 3 reviews, 3 picks, 4 responses (one to the analyzers review), 3 rebuttals, 3 findings,
+#             7 truth judge calls (one per finding), 2 usefulness batches
 TIMEOUT = 60
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="stdio subprocess")
