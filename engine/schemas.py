@@ -118,3 +118,18 @@ class ScoresOut(Out):
 class CritiqueOut(Out):
     points: list[Str200] = Field(max_length=6)
     approve: bool
+
+
+class ClaimOut(Out):
+    line: int = Field(description="The line number of the statement, as shown")
+    kind: Literal["requirement", "dependency", "assumption", "decision", "owner", "limit"]
+    text: Str200 = Field(description="The statement, copied from that line")
+
+
+class ClaimsOut(Out):
+    claims: list[ClaimOut] = Field(max_length=8)
+
+
+class ContradictionOut(Out):
+    reason: Str200 = Field(description="One sentence: why they do or do not contradict")
+    contradict: bool

@@ -23,7 +23,7 @@ def dispatch_rebuttals(state: RunState, runtime: Runtime[RunContext]) -> list[Se
     sends = []
     for resp in state.get("responses", []):
         review = reviews.get(resp.review_id)
-        if review is None or review.persona in dropped or not resp.points:
+        if review is None or review.persona in dropped or review.persona not in index or not resp.points:
             continue
         i, author = index[review.persona]
         sends.append(Send("write_rebuttal", RebuttalTask(persona=author, index=i, review=review, response=resp)))
