@@ -128,8 +128,8 @@ def claims_of(text: str) -> list:
 
 
 CASES = [
-    (conflicting_values, "# A\n\nSession tokens expire after 30 minutes.\n\n# B\n\nSession tokens expire after 2 hours.\n", 1),
-    (conflicting_values, "# A\n\nSession tokens expire after 30 minutes.\n\n# B\n\nThe export job runs every 2 hours.\n", 0),
+    (conflicting_values, "# A\n\nTokens expire after 30 minutes.\n\n# B\n\nTokens expire after 2 hours.\n", 1),
+    (conflicting_values, "# A\n\nTokens expire after 30 minutes.\n\n# B\n\nThe export job runs every 2 hours.\n", 0),
     (limit_contradictions, "# A\n\nClients retry at most 5 times.\n\n# B\n\nOn error, clients retry 10 times.\n", 1),
     (limit_contradictions, "# A\n\nClients retry at most 5 times.\n\n# B\n\nOn error, clients retry 3 times.\n", 0),
     (delivery_guarantee, "# A\n\nThe queue delivers at least once.\n\n# B\n\nEach order is charged exactly once.\n", 1),
