@@ -65,14 +65,17 @@ def test_code_runs_have_no_claims(tmp_path: Path, small_py: Path) -> None:
 
 
 def hit(rule: str, line: int, strength: str = "certain", severity: str = "high") -> Hit:
-    return Hit(rule=rule, claims=["CL-001"], file="prd.md", lines=[line], title=rule, detail="d", evidence="e",
+    title = rule.replace("-", " ")
+    return Hit(rule=rule, claims=["CL-001"], file="prd.md", lines=[line], title=title, detail="d", evidence="e",
                severity=severity, strength=strength)  # type: ignore[arg-type]
 
 
 def test_unraised_keeps_strong_hits_no_persona_raised() -> None:
-    issue = Issue(id="R-a#1", title="t", file="prd.md", line_start=10, line_end=10, evidence="e", severity="low",
-                  fix="f")
-    reviews = [Review(id="R-a", persona="a", model="fake", abstract="", issues=[issue])]
+    issue = Issue(id="R-a#1", title="Unbounded growth of uploads", file="prd.md", line_start=10, line_end=10,
+                  evidence="e", severity="low", fix="f")
+    other = Issue(id="R-a#2", title="Questionable heading", file="prd.md", line_start=30, line_end=30, evidence="e",
+                  severity="low", fix="Rework it.")
+    reviews = [Review(id="R-a", persona="a", model="fake", abstract="", issues=[issue, other])]
     hits = [hit("unbounded-growth", 11), hit("unbounded-growth", 30), hit("limit-contradiction", 40, "candidate"),
             hit("limit-contradiction", 41, "confirmed", "critical"), hit("limit-contradiction", 42, "rejected"),
             hit("untestable-requirement", 50, "candidate"), hit("untestable-requirement", 51, "certain", "medium")]

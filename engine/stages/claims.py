@@ -8,7 +8,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from engine.artifacts import render_template, write_json
-from engine.claims.crosscheck import cross_check, touches
+from engine.claims.crosscheck import cross_check, stems, touches
 from engine.claims.extract import extract_claims as rule_claims
 from engine.claims.extract import section_paths
 from engine.claims.model import Claim, Hit
@@ -143,12 +143,19 @@ async def extract_claims(state: RunState, runtime: Runtime[RunContext]) -> dict[
     return {"claims": claims, "claim_hits": hits, "notes": notes}
 
 
+def raised_by(hit: Hit, issue: Issue) -> bool:
+    """A persona's issue raises the same flaw: at the hit's lines and sharing two topic words with it."""
+    if not touches(hit, issue.file, issue.line_start, issue.line_end):
+        return False
+    return len(stems(f"{hit.title} {hit.detail}") & stems(f"{issue.title} {issue.fix}")) >= 2
+
+
 def unraised(hits: list[Hit], reviews: list[Review]) -> list[Hit]:
-    """Hits strong enough to raise that no persona's issue already sits on, most severe first."""
+    """Hits strong enough to raise that no persona's issue already raises, most severe first."""
     issues = [i for r in reviews for i in r.issues]
     keep = [h for h in hits if h.strength in RAISED and h.rule != "untestable-requirement" or
             h.rule == "untestable-requirement" and h.strength == "certain"]
-    keep = [h for h in keep if not any(touches(h, i.file, i.line_start, i.line_end) for i in issues)]
+    keep = [h for h in keep if not any(raised_by(h, i) for i in issues)]
     return sorted(keep, key=lambda h: -SEVERITY_RANK[h.severity])[:MAX_ISSUES]
 
 
