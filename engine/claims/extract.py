@@ -63,6 +63,11 @@ def section_at(paths: list[tuple[int, str]], line: int) -> str:
     return found
 
 
+def heading_of(file: SourceFile | None, line: int) -> str:
+    """The heading path a line of a document file falls under ('' for code or before the first heading)."""
+    return section_at(section_paths(file.sections), line) if file is not None else ""
+
+
 def dependency_names(text: str) -> list[str]:
     """Named services, APIs and providers a sentence relies on, or says how they fail ('push provider')."""
     if not _DEP_VERB.search(text) and not FAILURE.search(text) and not re.search(r"third[- ]party|external", text,
