@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.claims.crosscheck import (
+    MAX_HITS_PER_RULE,
     claim_checks,
     conflicting_values,
     cross_check,
@@ -33,6 +34,8 @@ from engine.verify.checks import Subject
     ("a timeout of 2 s", [("time", 2.0, "")]),
     ("within 1 second", [("time", 1.0, "upper")]),
     ("at least 3 replicas", [("count", 3.0, "lower")]),
+    ("no more than 5 retries", [("count", 5.0, "upper")]),
+    ("when more than 5 retries fail", [("count", 5.0, "lower")]),
     ("12 languages at launch", []),
     ("call it once", []),
 ])
@@ -160,6 +163,14 @@ def test_cross_check_over_a_whole_document() -> None:
         ("unbounded-growth", "certain", [25]),
         ("untestable-requirement", "certain", [6]),  # 'fast'
     ]
+
+
+def test_pair_rules_stay_bounded_on_a_huge_document() -> None:
+    text = "".join(f"Service {i} must answer in {i % 7 + 1} seconds and keep all logs of client{i % 13}.\n"
+                   for i in range(600))
+    hits = cross_check(extract_claims(doc(text)))
+    per_rule = {h.rule: sum(x.rule == h.rule for x in hits) for h in hits}
+    assert per_rule and max(per_rule.values()) <= MAX_HITS_PER_RULE
 
 
 def test_claim_checks_support_a_finding_at_the_hit() -> None:

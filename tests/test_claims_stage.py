@@ -48,7 +48,7 @@ def test_document_run_writes_claims_and_a_checker_review(tmp_path: Path) -> None
     assert (issue["line_start"], issue["evidence"], issue["evidence_status"]) == (13, "No limit.", "verified")
     finding = next(f for f in report.findings if "claims-checker" in f.personas and f.line_start == 13)
     assert "section: Design" in render_trace(trace(run_dir, finding.id))
-    assert f'`prd.md:13-13` — section "Design"' in (run_dir / "review-findings.md").read_text(encoding="utf-8")
+    assert '`prd.md:13-13` — section "Design"' in (run_dir / "review-findings.md").read_text(encoding="utf-8")
     claim = trace(run_dir, "CL-003")
     assert claim["claim"]["text"] == "No limit." and finding.id in [f["id"] for f in claim["findings"]]
     assert "unbounded-growth" in render_trace(claim)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from itertools import combinations
 
 from engine.claims.extract import EXTERNAL_NOUNS, FAILURE
 from engine.claims.model import Claim, Hit
@@ -33,6 +32,8 @@ RETENTION = re.compile(r"\b(retention|retain(?:ed)? for|deleted? after|expir\w+|
 LATENCY = re.compile(r"\b(p\d{2}|latency|respond\w*|answer\w*|response time)\b", re.I)
 TIMEOUT = re.compile(r"\btime ?outs?\b", re.I)
 NEAR_LINES = 2
+MAX_HITS_PER_RULE = 40
+MAX_QUANTITIES = 400  # the pair rules compare at most this many quantities (a document has a few dozen)
 
 
 def stem(word: str) -> str:
@@ -54,52 +55,55 @@ def window(claim: Claim, q: Quantity, words: int = 4) -> set[str]:
     return stems(" ".join(before + after))
 
 
+def quantity_entries(claims: list[Claim]) -> list[tuple[Claim, Quantity, set[str]]]:
+    """(claim, quantity, stems of the words around it) for the first MAX_QUANTITIES quantities of the claims."""
+    return [(c, q, window(c, q)) for c in claims for q in c.quantities][:MAX_QUANTITIES]
+
+
 def conflicting_values(claims: list[Claim]) -> list[Hit]:
     """The same quantity (same dimension, shared subject words) given two different values in two places."""
-    hits = []
-    for a, b in combinations(claims, 2):
-        if a.line == b.line and a.file == b.file:
-            continue
-        for qa in a.quantities:
-            for qb in b.quantities:
-                if qa.dimension != qb.dimension or qa.bound != qb.bound or same_amount(qa, qb):
-                    continue
-                shared = window(a, qa) & window(b, qb)
-                if not shared:
-                    continue
-                strength = "certain" if len(shared) >= 2 else "candidate"
-                hits.append(Hit(rule="conflicting-values", claims=[a.id, b.id], file=a.file, lines=[a.line, b.line],
-                                title=f"{qa.text} in '{a.section}' but {qb.text} in '{b.section}'",
-                                detail=f"the same {qa.dimension} ({', '.join(sorted(shared))}) is {qa.text} at line "
-                                       f"{a.line} and {qb.text} at line {b.line}",
-                                evidence=a.text, severity="high", strength=strength))
+    hits: list[Hit] = []
+    entries = quantity_entries(claims)
+    for i, (a, qa, wa) in enumerate(entries):
+        for b, qb, wb in entries[i + 1:]:
+            if qa.dimension != qb.dimension or qa.bound != qb.bound or (a.line == b.line and a.file == b.file):
+                continue
+            shared = wa & wb
+            if not shared or same_amount(qa, qb):
+                continue
+            hits.append(Hit(rule="conflicting-values", claims=[a.id, b.id], file=a.file, lines=[a.line, b.line],
+                            title=f"{qa.text} in '{a.section}' but {qb.text} in '{b.section}'",
+                            detail=f"the same {qa.dimension} ({', '.join(sorted(shared))}) is {qa.text} at line "
+                                   f"{a.line} and {qb.text} at line {b.line}",
+                            evidence=a.text, severity="high", strength="certain" if len(shared) >= 2 else "candidate"))
+            if len(hits) >= MAX_HITS_PER_RULE:
+                return hits
     return hits
 
 
 def limit_contradictions(claims: list[Claim]) -> list[Hit]:
     """A limit in one place ('at most 5 retries', 'within 1 second') broken by a number elsewhere."""
-    hits = []
-    for a in claims:
-        for qa in a.quantities:
-            if not qa.bound:
+    hits: list[Hit] = []
+    entries = quantity_entries(claims)
+    words = {c.id: stems(c.text) for c, _, _ in entries}
+    for a, qa, _ in entries:
+        if not qa.bound:
+            continue
+        latency = LATENCY.search(a.text)
+        for b, qb, wb in entries:
+            if b.id == a.id or not violates(qa, qb):
                 continue
-            for b in claims:
-                if b.id == a.id:
-                    continue
-                for qb in b.quantities:
-                    if not violates(qa, qb):
-                        continue
-                    shared = stems(a.text) & stems(b.text)
-                    chain = LATENCY.search(a.text) and TIMEOUT.search(b.text)  # p99 < 200 ms vs a 2 s timeout
-                    if not shared and not chain:
-                        continue
-                    hits.append(Hit(rule="limit-contradiction", claims=[a.id, b.id], file=a.file,
-                                    lines=[a.line, b.line], title=f"Limit {qa.text} ('{a.section}') contradicted by "
-                                    f"{qb.text} ('{b.section}')",
-                                    detail=f"line {a.line} bounds it to {qa.text}; line {b.line} says {qb.text} "
-                                           f"(shared: {', '.join(sorted(shared)) or 'a latency bound and a timeout'})",
-                                    evidence=a.text, severity="high",
-                                    strength="certain" if len(shared & window(b, qb)) >= 2 else "candidate"))
+            shared = words[a.id] & words[b.id]
+            if not shared and not (latency and TIMEOUT.search(b.text)):  # p99 < 200 ms vs a 2 s timeout
+                continue
+            hits.append(Hit(rule="limit-contradiction", claims=[a.id, b.id], file=a.file, lines=[a.line, b.line],
+                            title=f"Limit {qa.text} ('{a.section}') contradicted by {qb.text} ('{b.section}')",
+                            detail=f"line {a.line} bounds it to {qa.text}; line {b.line} says {qb.text} "
+                                   f"(shared: {', '.join(sorted(shared)) or 'a latency bound and a timeout'})",
+                            evidence=a.text, severity="high",
+                            strength="certain" if len(shared & wb) >= 2 else "candidate"))
+            if len(hits) >= MAX_HITS_PER_RULE:
+                return hits
     return hits
 
 
@@ -116,6 +120,7 @@ def is_external(name: str) -> bool:
 def dependency_without_failure(claims: list[Claim]) -> list[Hit]:
     """External dependencies no sentence gives a timeout, retry, fallback or outage behaviour (a hit per claim)."""
     hits, seen = [], set()
+    failing = [o.text for o in claims if FAILURE.search(o.text)]
     for c in claims:
         bare = []
         for dep in c.dependencies:
@@ -123,7 +128,7 @@ def dependency_without_failure(claims: list[Claim]) -> list[Hit]:
                 continue
             seen.add(head(dep))
             pattern = re.compile(rf"\b{re.escape(head(dep))}", re.I)
-            if not any(pattern.search(o.text) and FAILURE.search(o.text) for o in claims):
+            if not any(pattern.search(text) for text in failing):
                 bare.append(dep)
         if bare:
             names = " or the ".join(bare)
@@ -169,12 +174,13 @@ def untestable_requirements(claims: list[Claim]) -> list[Hit]:
 
 def unbounded_growth(claims: list[Claim]) -> list[Hit]:
     """Store / keep / log 'all' or 'forever', or 'no limit', with no retention or cap for the same thing."""
-    hits = []
+    hits: list[Hit] = []
+    limits = [(o.id, stems(o.text)) for o in claims if RETENTION.search(o.text)]
     for c in claims:
-        if not GROWTH.search(c.text):
+        if len(hits) >= MAX_HITS_PER_RULE or not GROWTH.search(c.text):
             continue
         subject = stems(c.text)
-        if any(o.id != c.id and RETENTION.search(o.text) and len(subject & stems(o.text)) >= 2 for o in claims):
+        if any(oid != c.id and len(subject & words) >= 2 for oid, words in limits):
             continue
         hits.append(Hit(rule="unbounded-growth", claims=[c.id], file=c.file, lines=[c.line],
                         title=f"Unbounded growth or cost ('{c.section}')",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from engine.claims.model import Claim
-from engine.claims.quantities import quantities
+from engine.claims.quantities import Quantity, quantities
 from engine.target.snapshot import Section, SourceFile
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})\s*(\w*)")
@@ -82,8 +82,8 @@ def dependency_names(text: str) -> list[str]:
     return names
 
 
-def classify(text: str) -> tuple[str, list[str], list[str], bool]:
-    """(main kind, tags, dependency names, external) of one statement, from cue words and quantities."""
+def classify(text: str) -> tuple[str, list[str], list[str], bool, list[Quantity]]:
+    """(main kind, tags, dependency names, external, quantities) of one statement, from cue words and numbers."""
     tags = [kind for kind, rx in CUES.items() if rx.search(text)]
     qs = quantities(text)
     if qs:
@@ -94,7 +94,7 @@ def classify(text: str) -> tuple[str, list[str], list[str], bool]:
     external = any(n in d for d in deps for n in EXTERNAL_NOUNS) or bool(re.search(r"third[- ]party", text, re.I))
     order = ("limit", "number", "requirement", "dependency", "decision", "owner", "assumption")
     kind = next((k for k in order if k in tags), "statement")
-    return kind, tags, deps, external
+    return kind, tags, deps, external, qs
 
 
 def _clean(text: str) -> str:
@@ -205,7 +205,7 @@ def extract_claims(file: SourceFile, start: int = 1) -> list[Claim]:
     paths = section_paths(file.sections)
     claims: list[Claim] = []
     for line, text, source in statements(file):
-        kind, tags, deps, external = classify(text)
+        kind, tags, deps, external, qs = classify(text)
         if source == "diagram":
             kind, tags, deps = "dependency", ["dependency"], dependency_names(text) or deps
             deps = deps or [text.split(": ", 1)[-1].lower()]
@@ -213,6 +213,6 @@ def extract_claims(file: SourceFile, start: int = 1) -> list[Claim]:
                                                  re.I):
             continue
         claims.append(Claim(id=f"CL-{start + len(claims):03d}", kind=kind, text=text[:400], file=file.path, line=line,
-                            section=section_at(paths, line), tags=tags, quantities=quantities(text),
+                            section=section_at(paths, line), tags=tags, quantities=qs,
                             dependencies=deps, external=external, source=source))  # type: ignore[arg-type]
     return claims

@@ -63,13 +63,21 @@ def number_of(raw: str) -> float:
     return float(WORD_NUMBERS[word]) if word in WORD_NUMBERS else float(raw.replace(",", ""))
 
 
+def _ending(words: tuple[str, ...]) -> re.Pattern[str]:
+    alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    return re.compile(rf"(?:^|[^\w])(?:{alternatives})(?: of| than)?$")
+
+
+_UPPER_END, _LOWER_END = _ending(UPPER), _ending(LOWER)
+
+
 def bound_before(text: str, start: int) -> str:
     """'upper' / 'lower' when a comparator word stands just before the number, else ''."""
     before = " ".join(text[max(0, start - 24):start].lower().split())
-    for word in sorted(UPPER + LOWER, key=len, reverse=True):
-        if before.endswith(word) or before.endswith(word + " of") or before.endswith(word + " than"):
-            return "upper" if word in UPPER else "lower"
-    return ""
+    upper, lower = _UPPER_END.search(before), _LOWER_END.search(before)
+    if upper and lower:  # the longer (later-starting is shorter) match wins: 'no more than' over 'more than'
+        return "upper" if upper.start() <= lower.start() else "lower"
+    return "upper" if upper else "lower" if lower else ""
 
 
 def quantities(text: str) -> list[Quantity]:

@@ -21,7 +21,7 @@ from engine.stages.common import MAX_ISSUES, system_prompt, wrap, write
 from engine.stages.reviews import save_review
 from engine.state import RunState, latest_reviews
 from engine.target.evidence import check_evidence
-from engine.target.snapshot import SourceFile
+from engine.target.snapshot import SourceFile, TargetSnapshot
 
 MAX_PAIR_CALLS = 4  # "do these two statements contradict?" calls per run, for pairs the rules only shortlist
 MAX_SECTION_CALLS = 6  # "which statements did the rules miss?" calls per run, one section each
@@ -52,6 +52,21 @@ def section_spans(file: SourceFile) -> list[tuple[str, int, int]]:
     return [(path, line, starts[i + 1] - 1) for i, (line, path) in enumerate(paths)] or [("", 1, len(file.lines))]
 
 
+def section_jobs(target: TargetSnapshot) -> list[tuple[SourceFile, str, int, int]]:
+    """(file, heading path, first, last line) of the sections worth a model call, largest first."""
+    spans = [(f, *s) for f in target.files for s in section_spans(f) if s[2] - s[1] + 1 >= MIN_SECTION_LINES]
+    return sorted(spans, key=lambda s: -(s[3] - s[2]))
+
+
+def planned_calls(target: TargetSnapshot) -> int:
+    """The claims stage's model calls for a target, at most: capped sections plus capped candidate pairs."""
+    if not target.is_document:
+        return 0
+    claims = [c for f in target.files for c in rule_claims(f)]
+    pairs = sum(h.strength == "candidate" and len(h.claims) == 2 for h in cross_check(claims))
+    return min(len(section_jobs(target)), MAX_SECTION_CALLS) + min(pairs, MAX_PAIR_CALLS)
+
+
 def model_claims(file: SourceFile, lo: int, hi: int, section: str, out: ClaimsOut, known: set[int]) -> list[Claim]:
     """The model's extra claims for one section, kept only at a line of the section the rules did not claim."""
     added = []
@@ -75,8 +90,7 @@ async def call(ctx: RunContext, subject: str, schema: type[Any], prompt: str, **
 
 async def add_model_claims(ctx: RunContext, claims: list[Claim], notes: list[str]) -> list[Claim]:
     """One call per section (largest first, capped) for the statements the rules missed."""
-    spans = [(f, *s) for f in ctx.target.files for s in section_spans(f) if s[2] - s[1] + 1 >= MIN_SECTION_LINES]
-    spans.sort(key=lambda s: -(s[3] - s[2]))
+    spans = section_jobs(ctx.target)
     if len(spans) > MAX_SECTION_CALLS:
         notes.append(f"claims: {len(spans) - MAX_SECTION_CALLS} section(s) extracted by rules only (cap "
                      f"{MAX_SECTION_CALLS} model calls)")
@@ -131,7 +145,7 @@ async def extract_claims(state: RunState, runtime: Runtime[RunContext]) -> dict[
     claims: list[Claim] = []
     for f in ctx.target.files:
         claims += rule_claims(f, start=len(claims) + 1)
-    ctx.progress.expect("claims", MAX_SECTION_CALLS + MAX_PAIR_CALLS)
+    ctx.progress.expect("claims", planned_calls(ctx.target))
     claims = await add_model_claims(ctx, claims, notes)
     claims.sort(key=lambda c: (c.file, c.line, c.source != "rule"))
     claims = [c.model_copy(update={"id": f"CL-{n:03d}"}) for n, c in enumerate(claims, 1)]
