@@ -42,7 +42,7 @@ class ReviewTask(TypedDict):
 
     persona: Persona
     index: int
-    claims: NotRequired[list[str]]  # a document's claims, one compact line each (derived from the target only)
+    claims: NotRequired[str]  # a document's claims, one compact line each inside nonce markers (from the target only)
 
 
 class PickTask(TypedDict):

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine.claims.quantities import Quantity
 
+CLAIMS_CHECKER = "claims-checker"  # the persona slug of the claims-checker review: answered, never rebutting
 ClaimKind = Literal["requirement", "number", "limit", "dependency", "assumption", "decision", "owner", "statement"]
 KINDS: tuple[str, ...] = ("requirement", "number", "limit", "dependency", "assumption", "decision", "owner")
 

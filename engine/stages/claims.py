@@ -11,7 +11,7 @@ from engine.artifacts import render_template, write_json
 from engine.claims.crosscheck import cross_check, stems, touches
 from engine.claims.extract import extract_claims as rule_claims
 from engine.claims.extract import section_paths
-from engine.claims.model import Claim, Hit
+from engine.claims.model import CLAIMS_CHECKER, Claim, Hit
 from engine.claims.quantities import quantities
 from engine.context import RunContext
 from engine.errors import BudgetExceeded, ModelOutputError, ProviderError
@@ -26,7 +26,7 @@ from engine.target.snapshot import SourceFile, TargetSnapshot
 MAX_PAIR_CALLS = 4  # "do these two statements contradict?" calls per run, for pairs the rules only shortlist
 MAX_SECTION_CALLS = 6  # "which statements did the rules miss?" calls per run, one section each
 MIN_SECTION_LINES = 3
-CHECKER = Persona(slug="claims-checker", name="Claims checker", role="mechanical cross-checks of the document's claims",
+CHECKER = Persona(slug=CLAIMS_CHECKER, name="Claims checker", role="mechanical cross-checks of the document's claims",
                   perspective="Compares the document's numbers, limits, dependencies and guarantees across sections.",
                   applies_to="document", source="checker")
 FIXES = {
@@ -98,8 +98,9 @@ async def add_model_claims(ctx: RunContext, claims: list[Claim], notes: list[str
     for n, (f, section, lo, hi) in enumerate(spans[:MAX_SECTION_CALLS], 1):
         found = [c for c in out if c.file == f.path and lo <= c.line <= hi]
         try:
-            res = await call(ctx, f"section-{n}", ClaimsOut, "claims", section=section or f.path, found=found,
-                             target=wrap(ctx, numbered(f, lo, hi)))
+            found_lines = "\n".join(f"- line {c.line} [{c.kind}] {c.text[:100]}" for c in found) or "- (none)"
+            res = await call(ctx, f"section-{n}", ClaimsOut, "claims", found=wrap(ctx, found_lines),
+                             target=wrap(ctx, f"Section: {section or f.path}\n" + numbered(f, lo, hi)))
         except BudgetExceeded:
             notes.append("claims: model extraction stopped by the budget; the rest is rules only")
             break
@@ -122,8 +123,9 @@ async def confirm_pairs(ctx: RunContext, claims: list[Claim], hits: list[Hit], n
     for i in pairs[:MAX_PAIR_CALLS]:
         h = hits[i]
         try:
+            pair = render_template("prompts/_claim_pair.md.j2", a=by_id[h.claims[0]], b=by_id[h.claims[1]])
             res = await call(ctx, f"pair-{'-'.join(h.claims)}", ContradictionOut, "contradiction",
-                             a=by_id[h.claims[0]], b=by_id[h.claims[1]], detail=h.detail)
+                             pair=wrap(ctx, pair.strip()), detail=h.detail)
         except BudgetExceeded:
             break
         except (ProviderError, ModelOutputError) as exc:

@@ -11,7 +11,7 @@ from engine.claims.wishes import wish_only
 from engine.context import RunContext
 from engine.models import Issue, Persona, Review
 from engine.schemas import IssueOut, ReviewOut
-from engine.stages.common import MAX_ISSUES, ask, failure_update, target_block, write
+from engine.stages.common import MAX_ISSUES, ask, failure_update, target_block, wrap, write
 from engine.state import ReviewTask, RunState
 from engine.target.evidence import check_evidence
 
@@ -25,7 +25,7 @@ def dispatch_reviews(state: RunState, runtime: Runtime[RunContext]) -> list[Send
     personas = state.get("personas", [])
     writers = personas[:1] if spec is not None and spec.writers == "first" else personas
     ctx.progress.expect("reviews", len(writers))
-    claims = compact(state.get("claims", []))
+    claims = wrap(ctx, "\n".join(compact(state["claims"]))) if state.get("claims") else ""
     sends = [Send("write_review", ReviewTask(persona=p, index=i, claims=claims)) for i, p in enumerate(writers)]
     return sends or "reviews_done"
 
@@ -64,7 +64,7 @@ async def write_review(task: ReviewTask, runtime: Runtime[RunContext]) -> dict[s
     try:
         out = await ask(ctx, stage="reviews", persona=persona, subject="review", model=model, schema=ReviewOut,
                         prompt="review", max_issues=MAX_ISSUES, document=ctx.target.is_document,
-                        claims=task.get("claims", []),
+                        claims=task.get("claims", ""),
                         target=target_block(ctx, persona, model, "reviews"))
     except Exception as exc:  # routed: budget stop, visible failure, or re-raised
         return failure_update(ctx, "reviews", persona.slug, exc)
