@@ -199,3 +199,16 @@ def test_claim_checks_support_a_finding_at_the_hit() -> None:
 def test_wish_only(title: str, fix: str, dropped: bool) -> None:
     assert wish_only(title, fix) is dropped
     assert is_wish("Please add more examples") and not is_wish("Tokens never expire")
+
+
+def test_extract_from_a_pdf(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from engine.target.ingest import ingest
+    from tests.test_target_ingest import make_pdf
+
+    pdf = tmp_path / "spec.pdf"
+    make_pdf(pdf, [["1 Limits", "Uploads must be at most 5 MB."], ["2 Storage", "We keep every upload forever."]])
+    f = ingest(pdf).files[0]
+    claims = extract_claims(f)
+    assert [(c.kind, c.section, c.text) for c in claims] == [
+        ("limit", "Limits", "Uploads must be at most 5 MB."), ("statement", "Storage", "We keep every upload forever.")]
+    assert [h.rule for h in cross_check(claims)] == ["unbounded-growth"]
