@@ -15,6 +15,7 @@ from engine.claims.crosscheck import (
     unbounded_growth,
     untestable_requirements,
 )
+from engine.claims.exposure import missing_timeout, security_exposure
 from engine.claims.extract import extract_claims, mermaid_statements, table_rows
 from engine.claims.quantities import quantities, same_amount, violates
 from engine.claims.wishes import is_wish, wish_only
@@ -144,6 +145,12 @@ CASES = [
     (unbounded_growth, "There is no limit on photo size.\n", 1),
     (unbounded_growth, "We store all audit events.\n\nAudit events have a retention of 90 days.\n", 0),
     (unbounded_growth, "A job runs every 5 minutes.\n", 0),
+    (security_exposure, "The bucket is configured for public-read.\n", 1),
+    (security_exposure, "The handler reads `account_id` from the query string.\n", 1),
+    (security_exposure, "The handler reads `account_id` from the query string.\nIt must match the session.\n", 0),
+    (missing_timeout, "The worker calls the card provider.\n\nProvider errors are retried twice.\n", 1),
+    (missing_timeout, "The worker calls the card provider with a 3 s timeout.\n\nProvider errors are retried.\n", 0),
+    (missing_timeout, "The worker calls the card provider.\n", 0),  # no failure handling: the general rule's hit
     (untestable_requirements, "# R\n\nThe page must be fast.\n", 1),
     (untestable_requirements, "# R\n\nThe page must load in under 2 s.\n", 0),
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from engine.claims.exposure import missing_timeout, security_exposure
 from engine.claims.extract import EXTERNAL_NOUNS, FAILURE
 from engine.claims.model import Claim, Hit
 from engine.claims.quantities import Quantity, same_amount, violates
@@ -23,10 +24,11 @@ MEASURABLE = re.compile(r"\b(tests?|tested|measured?|metrics?|acceptance|verifie
 VAGUE = re.compile(r"\b(fast|quickly|user[- ]friendly|intuitive|seamless(?:ly)?|scalable|robust|real[- ]time|"
                    r"as soon as possible|highly available|easy|easily|efficient(?:ly)?|secure(?:ly)?|reliable|"
                    r"responsive|instant(?:ly)?)\b", re.I)
-GROWTH = re.compile(r"\b(stores?|stored|keeps?|kept|logs?|logged|retains?|retained|archiv\w+|saves?|saved|records?|"
-                    r"recorded|holds?|accumulat\w+|autoscal\w+|grows?)\W+(?:[\w`-]+\W+){0,4}?(all|every(?!\s+(?:\d|"
+GROWTH = re.compile(r"\b(stores?|stored|keeps?|kept|logs?|logged|retains?|retained|archiv\w+|saves?|saved|"
+                    r"accumulat\w+|autoscal\w+|grows?)\W+(?:[\w`-]+\W+){0,4}?(all|every(?!\s+(?:\d|"
                     r"one|two|few|day|week|hour|minute|second|month|tick|time))|everything)\b|"
-                    r"\bno (?:upper )?(?:bound|limit)\b|\bunlimited\b|\bforever\b|\bindefinitely\b", re.I)
+                    r"\bno (?:upper )?(?:bound|limit)\b|\bunlimited\b|\bforever\b|\bindefinitely\b|"
+                    r"\bany (?:range|size|number|amount|length)\b|\bin one (?:call|request)\b", re.I)
 RETENTION = re.compile(r"\b(retention|retain(?:ed)? for|deleted? after|expir\w+|TTL|purg\w+|rotat\w+|quota|capped|"
                        r"at most|up to|maximum|limit(?:ed)? (?:of|to))\b", re.I)
 LATENCY = re.compile(r"\b(p\d{2}|latency|respond\w*|answer\w*|response time)\b", re.I)
@@ -177,20 +179,21 @@ def unbounded_growth(claims: list[Claim]) -> list[Hit]:
     hits: list[Hit] = []
     limits = [(o.id, stems(o.text)) for o in claims if RETENTION.search(o.text)]
     for c in claims:
-        if len(hits) >= MAX_HITS_PER_RULE or not GROWTH.search(c.text):
+        m = GROWTH.search(c.text)
+        if len(hits) >= MAX_HITS_PER_RULE or not m:
             continue
         subject = stems(c.text)
         if any(oid != c.id and len(subject & words) >= 2 for oid, words in limits):
             continue
         hits.append(Hit(rule="unbounded-growth", claims=[c.id], file=c.file, lines=[c.line],
-                        title=f"Unbounded growth or cost ('{c.section}')",
+                        title=f"Unbounded growth or cost: '{' '.join(m.group(0).split()[-6:])}' ('{c.section}')",
                         detail="it grows without a stated retention, cap or limit anywhere in the document",
                         evidence=c.text, severity="high"))
     return hits
 
 
-RULES = (conflicting_values, limit_contradictions, delivery_guarantee, dependency_without_failure, unbounded_growth,
-         untestable_requirements)
+RULES = (conflicting_values, limit_contradictions, delivery_guarantee, security_exposure, dependency_without_failure,
+         missing_timeout, unbounded_growth, untestable_requirements)
 
 
 def cross_check(claims: list[Claim]) -> list[Hit]:

@@ -31,7 +31,7 @@ class Claim(BaseModel):
 
 
 Rule = Literal["conflicting-values", "limit-contradiction", "dependency-without-failure", "untestable-requirement",
-               "unbounded-growth"]
+               "unbounded-growth", "security-exposure"]
 
 
 class Hit(BaseModel):

@@ -35,6 +35,7 @@ FIXES = {
     "dependency-without-failure": "Say what happens when it is slow, fails or is down: timeout, retries, fallback.",
     "unbounded-growth": "Set a limit or retention period and say what happens when it is reached.",
     "untestable-requirement": "Replace the vague word with a measurable criterion and how it is checked.",
+    "security-exposure": "Check on every request that the caller may read or change this data; deny by default.",
 }
 RAISED = ("certain", "confirmed")
 
