@@ -99,3 +99,12 @@ def test_document_text_reaches_claims_prompts_only_inside_nonce_markers(tmp_path
         assert canary not in outside, call.name
         seen += canary in user
     assert seen >= 3
+
+
+def test_rules_only_benchmark_scores_a_case(capsys) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import load_benchmark
+
+    bench = load_benchmark("claims.py", "rebuttal_claims_bench")
+    assert bench.main(["--cases", "doc_clean_flags"]) == 0
+    out = capsys.readouterr().out
+    assert "doc_clean_flags: found 0/0" in out and "recall 0/0, precision 0/0" in out

@@ -42,10 +42,10 @@ def missing_timeout(claims: list[Claim]) -> list[Hit]:
     """An external dependency whose failures are handled somewhere, yet no sentence gives its calls a timeout."""
     if any(TIMEOUT.search(c.text) for c in claims):
         return []
-    failing = [c.text for c in claims if FAILURE.search(c.text)]
+    failing = [c for c in claims if FAILURE.search(c.text)]
 
-    def handled(dep: str) -> bool:
-        return any(re.search(rf"\b{re.escape(dep.split()[-1])}", t, re.I) for t in failing)
+    def handled(dep: str) -> Claim | None:
+        return next((f for f in failing if re.search(rf"\b{re.escape(dep.split()[-1])}", f.text, re.I)), None)
 
     hits, seen = [], set()
     for c in claims:
@@ -55,9 +55,11 @@ def missing_timeout(claims: list[Claim]) -> list[Hit]:
             continue
         seen.update(d.split()[-1] for d in deps)
         names = " or the ".join(deps)
-        hits.append(Hit(rule="dependency-without-failure", claims=[c.id], file=c.file, lines=[c.line],
-                        title=f"No timeout on calls to the {names} ('{c.section}')",
+        where = handled(deps[0]) or c  # the failure handling that leaves timeouts out, then the call itself
+        hits.append(Hit(rule="dependency-without-failure", claims=[where.id, c.id], file=c.file,
+                        lines=[where.line, c.line],
+                        title=f"Failure handling ('{where.section}') has no timeout for calls to the {names}",
                         detail=f"no sentence bounds how long a call to the {names} may take, or says what state "
                                "is left when it times out",
-                        evidence=c.text, severity="high", strength="certain"))
+                        evidence=where.text, severity="high", strength="certain"))
     return hits
