@@ -114,8 +114,9 @@ def test_extract_markdown_sections_tables_and_mermaid() -> None:
 def test_table_rows_and_mermaid_helpers() -> None:
     rows = table_rows([(1, "| a | b |"), (2, "|---|---|"), (3, "| 1 ms | x |")])
     assert rows == [(3, "a: 1 ms; b: x")]
-    stmts = mermaid_statements([(5, "X[Web] --> Y[API]")])
+    stmts = mermaid_statements([(5, "X[Web] --> Y[API]"), (6, "  App->>Stripe: create charge"), (7, "B-->>A: ok")])
     assert (5, "Web depends on API", ["api"]) in stmts
+    assert (6, "App calls Stripe (create charge)", ["stripe"]) in stmts and (7, "B calls A (ok)", ["a"]) in stmts
 
 
 def test_extract_rst_and_plain_text() -> None:

@@ -44,6 +44,9 @@ _MERMAID_EDGE = re.compile(_MERMAID_NODE + r"\s*(?:-->|---|-\.->|==>|--[^->|]+--
                            + _MERMAID_NODE)
 
 
+_MERMAID_MESSAGE = re.compile(r"^\s*(\w+)\s*--?>>?[+-]?\s*(\w+)\s*:\s*(.*)$")
+
+
 def section_paths(sections: list[Section]) -> list[tuple[int, str]]:
     """(first line, 'Parent > Child' heading path) for every section, in order."""
     out: list[tuple[int, str]] = []
@@ -118,10 +121,14 @@ def table_rows(lines: list[tuple[int, str]]) -> list[tuple[int, str]]:
 
 
 def mermaid_statements(lines: list[tuple[int, str]]) -> list[tuple[int, str, list[str]]]:
-    """(line, statement, dependency names) for each node and edge of a Mermaid diagram."""
+    """(line, statement, dependency names) for each node and edge of a Mermaid diagram (flowchart or sequence)."""
     out: list[tuple[int, str, list[str]]] = []
     labels: dict[str, str] = {}
     for n, text in lines:
+        if m := _MERMAID_MESSAGE.match(text):
+            a, b, what = m.group(1), m.group(2), m.group(3).strip()
+            out.append((n, f"{a} calls {b}" + (f" ({what})" if what else ""), [b.lower()]))
+            continue
         for m in _MERMAID_EDGE.finditer(text):
             a, b = m.group(1), m.group(6)
             la = next((g for g in m.group(2, 3, 4) if g), None)

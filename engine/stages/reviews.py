@@ -15,7 +15,7 @@ from engine.stages.common import MAX_ISSUES, ask, failure_update, target_block, 
 from engine.state import ReviewTask, RunState
 from engine.target.evidence import check_evidence
 
-MAX_PROMPT_CLAIMS = 40
+MAX_PROMPT_CLAIMS = 24  # ~1,000 prompt tokens at most: prompt length is the big cost on a local model
 
 
 def dispatch_reviews(state: RunState, runtime: Runtime[RunContext]) -> list[Send] | str:
@@ -31,8 +31,11 @@ def dispatch_reviews(state: RunState, runtime: Runtime[RunContext]) -> list[Send
 
 
 def compact(claims: list[Any]) -> list[str]:
-    """One line per claim for the review prompt (capped)."""
-    return [f"{c.id} line {c.line} [{c.kind}] {c.section or '-'}: {c.text[:140]}" for c in claims[:MAX_PROMPT_CLAIMS]]
+    """One line per claim for the review prompt: the checkable kinds first when capped, shown in document order."""
+    order = ("limit", "number", "dependency", "requirement", "decision", "owner", "assumption", "statement")
+    keep = sorted(claims, key=lambda c: order.index(c.kind) if c.kind in order else len(order))[:MAX_PROMPT_CLAIMS]
+    return [f"{c.id} line {c.line} [{c.kind}] {c.section or '-'}: {c.text[:110]}"
+            for c in sorted(keep, key=lambda c: c.id)]
 
 
 def to_issues(ctx: RunContext, review_id: str, items: list[IssueOut]) -> list[Issue]:
