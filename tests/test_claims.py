@@ -15,7 +15,7 @@ from engine.claims.crosscheck import (
     unbounded_growth,
     untestable_requirements,
 )
-from engine.claims.exposure import missing_timeout, security_exposure
+from engine.claims.exposure import decision_without_alternative, missing_timeout, security_exposure
 from engine.claims.extract import extract_claims, mermaid_statements, table_rows
 from engine.claims.quantities import quantities, same_amount, violates
 from engine.claims.wishes import is_wish, wish_only
@@ -152,6 +152,8 @@ CASES = [
     (missing_timeout, "The worker calls the card provider.\n\nProvider errors are retried twice.\n", 1),
     (missing_timeout, "The worker calls the card provider with a 3 s timeout.\n\nProvider errors are retried.\n", 0),
     (missing_timeout, "The worker calls the card provider.\n", 0),  # no failure handling: the general rule's hit
+    (decision_without_alternative, "# D\n\nWe decided to use Postgres.\n", 1),
+    (decision_without_alternative, "# D\n\nWe decided to use Postgres.\nMongoDB was rejected: no joins.\n", 0),
     (untestable_requirements, "# R\n\nThe page must be fast.\n", 1),
     (untestable_requirements, "# R\n\nThe page must load in under 2 s.\n", 0),
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from engine.claims.exposure import missing_timeout, security_exposure
+from engine.claims.exposure import decision_without_alternative, missing_timeout, security_exposure
 from engine.claims.extract import EXTERNAL_NOUNS, FAILURE
 from engine.claims.model import Claim, Hit
 from engine.claims.quantities import Quantity, same_amount, violates
@@ -193,7 +193,7 @@ def unbounded_growth(claims: list[Claim]) -> list[Hit]:
 
 
 RULES = (conflicting_values, limit_contradictions, delivery_guarantee, security_exposure, dependency_without_failure,
-         missing_timeout, unbounded_growth, untestable_requirements)
+         missing_timeout, unbounded_growth, untestable_requirements, decision_without_alternative)
 
 
 def cross_check(claims: list[Claim]) -> list[Hit]:

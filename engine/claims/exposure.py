@@ -63,3 +63,20 @@ def missing_timeout(claims: list[Claim]) -> list[Hit]:
                                "is left when it times out",
                         evidence=where.text, severity="high", strength="certain"))
     return hits
+
+
+ALTERNATIVES = re.compile(r"\b(instead of|rather than|alternatives?|considered|trade-?offs?|compared|versus|vs\.?|"
+                          r"because|since|rejected)\b", re.I)
+
+
+def decision_without_alternative(claims: list[Claim]) -> list[Hit]:
+    """Decisions whose section names no alternative or reason (a candidate: the model or a reviewer decides)."""
+    hits = []
+    for c in claims:
+        if "decision" not in c.tags or any(o.section == c.section and ALTERNATIVES.search(o.text) for o in claims):
+            continue
+        hits.append(Hit(rule="decision-without-alternative", claims=[c.id], file=c.file, lines=[c.line],
+                        title=f"Decision without the alternatives or the reason ('{c.section}')",
+                        detail="the section takes this decision without naming what else was considered or why",
+                        evidence=c.text, severity="low", strength="candidate"))
+    return hits

@@ -19,7 +19,7 @@ CUES: dict[str, re.Pattern[str]] = {
                              r"exactly once)\b",
                               re.I),
     "decision": re.compile(r"\b(we (?:will )?(?:use|choose|chose|pick|picked|decided?|adopt|go with)|decided|"
-                           r"decision|instead of|rather than|"
+                           r"decision|instead of|rather than|alternatives?|considered|rejected|trade-?offs?|"
                            r"to keep (?:the )?[\w-]+ (?:\w+ )?(?:simple|cheap|predictable))\b", re.I),
     "owner": re.compile(r"\b(owner|owned by|owns|responsible for|on-call|DRI|accountable)\b", re.I),
     "assumption": re.compile(r"\b(assum\w+|we expect|expected to|should be enough|never|always|at least once)\b",

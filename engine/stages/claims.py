@@ -35,6 +35,7 @@ FIXES = {
     "dependency-without-failure": "Say what happens when it is slow, fails or is down: timeout, retries, fallback.",
     "unbounded-growth": "Set a limit or retention period and say what happens when it is reached.",
     "untestable-requirement": "Replace the vague word with a measurable criterion and how it is checked.",
+    "decision-without-alternative": "Name the alternatives considered and why this one wins.",
     "security-exposure": "Check on every request that the caller may read or change this data; deny by default.",
 }
 RAISED = ("certain", "confirmed")
@@ -170,8 +171,9 @@ def raised_by(hit: Hit, issue: Issue) -> bool:
 def unraised(hits: list[Hit], reviews: list[Review]) -> list[Hit]:
     """Hits strong enough to raise that no persona's issue already raises, most severe first."""
     issues = [i for r in reviews for i in r.issues]
-    keep = [h for h in hits if h.strength in RAISED and h.rule != "untestable-requirement" or
-            h.rule == "untestable-requirement" and h.strength == "certain"]
+    keep = [h for h in hits if h.strength in RAISED and h.rule not in ("untestable-requirement",
+                                                                        "decision-without-alternative")
+            or h.rule == "untestable-requirement" and h.strength == "certain"]
     keep = [h for h in keep if not any(raised_by(h, i) for i in issues)]
     return sorted(keep, key=lambda h: -SEVERITY_RANK[h.severity])[:MAX_ISSUES]
 
