@@ -26,6 +26,7 @@ from engine.target.snapshot import SourceFile, TargetSnapshot
 MAX_PAIR_CALLS = 4  # "do these two statements contradict?" calls per run, for pairs the rules only shortlist
 MAX_SECTION_CALLS = 6  # "which statements did the rules miss?" calls per run, one section each
 MIN_SECTION_LINES = 3
+MAX_QUOTE_LINES = 6
 CHECKER = Persona(slug=CLAIMS_CHECKER, name="Claims checker", role="mechanical cross-checks of the document's claims",
                   perspective="Compares the document's numbers, limits, dependencies and guarantees across sections.",
                   applies_to="document", source="checker")
@@ -178,14 +179,23 @@ def unraised(hits: list[Hit], reviews: list[Review]) -> list[Hit]:
     return sorted(keep, key=lambda h: -SEVERITY_RANK[h.severity])[:MAX_ISSUES]
 
 
-def checker_issue(ctx: RunContext, n: int, hit: Hit) -> Issue:
-    """A review issue for one hit, quoting the document line of its first claim."""
+def quote_span(ctx: RunContext, hit: Hit) -> tuple[str, int, int]:
+    """(quote, first, last line): the first claim's whole sentence where it verifies, else its first line."""
     line = hit.lines[0]
+    for end in range(line, line + MAX_QUOTE_LINES):
+        if check_evidence(ctx.target, hit.file, line, end, hit.evidence, near=0) == "verified":
+            return hit.evidence, line, end
     f = ctx.target.file(hit.file)
-    quote = f.lines[line - 1].strip().lstrip("-*+ ") if f is not None and line <= len(f.lines) else hit.evidence
-    return Issue(id=f"R-{CHECKER.slug}#{n}", title=hit.title[:200], file=hit.file, line_start=line, line_end=line,
-                 evidence=quote, severity=hit.severity, fix=f"{FIXES[hit.rule]} ({hit.detail})"[:1000],
-                 evidence_status=check_evidence(ctx.target, hit.file, line, line, quote))
+    raw = f.lines[line - 1].strip().lstrip("-*+| ").rstrip("| ") if f is not None and line <= len(f.lines) else ""
+    return raw or hit.evidence, line, line
+
+
+def checker_issue(ctx: RunContext, n: int, hit: Hit) -> Issue:
+    """A review issue for one hit, quoting the sentence (or table row, or diagram line) of its first claim."""
+    quote, start, end = quote_span(ctx, hit)
+    return Issue(id=f"R-{CHECKER.slug}#{n}", title=hit.title[:200], file=hit.file, line_start=start, line_end=end,
+                 evidence=quote[:2000], severity=hit.severity, fix=f"{FIXES[hit.rule]} ({hit.detail})"[:1000],
+                 evidence_status=check_evidence(ctx.target, hit.file, start, end, quote))
 
 
 def check_claims(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
