@@ -108,3 +108,21 @@ def test_rules_only_benchmark_scores_a_case(capsys) -> None:  # type: ignore[no-
     assert bench.main(["--cases", "doc_clean_flags"]) == 0
     out = capsys.readouterr().out
     assert "doc_clean_flags: found 0/0" in out and "recall 0/0, precision 0/0" in out
+
+
+def test_wish_only_issues_are_dropped_visibly(tmp_path: Path, small_py: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from engine.llm import fake_answers
+
+    real = fake_answers.ANSWERS["ReviewOut"]
+
+    def wishful(prompt: str) -> dict:  # type: ignore[type-arg]
+        out = real(prompt)
+        wish = {**out["issues"][0], "title": "Add more documentation", "fix": "Document the function."}
+        return {**out, "issues": [wish, *out["issues"]]}
+
+    monkeypatch.setitem(fake_answers.ANSWERS, "ReviewOut", wishful)
+    run_dir, report = run_fake(tmp_path, small_py, personas=2, k=1, workflow="single")
+    debate = json.loads((run_dir / "debate.json").read_text(encoding="utf-8"))
+    titles = [i["title"] for r in debate["reviews"] for i in r["issues"]]
+    assert titles and "Add more documentation" not in titles
+    assert any("only asked for more detail" in d for d in report.degraded)

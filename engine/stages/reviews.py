@@ -75,7 +75,9 @@ async def write_review(task: ReviewTask, runtime: Runtime[RunContext]) -> dict[s
     review = Review(id=rid, persona=persona.slug, model=model, abstract=out.abstract.strip()[:2000],
                     issues=to_issues(ctx, rid, out.issues), derived_from=[persona.id, "target"])
     save_review(ctx, persona, review, f"reviews/{persona.slug}-review.md")
-    return {"reviews": [review]}
+    wishes = sum(wish_only(it.title, it.fix) for it in out.issues[:MAX_ISSUES])
+    note = f"reviews: {persona.slug}: {wishes} issue(s) that only asked for more detail, docs or tests dropped"
+    return {"reviews": [review], **({"notes": [note]} if wishes else {})}
 
 
 def reviews_done(state: RunState) -> dict[str, Any]:
