@@ -16,6 +16,7 @@ def load_claims(run_dir: Path) -> dict[str, Any] | None:
 
 
 def same_file(a: str, b: str) -> bool:
+    """Same path, or one ends with the other."""
     pa, pb = a.strip().lstrip("./").lower(), b.strip().lstrip("./").lower()
     return pa == pb or pa.endswith("/" + pb) or pb.endswith("/" + pa)
 
