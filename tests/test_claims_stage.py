@@ -126,3 +126,21 @@ def test_wish_only_issues_are_dropped_visibly(tmp_path: Path, small_py: Path, mo
     titles = [i["title"] for r in debate["reviews"] for i in r["issues"]]
     assert titles and "Add more documentation" not in titles
     assert any("only asked for more detail" in d for d in report.degraded)
+
+
+def test_claims_checker_issues_stand_without_a_findings_file() -> None:
+    from engine.models import PersonaFindings
+    from engine.stages.cluster import build_members, cluster
+
+    def issue(rid: str, sev: str, title: str) -> Issue:
+        return Issue(id=f"{rid}#1", title=title, file="prd.md", line_start=9, line_end=9, evidence="e", severity=sev,
+                     fix="f")  # type: ignore[arg-type]
+
+    reviews = [Review(id="R-a", persona="a", model="m", abstract="", issues=[issue("R-a", "medium", "Vague")]),
+               Review(id="R-claims-checker", persona="claims-checker", model="rules", abstract="",
+                      issues=[issue("R-claims-checker", "high", "No timeout on calls to the card provider")]),
+               Review(id="R-b", persona="b", model="m", abstract="", issues=[issue("R-b", "critical", "Other")])]
+    findings = [PersonaFindings(id="FS-a", persona="a", model="m", items=[])]  # nobody kept anything
+    members = build_members(reviews, findings)
+    assert [m.kept for m in members] == [False, True, False]
+    assert cluster(members)[0].lead.title == "No timeout on calls to the card provider"
