@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from engine.config import RunSettings, Workflow
 from engine.llm.providers import context_window, price_of
+from engine.stages.claims import planned_calls
 from engine.stages.common import MAX_TOKENS, PROMPT_OVERHEAD
 from engine.stages.selection import SHORTLIST
 from engine.target.snapshot import TargetSnapshot
@@ -45,6 +46,8 @@ def estimate(settings: RunSettings, workflow: Workflow, target: TargetSnapshot) 
     personas_spec = workflow.stage("personas")
     if not settings.persona_slugs and not (personas_spec and personas_spec.mode == "repeat"):
         plan.append(("personas", 1, target_tokens))
+    if target.is_document:  # one short call per section, one per candidate pair (both capped)
+        plan.append(("claims", planned_calls(target), 300))
     plan.append(("reviews", writers, target_tokens))
     if workflow.stage("responses"):
         plan.append(("picks", n if n - 1 > k > 0 else 0, 80 * min(n - 1, SHORTLIST)))

@@ -8,7 +8,7 @@ from langgraph.graph import END, START, StateGraph
 
 from engine.config import Workflow
 from engine.context import RunContext
-from engine.stages import findings, rebuttals, responses, reviews, self_review
+from engine.stages import claims, findings, rebuttals, responses, reviews, self_review
 from engine.stages.compile import compile_report
 from engine.stages.personas import choose_personas
 from engine.stages.verify import analyze, verify_findings
@@ -35,8 +35,10 @@ def build_graph(workflow: Workflow) -> StateGraph:
     g = StateGraph(RunState, context_schema=RunContext)
     g.add_node("personas", choose_personas)
     g.add_edge(START, "personas")
-    prev = "personas"
     verify = workflow.stage("verify") is not None
+    g.add_node("claims", claims.extract_claims)  # documents only: a no-op for code
+    g.add_edge("personas", "claims")
+    prev = "claims"
     for spec in workflow.stages[1:]:
         kind = spec.stage
         if kind in FANOUTS:
@@ -50,6 +52,10 @@ def build_graph(workflow: Workflow) -> StateGraph:
                 g.add_node("analyze", analyze)
                 g.add_edge(prev, "analyze")
                 prev = "analyze"
+            if kind == "reviews":  # the cross-check hits no persona raised enter the debate as a review
+                g.add_node("check_claims", claims.check_claims)
+                g.add_edge(prev, "check_claims")
+                prev = "check_claims"
         elif kind == "self_review":
             g.add_node("critique", self_review.critique)
             g.add_node("revise", self_review.revise)

@@ -37,7 +37,7 @@ class Persona(Record):
     applies_to: Literal["code", "document", "any"] = "any"
     model: str | None = None
     brief: str = ""
-    source: Literal["library", "generated", "sample"] = "library"
+    source: Literal["library", "generated", "sample", "checker"] = "library"
 
     @property
     def id(self) -> str:

@@ -130,3 +130,18 @@ class ReproducerOut(Out):
     expectation: Str200 = Field(description="One sentence: what the code should do, which the defect breaks")
     code: Str4000 = Field(description="The whole reproducer: a short test that FAILS with an assertion on the "
                                       "defective code and passes once it is fixed")
+
+
+class ClaimOut(Out):
+    line: int = Field(description="The line number of the statement, as shown")
+    kind: Literal["requirement", "dependency", "assumption", "decision", "owner", "limit"]
+    text: Str200 = Field(description="The statement, copied from that line")
+
+
+class ClaimsOut(Out):
+    claims: list[ClaimOut] = Field(max_length=8)
+
+
+class ContradictionOut(Out):
+    reason: Str200 = Field(description="One sentence: why they do or do not contradict")
+    contradict: bool

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import operator
-from typing import Annotated, TypedDict
+from typing import Annotated, NotRequired, TypedDict
 
+from engine.claims.model import Claim, Hit
 from engine.models import (
     Critique,
     Failure,
@@ -34,6 +35,8 @@ class RunState(TypedDict, total=False):
     same_claim: dict[str, bool]  # unsure issue pairs settled by the judge (pair key -> same claim), from verify
     failures: Annotated[list[Failure], operator.add]
     notes: Annotated[list[str], operator.add]
+    claims: list[Claim]  # a document target's claims (set once, by the claims stage)
+    claim_hits: list[Hit]  # their mechanical (and model-confirmed) cross-checks
     report: Report | None
 
 
@@ -42,6 +45,7 @@ class ReviewTask(TypedDict):
 
     persona: Persona
     index: int
+    claims: NotRequired[str]  # a document's claims, one compact line each inside nonce markers (from the target only)
 
 
 class PickTask(TypedDict):

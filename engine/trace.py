@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.artifacts import read_front_matter
+from engine.claims.trace import claim_trace, finding_claims, load_claims, render_claim, render_finding_claims
 from engine.errors import ConfigError
 from engine.stages.cluster import supported
 
@@ -63,11 +64,15 @@ def trace(run_dir: Path, ref: str) -> dict[str, Any]:
     """The provenance chain of a finding id (F-003), a review issue id (R-x#2) or an artifact id/path."""
     report, debate = load_json(run_dir, "report.json"), load_json(run_dir, "debate.json")
     index = artifact_index(run_dir)
+    claims = load_claims(run_dir)
     for f in report["findings"]:
         if f["id"].lower() == ref.lower():
             issue_ids = [i for i in f["issues"] if not i.startswith("FS-")]
-            return {"finding": f, "issues": issue_chain(run_dir, issue_ids, debate, index),
-                    "verification": verification_of(f, index)}
+            out = {"finding": f, "issues": issue_chain(run_dir, issue_ids, debate, index),
+                   "verification": verification_of(f, index)}
+            return out | ({"claims": finding_claims(claims, f)} if claims else {})
+    if claims and (found := claim_trace(claims, ref, report, debate)):
+        return found
     all_issues = {i["id"] for r in debate["reviews"] for i in r["issues"]}
     if ref in all_issues:
         finding = next((f for f in report["findings"] if ref in f["issues"]), None)
@@ -106,6 +111,8 @@ def ancestry(aid: str, index: dict[str, Any]) -> list[dict[str, Any]]:
 def render_trace(t: dict[str, Any]) -> str:
     """Plain-text rendering of a trace for the terminal."""
     lines: list[str] = []
+    if "claim" in t:
+        return "\n".join(render_claim(t))
     f = t.get("finding")
     if "artifact" in t:
         for node in t["ancestry"]:
@@ -130,6 +137,7 @@ def render_trace(t: dict[str, Any]) -> str:
         if f.get("checks") or v:
             lines.append(f"  checks ({v['path'] if v else 'no verification file'}):")
             lines += [f"    {c['outcome']:<12} {c['kind']}: {c['detail']}" for c in f.get("checks", [])]
+        lines += render_finding_claims(t["claims"]) if "claims" in t else []
         lines.append("")
     for c in t["issues"]:
         i = c["issue"]

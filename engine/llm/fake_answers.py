@@ -226,6 +226,26 @@ def reproducer(prompt: str) -> dict[str, Any]:
     return {"expectation": f"{expect or 'the module imports'} holds.", "code": code}
 
 
+def claims(prompt: str) -> dict[str, Any]:
+    """Statements with a condition ('if', 'unless', 'because') as assumptions; the rules found the rest."""
+    out = []
+    for _, n, text in target_lines(prompt):
+        if re.search(r"\b(if|unless|because|assum\w*)\b", text, re.I) and len(out) < 8:
+            out.append({"line": n, "kind": "assumption", "text": text.strip()[:200]})
+    return {"claims": out}
+
+
+def contradiction(prompt: str) -> dict[str, Any]:
+    """Two statements contradict when they share a word stem (first five letters of a word of five or more)."""
+    a = re.search(r"^A: (.+)$", prompt, re.M)
+    b = re.search(r"^B: (.+)$", prompt, re.M)
+    words = [{w[:5] for w in re.findall(r"[a-z]{5,}", m.group(1).lower())} if m else set() for m in (a, b)]
+    shared = sorted(words[0] & words[1])
+    if shared:
+        return {"reason": f"Both are about {shared[0]} and give different values.", "contradict": True}
+    return {"reason": "They are about different things.", "contradict": False}
+
+
 ANSWERS: dict[str, Callable[[str], dict[str, Any]]] = {
     "PersonasOut": personas,
     "ReviewOut": review,
@@ -237,6 +257,8 @@ ANSWERS: dict[str, Callable[[str], dict[str, Any]]] = {
     "CritiqueOut": critique,
     "SameClaimOut": same_claim,
     "ReproducerOut": reproducer,
+    "ClaimsOut": claims,
+    "ContradictionOut": contradiction,
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from engine.claims.model import CLAIMS_CHECKER
 from engine.models import (
     SEVERITY_RANK,
     Issue,
@@ -101,12 +102,13 @@ def same_quote(a: Issue, b: Issue) -> bool:
 
 
 def build_members(reviews: list[Review], findings: list[PersonaFindings] | None) -> list[Member]:
-    """One member per review issue; with a findings stage, `kept` says whether anyone stood by it."""
+    """One member per review issue; with a findings stage, `kept` says whether anyone stood by it (the
+    claims-checker writes no findings and never concedes: its mechanical hits stand by themselves)."""
     by_issue: dict[str, Member] = {}
     for r in reviews:
         for issue in r.issues:
             by_issue[issue.id] = Member(issue=issue, persona=r.persona, title=issue.title, severity=issue.severity,
-                                        kept=findings is None)
+                                        kept=findings is None or r.persona == CLAIMS_CHECKER)
     for f in findings or []:
         for item in f.items:
             m = by_issue.get(item.source_issue)

@@ -10,6 +10,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from engine.artifacts import render_artifact, write_atomic, write_json
+from engine.claims.extract import heading_of
 from engine.context import RunContext
 from engine.llm.ledger import read_ledger, summarise, total
 from engine.models import SEVERITY_RANK, Finding, FindingMember, Report, Scores
@@ -133,6 +134,8 @@ def write_report(ctx: RunContext, report: Report) -> None:
     """Write the markdown report and its JSON twin."""
     meta = {"id": "report", "persona": None, "model": ctx.settings.judge_model,
             "derived_from": [f.id for f in report.findings]}
-    text = render_artifact("report", meta, report=report, run_dir=str(ctx.run_dir))
+    sections = {f.id: heading_of(ctx.target.file(f.file), f.line_start) for f in report.findings
+                if ctx.target.is_document}
+    text = render_artifact("report", meta, report=report, run_dir=str(ctx.run_dir), sections=sections)
     write_atomic(ctx.run_dir, "review-findings.md", text)
     write_json(ctx.run_dir, "report.json", json.loads(report.model_dump_json()))

@@ -12,7 +12,6 @@ from engine.models import Rebuttal, RebuttalPoint
 from engine.schemas import RebuttalOut
 from engine.stages.common import ask, counter_quote_status, excerpts, failure_update, write
 from engine.state import RebuttalTask, RunState, failed_personas, latest_reviews
-from engine.verify.matching import ANALYZERS
 
 
 def dispatch_rebuttals(state: RunState, runtime: Runtime[RunContext]) -> list[Send] | str:
@@ -24,8 +23,8 @@ def dispatch_rebuttals(state: RunState, runtime: Runtime[RunContext]) -> list[Se
     sends = []
     for resp in state.get("responses", []):
         review = reviews.get(resp.review_id)
-        if review is None or review.persona in dropped or review.persona == ANALYZERS or not resp.points:
-            continue  # the analyzers review is answered, never rebutted
+        if review is None or review.persona in dropped or review.persona not in index or not resp.points:
+            continue  # checker reviews (analyzers, claims-checker) are answered, never rebutted
         i, author = index[review.persona]
         sends.append(Send("write_rebuttal", RebuttalTask(persona=author, index=i, review=review, response=resp)))
     ctx.progress.expect("rebuttals", len(sends))

@@ -7,6 +7,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
+from engine.claims.model import CLAIMS_CHECKER
 from engine.context import RunContext
 from engine.models import Pick, Response, ResponsePoint
 from engine.schemas import PickOut, ResponseOut
@@ -79,7 +80,8 @@ async def pick_reviews(task: PickTask, runtime: Runtime[RunContext]) -> dict[str
 def picks_done(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Join: repair the picks so every review has a responder and nobody answers more than k."""
     reviews = latest_reviews(state.get("reviews", []))
-    live = {p.slug for _, p in live_personas(state)} | {ANALYZERS}  # the analyzers review gets a responder too
+    # the checker reviews (analyzers, claims-checker) get a responder too
+    live = {p.slug for _, p in live_personas(state)} | {ANALYZERS, CLAIMS_CHECKER}
     authors = {r.id: r.persona for r in reviews.values() if r.persona in live}
     picks = {p.persona: p.review_ids for p in state.get("picks", [])}
     readers = [p.slug for _, p in live_personas(state)]

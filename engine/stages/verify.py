@@ -9,6 +9,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from engine.claims.crosscheck import claim_checks
 from engine.context import RunContext
 from engine.errors import ConfigError
 from engine.stages.claim_pairs import decide_unsure
@@ -92,6 +93,9 @@ async def verify_findings(state: RunState, runtime: Runtime[RunContext]) -> dict
     for n, c in enumerate(run_clusters(state, ctx.workflow, decided), 1):
         subject = subject_of(f"C-{n:03d}", c)
         v = verify_cluster(ctx.target, subject, c, run, tools, ctx.settings.execute)
+        if state.get("claims"):  # a document: the cross-checks at the finding's lines are evidence too
+            v = v.model_copy(update={"checks": v.checks + claim_checks(state["claims"], subject,
+                                                                       state.get("claim_hits"))})
         if ctx.settings.execute and reproducible(ctx.target, subject):
             v = v.model_copy(update={"checks": v.checks + await reproduce_checks(ctx, subject)})
         derived = sorted({i.split("#")[0] for i in subject.issues}
