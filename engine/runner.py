@@ -25,6 +25,7 @@ from engine.graph import build_graph
 from engine.llm.gateway import Gateway, ModelFactory
 from engine.llm.providers import make_chat_model
 from engine.paths import slugify
+from engine.target.secrets import redact_name
 from engine.target.snapshot import TargetSnapshot
 
 STATE_TYPES = ["Persona", "Issue", "Review", "Pick", "ResponsePoint", "Response", "RebuttalPoint", "Rebuttal",
@@ -73,7 +74,7 @@ def write_run_files(run_dir: Path, settings: RunSettings, workflow: Workflow, ta
             "skipped": [s.model_dump() for s in target.skipped],
         },
         "nonce": nonce,
-        "settings": settings.model_dump(mode="json"),
+        "settings": settings.model_copy(update={"target": redact_name(settings.target)}).model_dump(mode="json"),
     }
     save_run_yaml(run_dir, info)
     write_atomic(run_dir, "target.json", target.model_dump_json())

@@ -31,7 +31,7 @@ from engine.llm.ledger import read_ledger
 from engine.models import Report
 from engine.profiles import request_options
 from engine.serve import openai_api as oa
-from engine.serve.inputs import InputError, ingest_texts, target_files
+from engine.serve.inputs import InputError, ingest_texts, remove_inputs, target_files
 
 KEEPALIVE_S = 15.0
 
@@ -106,15 +106,32 @@ def prepare_run(cfg: ServeConfig, req: oa.ChatRequest) -> api.PreparedRun:
     except InputError as exc:
         raise oa.ApiError(400, str(exc), param="messages") from None
     overrides = req.rebuttal.model_dump(exclude={"filename"}, exclude_none=True)
+    folder = None
     try:
         opts = request_options(profile=profile, workflow=workflow, overrides=overrides, default_model=cfg.model)
         target, snap = ingest_texts(cfg.out_dir, files)
+        folder = Path(target) if Path(target).is_dir() else Path(target).parent
         settings = api.build_settings(target, **opts)
-        return api.prepare(settings, cfg.out_dir, check_providers=cfg.check_providers, snapshot=snap)
+        prep = api.prepare(settings, cfg.out_dir, check_providers=cfg.check_providers, snapshot=snap)
+        folder = None  # the run uses it: keep it
+        return prep
     except ProviderError as exc:
-        raise oa.ApiError(502, str(exc), type_="api_error", code="provider_unavailable") from None
+        raise oa.ApiError(502, public(cfg, exc), type_="api_error", code="provider_unavailable") from None
     except RebuttalError as exc:
-        raise oa.ApiError(400, str(exc)) from None
+        raise oa.ApiError(400, public(cfg, exc)) from None
+    finally:
+        if folder is not None:  # a rejected request leaves no input folder behind
+            remove_inputs(folder)
+
+
+def public(cfg: ServeConfig, exc: Exception) -> str:
+    """An error message without the server's own paths (the output folder is shown as `<out>`)."""
+    text = str(exc)
+    for path in sorted({str(cfg.out_dir.resolve()), str(cfg.out_dir.absolute()), str(cfg.out_dir)}, key=len,
+                       reverse=True):
+        if path not in (".", ""):
+            text = text.replace(path, "<out>")
+    return text
 
 
 def answer(prep: api.PreparedRun, report: Report) -> tuple[str, dict[str, Any]]:

@@ -28,6 +28,7 @@ from engine.target.gitsource import (
     tree_files,
     untracked_paths,
 )
+from engine.target.secrets import redact_name
 from engine.target.snapshot import FileChange, TargetSnapshot
 
 MAX_UNTRACKED_LISTED = 200
@@ -97,7 +98,7 @@ def _snapshot(kind: Any, target: str, root: Path, b: Builder, **extra: Any) -> T
         why = Counter(s.reason.split(" (")[0].split(":")[0] for s in skipped).most_common(3)
         detail = ", ".join(f"{n} {reason}" for reason, n in why) or "nothing found"
         raise TargetError(f"no reviewable text in {target} (skipped: {detail})")
-    return TargetSnapshot(
+    snap = TargetSnapshot(
         kind=kind,
         root=str(root),
         name=root.name,
@@ -109,6 +110,27 @@ def _snapshot(kind: Any, target: str, root: Path, b: Builder, **extra: Any) -> T
         total_bytes=b.total_bytes,
         **extra,
     )
+    return redact_names(snap)
+
+
+def redact_names(snap: TargetSnapshot) -> TargetSnapshot:
+    """The snapshot with secrets replaced in every name it records (paths, root, branch, symbols)."""
+    data = snap.model_dump()
+    for key in ("root", "name"):
+        data[key] = redact_name(data[key])
+    for key in ("files", "file_map", "skipped", "changes"):
+        for item in data[key]:
+            item["path"] = redact_name(item["path"])
+            if item.get("old_path"):
+                item["old_path"] = redact_name(item["old_path"])
+            if "symbols" in item:
+                item["symbols"] = [redact_name(x) for x in item["symbols"]]
+            if "reason" in item:
+                item["reason"] = redact_name(item["reason"])
+    data["redacted_files"] = [redact_name(p) for p in data["redacted_files"]]
+    if data.get("git"):
+        data["git"] = {k: redact_name(v) if isinstance(v, str) else v for k, v in data["git"].items()}
+    return TargetSnapshot.model_validate(data)
 
 
 def _ingest_file(path: Path, target: str, limits: Limits) -> TargetSnapshot:
