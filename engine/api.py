@@ -87,7 +87,11 @@ def prepare(settings: RunSettings, out_dir: Path, *, check_providers: bool = Tru
         settings = settings.model_copy(update={"run_id": runner.new_run_id(snap.name)})
     run_dir = runner.create_run_dir(out_dir, settings.run_id)
     nonce = nonce or runner.make_nonce(snap)
-    runner.write_run_files(run_dir, settings, wf, snap, nonce)
+    try:
+        runner.write_run_files(run_dir, settings, wf, snap, nonce)
+    except BaseException:  # a signal or a full disk before run.yaml: leave no half-made run directory
+        runner.remove_unstarted(run_dir)
+        raise
     return PreparedRun(run_dir, settings, wf, snap, nonce, est, budget_warning(settings, est))
 
 

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from engine import api, runner
+from engine import api, runner, yamlio
 from engine.config import Budget, load_workflow, persona_library, workflow_library
 from engine.console import err, fail, out
 from engine.errors import ConfigError, RebuttalError
@@ -38,7 +38,7 @@ def load_prices(path: Path | None) -> dict[str, tuple[float, float]]:
     if path is None:
         return {}
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yamlio.load(path.read_text(encoding="utf-8"))
         return {str(k): (float(v[0]), float(v[1])) for k, v in data.items()}
     except (OSError, yaml.YAMLError, AttributeError, TypeError, ValueError, IndexError):
         raise ConfigError(f"{path}: prices must be a YAML mapping like 'openai:x: [0.15, 0.60]'") from None
