@@ -93,6 +93,7 @@ def write_run_files(run_dir: Path, settings: RunSettings, workflow: Workflow, ta
             "git": target.git.model_dump() if target.git else None,
             "redactions": target.redactions,
             "skipped": [s.model_dump() for s in target.skipped],
+            **({"notes": [s.model_dump() for s in target.notes]} if target.notes else {}),
         },
         "nonce": nonce,
         "settings": settings.model_copy(update={"target": redact_name(settings.target)}).model_dump(mode="json"),

@@ -65,3 +65,20 @@ def test_empty_input_message_names_no_path(tmp_path: Path) -> None:
     assert status == 400
     assert str(tmp_path) not in body["error"]["message"]
     assert "a.py" in body["error"]["message"]
+
+
+DEEP_PY = "x = (1\n" + "+ 1\n" * 60000 + ")\n\n\ndef f():\n    return x\n"
+
+
+def test_deep_json_body_and_a_string_file_part_are_openai_400s(tmp_path: Path) -> None:
+    c = client(tmp_path)
+    deep = '{"model": "rebuttal/single", "messages": ' + "[" * 100000 + "]" * 100000 + "}"
+    r = c.post("/v1/chat/completions", content=deep, headers={"content-type": "application/json"})
+    assert r.status_code == 400 and "nested too deeply" in r.json()["error"]["message"]
+    status, body = post(c, [{"type": "file", "file": "not-an-object"}])
+    assert status == 400 and "'file' must be an object" in body["error"]["message"]
+
+
+def test_a_60000_line_expression_is_reviewed_on_the_server(tmp_path: Path) -> None:
+    status, body = post(client(tmp_path), DEEP_PY, rebuttal={"filename": "deep.py"})
+    assert status == 200, body

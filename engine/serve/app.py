@@ -96,6 +96,8 @@ async def read_json(request: Request, limit: int) -> Any:
         return json.loads(body)
     except ValueError:
         raise oa.ApiError(400, "the request body is not valid JSON") from None
+    except RecursionError:
+        raise oa.ApiError(400, "the request body is nested too deeply") from None
 
 
 def prepare_run(cfg: ServeConfig, req: oa.ChatRequest) -> api.PreparedRun:
@@ -254,8 +256,10 @@ async def health(request: Request) -> Response:
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
-    """Unknown paths and wrong methods, answered OpenAI-style."""
-    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    """Unknown paths, wrong methods and unexpected crashes, answered OpenAI-style."""
+    if not isinstance(exc, HTTPException):  # a bug: the details go to the server log, not to the client
+        return error_response(oa.ApiError(500, f"internal server error ({type(exc).__name__})", type_="server_error"))
+    status = exc.status_code
     return error_response(oa.ApiError(status, f"{request.method} {request.url.path}: {exc}", code="not_found"
                                       if status == 404 else None))
 
@@ -267,6 +271,6 @@ def create_app(cfg: ServeConfig) -> Starlette:
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/models/{model:path}", get_model, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
-    ], exception_handlers={HTTPException: http_error})
+    ], exception_handlers={HTTPException: http_error, Exception: http_error})  # any crash: an OpenAI-shaped 500
     app.state.cfg = cfg
     return app

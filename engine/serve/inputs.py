@@ -45,6 +45,8 @@ def safe_filename(name: str, fallback: str = DEFAULT_NAME) -> str:
 def _decode_file(part: dict[str, Any]) -> tuple[str, str]:
     """(filename, text) of an OpenAI `file` content part carrying base64 `file_data`."""
     f = part.get("file") or {}
+    if not isinstance(f, dict):
+        raise InputError("a file part's 'file' must be an object with 'filename' and 'file_data'")
     name, data = str(f.get("filename") or "attachment.txt"), f.get("file_data")
     if not isinstance(data, str):
         raise InputError("a file part needs 'file.file_data' (uploaded file ids are not supported)")

@@ -105,6 +105,7 @@ def _snapshot(kind: Any, target: str, root: Path, b: Builder, **extra: Any) -> T
         files=sorted(b.files, key=lambda f: f.path),
         file_map=sorted(b.file_map, key=lambda e: e.path),
         skipped=b.skipped_all(),
+        notes=b.notes,
         redactions=b.redactions,
         redacted_files=sorted(b.redacted_files),
         total_bytes=b.total_bytes,
@@ -118,7 +119,7 @@ def redact_names(snap: TargetSnapshot) -> TargetSnapshot:
     data = snap.model_dump()
     for key in ("root", "name"):
         data[key] = redact_name(data[key])
-    for key in ("files", "file_map", "skipped", "changes"):
+    for key in ("files", "file_map", "skipped", "notes", "changes"):
         for item in data[key]:
             item["path"] = redact_name(item["path"])
             if item.get("old_path"):
