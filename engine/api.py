@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -58,6 +59,17 @@ def build_settings(
         raise ConfigError(f"option {'.'.join(map(str, e['loc']))}: {e['msg']}") from None
 
 
+def check_out_dir(out_dir: Path) -> None:
+    """A ConfigError, before anything is read or created, when run directories cannot be made under out_dir."""
+    probe = out_dir.absolute()
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ConfigError(f"--out {out_dir}: {probe} is not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(f"--out {out_dir}: {probe} is not writable")
+
+
 @dataclass
 class PreparedRun:
     """A run directory ready to execute: settings, workflow, snapshot, estimate."""
@@ -74,7 +86,8 @@ class PreparedRun:
 def prepare(settings: RunSettings, out_dir: Path, *, check_providers: bool = True,
             snapshot: TargetSnapshot | None = None, nonce: str | None = None) -> PreparedRun:
     """Ingest, estimate, preflight the models, then create the run directory and its run.yaml."""
-    snap = snapshot or ingest(settings.target, diff=settings.diff)
+    check_out_dir(out_dir)
+    snap = snapshot or ingest(settings.target, diff=settings.diff, exclude=(out_dir,))
     wf = load_workflow(settings.workflow)
     est = estimate(settings, wf, snap)
     if settings.budget.max_usd is not None and est.unknown_prices:

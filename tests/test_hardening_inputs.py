@@ -47,3 +47,48 @@ def test_parsing_in_many_threads_at_once_never_raises() -> None:
         t.join()
     assert errors == []
     assert parse_python(DEEP_PY)[0] is None and parse_python("x = 1\n")[0] is not None
+
+
+def one_error(args: list[str], message: str) -> None:
+    code, text = invoke(*args)
+    lines = [x for x in text.splitlines() if x.strip()]
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], text
+    assert "Traceback" not in text
+
+
+def test_an_empty_target_is_an_error(tmp_path: Path) -> None:
+    for target in ["", "   "]:
+        one_error(["review", target, "--model", "fake", "--out", str(tmp_path / "runs")], "empty target")
+        one_error(["estimate", target, "--model", "fake"], "empty target")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_run_directories_and_the_output_folder_are_never_reviewed(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "main.py").write_text("def main():\n    return compute(42)\n")
+    args = ["review", str(project), "--model", "fake", "--workflow", "single", "-q", "--json"]
+    for out in ["runs", "elsewhere"]:  # inside the target: the output folder; then a run dir found by its look
+        code, text = invoke(*args, "--out", str(project / out))
+        assert code == 0, text
+    code, text = invoke(*args, "--out", str(tmp_path / "outside"))
+    assert code == 0, text
+    snap = ingest(project)
+    assert [f.path for f in snap.files] == ["main.py"]
+    reasons = {s.path: s.reason for s in snap.skipped}
+    assert any(p.startswith("runs/") and "run directory" in r for p, r in reasons.items()), reasons
+    assert any(p.startswith("elsewhere/") and "run directory" in r for p, r in reasons.items()), reasons
+    last = sorted((tmp_path / "outside").iterdir())[-1]
+    assert '"main.py"' in (last / "target.json").read_text() and "calls/" not in (last / "target.json").read_text()
+
+
+def test_bad_out_and_fake_latency_fail_before_anything_is_created(tmp_path: Path) -> None:
+    target = tmp_path / "a.py"
+    target.write_text("def a():\n    return 1\n")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    one_error(["review", str(target), "--model", "fake", "--out", str(blocker)], "is not a folder")
+    one_error(["review", str(target), "--model", "fake", "--out", str(blocker / "sub")], "is not a folder")
+    for bad in ["fake:-5", "fake:1e9", "fake:9999999999", "fake:abc"]:
+        one_error(["review", str(target), "--model", bad, "--out", str(tmp_path / "runs")], "latency")
+    assert not (tmp_path / "runs").exists()
