@@ -91,9 +91,20 @@ class FaultPlan:
         return False
 
 
+_NONCE_MARKER = re.compile(r"<<<(DATA|END) [0-9a-f]{16}>>>")
+
+
 def prompt_text(messages: list[BaseMessage]) -> str:
-    """All message contents joined, the input of every fake answer."""
-    return "\n".join(str(m.content) for m in messages)
+    """All message contents joined, the input of every fake answer; the per-run nonce inside the data markers is
+    replaced by a constant, so two runs with the same settings get the same answers (the nonce only guards)."""
+    return _NONCE_MARKER.sub(r"<<<\1 nonce>>>", "\n".join(str(m.content) for m in messages))
+
+
+def original_prompt(messages: list[BaseMessage]) -> str:
+    """The prompt before any repair round (an earlier answer and the feedback on it): what the fake answers, so a
+    repaired call gets the answer the first try would have had."""
+    first = next((i for i, m in enumerate(messages) if isinstance(m, AIMessage)), len(messages))
+    return prompt_text(messages[:first])
 
 
 class FakeChatModel(BaseChatModel):
@@ -125,7 +136,7 @@ class FakeChatModel(BaseChatModel):
         if schema_name is None:
             content = "A deterministic fake answer."
         else:
-            content = json.dumps(fake_answers.answer(schema_name, prompt))
+            content = json.dumps(fake_answers.answer(schema_name, original_prompt(messages)))
         return self._message(prompt, content)
 
     @staticmethod
