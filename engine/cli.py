@@ -74,6 +74,14 @@ def print_result(run_dir: Path, report: Report, as_json: bool) -> None:
                   "the budget that stopped it; finished calls are replayed, not repeated")
 
 
+EXIT_BUDGET = 3  # a budget stopped the run: the report is partial (docs/when-things-go-wrong.md)
+
+
+def budget_stopped(report: Report) -> bool:
+    """Whether a budget stopped the run before its report was complete."""
+    return not report.complete and (report.partial_reason or "").startswith("budget")
+
+
 async def until_signal(coro: Awaitable[Report]) -> Report:
     """Await the engine; SIGINT/SIGTERM cancel it at its next await, so no finished call is cut half-saved."""
     task = asyncio.current_task()
@@ -173,8 +181,10 @@ def review(
         fail(str(exc))
         return
     print_result(prep.run_dir, report, as_json)
-    if fail_on or sarif or markdown_summary:
-        raise typer.Exit(ci_exit(report, prep.run_dir, fail_on, sarif, markdown_summary))
+    ci = fail_on or sarif or markdown_summary
+    code = ci_exit(report, prep.run_dir, fail_on, sarif, markdown_summary) if ci else 0
+    if code or budget_stopped(report):
+        raise typer.Exit(code or EXIT_BUDGET)
 
 
 @app.command()
@@ -198,6 +208,8 @@ def resume(
         fail(str(exc))
         return
     print_result(run_dir, report, as_json)
+    if budget_stopped(report):
+        raise typer.Exit(EXIT_BUDGET)
 
 
 @app.command("trace")

@@ -99,7 +99,8 @@ def write_run_files(run_dir: Path, settings: RunSettings, workflow: Workflow, ta
         "settings": settings.model_copy(update={"target": redact_name(settings.target)}).model_dump(mode="json"),
     }
     write_atomic(run_dir, "target.json", target.model_dump_json())
-    write_atomic(run_dir, WORKFLOW_FILE, yaml.safe_dump(workflow.model_dump(mode="json"), sort_keys=False))
+    write_atomic(run_dir, WORKFLOW_FILE, yaml.safe_dump(workflow.model_dump(mode="json", exclude_unset=True),
+                                                    sort_keys=False))
     save_run_yaml(run_dir, info)  # last: a run directory with run.yaml has everything resume needs
 
 

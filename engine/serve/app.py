@@ -34,6 +34,7 @@ from engine.serve import openai_api as oa
 from engine.serve.inputs import InputError, ingest_texts, remove_inputs, target_files
 
 KEEPALIVE_S = 15.0
+DISCONNECT_POLL_S = 0.5  # how often a non-streaming request checks that its client is still there
 
 
 @dataclass
@@ -158,11 +159,34 @@ async def chat_completions(request: Request) -> Response:
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
     try:
         async with cfg.slots():
-            report = await api.execute(prep)
+            report = await unless_disconnected(request, api.execute(prep))
         md, extra = await asyncio.to_thread(answer, prep, report)
+    except ClientGone:  # nobody to answer: the run stopped spending and stays resumable
+        return Response(status_code=499)
     except RebuttalError as exc:
         return error_response(run_failed(prep, exc))
     return JSONResponse(oa.completion(req.model, md, report, extra))
+
+
+class ClientGone(Exception):
+    """The client of a non-streaming request disconnected before its run finished."""
+
+
+async def unless_disconnected(request: Request, coro: Any) -> Report:
+    """Await a run, cancelling it (its directory stays resumable) when the client disconnects."""
+    task = asyncio.ensure_future(coro)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=DISCONNECT_POLL_S)
+            if done:
+                return task.result()
+            if await request.is_disconnected():
+                raise ClientGone
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, RebuttalError):  # shielded: see stream_run
+                await asyncio.shield(task)
 
 
 def run_failed(prep: api.PreparedRun, exc: Exception) -> oa.ApiError:
