@@ -49,3 +49,27 @@ def test_no_secret_reaches_any_file_of_the_run_directory(tmp_path: Path) -> None
         for value in secret_values():
             assert value not in p.name
     assert not leaks, leaks
+
+
+def test_a_diff_redacts_names_and_changed_text(tmp_path: Path) -> None:
+    import subprocess
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    git("config", "user.name", "t")
+    git("config", "user.email", "t@e")
+    (tmp_path / "app.py").write_text("x = 1\n")
+    git("add", "-A")
+    git("commit", "-qm", "base")
+    token = IN_NAMES[0]
+    (tmp_path / f"notes-{token}.md").write_text(f"secrets:\n  api: {CORPUS[-1][1]}\n")
+    (tmp_path / "app.py").write_text(f'x = 1\nAWS_SECRET_ACCESS_KEY = "{CORPUS[2][1]}"\n')
+    git("add", "-A")
+    git("commit", "-qm", "change")
+    from engine.target import ingest
+
+    dump = ingest(tmp_path, diff="HEAD~1..HEAD").model_dump_json()
+    for value in (token, CORPUS[-1][1], CORPUS[2][1]):
+        assert value not in dump
