@@ -16,6 +16,7 @@ from engine.models import (
     Response,
     Review,
 )
+from engine.verify.checks import Verification
 
 
 class RunState(TypedDict, total=False):
@@ -29,6 +30,8 @@ class RunState(TypedDict, total=False):
     rebuttals: Annotated[list[Rebuttal], operator.add]
     findings: Annotated[list[PersonaFindings], operator.add]
     critiques: Annotated[list[Critique], operator.add]
+    verifications: Annotated[list[Verification], operator.add]
+    same_claim: dict[str, bool]  # unsure issue pairs settled by the judge (pair key -> same claim), from verify
     failures: Annotated[list[Failure], operator.add]
     notes: Annotated[list[str], operator.add]
     report: Report | None
@@ -46,6 +49,7 @@ class PickTask(TypedDict):
     index: int
     labels: dict[str, str]  # label -> review id (anonymised, shuffled for this reader)
     abstracts: dict[str, str]  # label -> abstract
+    uncertain: dict[str, list[str]]  # label -> titles of that review's uncertain issues (shown first)
 
 
 class ResponseTask(TypedDict):
@@ -54,6 +58,7 @@ class ResponseTask(TypedDict):
     review: Review
     label: str
     reason: str
+    uncertain: dict[str, list[str]]  # issue id -> why the debate should check it
 
 
 class RebuttalTask(TypedDict):

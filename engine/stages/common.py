@@ -18,7 +18,7 @@ T = TypeVar("T", bound=BaseModel)
 
 MAX_TOKENS = {
     "personas": 900, "reviews": 1000, "picks": 300, "responses": 700, "rebuttals": 600,
-    "findings": 600, "compile": 1000, "critique": 500,
+    "findings": 600, "compile": 1000, "critique": 500, "verify": 300,
 }
 MAX_ISSUES = 5
 PROMPT_OVERHEAD = 900  # tokens for the system prompt and instructions around the target

@@ -12,6 +12,7 @@ from engine.models import Rebuttal, RebuttalPoint
 from engine.schemas import RebuttalOut
 from engine.stages.common import ask, excerpts, failure_update, write
 from engine.state import RebuttalTask, RunState, failed_personas, latest_reviews
+from engine.verify.matching import ANALYZERS
 
 
 def dispatch_rebuttals(state: RunState, runtime: Runtime[RunContext]) -> list[Send] | str:
@@ -23,8 +24,8 @@ def dispatch_rebuttals(state: RunState, runtime: Runtime[RunContext]) -> list[Se
     sends = []
     for resp in state.get("responses", []):
         review = reviews.get(resp.review_id)
-        if review is None or review.persona in dropped or not resp.points:
-            continue
+        if review is None or review.persona in dropped or review.persona == ANALYZERS or not resp.points:
+            continue  # the analyzers review is answered, never rebutted
         i, author = index[review.persona]
         sends.append(Send("write_rebuttal", RebuttalTask(persona=author, index=i, review=review, response=resp)))
     ctx.progress.expect("rebuttals", len(sends))
