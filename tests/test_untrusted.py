@@ -45,10 +45,7 @@ def test_secrets_never_leave_and_injection_is_wrapped(tmp_path: Path) -> None:
         if CANARY in user:
             before, _, rest = user.partition(f"<<<DATA {FIXED_NONCE}>>>")
             inside, _, after = rest.partition(f"<<<END {FIXED_NONCE}>>>")
-            # outside the markers only as a quoted evidence line of a review (which the system prompt allows)
-            stray = [ln for ln in (before + after).splitlines() if CANARY in ln
-                     and not ln.lstrip().startswith(("evidence: ", "quote: "))]
-            assert not stray, (call.name, stray)
+            assert CANARY not in before + after, call.name
     for path in [*run_dir.glob("**/*.md")]:
         for line in path.read_text(encoding="utf-8").splitlines():
             if CANARY in line:

@@ -92,19 +92,13 @@ class FaultPlan:
 
 
 _NONCE_MARKER = re.compile(r"<<<(DATA|END) [0-9a-f]{16}>>>")
+CANONICAL_NONCE = "0123456789abcdef"  # every nonce reads as this one (the tests' fixed nonce: their answers stay)
 
 
 def prompt_text(messages: list[BaseMessage]) -> str:
     """All message contents joined, the input of every fake answer; the per-run nonce inside the data markers is
     replaced by a constant, so two runs with the same settings get the same answers (the nonce only guards)."""
-    return _NONCE_MARKER.sub(r"<<<\1 nonce>>>", "\n".join(str(m.content) for m in messages))
-
-
-def original_prompt(messages: list[BaseMessage]) -> str:
-    """The prompt before any repair round (an earlier answer and the feedback on it): what the fake answers, so a
-    repaired call gets the answer the first try would have had."""
-    first = next((i for i, m in enumerate(messages) if isinstance(m, AIMessage)), len(messages))
-    return prompt_text(messages[:first])
+    return _NONCE_MARKER.sub(rf"<<<\1 {CANONICAL_NONCE}>>>", "\n".join(str(m.content) for m in messages))
 
 
 class FakeChatModel(BaseChatModel):
@@ -136,7 +130,7 @@ class FakeChatModel(BaseChatModel):
         if schema_name is None:
             content = "A deterministic fake answer."
         else:
-            content = json.dumps(fake_answers.answer(schema_name, original_prompt(messages)))
+            content = json.dumps(fake_answers.answer(schema_name, prompt))
         return self._message(prompt, content)
 
     @staticmethod
