@@ -92,3 +92,22 @@ def test_bad_out_and_fake_latency_fail_before_anything_is_created(tmp_path: Path
     for bad in ["fake:-5", "fake:1e9", "fake:9999999999", "fake:abc"]:
         one_error(["review", str(target), "--model", bad, "--out", str(tmp_path / "runs")], "latency")
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_run_directory_committed_to_git_is_not_reviewed(tmp_path: Path) -> None:
+    import subprocess
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    (tmp_path / "main.py").write_text("def main():\n    return compute(42)\n")
+    run = tmp_path / "old" / "20260101-run"
+    (run / "calls").mkdir(parents=True)
+    (run / "run.yaml").write_text("run_id: x\n")
+    (run / "ledger.jsonl").write_text("{}\n")
+    (run / "calls" / "reviews--a--review.json").write_text('{"messages": "an earlier prompt"}\n')
+    git("init", "-q")
+    git("add", "-A")
+    snap = ingest(tmp_path)
+    assert [f.path for f in snap.files] == ["main.py"]
+    assert any(s.path == "old/20260101-run/" and "run directory" in s.reason for s in snap.skipped), snap.skipped
