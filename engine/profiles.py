@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from engine import yamlio
 from engine.artifacts import write_atomic
 from engine.config import load_workflow
 from engine.errors import ConfigError
@@ -97,7 +98,7 @@ def load_profile(name: str) -> Profile:
         known = ", ".join(sorted(list_profiles())) or "none"
         raise ConfigError(f"unknown profile '{name}' (saved: {known}; see `rebuttal profile save`)")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yamlio.load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError:
         raise ConfigError(f"{path}: invalid YAML") from None
     if not isinstance(data, dict):

@@ -255,7 +255,7 @@ def test_a_budget_stopped_run_goes_on_with_a_larger_budget_without_repeating_a_c
     assert not first.complete
     spent = {ln.call_id for ln in read_ledger(run_dir / "ledger.jsonl")}
     again = CliRunner().invoke(app, ["resume", str(run_dir)])  # no new budget: still stopped, and says how to go on
-    assert again.exit_code == 0 and "PARTIAL" in again.stdout and "--max-calls N" in again.stdout
+    assert again.exit_code == 3 and "PARTIAL" in again.stdout and "--max-calls N" in again.stdout  # EXIT_BUDGET
     res = CliRunner().invoke(app, ["resume", str(run_dir), "--max-calls", "100", "--json"])
     assert res.exit_code == 0, res.stderr
     assert json.loads(res.stdout)["complete"] is True
@@ -299,7 +299,7 @@ def test_budget_warning_with_the_estimate_comes_before_the_first_call(tmp_path: 
     for n, (options, warning) in enumerate(cases):
         result = CliRunner().invoke(app, ["review", str(EXAMPLE), "--model", "fake", "--out", str(tmp_path),
                                           "--run-id", f"r{n}", "--personas", "3", "-k", "1", *options])
-        assert result.exit_code == 0, result.output
+        assert result.exit_code == 3, result.output  # EXIT_BUDGET: a budget stopped it
         err = " ".join(result.stderr.split())  # the console may wrap long lines
         at = err.index(f"warning: {warning}")
         assert at < err.index(" personas 1/1"), "the warning comes before the first call finishes"

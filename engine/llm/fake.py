@@ -91,9 +91,14 @@ class FaultPlan:
         return False
 
 
+_NONCE_MARKER = re.compile(r"<<<(DATA|END) [0-9a-f]{16}>>>")
+CANONICAL_NONCE = "0123456789abcdef"  # every nonce reads as this one (the tests' fixed nonce: their answers stay)
+
+
 def prompt_text(messages: list[BaseMessage]) -> str:
-    """All message contents joined, the input of every fake answer."""
-    return "\n".join(str(m.content) for m in messages)
+    """All message contents joined, the input of every fake answer; the per-run nonce inside the data markers is
+    replaced by a constant, so two runs with the same settings get the same answers (the nonce only guards)."""
+    return _NONCE_MARKER.sub(rf"<<<\1 {CANONICAL_NONCE}>>>", "\n".join(str(m.content) for m in messages))
 
 
 class FakeChatModel(BaseChatModel):

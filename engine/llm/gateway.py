@@ -68,8 +68,11 @@ class Gateway:
 
     def __post_init__(self) -> None:
         self.ledger = Ledger(self.run_dir / "ledger.jsonl")
+        self._ok_calls: set[str] = set()
         for line in read_ledger(self.ledger.path):
             self._account(line.prompt_tokens + line.completion_tokens, line.cost_usd or 0.0)
+            if line.outcome == "ok":
+                self._ok_calls.add(line.call_id)
         self._sem = asyncio.Semaphore(self.settings.concurrency)
         self._models: dict[tuple[str, int], BaseChatModel] = {}
 
@@ -186,6 +189,7 @@ class Gateway:
         sha = hashlib.sha256(f"{model}\n{kind}\n{system}\n{user}".encode()).hexdigest()
         hit = self._cached(cid, sha, schema)
         if hit is not None:
+            self._recover_ledger_line(cid)
             self.on_call_done(stage)
             return hit
         if self.stopped:
@@ -200,13 +204,30 @@ class Gateway:
         try:
             result = await self._attempts(cid, stage, persona, model, call, repair, refused, messages, max_tokens,
                                           record)
-        finally:  # encoded here in C (no indent: ~10x faster), written and fsynced off the event loop
-            text = json.dumps(record, ensure_ascii=False) + "\n"
-            # shielded: a Ctrl-C here would otherwise cancel the write while it still waits in the thread pool's
-            # queue, and a paid call would be made again on resume; shielded, the executor's shutdown awaits it
-            await asyncio.shield(asyncio.to_thread(write_atomic, self.run_dir, f"calls/{cid}.json", text))
+        finally:
+            if record["parsed"] is None:  # a failed call: its attempts are kept for inspection
+                await self._save(cid, record)
         self.on_call_done(stage)
         return result
+
+    async def _save(self, cid: str, record: dict[str, Any]) -> None:
+        """Write calls/<cid>.json (encoded here in C, no indent: ~10x faster; written and fsynced off the loop)."""
+        text = json.dumps(record, ensure_ascii=False) + "\n"
+        # shielded: a Ctrl-C here would otherwise cancel the write while it still waits in the thread pool's
+        # queue, and a paid call would be made again on resume; shielded, the executor's shutdown awaits it
+        await asyncio.shield(asyncio.to_thread(write_atomic, self.run_dir, f"calls/{cid}.json", text))
+
+    def _recover_ledger_line(self, cid: str) -> None:
+        """A replayed call whose `ok` ledger line a kill -9 cut off (after its record was saved): add it once."""
+        if cid in self._ok_calls:
+            return
+        path = self.run_dir / "calls" / f"{cid}.json"
+        line = json.loads(path.read_text(encoding="utf-8")).get("ledger")
+        if line is not None:
+            entry = LedgerLine.model_validate(line)
+            self._account(entry.prompt_tokens + entry.completion_tokens, entry.cost_usd or 0.0)
+            self.ledger.append(entry)
+        self._ok_calls.add(cid)
 
     async def _attempts(
         self, cid: str, stage: str, persona: str, model: str, call: Call, repair: Callable[[BaseException], str],
@@ -243,18 +264,24 @@ class Gateway:
             p_tok, c_tok, estimated = self._tokens(raw, messages)
             cost = self.estimate_usd(model, p_tok, c_tok)
             self._account(p_tok + c_tok, cost or 0.0)
-            self.ledger.append(LedgerLine(
+            line = LedgerLine(
                 call_id=cid, attempt=attempt, stage=stage, persona=persona, model=model,
                 prompt_tokens=p_tok, completion_tokens=c_tok, cost_usd=cost, latency_s=round(latency, 3),
                 outcome=outcome, tokens_estimated=estimated, started=started,
-            ))
+            )
             record["attempts"].append({
                 "attempt": attempt, "outcome": outcome, "latency_s": round(latency, 3),
                 "raw": str(raw.content) if raw is not None else None,
             })
             if outcome == "ok":
-                record["parsed"] = parsed.model_dump()
+                # the record resume replays is durable before the ledger says the call is done: a kill at any
+                # instant repeats only the calls still in flight (a record without its line gets it on resume)
+                record["parsed"], record["ledger"] = parsed.model_dump(), line.model_dump()
+                await self._save(cid, record)
+                self.ledger.append(line)
+                self._ok_calls.add(cid)
                 return parsed
+            self.ledger.append(line)
             if outcome == "parse_error":
                 if parse_left <= 0:
                     raise ModelOutputError(f"{stage}/{persona}: the model kept returning invalid output ({error})")

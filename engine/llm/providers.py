@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from langchain_core.language_models import BaseChatModel
 from engine.errors import ConfigError, ProviderError
 
 PROVIDERS = ("local", "fake", "openai", "openrouter", "anthropic", "ollama")
+MAX_FAKE_MS = 600_000  # `fake:<ms>`: at most the default call timeout
 OPENROUTER_URL = "https://openrouter.ai/api/v1"
 
 # USD per million tokens (input, output). Override with --prices FILE or REBUTTAL_PRICES.
@@ -65,6 +67,10 @@ def parse_model(text: str) -> ModelSpec:
         )
     if not name and provider not in ("local", "fake"):
         raise ConfigError(f"model '{text}' needs a name after the colon, e.g. {provider}:<model>")
+    latency = re.sub(r"(^|:)verbal$", "", name)  # `fake:verbal`, `fake:<ms>:verbal`: a fake without logprobs
+    if provider == "fake" and latency and not (re.fullmatch(r"\d{1,7}(\.\d+)?", latency)
+                                               and float(latency) <= MAX_FAKE_MS):
+        raise ConfigError(f"model '{text}': the fake model's latency must be milliseconds from 0 to {MAX_FAKE_MS}")
     return ModelSpec(provider, name)
 
 
