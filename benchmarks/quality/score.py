@@ -31,6 +31,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from engine.verify.fitting import auroc  # one AUROC for the benchmark and `rebuttal calibrate`
+
 TOLERANCE = 3
 HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 FENCE = re.compile(r"^\s*(```|~~~)")
@@ -267,17 +269,6 @@ def score_case(case: str, findings: Sequence[Found], defects: Sequence[Defect],
         finding_matches=[[defects[j].id for j in e] for e in edges],
         truths=[(f.truth, bool(e)) for f, e in zip(findings, edges, strict=True) if f.truth is not None],
     )
-
-
-def auroc(scored: Iterable[tuple[float, bool]]) -> float | None:
-    """P(score of a positive > score of a negative), ties one half; None without both classes."""
-    items = list(scored)
-    pos = [s for s, y in items if y]
-    neg = [s for s, y in items if not y]
-    if not pos or not neg:
-        return None
-    wins = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p in pos for n in neg)
-    return wins / (len(pos) * len(neg))
 
 
 def aggregate(scores: Sequence[CaseScore]) -> dict[str, Any]:
