@@ -17,11 +17,12 @@ from engine.target.snapshot import SourceFile
 T = TypeVar("T", bound=BaseModel)
 
 MAX_TOKENS = {
-    "personas": 900, "reviews": 1000, "picks": 300, "responses": 700, "rebuttals": 600,
+    "personas": 1400, "reviews": 1000, "picks": 300, "responses": 700, "rebuttals": 600,
     "findings": 600, "compile": 1000, "critique": 500,
 }
 MAX_ISSUES = 5
 PROMPT_OVERHEAD = 900  # tokens for the system prompt and instructions around the target
+STAGE_ROOM = 1200  # tokens left after the shared target for a stage's own material (reviews, excerpts)
 
 
 def wrap(ctx: RunContext, text: str) -> str:
@@ -29,9 +30,9 @@ def wrap(ctx: RunContext, text: str) -> str:
     return f"<<<DATA {ctx.nonce}>>>\n{text}\n<<<END {ctx.nonce}>>>"
 
 
-def target_block(ctx: RunContext, persona: Persona | None, model: str, stage: str) -> str:
-    """The whole target as this persona may see it, within its model's context budget."""
-    budget = context_window(model) - MAX_TOKENS[stage] - PROMPT_OVERHEAD
+def target_block(ctx: RunContext, persona: Persona | None, model: str) -> str:
+    """The whole target as this persona may see it: one budget for every stage, so calls share it as a prefix."""
+    budget = context_window(model) - max(MAX_TOKENS.values()) - PROMPT_OVERHEAD - STAGE_ROOM
     view = ctx.target.view(budget_tokens=max(budget, 500), focus=persona.focus if persona else [])
     return wrap(ctx, view.text)
 
@@ -70,20 +71,31 @@ def excerpts(ctx: RunContext, spans: list[tuple[str, int, int]], around: int = 6
     return wrap(ctx, "\n\n".join(parts) if parts else "(no excerpt: the cited locations are not in the target)")
 
 
-def system_prompt(ctx: RunContext, persona: Persona | None) -> str:
-    """The system prompt: persona (or impartial organiser) plus the data rules."""
-    return render_template("prompts/system.md.j2", persona=persona, nonce=ctx.nonce).strip()
+def system_prompt(ctx: RunContext, target: str) -> str:
+    """The system prompt: the data rules, then the target; identical for every call of a run that sees this view."""
+    return render_template("prompts/system.md.j2", nonce=ctx.nonce, target=target).strip()
+
+
+def user_prompt(persona: Persona | None, prompt: str, **values: Any) -> str:
+    """The user message: who answers (persona or impartial organiser), then the stage's instructions."""
+    role = render_template("prompts/_role.md.j2", persona=persona).strip()
+    return role + "\n\n" + render_template(f"prompts/{prompt}.md.j2", **values).strip()
 
 
 async def ask(
     ctx: RunContext, *, stage: str, persona: Persona | None, subject: str, model: str,
     schema: type[T], prompt: str, **values: Any,
 ) -> T:
-    """Render the stage prompt and make one structured call through the gateway."""
-    user = render_template(f"prompts/{prompt}.md.j2", **values).strip()
+    """Render the stage prompt and make one structured call through the gateway.
+
+    Every prompt opens with the rules and the target (the persona's view of it), the longest part that is
+    the same across the run's calls, so a server with a prompt cache evaluates it once; the persona, the
+    stage's instructions and the other reviews follow in the user message.
+    """
     return await ctx.gateway.structured(
-        stage=stage, persona=persona.slug if persona else "panel", subject=subject, model=model,
-        schema=schema, system=system_prompt(ctx, persona), user=user, max_tokens=MAX_TOKENS[stage],
+        stage=stage, persona=persona.slug if persona else "panel", subject=subject, model=model, schema=schema,
+        system=system_prompt(ctx, target_block(ctx, persona, model)), user=user_prompt(persona, prompt, **values),
+        max_tokens=MAX_TOKENS[stage],
     )
 
 

@@ -10,7 +10,7 @@ from langgraph.types import Send
 from engine.context import RunContext
 from engine.models import Issue, Persona, Review
 from engine.schemas import IssueOut, ReviewOut
-from engine.stages.common import MAX_ISSUES, ask, failure_update, target_block, write
+from engine.stages.common import MAX_ISSUES, ask, failure_update, write
 from engine.state import ReviewTask, RunState
 from engine.target.evidence import check_evidence
 
@@ -53,8 +53,7 @@ async def write_review(task: ReviewTask, runtime: Runtime[RunContext]) -> dict[s
     model = ctx.settings.model_for(task["index"], persona)
     try:
         out = await ask(ctx, stage="reviews", persona=persona, subject="review", model=model, schema=ReviewOut,
-                        prompt="review", max_issues=MAX_ISSUES,
-                        target=target_block(ctx, persona, model, "reviews"))
+                        prompt="review", max_issues=MAX_ISSUES)
     except Exception as exc:  # routed: budget stop, visible failure, or re-raised
         return failure_update(ctx, "reviews", persona.slug, exc)
     rid = f"R-{persona.slug}"
