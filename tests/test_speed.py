@@ -9,7 +9,11 @@ from pathlib import Path
 
 import pytest
 from langchain_core.messages import AIMessage
+from rich.console import Console
+from typer.testing import CliRunner
 
+from engine.cli import app, format_duration, remaining_s
+from engine.cli_report import time_table
 from engine.config import RunSettings, load_workflow
 from engine.estimate import estimate
 from engine.llm import gateway as gateway_module
@@ -168,3 +172,44 @@ def test_estimate_counts_the_shared_prefix_as_cached_and_predicts_wall_time(exam
     hosted = RunSettings(run_id="t", target=str(example), model="fake", personas=3, k=1)
     assert estimate(hosted, load_workflow("debate"), ingest(str(example)), speed=speed()).wall_s is None
     assert summarise([], "stage") == []
+
+
+@pytest.mark.parametrize(("elapsed", "done", "total", "predicted", "expected"), [
+    (0.0, 0, 10, None, None), (30.0, 0, 10, 100.0, 70.0), (10.0, 2, 10, None, 40.0),
+    (10.0, 2, 10, 100.0, 65.0), (200.0, 9, 10, 100.0, 11.11),
+])
+def test_remaining_time(elapsed: float, done: int, total: int, predicted: float | None,
+                        expected: float | None) -> None:
+    got = remaining_s(elapsed, done, total, predicted)
+    assert got == pytest.approx(expected, abs=0.01) if expected is not None else got is None
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(4.4, "4 s"), (245, "4 min 05 s"), (3725, "1 h 02 min")])
+def test_format_duration(seconds: float, text: str) -> None:
+    assert format_duration(seconds) == text
+
+
+def test_show_prints_where_the_time_went(tmp_path: Path) -> None:
+    run_dir, report = run_fake(tmp_path, workflow="fusion", personas=2)
+    result = CliRunner().invoke(app, ["show", str(run_dir)])
+    assert result.exit_code == 0, result.output
+    assert "cached" in result.output
+    console = Console(width=200, record=True)
+    console.print(time_table(report))
+    text = console.export_text()
+    reviews = next(c for c in report.cost_by_stage if c.key == "reviews")
+    row = [c.strip() for c in next(x for x in text.splitlines() if "reviews" in x).split("│")[1:-1]]
+    assert "Where the time went" in text
+    assert row[3:5] == [str(reviews.prompt_cached), str(reviews.prompt_tokens - reviews.prompt_cached)]
+
+
+def test_estimate_prints_a_wall_time_once_the_speed_is_measured(example: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REBUTTAL_CACHE", str(tmp_path))
+    monkeypatch.setattr("engine.llm.providers.context_window", lambda model: 8192)
+    before = CliRunner().invoke(app, ["estimate", str(example), "--model", "local:1.5b"])
+    assert "not measured on this machine yet" in before.output
+    save_speed(tmp_path, speed())
+    after = CliRunner().invoke(app, ["estimate", str(example), "--model", "local:1.5b"])
+    assert after.exit_code == 0, after.output
+    assert "expected wall time:" in after.output and "wall (s)" in after.output
