@@ -105,7 +105,9 @@ def remember_speed(run_dir: Path, settings: RunSettings) -> Speed | None:
     from engine.llm.speed import save_speed, speed_from_ledger
 
     name = local.resolve_local_name(spec.name)
-    server = local.get_server(name, slots=local_slots(settings))
+    server = local.running_server(name)
+    if server is None:  # no call was made in this process
+        return None
     found = speed_from_ledger(read_ledger(run_dir / "ledger.jsonl"), settings.model, slots=server.slots,
                               threads=server.threads, load1=os.getloadavg()[0], run_id=settings.run_id)
     if found is not None:

@@ -213,3 +213,26 @@ def test_estimate_prints_a_wall_time_once_the_speed_is_measured(example: Path, t
     after = CliRunner().invoke(app, ["estimate", str(example), "--model", "local:1.5b"])
     assert after.exit_code == 0, after.output
     assert "expected wall time:" in after.output and "wall (s)" in after.output
+
+
+def test_the_first_local_run_caches_its_speed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from engine import api
+    from engine.llm import local
+    from engine.llm.ledger import Ledger, LedgerLine
+
+    monkeypatch.setenv("REBUTTAL_CACHE", str(tmp_path / "cache"))
+    settings = RunSettings(run_id="r1", target="x", model="local:0.5b")
+    ledger = Ledger(tmp_path / "ledger.jsonl")
+    for i in range(3):
+        ledger.append(LedgerLine(call_id=f"c{i}", attempt=1, stage="reviews", persona="p", model="local:0.5b",
+                                 prompt_tokens=600, completion_tokens=200, cost_usd=0.0, latency_s=9.0, outcome="ok",
+                                 prompt_cached=400, prompt_eval_ms=2000.0, generation_ms=8000.0))
+    monkeypatch.setattr(local, "running_server", lambda name: None)
+    assert api.remember_speed(tmp_path, settings) is None  # no server ran in this process: nothing measured
+    monkeypatch.setattr(local, "running_server", lambda name: SimpleNamespace(slots=4, threads=2))
+    got = api.remember_speed(tmp_path, settings)
+    assert got is not None and got.prompt_tps == 100.0 and got.gen_tps == 25.0 and got.source == "run r1"
+    assert load_speed(tmp_path / "cache", "qwen2.5-coder-0.5b") == got.model_copy(update={"model": "qwen2.5-coder-0.5b"})
+    assert api.remember_speed(tmp_path, settings) is None  # measured once; a benchmark's numbers are never replaced

@@ -325,6 +325,13 @@ def get_server(name: str, *, slots: int = DEFAULT_SLOTS, threads: int | None = N
         return _servers[key]
 
 
+def running_server(name: str) -> LocalServer | None:
+    """The process's server for a local model if it has been started and is up, else None."""
+    with _servers_lock:
+        server = _servers.get(resolve_local_name(name))
+    return server if server is not None and server.running else None
+
+
 def chat_model(
     name: str, *, max_tokens: int, temperature: float = 0.2, seed: int | None = None, slots: int = DEFAULT_SLOTS
 ) -> BaseChatModel:
