@@ -236,3 +236,19 @@ def test_the_first_local_run_caches_its_speed(tmp_path: Path, monkeypatch: pytes
     assert got is not None and got.prompt_tps == 100.0 and got.gen_tps == 25.0 and got.source == "run r1"
     assert load_speed(tmp_path / "cache", "qwen2.5-coder-0.5b") == got.model_copy(update={"model": "qwen2.5-coder-0.5b"})
     assert api.remember_speed(tmp_path, settings) is None  # measured once; a benchmark's numbers are never replaced
+
+
+def test_benchmark_reports_evaluated_cached_and_the_ratio_to_the_limit(capsys: pytest.CaptureFixture[str]) -> None:
+    from engine.llm.ledger import LedgerLine
+    from tests.conftest import load_benchmark
+
+    bench = load_benchmark("local_model.py", "local_model_bench")
+    line = {"attempt": 1, "persona": "p", "model": "local:1.5b", "cost_usd": 0.0, "latency_s": 1.0, "outcome": "ok"}
+    lines = [LedgerLine(call_id="w", stage="warm", prompt_tokens=1300, completion_tokens=1, prompt_cached=0, **line),
+             LedgerLine(call_id="a", stage="reviews", prompt_tokens=1700, completion_tokens=299, prompt_cached=1300,
+                        **line)]
+    bench.report_review("this commit", 120.0, lines, speed(prompt_tps=50.0, gen_tps=20.0))
+    text = capsys.readouterr().out
+    # evaluated 1300 + 400 = 1700 of 3000 prompt tokens; limit 1700/50 + 300/20 = 49 s
+    assert "1 calls" in text and "evaluated 1700 (57%), cached 1300" in text
+    assert "limit at single-stream rates 49 s" in text and "wall/limit 2.45" in text
