@@ -14,8 +14,10 @@ from engine.stages.selection import SHORTLIST
 from engine.target.snapshot import TargetSnapshot
 
 CHARS_PER_TOKEN = 3.5
-OUTPUT_SHARE = 0.6  # typical share of max_tokens actually generated
+OUTPUT_SHARE = 0.6  # typical share of max_tokens actually generated (hosted models; errs high for cost)
+LOCAL_OUTPUT_SHARE = 0.35  # the embedded 1.5B: 4,637 completion tokens of ~13,300 allowed in a default run
 RULES_TOKENS = 150  # the system prompt's rules, before the target: part of the shared prefix
+USER_TOKENS = 350  # persona and stage instructions of one call (275-300 measured on the Qwen tokenizer), rounded up
 
 
 class StageEstimate(BaseModel):
@@ -49,6 +51,7 @@ def estimate(settings: RunSettings, workflow: Workflow, target: TargetSnapshot, 
     """
     n = len(settings.persona_slugs) or settings.personas
     k = min(settings.k, max(n - 1, 0))
+    local = parse_model(settings.model).provider == "local"
     window = context_window(settings.model)
     full = int(sum(len(f.text) for f in target.files) / CHARS_PER_TOKEN * 1.15)
     shared_budget = window - max(MAX_TOKENS.values()) - PROMPT_OVERHEAD - STAGE_ROOM
@@ -78,13 +81,12 @@ def estimate(settings: RunSettings, workflow: Workflow, target: TargetSnapshot, 
     models = {settings.model, settings.judge_model, *settings.panel}
     unknown = sorted(m for m in models if price_of(m, settings.prices) is None)
     price = price_of(settings.model, settings.prices)
-    local = parse_model(settings.model).provider == "local"
     prefix = target_tokens + RULES_TOKENS
     first_evaluations = prefix * views  # each view's prefix is evaluated once (warmed), then cached
     rows = []
     for stage, calls, own in plan:
-        p = calls * (target_tokens + own + PROMPT_OVERHEAD)
-        c = int(calls * MAX_TOKENS.get(stage, 600) * OUTPUT_SHARE)
+        p = calls * (prefix + own + USER_TOKENS)
+        c = int(calls * MAX_TOKENS.get(stage, 600) * (LOCAL_OUTPUT_SHARE if local else OUTPUT_SHARE))
         cached = 0
         if local and calls:
             cached = max(0, calls * prefix - first_evaluations)
