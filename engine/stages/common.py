@@ -30,8 +30,12 @@ def wrap(ctx: RunContext, text: str) -> str:
     return f"<<<DATA {ctx.nonce}>>>\n{text}\n<<<END {ctx.nonce}>>>"
 
 
-def target_block(ctx: RunContext, persona: Persona | None, model: str) -> str:
-    """The whole target as this persona may see it: one budget for every stage, so calls share it as a prefix."""
+def target_block(ctx: RunContext, persona: Persona | None, model: str, stage: str | None = None) -> str:
+    """The whole target as this persona may see it: one budget for every stage, so calls share it as a prefix.
+
+    `stage` no longer changes the budget (kept so older callers still work); `ask` puts this block in the
+    system prompt of every call, so a stage template must not add it again.
+    """
     budget = context_window(model) - max(MAX_TOKENS.values()) - PROMPT_OVERHEAD - STAGE_ROOM
     view = ctx.target.view(budget_tokens=max(budget, 500), focus=persona.focus if persona else [])
     return wrap(ctx, view.text)
