@@ -56,8 +56,11 @@ async def until_stalled(aw: Any, progress: Callable[[], int | None], stall_s: fl
             done, _ = await asyncio.wait({task}, timeout=poll_s)
             if done:
                 return task.result()
-            mark = await asyncio.to_thread(progress)
-            now = time.monotonic()
+            probe = asyncio.ensure_future(asyncio.to_thread(progress))
+            done, _ = await asyncio.wait({task, probe}, return_when=asyncio.FIRST_COMPLETED)
+            if task in done:  # the answer came while the server was asked: do not wait for the probe
+                return task.result()
+            mark, now = probe.result(), time.monotonic()
             if mark is not None and mark != seen:
                 seen, last = mark, now
             elif now - last > stall_s:
@@ -145,7 +148,7 @@ def decode_progress(root: str) -> int | None:
     import httpx
 
     try:
-        text = httpx.get(f"{root}/metrics", timeout=30).text
+        text = httpx.get(f"{root}/metrics", timeout=10).text
     except httpx.HTTPError:  # a long batch holds the server loop: no progress seen this time
         return None
     return parse_decode_total(text)
