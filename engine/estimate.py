@@ -57,7 +57,7 @@ def estimate(settings: RunSettings, workflow: Workflow, target: TargetSnapshot, 
     shared_budget = window - max(MAX_TOKENS.values()) - PROMPT_OVERHEAD - STAGE_ROOM
     target_tokens = min(full, shared_budget)
     views = 1 if full <= shared_budget else n + 1
-    excerpt = 400
+    excerpt = min(400, target_tokens)  # excerpts around cited lines: never more than the target itself
     review_spec = workflow.stage("reviews")
     writers = 1 if review_spec is not None and review_spec.writers == "first" else n
     plan: list[tuple[str, int, int]] = []

@@ -22,7 +22,7 @@ from engine.llm.gateway import Gateway
 from engine.llm.ledger import read_ledger, summarise
 from engine.llm.llamacpp import free_cores, parse_decode_total, server_timings, until_stalled
 from engine.llm.providers import ServerHooks
-from engine.llm.speed import Speed, generation_speedup, load_speed, save_speed, speed_from_ledger
+from engine.llm.speed import Speed, concurrent_groups, generation_speedup, load_speed, save_speed, speed_from_ledger
 from engine.schemas import ReviewOut
 from engine.target import ingest
 from tests.conftest import run_fake
@@ -234,7 +234,8 @@ def test_the_first_local_run_caches_its_speed(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setattr(local, "running_server", lambda name: SimpleNamespace(slots=4, threads=2))
     got = api.remember_speed(tmp_path, settings)
     assert got is not None and got.prompt_tps == 100.0 and got.gen_tps == 25.0 and got.source == "run r1"
-    assert load_speed(tmp_path / "cache", "qwen2.5-coder-0.5b") == got.model_copy(update={"model": "qwen2.5-coder-0.5b"})
+    name = "qwen2.5-coder-0.5b"
+    assert load_speed(tmp_path / "cache", name) == got.model_copy(update={"model": name})
     assert api.remember_speed(tmp_path, settings) is None  # measured once; a benchmark's numbers are never replaced
 
 
@@ -252,3 +253,21 @@ def test_benchmark_reports_evaluated_cached_and_the_ratio_to_the_limit(capsys: p
     # evaluated 1300 + 400 = 1700 of 3000 prompt tokens; limit 1700/50 + 300/20 = 49 s
     assert "1 calls" in text and "evaluated 1700 (57%), cached 1300" in text
     assert "limit at single-stream rates 49 s" in text and "wall/limit 2.45" in text
+
+
+def test_speed_from_a_run_separates_lone_calls_from_parallel_ones() -> None:
+    from engine.llm.ledger import LedgerLine
+
+    def line(cid: str, started: str, latency: float, gen: int, gen_ms: float) -> LedgerLine:
+        return LedgerLine(call_id=cid, attempt=1, stage="s", persona="p", model="local:0.5b", prompt_tokens=500,
+                          completion_tokens=gen, cost_usd=0.0, latency_s=latency, outcome="ok", prompt_cached=300,
+                          prompt_eval_ms=10_000.0, generation_ms=gen_ms, started=started)
+
+    lines = [line("personas", "2026-01-01T00:00:00+00:00", 50.0, 250, 50_000.0),    # alone: 5 tok/s
+             line("review-a", "2026-01-01T00:01:00+00:00", 250.0, 600, 240_000.0),  # side by side with b
+             line("review-b", "2026-01-01T00:01:00+00:00", 250.0, 600, 200_000.0),
+             line("compile", "2026-01-01T00:06:00+00:00", 130.0, 550, 110_000.0)]   # alone: 5 tok/s
+    got = speed_from_ledger(lines, "local:0.5b", slots=4, threads=1, load1=5.0, run_id="r")
+    assert [len(g) for g in concurrent_groups(lines)] == [1, 2, 1]
+    assert got is not None and got.gen_tps == 5.0 and got.prompt_tps == 20.0
+    assert got.aggregate_gen_tps == 5.0 and got.slots == 2  # 1,200 tokens over the longest generation, 240 s

@@ -55,23 +55,52 @@ def save_speed(cache: Path, speed: Speed) -> None:
     tmp.replace(path)
 
 
+def _interval(line: LedgerLine) -> tuple[float, float]:
+    start = datetime.fromisoformat(line.started).timestamp() if line.started else 0.0
+    return start, start + line.latency_s
+
+
+def concurrent_groups(lines: list[LedgerLine]) -> list[list[LedgerLine]]:
+    """Calls grouped by overlapping [start, start + latency] intervals, in start order (pure)."""
+    groups: list[list[LedgerLine]] = []
+    end = float("-inf")
+    for line in sorted(lines, key=lambda x: _interval(x)[0]):
+        start, stop = _interval(line)
+        if groups and start < end - 1.0:  # `started` has one-second resolution
+            groups[-1].append(line)
+            end = max(end, stop)
+        else:
+            groups.append([line])
+            end = stop
+    return groups
+
+
 def speed_from_ledger(lines: list[LedgerLine], model: str, *, slots: int, threads: int, load1: float,
                       run_id: str) -> Speed | None:
-    """Per-stream rates from a run's server timings (None without enough timed tokens). Pure.
+    """Rates from a run's server timings (None without enough timed tokens). Pure.
 
-    Calls that ran side by side share the CPU, so these per-stream rates are lower than a quiet single
-    stream's: an estimate from them errs long, never short, until the benchmark measures the real rates.
+    Single-stream rates come from the calls that ran alone (the persona and judge calls); the aggregate
+    generation rate from the widest group of calls that ran side by side (all their tokens over the longest
+    generation among them). Without a lone call, the per-stream rates of parallel calls are used: they err slow.
     """
     timed = [x for x in lines if x.model == model and x.prompt_eval_ms and x.generation_ms and x.outcome == "ok"]
-    evaluated = sum(x.prompt_tokens - (x.prompt_cached or 0) for x in timed)
-    generated = sum(x.completion_tokens for x in timed)
+    groups = concurrent_groups(timed)
+    alone = [g[0] for g in groups if len(g) == 1] or timed
+    evaluated = sum(x.prompt_tokens - (x.prompt_cached or 0) for x in alone)
+    generated = sum(x.completion_tokens for x in alone)
     if evaluated < 50 or generated < 50:
         return None
-    prompt_s = sum(x.prompt_eval_ms or 0.0 for x in timed) / 1000
-    gen_s = sum(x.generation_ms or 0.0 for x in timed) / 1000
+    prompt_s = sum(x.prompt_eval_ms or 0.0 for x in alone) / 1000
+    gen_s = sum(x.generation_ms or 0.0 for x in alone) / 1000
+    widest = max(groups, key=len)
+    aggregate = None
+    if len(widest) > 1:
+        aggregate = round(sum(x.completion_tokens for x in widest) / max((x.generation_ms or 0.0) / 1000
+                                                                         for x in widest), 2)
     return Speed(model=model, prompt_tps=round(evaluated / prompt_s, 2), gen_tps=round(generated / gen_s, 2),
-                 slots=slots, threads=threads, load1=round(load1, 2),
-                 measured=datetime.now(UTC).isoformat(timespec="seconds"), source=f"run {run_id}")
+                 aggregate_gen_tps=aggregate, slots=len(widest) if aggregate else slots, threads=threads,
+                 load1=round(load1, 2), measured=datetime.now(UTC).isoformat(timespec="seconds"),
+                 source=f"run {run_id}")
 
 
 def generation_speedup(speed: Speed, width: int) -> float:
