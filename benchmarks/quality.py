@@ -2,14 +2,17 @@
 
     python benchmarks/quality.py --workflow debate --model local [--cases a,b] [--personas N] [-k K]
     python benchmarks/quality.py --compare --model local --cases py_user_store,doc_export_api
-    python benchmarks/quality.py --compare --model fake            # seconds: a smoke test of the harness
+    python benchmarks/quality.py --compare --model fake            # ~1.5 min: a smoke test of the harness
+    python benchmarks/quality.py --compare --model local --split held-out   # only the held-out cases
 
 Each case of benchmarks/quality/corpus/ is copied to a temporary folder outside any git work tree
 and reviewed in-process through engine.api; its report.json is scored against labels.yaml by
 benchmarks/quality/score.py. One JSON result per (workflow, case) is written to --out as soon as it
 finishes, and an existing result is reused (so an interrupted run resumes where it stopped; pass
 --fresh to redo). Matched N: `single` makes one review call, `self-review` has its producer and its
-critic, and `sample`, `fusion` and `debate` use --personas reviewers (default 3).
+critic, and `sample`, `fusion` and `debate` use --personas reviewers (default 3). Cases marked
+`held_out: true` in labels.yaml are never used for tuning: `--split` picks tuning, held-out or all cases,
+and with all the held-out ones get a table of their own.
 """
 
 from __future__ import annotations
@@ -84,8 +87,17 @@ S = load_score()
 
 
 def load_labels() -> dict[str, Any]:
+    """labels.yaml, validated strictly (an unknown key or a missing field is an error naming it)."""
     labels: dict[str, Any] = yaml.safe_load((QUALITY / "labels.yaml").read_text(encoding="utf-8"))
+    S.validate_labels(labels)
     return labels
+
+
+def split_cases(labels: dict[str, Any], split: str) -> list[str]:
+    """The case names of one split: `tuning`, `held-out` or `all`, in labels.yaml order."""
+    held = S.held_out_cases(labels)
+    keep = {"all": lambda c: True, "held-out": lambda c: c in held, "tuning": lambda c: c not in held}[split]
+    return [c for c in labels["cases"] if keep(c)]
 
 
 def personas_for(workflow: str, n: int) -> int:
@@ -102,9 +114,9 @@ def stage_target(case: str, into: Path) -> Path:
 
 
 def doc_sections(case_dir: Path) -> dict[str, list[Any]]:
-    """Markdown sections of the case's documents, by relative path."""
-    return {str(p.relative_to(case_dir)): S.sections(p.read_text(encoding="utf-8"))
-            for p in sorted(case_dir.rglob("*.md"))}
+    """Sections of the case's documents (Markdown and reStructuredText), by relative path."""
+    return {str(p.relative_to(case_dir)): S.file_sections(p.name, p.read_text(encoding="utf-8"))
+            for p in sorted(case_dir.rglob("*")) if p.suffix in (".md", ".rst")}
 
 
 def use_prompts(folder: Path) -> dict[str, str]:
@@ -162,6 +174,7 @@ def run_case(case: str, workflow: str, args: argparse.Namespace, out: Path) -> d
         "degraded": data.get("degraded", []), "failures": data.get("failures", []),
         "findings": [{k: f.get(k) for k in FINDING_KEYS} | {k: f["scores"][k] for k in SCORE_KEYS}
                      for f in data.get("findings", [])],
+        "review_issues": review_issues(Path(run_dir)),
         "prompts": args.prompt_hashes, "engine": args.engine,
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
     }
@@ -185,11 +198,63 @@ def ledger_span(run_dir: Path) -> float:
     return max(a + x["latency_s"] for a, x in zip(t, lines, strict=True)) - min(t)
 
 
-def score_result(result: dict[str, Any], defects: list[Any], strict: bool = False) -> Any:
-    """Score a stored result against the case's defects (rescored on every load)."""
+def score_result(result: dict[str, Any], defects: list[Any], strict: bool = False, key: str = "findings",
+                 min_truth: float | None = None) -> Any:
+    """Score a stored result against the case's defects (rescored on every load).
+
+    `key="review_issues"` scores every issue the reviews raised (before compile); `min_truth` keeps only
+    the findings the report stands behind."""
     found = [S.Found(file=f["file"], line_start=f["line_start"], line_end=f["line_end"], title=f["title"],
-                     evidence=f["evidence"], fix=f["fix"], truth=f["truth"]) for f in result["findings"]]
+                     evidence=f["evidence"], fix=f["fix"], truth=f.get("truth")) for f in result.get(key, [])
+             if min_truth is None or (f.get("truth") or 0.0) >= min_truth]
     return S.score_case(result["case"], found, defects, doc_sections(CORPUS / result["case"]), strict)
+
+
+def review_issues(run_dir: Path) -> list[dict[str, Any]]:
+    """Every issue the run's reviews raised (the last round of each reviewer), from debate.json."""
+    path = run_dir / "debate.json"
+    if not path.exists():
+        return []
+    debate = json.loads(path.read_text(encoding="utf-8"))
+    latest: dict[str, dict[str, Any]] = {}
+    for r in sorted(debate.get("reviews", []), key=lambda r: r.get("round", 1)):
+        latest[r["persona"]] = r
+    keys = ("id", "file", "line_start", "line_end", "title", "evidence", "fix")
+    return [{k: i[k] for k in keys} for r in latest.values() for i in r["issues"]]
+
+
+def losses(results: list[dict[str, Any]], defects: dict[str, list[Any]]) -> dict[str, Any]:
+    """Labelled defects named by any review issue, by the compiled findings, and by findings with truth >= 0.5.
+
+    The first difference is what compile lost, the second what the truth score lost. Results stored before
+    review issues were recorded have no first column (None)."""
+    per_case = []
+    for r in results:
+        d = defects[r["case"]]
+        row = {"case": r["case"], "defects": len(d),
+               "reviews": len(score_result(r, d, key="review_issues").found_defects) if "review_issues" in r else None,
+               "findings": len(score_result(r, d).found_defects),
+               "trusted": len(score_result(r, d, min_truth=0.5).found_defects)}
+        per_case.append(row)
+    with_reviews = [c for c in per_case if c["reviews"] is not None]
+    return {
+        "reviews": sum(c["reviews"] for c in with_reviews) if with_reviews else None,
+        "findings": sum(c["findings"] for c in per_case), "trusted": sum(c["trusted"] for c in per_case),
+        "compile_loss": sum(max(0, c["reviews"] - c["findings"]) for c in with_reviews) if with_reviews else None,
+        "judge_loss": sum(c["findings"] - c["trusted"] for c in per_case),
+        "lost_in": [c["case"] for c in with_reviews if c["reviews"] > c["findings"]],
+    }
+
+
+def loss_table(rows: list[dict[str, Any]]) -> str:
+    """Per workflow: defects named in reviews -> in findings -> in findings with truth >= 0.5."""
+    lines = ["| workflow | defects | named in reviews | in findings | in findings truth ≥ 0.5 | compile loss | "
+             "judge loss | cases where compile lost one |", "|" + "---|" * 8]
+    for r in rows:
+        x = r["loss"]
+        lines.append(f"| {r['workflow']} | {r['defects']} | {fmt(x['reviews'])} | {x['findings']} | {x['trusted']} | "
+                     f"{fmt(x['compile_loss'])} | {x['judge_loss']} | {', '.join(x['lost_in']) or '–'} |")
+    return "\n".join(lines)
 
 
 def result_path(out: Path, workflow: str, case: str) -> Path:
@@ -214,6 +279,7 @@ def summarise(workflow: str, results: list[dict[str, Any]], defects: dict[str, l
         "wall_s": round(sum(r["wall_s"] for r in results), 1),
         "judged": S.ratio(sum(f.get("scored_by") != "mechanical" for r in results for f in r["findings"]),
                           sum(len(r["findings"]) for r in results)),
+        "loss": losses(results, defects),
         "per_case": [{"case": s.case, "defects": s.defects, "found": s.found_defects, "missed": s.missed_defects,
                       "findings": s.findings, "matched": s.matched_findings} for s in scores],
     }
@@ -250,7 +316,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--compare", action="store_true", help="run all five workflows at matched N")
     ap.add_argument("--model", default="local", help="provider:model (default: the embedded local model)")
     ap.add_argument("--judge", default=None, help="judge model (default: --model)")
-    ap.add_argument("--cases", default="", help="comma-separated case names (default: all)")
+    ap.add_argument("--cases", default="", help="comma-separated case names (default: every case of --split)")
+    ap.add_argument("--split", default="all", choices=["tuning", "held-out", "all"],
+                    help="tuning cases, held-out cases (labels.yaml `held_out: true`) or all (default)")
     ap.add_argument("--personas", type=int, default=3, help="reviewers for sample/fusion/debate (default 3)")
     ap.add_argument("-k", type=int, default=1, help="reviews each debater answers (default 1)")
     ap.add_argument("--concurrency", type=int, default=None)
@@ -265,11 +333,17 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     args.prompt_hashes = use_prompts(args.prompts) if args.prompts else {}
     args.engine = engine_fingerprint()  # at start: the code this process runs, whatever is edited meanwhile
-    labels = load_labels()
+    try:
+        labels = load_labels()
+    except ValueError as exc:
+        ap.error(str(exc))
     defects = S.defects_from_labels(labels)
-    cases = [c.strip() for c in args.cases.split(",") if c.strip()] or list(labels["cases"])
+    in_split = split_cases(labels, args.split)
+    cases = [c.strip() for c in args.cases.split(",") if c.strip()] or in_split
     if unknown := [c for c in cases if c not in defects]:
         ap.error(f"unknown case(s): {', '.join(unknown)}")
+    if outside := [c for c in cases if c not in in_split]:
+        ap.error(f"case(s) not in the {args.split} split: {', '.join(outside)}")
     workflows = WORKFLOWS if args.compare else [args.workflow]
     out = args.out or ROOT / "runs" / "quality" / args.model.replace(":", "-")
     (out / "results").mkdir(parents=True, exist_ok=True)
@@ -297,13 +371,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.compare:  # compare workflows on the same cases only
         ok = {w: [r for r in ok[w] if r["case"] in complete] for w in workflows}
     rows = [summarise(w, ok[w], defects) for w in workflows if ok[w]]
+    held = S.held_out_cases(labels)
+    held_rows = [summarise(w, h, defects) for w in workflows
+                 if args.split == "all" and (h := [r for r in ok[w] if r["case"] in held])]
     if args.json:
-        print(json.dumps(rows, indent=1))
+        print(json.dumps([r | {"split": args.split} for r in rows] + [r | {"split": "held-out"} for r in held_rows],
+                         indent=1))
     else:
         print(f"model {args.model}, judge {args.judge or args.model}, {platform.machine()} "
               f"{platform.system()}, {datetime.now(UTC):%Y-%m-%d}; personas {args.personas} (single 1, "
               f"self-review 2), k {args.k}")
         print(table(rows))
+        if held_rows:
+            print("\nHeld-out cases only (never used for tuning):")
+            print(table(held_rows))
+        print("\nWhere defects were lost: named by a review issue, kept by compile, trusted by the truth score")
+        print(loss_table(rows))
         print("\nPer case: defects found / labelled (findings matching a defect / all findings)")
         print(per_case_table(rows))
         if args.compare and (left := [c for c in cases if c not in complete]):

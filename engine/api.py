@@ -30,7 +30,8 @@ def build_settings(
     judge_fallback: str | None = None, diff: str | None = None, run_id: str | None = None,
     max_calls: int | None = None, max_tokens: int | None = None, max_usd: float | None = None,
     concurrency: int | None = None, strict: bool = False, seed: int = 0,
-    prices: dict[str, tuple[float, float]] | None = None,
+    prices: dict[str, tuple[float, float]] | None = None, execute: bool | None = None,
+    execute_unsafe: bool = False,
 ) -> RunSettings:
     """RunSettings from options, with workflow defaults and smaller defaults for the local model."""
     wf = load_workflow(workflow)
@@ -53,6 +54,8 @@ def build_settings(
             judge=judge, judge_fallback=judge_fallback, concurrency=concurrency or (4 if local else 16),
             budget=Budget(max_calls=max_calls, max_tokens=max_tokens, max_usd=max_usd), strict=strict, seed=seed,
             prices=prices or {}, created=datetime.now(UTC).isoformat(timespec="seconds"),
+            execute=bool(execute_unsafe or (wf.defaults.execute if execute is None else execute)),
+            execute_unsafe=execute_unsafe,
         )
     except ValidationError as exc:
         e = exc.errors()[0]
@@ -123,6 +126,10 @@ def prepare(settings: RunSettings, out_dir: Path, *, check_providers: bool = Tru
     est = estimate_run(settings, wf, snap)
     if settings.budget.max_usd is not None and est.unknown_prices:
         raise ConfigError(f"--max-usd needs prices for: {', '.join(est.unknown_prices)} (use --prices FILE)")
+    if settings.execute:  # refused here, before any call, when no sandbox works and no unsafe opt-out was given
+        from engine.verify.sandbox import require_isolation
+
+        require_isolation(settings.execute_unsafe)
     if check_providers:
         for m in sorted({settings.model, settings.judge_model, *settings.panel}
                         | ({settings.judge_fallback} if settings.judge_fallback else set())):

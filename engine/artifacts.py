@@ -15,7 +15,8 @@ from engine import yamlio
 from engine.config import TEMPLATES_DIR
 from engine.paths import inside
 
-ARTIFACT_KINDS = ("persona", "review", "response", "rebuttal", "findings", "critique", "report")
+ARTIFACT_KINDS = ("persona", "review", "response", "rebuttal", "findings", "critique", "verification", "report",
+                  "claims")
 
 
 @lru_cache(maxsize=1)

@@ -45,6 +45,15 @@ def load_prices(path: Path | None) -> dict[str, tuple[float, float]]:
         raise ConfigError(f"{path}: prices must be a YAML mapping like 'openai:x: [0.15, 0.60]'") from None
 
 
+def staged_diff(diff: str | None) -> str:
+    """The --diff spec of `--staged`; refuses a second range."""
+    from engine.target.gitsource import STAGED
+
+    if diff not in (None, STAGED):
+        raise ConfigError("give either --staged or --diff, not both")
+    return STAGED
+
+
 def summary_table(report: Report, limit: int = 10) -> Table:
     t = Table(title=f"Top findings ({len(report.findings)} in all)", show_lines=False)
     for col in ("id", "severity", "status", "truth", "useful", "location", "title"):
@@ -170,6 +179,7 @@ def review(
     judge: Annotated[str | None, Opt(help="provider:model of the judge (default: --model).")] = None,
     judge_fallback: Annotated[str | None, Opt(help="Second judge if the first fails.")] = None,
     diff: Annotated[str | None, Opt(help="Review a change: BASE..HEAD or BASE.")] = None,
+    staged: Annotated[bool, Opt(help="Review the staged change (HEAD..index), as a pre-commit hook does.")] = False,
     out_dir: Annotated[Path, Opt("--out", help="Folder for run directories.")] = Path("runs"),
     run_id: Annotated[str | None, Opt(help="Run id (default: time-target-random).")] = None,
     max_calls: Annotated[int | None, Opt(help="Stop after this many calls.")] = None,
@@ -177,6 +187,10 @@ def review(
     max_usd: Annotated[float | None, Opt(help="Stop before exceeding this cost.")] = None,
     concurrency: Annotated[int | None, Opt(help="Calls in flight at once.")] = None,
     strict: Annotated[bool, Opt(help="Fail the run when a persona fails instead of dropping it.")] = False,
+    execute: Annotated[bool | None, Opt("--execute/--no-execute", help="Run a model-written reproducer per "
+                                        "Python/JS finding in a sandboxed copy of the target.")] = None,
+    execute_unsafe: Annotated[bool, Opt("--execute-unsafe-no-sandbox", help="--execute even where no sandbox "
+                                        "works: target and model code run unisolated (limits only).")] = False,
     seed: Annotated[int, Opt(help="Seed for shuffles.")] = 0,
     prices: Annotated[Path | None, Opt(help="YAML: model -> USD per million input and output tokens.")] = None,
     profile: Annotated[str | None, Opt(help="Saved profile filling the options not given.")] = None,
@@ -191,6 +205,8 @@ def review(
     from engine.report.ci import parse_fail_on
 
     try:
+        if staged:
+            diff = staged_diff(diff)
         if fail_on:
             parse_fail_on(fail_on)  # a malformed gate fails before any call is made
         from engine.profiles import explicit_params, resolve_options
@@ -338,11 +354,13 @@ def workflows_cmd() -> None:
 
 # Extension commands: each module below defines `register(app)` (one line per module).
 # -- extension commands --
+from engine.cli_mcp import register as _register_mcp  # noqa: E402
 from engine.cli_report import register as _register_report  # noqa: E402
 from engine.cli_serve import register as _register_serve  # noqa: E402
 
 _register_report(app)
 _register_serve(app)
+_register_mcp(app)
 
 
 def _interrupt(signum: int, frame: Any) -> None:

@@ -10,9 +10,10 @@ import typer
 from rich.table import Table
 
 from engine.console import err, fail, out
-from engine.errors import RebuttalError
+from engine.errors import ConfigError, RebuttalError
 from engine.models import Report
-from engine.report.ci import failing, parse_fail_on, write_markdown_summary, write_sarif
+from engine.report.ci import FailOnError, failing, parse_fail_on, repo_prefix, write_markdown_summary, write_sarif
+from engine.report.comments import DEFAULT_MAX_COMMENTS, DEFAULT_THRESHOLD, write_review_comments
 from engine.report.history import RunDiff, diff_runs, list_runs
 from engine.report.html import load_report, nice_time, write_html
 
@@ -41,6 +42,14 @@ def ci_exit(report: Report, run_dir: Path, fail_on: str | None, sarif: Path | No
         return 1
     err.print(f"fail-on: no finding matches {fail_on!r}", highlight=False, soft_wrap=True)
     return 0
+
+
+def check_comment_on(expr: str) -> None:
+    """Parse the --comment-on threshold; a malformed one is an error naming that option."""
+    try:
+        parse_fail_on(expr)
+    except FailOnError as exc:
+        raise ConfigError(str(exc).replace("--fail-on:", "--comment-on:", 1)) from None
 
 
 def print_summary(run_dir: Path, report: Report, limit: int = 10) -> None:
@@ -116,18 +125,29 @@ def register(app: typer.Typer) -> None:
         markdown_summary: Annotated[Path | None, Opt(help="Write a short pull-request summary here.")] = None,
         fail_on: Annotated[str | None, Opt(help="Exit 1 when a finding matches, e.g. "
                                                 "'truth>=0.7 and usefulness>=0.6 and severity>=high'.")] = None,
+        review_comments: Annotated[Path | None, Opt(help="Write pull-request line comments here (the body of "
+                                                         "GitHub's create-review API).")] = None,
+        comment_on: Annotated[str, Opt(help="Which findings get a comment (the --fail-on language).")] =
+            DEFAULT_THRESHOLD,
+        max_comments: Annotated[int, Opt(help="At most this many comments, best first.")] = DEFAULT_MAX_COMMENTS,
     ) -> None:
         """Render a finished run: HTML report, CI outputs and the --fail-on exit code."""
         try:
             if fail_on:
                 parse_fail_on(fail_on)
+            if review_comments:
+                check_comment_on(comment_on)
             report = load_report(run_dir)
             if html:
                 out.print(f"HTML: {write_html(run_dir)}", highlight=False)
+            if review_comments:
+                written = write_review_comments(report, run_dir, review_comments, prefix=repo_prefix(run_dir),
+                                                threshold=comment_on, max_comments=max_comments)
+                err.print(f"Review comments: {written}", highlight=False)
         except RebuttalError as exc:
             fail(str(exc))
             return
-        if not (html or sarif or markdown_summary or fail_on):
+        if not (html or sarif or markdown_summary or fail_on or review_comments):
             print_summary(run_dir, report)
         raise typer.Exit(ci_exit(report, run_dir, fail_on, sarif, markdown_summary))
 

@@ -89,6 +89,7 @@ def profile_save(
     concurrency: Annotated[int | None, Opt(help="Calls in flight at once.")] = None,
     strict: Annotated[bool | None, Opt("--strict/--no-strict", help="Fail when a persona fails.")] = None,
     seed: Annotated[int | None, Opt(help="Seed for shuffles.")] = None,
+    execute: Annotated[bool | None, Opt("--execute/--no-execute", help="Sandboxed reproducers.")] = None,
     description: Annotated[str, Opt(help="One line shown by `profile list`.")] = "",
 ) -> None:
     """Save (or replace) a profile in $REBUTTAL_HOME/profiles/NAME.yaml."""
@@ -96,7 +97,7 @@ def profile_save(
         prof = Profile(description=description, workflow=workflow, model=model, panel=split_panel(panel),
                        judge=judge, judge_fallback=judge_fallback, personas=personas, persona=persona or [], k=k,
                        max_calls=max_calls, max_tokens=max_tokens, max_usd=max_usd, concurrency=concurrency,
-                       strict=strict, seed=seed)
+                       strict=strict, seed=seed, execute=execute)
         path, replaced = save_profile(name, prof)
     except RebuttalError as exc:
         fail(str(exc))
@@ -181,6 +182,7 @@ def batch(
     concurrency: Annotated[int | None, Opt(help="Calls in flight at once within each run.")] = None,
     as_json: Annotated[bool, Opt("--json", help="Print the entries as JSON instead of a table.")] = False,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No line per finished target.")] = False,
+    execute: Annotated[bool | None, Opt("--execute/--no-execute", help="Sandboxed reproducers per run.")] = None,
 ) -> None:
     """Review many targets, one run directory each; run it again to resume (finished runs are skipped)."""
     from engine.batch import Batch, load_items
@@ -195,7 +197,7 @@ def batch(
         opts = resolve_options(profile, {"workflow": workflow, "model": model, "panel": split_panel(panel),
                                          "judge": judge, "personas": personas, "persona": persona, "k": k,
                                          "max_calls": max_calls, "max_tokens": max_tokens, "max_usd": max_usd,
-                                         "concurrency": concurrency})
+                                         "concurrency": concurrency, "execute": execute})
         if jobs < 1:
             raise ConfigError("--jobs must be at least 1")
         entries = asyncio.run(Batch(items, out_dir, opts, jobs=jobs, on_done=done).run())

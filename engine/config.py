@@ -15,11 +15,21 @@ from engine.models import Persona
 from engine.paths import slugify
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-PERSONAS_DIR = REPO_ROOT / "personas"
-WORKFLOWS_DIR = REPO_ROOT / "workflows"
-TEMPLATES_DIR = REPO_ROOT / "templates"
+_INSTALLED_DATA = Path(__file__).resolve().parent / "_data"  # where a built wheel carries the data (setup.py)
 
-StageKind = Literal["personas", "reviews", "responses", "rebuttals", "findings", "self_review", "compile"]
+
+def data_dir(name: str) -> Path:
+    """A data folder (personas, workflows, templates): inside an installed wheel, else the source checkout's."""
+    installed = _INSTALLED_DATA / name
+    return installed if installed.is_dir() else REPO_ROOT / name
+
+
+PERSONAS_DIR = data_dir("personas")
+WORKFLOWS_DIR = data_dir("workflows")
+TEMPLATES_DIR = data_dir("templates")
+
+StageKind = Literal["personas", "reviews", "responses", "rebuttals", "findings", "self_review", "verify", "compile"]
+AnalyzerName = Literal["ruff", "bandit"]
 STAGE_NEEDS: dict[str, tuple[str, ...]] = {
     "personas": (),
     "reviews": ("personas",),
@@ -27,6 +37,7 @@ STAGE_NEEDS: dict[str, tuple[str, ...]] = {
     "rebuttals": ("responses",),
     "findings": ("reviews",),
     "self_review": ("reviews",),
+    "verify": ("reviews",),
     "compile": ("reviews",),
 }
 
@@ -117,12 +128,14 @@ class StageSpec(BaseModel):
     writers: Literal["all", "first"] = "all"
     max_rounds: int = Field(default=3, ge=1, le=10)
     mode: Literal["generate", "repeat"] = "generate"
+    analyzers: list[AnalyzerName] = Field(default_factory=lambda: ["ruff", "bandit"])  # verify: [] runs none
 
 
 class WorkflowDefaults(BaseModel):
     model_config = ConfigDict(extra="forbid")
     personas: int = Field(default=5, ge=1, le=256)
     k: int = Field(default=3, ge=0, le=64)
+    execute: bool = False  # run reproducers in the sandbox by default (a run may still turn it on or off)
 
 
 class Workflow(BaseModel):
@@ -159,6 +172,9 @@ class Workflow(BaseModel):
             seen.append(spec.stage)
         if seen[0] != "personas" or seen[-1] != "compile":
             raise ConfigError(f"{where}: field 'stages': must start with 'personas' and end with 'compile'")
+        if "verify" in seen and seen[-2] != "verify":
+            raise ConfigError(f"{where}: field 'stages.{seen.index('verify')}': stage 'verify' must come right "
+                              "before 'compile' (it checks what the debate left)")
 
 
 def load_workflow_file(path: Path) -> Workflow:
@@ -203,6 +219,18 @@ class Budget(BaseModel):
     max_usd: float | None = Field(default=None, ge=0)
 
 
+class SandboxLimits(BaseModel):
+    """Limits of one sandboxed command (a reproducer, the setup command): see engine/verify/sandbox.py."""
+
+    model_config = ConfigDict(extra="forbid")
+    wall_s: float = Field(default=30, gt=0, le=3600)
+    cpu_s: int = Field(default=20, ge=1, le=3600)
+    memory_mb: int = Field(default=512, ge=16, le=65536)
+    file_mb: int = Field(default=16, ge=1, le=65536)
+    processes: int = Field(default=32, ge=1, le=4096)
+    output_kb: int = Field(default=64, ge=1, le=10240)
+
+
 class RunSettings(BaseModel):
     """Everything that defines a run; saved as `run.yaml` and reloaded by resume."""
 
@@ -225,6 +253,8 @@ class RunSettings(BaseModel):
     timeout_s: float = Field(default=600, gt=0)
     strict: bool = False
     execute: bool = False  # run model-written reproducers against a sandboxed copy of the target (engine/verify)
+    execute_unsafe: bool = False  # --execute-unsafe-no-sandbox: run them with limits but without isolation
+    sandbox: SandboxLimits = Field(default_factory=SandboxLimits)
     seed: int = 0
     prices: dict[str, tuple[float, float]] = Field(default_factory=dict)
     created: str = ""

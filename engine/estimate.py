@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from engine.config import RunSettings, Workflow
 from engine.llm.providers import context_window, parse_model, price_of
 from engine.llm.speed import Speed, stage_seconds
+from engine.stages.claims import planned_calls
 from engine.stages.common import MAX_TOKENS, PROMPT_OVERHEAD, STAGE_ROOM
 from engine.stages.selection import SHORTLIST
 from engine.target.snapshot import TargetSnapshot
@@ -65,6 +66,8 @@ def estimate(settings: RunSettings, workflow: Workflow, target: TargetSnapshot, 
     generated = max(n - 1, 0)  # the correctness reviewer comes from the library
     if not settings.persona_slugs and not (personas_spec and personas_spec.mode == "repeat") and generated:
         plan.append(("personas", 1, 0))
+    if target.is_document:  # one short call per section, one per candidate pair (both capped)
+        plan.append(("claims", planned_calls(target), 300))
     plan.append(("reviews", writers, 0))
     if workflow.stage("responses"):
         plan.append(("picks", n if n - 1 > k > 0 else 0, 80 * min(n - 1, SHORTLIST)))

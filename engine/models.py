@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.verify.checks import Check
+
 Severity = Literal["low", "medium", "high", "critical"]
 SEVERITY_RANK: dict[str, int] = {"low": 1, "medium": 2, "high": 3, "critical": 4}
 ResponseStance = Literal["agree", "disagree", "refine"]
@@ -35,7 +37,7 @@ class Persona(Record):
     applies_to: Literal["code", "document", "any"] = "any"
     model: str | None = None
     brief: str = ""
-    source: Literal["library", "generated", "sample"] = "library"
+    source: Literal["library", "generated", "sample", "checker"] = "library"
 
     @property
     def id(self) -> str:
@@ -164,6 +166,20 @@ class Stance(Record):
     reason: str
 
 
+class FindingMember(Record):
+    """One review issue merged into a finding (the lead's claim is the finding's title, evidence and fix)."""
+
+    issue: str
+    persona: str
+    title: str
+    file: str
+    line_start: int
+    line_end: int
+    evidence_status: EvidenceStatus | None = None
+    lead: bool = False
+    kept: bool = True
+
+
 class Finding(Record):
     """A compiled finding: a cluster of issues across personas, scored and traced."""
 
@@ -181,7 +197,11 @@ class Finding(Record):
     personas: list[str]
     issues: list[str]
     stances: list[Stance] = Field(default_factory=list)
+    members: list[FindingMember] = Field(default_factory=list)
+    same_place: list[str] = Field(default_factory=list)  # other findings about the same lines, another claim
     derived_from: list[str]
+    checks: list[Check] = Field(default_factory=list)  # evidence the verify stage gathered (engine/verify)
+    verification: str | None = None  # id of its verifications/<id>-verification.md
 
     @property
     def rank(self) -> float:
@@ -209,6 +229,22 @@ class CostLine(Record):
     timed_calls: int = 0  # attempts whose server reported timings
 
 
+class DebateSummary(Record):
+    """The debate's effect on the report, shown in a section of its own (report.json: `debate`)."""
+
+    confirmed: list[str] = Field(default_factory=list)  # another persona agreed or refined, nobody refuted it
+    refuted: list[str] = Field(default_factory=list)
+    rescued: list[str] = Field(default_factory=list)  # raised by one reviewer, adopted by another
+    withdrawn: list[str] = Field(default_factory=list)  # every raiser dropped it after the responses
+    minds_changed: int = 0  # rebuttal points that conceded or revised
+    dropped_trusted: str = "0/0"  # findings the report trusts (truth >= 0.5) that their raisers dropped
+    dropped_untrusted: str = "0/0"  # findings it does not trust that their raisers dropped
+    review_calls: int = 0
+    review_tokens: int = 0
+    debate_calls: int = 0
+    debate_tokens: int = 0
+
+
 class Report(Record):
     """The compiled report; `report.json` is this model dumped."""
 
@@ -228,3 +264,4 @@ class Report(Record):
     cost_by_stage: list[CostLine] = Field(default_factory=list)
     cost_by_model: list[CostLine] = Field(default_factory=list)
     total: CostLine | None = None
+    debate: DebateSummary | None = None  # workflows with responses: what the debate changed

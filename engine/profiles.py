@@ -37,11 +37,12 @@ class PanelChoice(BaseModel):
     personas: int | None = Field(default=None, ge=1, le=256)
     persona: list[str] | None = None
     k: int | None = Field(default=None, ge=0, le=64)
+    execute: bool | None = None  # run reproducers in the sandbox (never unsandboxed from here)
 
 
 # Options a profile may set; the names are `engine.api.build_settings` keyword arguments.
 PROFILE_KEYS = ("workflow", "model", "panel", "judge", "judge_fallback", "personas", "persona", "k",
-                "max_calls", "max_tokens", "max_usd", "concurrency", "strict", "seed")
+                "max_calls", "max_tokens", "max_usd", "concurrency", "strict", "seed", "execute", "execute_unsafe")
 
 
 class Profile(BaseModel):
@@ -63,6 +64,8 @@ class Profile(BaseModel):
     concurrency: int | None = Field(default=None, ge=1, le=1024)
     strict: bool | None = None
     seed: int | None = None
+    execute: bool | None = None
+    execute_unsafe: bool | None = None  # --execute-unsafe-no-sandbox
 
 
 def home() -> Path:

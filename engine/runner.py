@@ -11,10 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
 import yaml
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from engine import models as M
 from engine.artifacts import write_atomic
@@ -25,11 +23,13 @@ from engine.graph import build_graph
 from engine.llm.gateway import Gateway, ModelFactory
 from engine.llm.providers import make_chat_model
 from engine.paths import slugify
+from engine.store import configured_backend, open_saver
 from engine.target.snapshot import TargetSnapshot
 
 STATE_TYPES = ["Persona", "Issue", "Review", "Pick", "ResponsePoint", "Response", "RebuttalPoint", "Rebuttal",
                "FindingItem", "PersonaFindings", "Critique", "Scores", "Stance", "Finding", "Failure", "CostLine",
                "Report"]
+VERIFY_TYPES = ["Check", "Subject", "Verification"]
 
 
 def new_run_id(target_name: str, now: datetime | None = None) -> str:
@@ -45,7 +45,8 @@ def default_factory(settings: RunSettings) -> ModelFactory:
 
 def serializer() -> JsonPlusSerializer:
     """Checkpoint serializer that may revive exactly our state records."""
-    return JsonPlusSerializer(allowed_msgpack_modules=[("engine.models", t) for t in STATE_TYPES])
+    return JsonPlusSerializer(allowed_msgpack_modules=[("engine.models", t) for t in STATE_TYPES]
+                              + [("engine.verify.checks", t) for t in VERIFY_TYPES])
 
 
 def create_run_dir(out: Path, run_id: str) -> Path:
@@ -75,6 +76,8 @@ def write_run_files(run_dir: Path, settings: RunSettings, workflow: Workflow, ta
         "nonce": nonce,
         "settings": settings.model_dump(mode="json"),
     }
+    if configured_backend() == "postgres":  # recorded so a resume without the database fails clearly
+        info["checkpoints"] = "postgres"
     save_run_yaml(run_dir, info)
     write_atomic(run_dir, "target.json", target.model_dump_json())
 
@@ -163,7 +166,7 @@ async def execute(
     factory: ModelFactory | None = None, listener: Callable[[str, int, int], None] | None = None,
     clock: Callable[[], str] | None = None,
 ) -> M.Report:
-    """Run (or resume) the workflow graph with a SQLite checkpointer in the run directory."""
+    """Run (or resume) the workflow graph, checkpointed in the run directory's SQLite file or in PostgreSQL."""
     progress = Progress(listener=listener or (lambda s, d, t: None))
     gateway = Gateway(run_dir=run_dir, settings=settings, factory=factory or default_factory(settings),
                       on_call_done=progress.advance)
@@ -181,12 +184,7 @@ async def execute(
 
 async def _execute_locked(run_dir: Path, workflow: Workflow, settings: RunSettings, ctx: RunContext,
                           config: dict[str, Any]) -> M.Report | None:
-    async with aiosqlite.connect(str(run_dir / "checkpoint.sqlite")) as conn:
-        # WAL + NORMAL: no fsync per checkpoint write; a power cut may drop the last writes, which resume
-        # re-runs from calls/*.json without repeating a model call
-        await conn.execute("PRAGMA journal_mode=WAL")
-        await conn.execute("PRAGMA synchronous=NORMAL")
-        saver = AsyncSqliteSaver(conn, serde=serializer())
+    async with open_saver(run_dir, serializer()) as saver:  # checkpoint.sqlite, or PostgreSQL (engine/store.py)
         graph = build_graph(workflow).compile(checkpointer=saver)
         snapshot = await graph.aget_state(config)
         if snapshot.values.get("report") is not None and not snapshot.next:

@@ -29,6 +29,7 @@ Str200 = Annotated[str, StringConstraints(max_length=200)]
 Str300 = Annotated[str, StringConstraints(max_length=300)]
 Str400 = Annotated[str, StringConstraints(max_length=400)]
 Str600 = Annotated[str, StringConstraints(max_length=600)]
+Str4000 = Annotated[str, StringConstraints(max_length=4000)]
 
 
 class Out(BaseModel):
@@ -115,6 +116,32 @@ class ScoresOut(Out):
     scores: list[ScoreOut] = Field(max_length=6)
 
 
+class SameClaimOut(Out):
+    reason: Str200
+    same: bool = Field(description="Do both issues claim the same defect?")
+
+
 class CritiqueOut(Out):
     points: list[Str200] = Field(max_length=6)
     approve: bool
+
+
+class ReproducerOut(Out):
+    expectation: Str200 = Field(description="One sentence: what the code should do, which the defect breaks")
+    code: Str4000 = Field(description="The whole reproducer: a short test that FAILS with an assertion on the "
+                                      "defective code and passes once it is fixed")
+
+
+class ClaimOut(Out):
+    line: int = Field(description="The line number of the statement, as shown")
+    kind: Literal["requirement", "dependency", "assumption", "decision", "owner", "limit"]
+    text: Str200 = Field(description="The statement, copied from that line")
+
+
+class ClaimsOut(Out):
+    claims: list[ClaimOut] = Field(max_length=8)
+
+
+class ContradictionOut(Out):
+    reason: Str200 = Field(description="One sentence: why they do or do not contradict")
+    contradict: bool

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import operator
-from typing import Annotated, TypedDict
+from typing import Annotated, NotRequired, TypedDict
 
+from engine.claims.model import Claim, Hit
 from engine.models import (
     Critique,
     Failure,
@@ -16,6 +17,7 @@ from engine.models import (
     Response,
     Review,
 )
+from engine.verify.checks import Verification
 
 
 class RunState(TypedDict, total=False):
@@ -29,8 +31,12 @@ class RunState(TypedDict, total=False):
     rebuttals: Annotated[list[Rebuttal], operator.add]
     findings: Annotated[list[PersonaFindings], operator.add]
     critiques: Annotated[list[Critique], operator.add]
+    verifications: Annotated[list[Verification], operator.add]
+    same_claim: dict[str, bool]  # unsure issue pairs settled by the judge (pair key -> same claim), from verify
     failures: Annotated[list[Failure], operator.add]
     notes: Annotated[list[str], operator.add]
+    claims: list[Claim]  # a document target's claims (set once, by the claims stage)
+    claim_hits: list[Hit]  # their mechanical (and model-confirmed) cross-checks
     report: Report | None
 
 
@@ -39,6 +45,7 @@ class ReviewTask(TypedDict):
 
     persona: Persona
     index: int
+    claims: NotRequired[str]  # a document's claims, one compact line each inside nonce markers (from the target only)
 
 
 class PickTask(TypedDict):
@@ -46,6 +53,7 @@ class PickTask(TypedDict):
     index: int
     labels: dict[str, str]  # label -> review id (anonymised, shuffled for this reader)
     abstracts: dict[str, str]  # label -> abstract
+    uncertain: dict[str, list[str]]  # label -> titles of that review's uncertain issues (shown first)
 
 
 class ResponseTask(TypedDict):
@@ -54,6 +62,7 @@ class ResponseTask(TypedDict):
     review: Review
     label: str
     reason: str
+    uncertain: dict[str, list[str]]  # issue id -> why the debate should check it
 
 
 class RebuttalTask(TypedDict):

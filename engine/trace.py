@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.artifacts import read_front_matter
+from engine.claims.trace import claim_trace, finding_claims, load_claims, render_claim, render_finding_claims
 from engine.errors import ConfigError
 
 
@@ -59,10 +60,15 @@ def trace(run_dir: Path, ref: str) -> dict[str, Any]:
     """The provenance chain of a finding id (F-003), a review issue id (R-x#2) or an artifact id/path."""
     report, debate = load_json(run_dir, "report.json"), load_json(run_dir, "debate.json")
     index = artifact_index(run_dir)
+    claims = load_claims(run_dir)
     for f in report["findings"]:
         if f["id"].lower() == ref.lower():
             issue_ids = [i for i in f["issues"] if not i.startswith("FS-")]
-            return {"finding": f, "issues": issue_chain(run_dir, issue_ids, debate, index)}
+            out = {"finding": f, "issues": issue_chain(run_dir, issue_ids, debate, index),
+                   "verification": verification_of(f, index)}
+            return out | ({"claims": finding_claims(claims, f)} if claims else {})
+    if claims and (found := claim_trace(claims, ref, report, debate)):
+        return found
     all_issues = {i["id"] for r in debate["reviews"] for i in r["issues"]}
     if ref in all_issues:
         finding = next((f for f in report["findings"] if ref in f["issues"]), None)
@@ -74,6 +80,14 @@ def trace(run_dir: Path, ref: str) -> dict[str, Any]:
     if as_path in index:
         return {"artifact": as_path, "ancestry": ancestry(as_path, index)}
     raise ConfigError(f"no finding, issue or artifact '{ref}' in {run_dir}")
+
+
+def verification_of(finding: dict[str, Any], index: dict[str, Any]) -> dict[str, Any] | None:
+    """The verification artifact behind a finding's checks: its id, path and what it derives from."""
+    vid = finding.get("verification")
+    if not vid or vid not in index:
+        return None
+    return {"id": vid, **index[vid]}
 
 
 def ancestry(aid: str, index: dict[str, Any]) -> list[dict[str, Any]]:
@@ -93,6 +107,8 @@ def ancestry(aid: str, index: dict[str, Any]) -> list[dict[str, Any]]:
 def render_trace(t: dict[str, Any]) -> str:
     """Plain-text rendering of a trace for the terminal."""
     lines: list[str] = []
+    if "claim" in t:
+        return "\n".join(render_claim(t))
     f = t.get("finding")
     if "artifact" in t:
         for node in t["ancestry"]:
@@ -105,7 +121,18 @@ def render_trace(t: dict[str, Any]) -> str:
                   f"truth {s['truth']:.2f} · usefulness {s['usefulness']:.2f}",
                   f"  location: {f['file']}:{f['line_start']}-{f['line_end']}",
                   f"  truth: {s['truth_rationale']}", f"  usefulness: {s['usefulness_rationale']}",
-                  f"  raised by: {', '.join(f['personas'])}", "  report: review-findings.md", ""]
+                  f"  raised by: {', '.join(f['personas'])}", "  report: review-findings.md"]
+        lead = next((m["issue"] for m in f.get("members", []) if m.get("lead")), None)
+        if lead and len(f.get("members", [])) > 1:
+            lines.append(f"  lead claim: {lead} (of {len(f['members'])} merged)")
+        if f.get("same_place"):
+            lines.append(f"  same place, another claim: {', '.join(f['same_place'])}")
+        v = t.get("verification")
+        if f.get("checks") or v:
+            lines.append(f"  checks ({v['path'] if v else 'no verification file'}):")
+            lines += [f"    {c['outcome']:<12} {c['kind']}: {c['detail']}" for c in f.get("checks", [])]
+        lines += render_finding_claims(t["claims"]) if "claims" in t else []
+        lines.append("")
     for c in t["issues"]:
         i = c["issue"]
         lines.append(f"└─ {i['id']}  {i['title']}  ({c['persona']})")

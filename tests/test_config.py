@@ -83,6 +83,13 @@ WF = "name: w\ndescription: d\nstages: [personas, reviews, compile]\n"
         ("- a\n- b\n", "must be a mapping"),
         (WF.replace("[personas, reviews, compile]", "[personas, {stage: reviews, writers: some}, compile]"),
          "field 'stages.1.writers'"),
+        (WF.replace("[personas, reviews, compile]", "[personas, verify, reviews, compile]"), "needs 'reviews'"),
+        (WF.replace("[personas, reviews, compile]", "[personas, reviews, verify, responses, compile]"),
+         "'verify' must come right before 'compile'"),
+        (WF.replace("[personas, reviews, compile]", "[personas, reviews, {stage: verify, analyzers: [pylint]}, "
+                    "compile]"), "field 'stages.2.analyzers.0'"),
+        (WF.replace("[personas, reviews, compile]", "[personas, reviews, {stage: verify, linters: [ruff]}, compile]"),
+         "field 'stages.2.linters'"),
     ],
 )
 def test_bad_workflow_files(tmp_path: Path, text: str, message: str) -> None:
@@ -100,3 +107,12 @@ def test_published_schemas_are_current() -> None:
     for name in SCHEMAS:
         path = Path(__file__).resolve().parent.parent / "schemas" / name
         assert path.read_text(encoding="utf-8") == render(name), "regenerate with: python -m engine.schema_export"
+
+
+def test_every_shipped_workflow_verifies_right_before_compile() -> None:
+    from engine.config import workflow_library
+
+    for wf in workflow_library().values():
+        kinds = [s.stage for s in wf.stages]
+        assert kinds[-2:] == ["verify", "compile"], wf.name
+        assert wf.stage("verify").analyzers == ["ruff", "bandit"]  # type: ignore[union-attr]

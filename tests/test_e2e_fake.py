@@ -50,7 +50,9 @@ def test_debate_run_directory_snapshot(tmp_path: Path, example: Path) -> None:
 def test_debate_run_structure(tmp_path: Path) -> None:
     run_dir, report = run_fake(tmp_path, personas=4, k=2)
     assert len(list((run_dir / "personas").glob("*.md"))) == 4
-    assert len(list((run_dir / "reviews").glob("*-review.md"))) == 4
+    assert len(list((run_dir / "reviews").glob("*-review.md"))) == 4 + 1  # + the analyzers review
+    assert (run_dir / "reviews" / "analyzers-review.md").exists()
+    assert len(list((run_dir / "verifications").glob("C-*-verification.md"))) == len(report.findings)
     responses = list((run_dir / "responses").glob("*--*-response.md"))
     assert len(responses) == 8  # N * k
     assert len(list((run_dir / "rebuttals").glob("*--*-rebuttal.md"))) <= 8
@@ -109,3 +111,15 @@ def test_rerun_of_finished_run_makes_no_call(tmp_path: Path) -> None:
     again = asyncio.run(api.resume(run_dir))
     assert len(read_ledger(run_dir / "ledger.jsonl")) == before
     assert [f.id for f in again.findings] == [f.id for f in report.findings]
+
+
+@pytest.mark.parametrize("workflow", ["debate", "fusion", "single"])
+def test_every_review_issue_reaches_the_report(tmp_path: Path, workflow: str) -> None:
+    """No issue raised in a review is lost on the way to the report: each is a member of one finding."""
+    run_dir, _ = run_fake(tmp_path, personas=4, k=2, workflow=workflow)
+    debate = json.loads((run_dir / "debate.json").read_text(encoding="utf-8"))
+    report = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
+    raised = [i["id"] for r in debate["reviews"] for i in r["issues"]]
+    members = [m["issue"] for f in report["findings"] for m in f["members"]]
+    assert raised and sorted(raised) == sorted(members)
+    assert all(sum(m["lead"] for m in f["members"]) == 1 for f in report["findings"])

@@ -76,6 +76,7 @@ def assert_artifacts_kept(run_dir: Path) -> None:
     done = ok_calls(run_dir)
     for stage, folder in ARTIFACT_DIRS.items():
         written = list((run_dir / folder).glob("*.md")) if (run_dir / folder).is_dir() else []
+        written = [p for p in written if p.name != "analyzers-review.md"]  # the analyzers make no call
         assert len(written) == done[stage], (stage, done)
 
 
@@ -205,8 +206,9 @@ def test_both_judges_failing_gives_mechanical_scores_and_two_notes(tmp_path: Pat
 def test_judge_junk_once_is_repaired_not_degraded(tmp_path: Path) -> None:
     run_dir, report = panel(tmp_path, models(fake=[Fault(kind="junk", match=JUDGE, times=1)]))
     assert not report.degraded and {f.scores.scored_by for f in report.findings} == {"fake"}
-    record = json.loads(next((run_dir / "calls").glob("compile--*.json")).read_text(encoding="utf-8"))
-    assert [a["outcome"] for a in record["attempts"]] == ["parse_error", "ok"]
+    records = [json.loads(p.read_text(encoding="utf-8")) for p in (run_dir / "calls").glob("compile--*.json")]
+    outcomes = sorted([a["outcome"] for a in r["attempts"]] for r in records)  # the judge may take several batches
+    assert outcomes[-1] == ["parse_error", "ok"] and all(o == ["ok"] for o in outcomes[:-1])
 
 
 def test_strict_judge_failure_raises(tmp_path: Path) -> None:
@@ -271,7 +273,10 @@ def test_max_usd_is_never_exceeded_by_more_than_one_call_per_slot(tmp_path: Path
 def test_budget_too_small_for_the_first_call_still_writes_a_partial_report(tmp_path: Path) -> None:
     run_dir, report = run_fake(tmp_path, personas=3, max_tokens=10)
     assert not report.complete and "max_tokens=10" in (report.partial_reason or "")
-    assert report.findings == [] and any("no panel" in d for d in report.degraded)
+    assert any("no panel" in d for d in report.degraded)
+    # no persona reviewed; the analyzers cost no call and still report the example's unraised hits
+    assert report.findings and all(f.personas == ["analyzers"] for f in report.findings)
+    assert all(f.scores.scored_by == "mechanical" for f in report.findings)
     assert read_ledger(run_dir / "ledger.jsonl") == []
     assert report_lines(run_dir, "**PARTIAL:")
 

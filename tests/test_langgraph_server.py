@@ -60,7 +60,8 @@ def test_graph_in_process_streams_progress_and_keeps_the_report(_server_env: Pat
     run_dir = Path(str(values["run_dir"]))
     assert run_dir.parent == _server_env and (run_dir / "review-findings.md").exists()
     assert str(values["report_markdown"]).startswith("# Review findings: ratelimiter.py")
-    assert len(values["reviews"]) == 2  # type: ignore[arg-type]
+    personas = [r.persona for r in values["reviews"]]  # type: ignore[attr-defined]
+    assert len(personas) == 2 + 1 and personas.count("analyzers") == 1  # the panel's two, and the analyzers
 
 
 def test_graph_needs_target_text() -> None:
@@ -158,7 +159,7 @@ def test_langgraph_dev_round_trip(langgraph_dev: tuple[str, Path]) -> None:
     errors = [e for e in events if getattr(e, "event", "") == "error"]
     assert not errors, f"{errors}\n{(work / 'server.log').read_text()[-3000:]}"
     progress = [e.data for e in events if getattr(e, "event", "") == "custom"]  # type: ignore[attr-defined]
-    assert {"stage": "compile", "done": 1, "total": 1} in progress
+    assert any(p["stage"] == "compile" and p["done"] == p["total"] >= 1 for p in progress)
     values = state["values"]
     assert isinstance(values, dict) and not state["next"]
     report = values["report"]

@@ -32,4 +32,7 @@ def test_orchestration_bench_n4_prints_every_table(capsys) -> None:
     overhead = out.split("Engine overhead")[1].splitlines()
     row = next(line.split() for line in overhead if line.strip().startswith("4 "))
     assert row[1] == "4"  # four distinct personas
-    assert int(row[2]) == 1 + 4 + 4 * 3 + 4 * 3 + 4 + 1  # personas, reviews, responses, rebuttals, findings, compile
+    # personas, reviews, picks (each persona chooses 3 of 4 other reviews: the example's unraised analyzer hits
+    # are a fifth review), responses, rebuttals (3 responses answered the analyzers review, which never rebuts),
+    # findings, compile
+    assert int(row[2]) == 1 + 4 + 4 + 4 * 3 + (4 * 3 - 3) + 4 + 1

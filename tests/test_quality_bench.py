@@ -6,6 +6,8 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import load_benchmark
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,3 +40,33 @@ def test_quality_bench_runs_two_cases_with_the_fake(tmp_path: Path, capsys) -> N
     assert bench.main([*args, "--no-run", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert rows[0]["workflow"] == "debate" and rows[0]["cases"] == 2 and rows[0]["defects"] == 4
+
+
+def test_losses_separate_what_compile_and_the_truth_score_lost() -> None:
+    bench = _load_bench()
+    defects = bench.S.defects_from_labels(bench.load_labels())
+    d = defects["py_pagination"]
+    at = [{"file": x.file, "line_start": x.line_start, "line_end": x.line_end, "title": "t", "evidence": "e",
+           "fix": "f", "truth": 0.9} for x in d]
+    result = {"case": "py_pagination", "review_issues": at, "findings": [{**at[0], "truth": 0.2}]}
+    loss = bench.losses([result], defects)
+    assert (loss["reviews"], loss["findings"], loss["trusted"]) == (len(d), 1, 0)
+    assert loss["compile_loss"] == len(d) - 1 and loss["judge_loss"] == 1 and loss["lost_in"] == ["py_pagination"]
+    assert bench.losses([{k: v for k, v in result.items() if k != "review_issues"}], defects)["reviews"] is None
+
+
+def test_split_picks_held_out_cases_and_reports_them_in_their_own_table(tmp_path: Path, capsys) -> None:
+    bench = _load_bench()
+    labels = bench.load_labels()
+    held, tuning = bench.split_cases(labels, "held-out"), bench.split_cases(labels, "tuning")
+    assert held and tuning and not set(held) & set(tuning)
+    assert sorted(held + tuning) == sorted(bench.split_cases(labels, "all"))
+    assert set(held) == {c for c, spec in labels["cases"].items() if spec.get("held_out")}
+    args = ["--model", "fake", "--out", str(tmp_path), "--cases", f"{held[0]},{tuning[0]}"]
+    assert bench.main(args) == 0
+    out = capsys.readouterr().out
+    main_table, held_table = out.split("Held-out cases only")
+    assert "| single | 2 |" in main_table and "| single | 1 |" in held_table
+    with pytest.raises(SystemExit):
+        bench.main([*args, "--split", "tuning"])  # a held-out case is not in the tuning split
+    assert "not in the tuning split" in capsys.readouterr().err

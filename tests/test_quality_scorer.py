@@ -149,7 +149,7 @@ def test_labels_file_is_consistent_with_the_corpus():
             assert path.is_file(), (case, d.file)
             lines = path.read_text(encoding="utf-8").splitlines()
             if d.sections:
-                secs = S.sections("\n".join(lines))
+                secs = S.file_sections(d.file, "\n".join(lines))
                 assert set(d.sections) <= {s.title for s in secs}, (case, d.id)
                 assert len(S.new_words(d, secs)) >= 2, (case, d.id)  # keywords a reviewer must add
             else:
@@ -164,3 +164,65 @@ def test_strict_code_matching_also_needs_a_keyword():
     assert S.matches(found(a=33, b=33, title="SQL injection via f-string"), CODE, strict=True)
     s = S.score_case("c", [right_place_wrong_claim], [CODE], strict=True)
     assert s.found_defects == [] and s.precision == 0.0
+
+
+RST_TEXT = (
+    "=====\nTitle\n=====\n\nIntro.\n\nLimits\n======\n\n* 60 per minute\n\nCounting\n--------\n\n"
+    "Text.\n\n----\n\nNot a title\n---\n"
+)
+
+
+def test_rst_sections_use_underlined_titles():
+    secs = S.rst_sections(RST_TEXT)
+    # "---" under a longer line is no title
+    assert [(s.title, s.start, s.end) for s in secs] == [("Title", 1, 6), ("Limits", 7, 11), ("Counting", 12, 20)]
+    assert S.file_sections("proposal.RST", RST_TEXT) == secs
+    assert [s.title for s in S.file_sections("x.md", "# A\n\n## B\n")] == ["A", "B"]
+
+
+def test_markdown_headings_inside_code_fences_are_not_sections():
+    text = "# Design\n\n```python\n# not a heading\n```\n\n## Flow\n\n```mermaid\nflowchart LR\n```\n"
+    assert [(s.title, s.start) for s in S.sections(text)] == [("Design", 1), ("Flow", 7)]
+
+
+@pytest.mark.parametrize(("text", "keyword", "expected"), [
+    ("No limits on uploads", "limit", True),  # a word that starts with the keyword
+    ("written in Markdown", "down", False),  # the keyword inside a word does not count
+    ("the service is DOWN", "down", True),
+    ("use  min( capacity , x)", "min(", True),
+    ("path ../etc", "../", True),
+    ("unauthorized access", "authoriz", False),
+    ("", "x", False),
+])
+def test_keywords_count_at_the_start_of_a_word(text, keyword, expected):
+    assert S.contains_keyword(text, keyword) is expected
+
+
+def test_held_out_rule_takes_a_third_of_each_stratum_by_name_hash():
+    def case(kind, n):
+        spec = {"kind": kind, "defects": [] if n == 0 else [
+            {"id": "a", "file": "f", "description": "d", "line_start": 1} if kind == "code" else
+            {"id": "a", "file": "f.md", "description": "d", "section": "S", "keywords": ["k"]}]}
+        return spec | ({"language": "python"} if kind == "code" else {})
+
+    cases = {f"c{i}": case("code", 1) for i in range(7)} | {f"k{i}": case("code", 0) for i in range(2)} | {
+        f"d{i}": case("document", 1) for i in range(3)}
+    held = S.held_out_by_rule({"cases": cases})
+    assert len(held & {f"c{i}" for i in range(7)}) == 3  # ceil(7 / 3)
+    assert len(held & {"k0", "k1"}) == 1 and len(held & {"d0", "d1", "d2"}) == 1
+    assert held == S.held_out_by_rule({"cases": dict(reversed(cases.items()))})  # order does not matter
+    flagged = {"cases": {n: spec | {"held_out": n in held} for n, spec in cases.items()}}
+    assert S.held_out_cases(flagged) == held
+
+
+def test_a_subject_makes_a_generic_claim_miss_the_flaw():
+    text = "# PRD\n\n## Requirements\n\nR3: results within 300 ms.\n\n## Performance\n\np95 under 800 ms.\n"
+    flaw = S.Defect(case="d", id="latency", file="prd.md", sections=("Requirements", "Performance"),
+                    keywords=("contradict", "inconsisten"), subject=("latency", "300", "800"))
+    secs = S.sections(text)
+    assert not S.matches(found("prd.md", 5, 5, title="Inconsistent wording of requirements"), flaw, secs)
+    assert S.matches(found("prd.md", 5, 5, title="Inconsistent latency targets", fix="Pick 300 or 800 ms"), flaw, secs)
+    assert S.matches(found("prd.md", 9, 9, title="R3's 300 ms contradicts the 800 ms p95"), flaw, secs)
+    with pytest.raises(ValueError, match="subject"):
+        S.validate_labels({"cases": {"a": {"kind": "code", "language": "python", "defects": [
+            {"id": "x", "file": "a.py", "line_start": 1, "description": "d", "subject": ["s"]}]}}})

@@ -271,3 +271,12 @@ def test_speed_from_a_run_separates_lone_calls_from_parallel_ones() -> None:
     assert [len(g) for g in concurrent_groups(lines)] == [1, 2, 1]
     assert got is not None and got.gen_tps == 5.0 and got.prompt_tps == 20.0
     assert got.aggregate_gen_tps == 5.0 and got.slots == 2  # 1,200 tokens over the longest generation, 240 s
+
+
+def test_a_call_without_the_shared_target_gets_the_rules_and_the_organiser_role() -> None:
+    from engine.artifacts import render_template
+
+    bare = render_template("prompts/system.md.j2", nonce="n0", target=None, persona=None)
+    shared = render_template("prompts/system.md.j2", nonce="n0", target="<<<DATA n0>>>\nx\n<<<END n0>>>", persona=None)
+    assert "You are impartial." in bare and "The target:" not in bare
+    assert shared.rstrip().endswith("<<<END n0>>>") and "You are impartial." not in shared

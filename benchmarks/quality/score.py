@@ -3,10 +3,15 @@
 Matching rules (see labels.yaml):
 - code: a finding matches a defect when it names the same file and its line range overlaps the
   defect's range (or one of its `also` ranges) widened by TOLERANCE lines on each side;
-- document: same file, and the finding lies in one of the defect's sections (its lines overlap the
-  section, its quote occurs in the section, or its title or fix says "<title> section"), and its claim
-  (title and fix: not the quote, which is copied from the flawed text) contains one of the defect's
-  keywords that the document itself does not contain (echoing the flawed text is not finding the flaw);
+- document: same file, and the finding lies in one of the defect's sections (Markdown headings, or
+  reStructuredText titles in .rst files; its lines overlap the section, its quote occurs in the
+  section, or its title or fix says "<title> section"), and its claim (title and fix: not the quote,
+  which is copied from the flawed text) contains one of the defect's keywords that the document itself
+  does not contain (echoing the flawed text is not finding the flaw); when the flaw lists a `subject`
+  (what it is about, words the document may contain), the claim must also name one of those, so a
+  generic "inconsistent wording" does not count as finding a contradiction between two numbers;
+- a keyword counts only at the start of a word ("limit" matches "limits", "down" does not match
+  "markdown"), in claims and in the document alike;
 - strict (reported beside the main numbers): code findings must also carry a keyword in their claim.
 
 Metrics: precision = findings that match some defect / all findings (a duplicate of a real defect
@@ -17,13 +22,19 @@ matched vs unmatched findings (ties count one half; undefined without both class
 
 from __future__ import annotations
 
+import hashlib
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
 
 TOLERANCE = 3
 HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+FENCE = re.compile(r"^\s*(```|~~~)")
+RST_ADORNMENT = re.compile(r"^([=\-~^\"'`#*+:.])\1{2,}\s*$")
 
 
 @dataclass(frozen=True)
@@ -39,6 +50,7 @@ class Defect:
     also: tuple[tuple[int, int], ...] = ()
     sections: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
+    subject: tuple[str, ...] = ()
 
     @property
     def ranges(self) -> list[tuple[int, int]]:
@@ -131,9 +143,40 @@ def overlaps(a_start: int, a_end: int, b_start: int, b_end: int, tolerance: int 
 
 
 def sections(text: str) -> list[Section]:
-    """Markdown sections: each heading runs to the line before the next heading (1-based lines)."""
+    """Markdown sections: each heading runs to the line before the next heading (1-based lines).
+
+    Lines inside fenced code blocks (a Mermaid diagram, a shell snippet) are never headings.
+    """
     lines = text.splitlines()
-    heads = [(i + 1, m.group(2).strip()) for i, line in enumerate(lines) if (m := HEADING.match(line))]
+    heads, fenced = [], False
+    for i, line in enumerate(lines):
+        if FENCE.match(line):
+            fenced = not fenced
+        elif not fenced and (m := HEADING.match(line)):
+            heads.append((i + 1, m.group(2).strip()))
+    return _spans(lines, heads)
+
+
+def rst_sections(text: str) -> list[Section]:
+    """reStructuredText sections: a title underlined (optionally also overlined) with one punctuation
+    character repeated at least as long as the title; each runs to the line before the next title."""
+    lines = text.splitlines()
+    heads = []
+    for i in range(1, len(lines)):
+        title, under = lines[i - 1].rstrip(), lines[i].rstrip()
+        if (RST_ADORNMENT.match(under) and title.strip() and not RST_ADORNMENT.match(title)
+                and len(under) >= len(title)):
+            over = i >= 2 and RST_ADORNMENT.match(lines[i - 2]) is not None
+            heads.append((i - 1 if over else i, title.strip()))
+    return _spans(lines, heads)
+
+
+def file_sections(name: str, text: str) -> list[Section]:
+    """The sections of a document, by its file name: reStructuredText for .rst, else Markdown."""
+    return rst_sections(text) if name.lower().endswith(".rst") else sections(text)
+
+
+def _spans(lines: list[str], heads: list[tuple[int, str]]) -> list[Section]:
     out = []
     for n, (start, title) in enumerate(heads):
         end = heads[n + 1][0] - 1 if n + 1 < len(heads) else len(lines)
@@ -156,17 +199,22 @@ def in_section(found: Found, section: Section) -> bool:
     return bool(re.search(rf"\b{title}\b[\"'”]?\s+section|section\s+[\"'“]?{title}\b", found.claim.lower()))
 
 
+def contains_keyword(text: str, keyword: str) -> bool:
+    """Whether `keyword` occurs in `text` at the start of a word (case- and whitespace-insensitive)."""
+    k = squash(keyword)
+    return bool(k) and re.search(r"(?<![a-z0-9])" + re.escape(k), squash(text)) is not None
+
+
 def has_keyword(text: str, keywords: Iterable[str]) -> bool:
-    """Case-insensitive substring match of any keyword."""
-    low = squash(text)
-    return any(squash(k) in low for k in keywords if k.strip())
+    """Whether any keyword occurs in `text` at the start of a word."""
+    return any(contains_keyword(text, k) for k in keywords)
 
 
 def new_words(defect: Defect, doc_sections: Sequence[Section]) -> list[str]:
     """The defect's keywords that the document itself does not contain: a claim that only echoes the
     flawed text ("joins them in memory") shows no understanding of the flaw."""
-    text = squash("\n".join(s.text for s in doc_sections))
-    return [k for k in defect.keywords if squash(k) not in text]
+    text = "\n".join(s.text for s in doc_sections)
+    return [k for k in defect.keywords if not contains_keyword(text, k)]
 
 
 def matches(found: Found, defect: Defect, doc_sections: Sequence[Section] = (), strict: bool = False) -> bool:
@@ -179,7 +227,8 @@ def matches(found: Found, defect: Defect, doc_sections: Sequence[Section] = (), 
     if defect.sections:
         wanted = {s.lower() for s in defect.sections}
         secs = [s for s in doc_sections if s.title.lower() in wanted]
-        return any(in_section(found, s) for s in secs) and has_keyword(found.claim, new_words(defect, doc_sections))
+        return (any(in_section(found, s) for s in secs) and has_keyword(found.claim, new_words(defect, doc_sections))
+                and (not defect.subject or has_keyword(found.claim, defect.subject)))
     near = any(overlaps(found.line_start, found.line_end, a, b, TOLERANCE) for a, b in defect.ranges)
     return near and (not strict or has_keyword(found.claim, defect.keywords))
 
@@ -247,19 +296,91 @@ def aggregate(scores: Sequence[CaseScore]) -> dict[str, Any]:
     }
 
 
+class DefectLabel(BaseModel):
+    """One labelled defect in labels.yaml (code: lines; document: section and keywords)."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    file: str
+    description: str
+    line_start: int | None = None
+    line_end: int | None = None
+    also: list[tuple[int, int]] = []
+    section: str | list[str] | None = None
+    keywords: list[str] = []
+    subject: list[str] = []
+
+
+class CaseLabel(BaseModel):
+    """One case of labels.yaml: its kind, language, held-out flag and defects (none: a clean file)."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["code", "document"]
+    language: str | None = None
+    held_out: bool = False
+    defects: list[DefectLabel]
+
+
+class LabelsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    cases: dict[str, CaseLabel]
+
+
+def validate_labels(labels: Any) -> LabelsFile:
+    """labels.yaml checked strictly (unknown keys, missing fields, code vs document fields); ValueError names the
+    case and field."""
+    from pydantic import ValidationError
+
+    try:
+        parsed = LabelsFile.model_validate(labels)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ValueError(f"labels.yaml: {'.'.join(str(x) for x in err['loc'])}: {err['msg']}") from None
+    for name, case in parsed.cases.items():
+        for d in case.defects:
+            where = f"labels.yaml: cases.{name}.{d.id}"
+            if case.kind == "code" and (d.line_start is None or d.section is not None):
+                raise ValueError(f"{where}: a code defect has line_start (and no section)")
+            if case.kind == "code" and d.subject:
+                raise ValueError(f"{where}: `subject` is for document flaws")
+            if case.kind == "document" and (d.section is None or not d.keywords or d.line_start is not None):
+                raise ValueError(f"{where}: a document flaw has a section and keywords (and no lines)")
+        if case.kind == "code" and not case.language:
+            raise ValueError(f"labels.yaml: cases.{name}: a code case names its language")
+    return parsed
+
+
+def held_out_by_rule(labels: dict[str, Any]) -> set[str]:
+    """The documented held-out rule: within each stratum (code or document x flawed or clean), order the
+    cases by sha256 of their name and hold out the first ceil(n / 3)."""
+    strata: dict[tuple[str, bool], list[str]] = {}
+    for name, case in validate_labels(labels).cases.items():
+        strata.setdefault((case.kind, bool(case.defects)), []).append(name)
+    out: set[str] = set()
+    for names in strata.values():
+        ranked = sorted(names, key=lambda n: hashlib.sha256(n.encode("utf-8")).hexdigest())
+        out.update(ranked[:math.ceil(len(names) / 3)])
+    return out
+
+
+def held_out_cases(labels: dict[str, Any]) -> set[str]:
+    """The cases labels.yaml marks `held_out: true`."""
+    return {name for name, case in validate_labels(labels).cases.items() if case.held_out}
+
+
 def defects_from_labels(labels: dict[str, Any]) -> dict[str, list[Defect]]:
-    """Parse labels.yaml's `cases` mapping into Defects per case."""
+    """Parse labels.yaml's `cases` mapping (validated strictly) into Defects per case."""
     out: dict[str, list[Defect]] = {}
-    for case, spec in labels["cases"].items():
+    for case, spec in validate_labels(labels).cases.items():
         items = []
-        for d in spec.get("defects") or []:
-            sec = d.get("section") or []
+        for d in spec.defects:
+            sec = d.section or []
+            start = d.line_start or 0
             items.append(Defect(
-                case=case, id=str(d["id"]), file=str(d["file"]), description=str(d.get("description", "")),
-                line_start=int(d.get("line_start", 0)), line_end=int(d.get("line_end", d.get("line_start", 0))),
-                also=tuple((int(a), int(b)) for a, b in d.get("also", [])),
-                sections=tuple([sec] if isinstance(sec, str) else sec),
-                keywords=tuple(str(k) for k in d.get("keywords", [])),
+                case=case, id=d.id, file=d.file, description=d.description, line_start=start,
+                line_end=d.line_end if d.line_end is not None else start, also=tuple(d.also),
+                sections=tuple([sec] if isinstance(sec, str) else sec), keywords=tuple(d.keywords),
+                subject=tuple(d.subject),
             ))
         out[case] = items
     return out

@@ -162,6 +162,54 @@ def critique(prompt: str) -> dict[str, Any]:
     return {"approve": approve, "points": [] if approve else ["Tighten the evidence of #1."]}
 
 
+def same_claim(prompt: str) -> dict[str, Any]:
+    """Same claim when the two titles share their last word (deterministic, prompt-only)."""
+    titles = re.findall(r"^Issue [AB]: (.+)$", prompt, re.M)
+    same = len(titles) == 2 and titles[0].split()[-1:] == titles[1].split()[-1:]
+    return {"reason": "Both name the same defect." if same else "They name different defects.", "same": same}
+
+
+def reproducer(prompt: str) -> dict[str, Any]:
+    """Load the target; assert the `expect: EXPR` the finding's evidence carries (dropped when repairing)."""
+    language = m.group(1) if (m := re.search(r"^Language: (\w+)$", prompt, re.M)) else "python"
+    evidence = m.group(1) if (m := re.search(r"^Evidence: (.*)$", prompt, re.M)) else ""
+    expect = m.group(1).strip() if (m := re.search(r"expect: (.+)$", evidence)) else None
+    if "Previous attempt (" in prompt:
+        expect = None
+    if language == "javascript":
+        path = m.group(1) if (m := re.search(r"^Load it with: require\('(.+)'\)$", prompt, re.M)) else "./index.js"
+        check = f"assert.ok({expect}, {expect!r});" if expect else "assert.ok(target !== undefined);"
+        code = f"const assert = require('assert');\nconst target = require('{path}');\n{check}\n"
+        return {"expectation": f"{expect or 'the module loads'} holds.", "code": code}
+    module = m.group(1) if (m := re.search(r"^Import it as: (.+)$", prompt, re.M)) else "target"
+    if expect:
+        code = f"from {module} import *  # noqa\n\n\ndef test_finding():\n    assert {expect}, {expect!r}\n"
+    else:
+        code = (f"import importlib\n\ntarget = importlib.import_module({module!r})\n\n\n"
+                "def test_finding():\n    assert target is not None\n")
+    return {"expectation": f"{expect or 'the module imports'} holds.", "code": code}
+
+
+def claims(prompt: str) -> dict[str, Any]:
+    """Statements with a condition ('if', 'unless', 'because') as assumptions; the rules found the rest."""
+    out = []
+    for _, n, text in target_lines(prompt):
+        if re.search(r"\b(if|unless|because|assum\w*)\b", text, re.I) and len(out) < 8:
+            out.append({"line": n, "kind": "assumption", "text": text.strip()[:200]})
+    return {"claims": out}
+
+
+def contradiction(prompt: str) -> dict[str, Any]:
+    """Two statements contradict when they share a word stem (first five letters of a word of five or more)."""
+    a = re.search(r"^A: (.+)$", prompt, re.M)
+    b = re.search(r"^B: (.+)$", prompt, re.M)
+    words = [{w[:5] for w in re.findall(r"[a-z]{5,}", m.group(1).lower())} if m else set() for m in (a, b)]
+    shared = sorted(words[0] & words[1])
+    if shared:
+        return {"reason": f"Both are about {shared[0]} and give different values.", "contradict": True}
+    return {"reason": "They are about different things.", "contradict": False}
+
+
 ANSWERS: dict[str, Callable[[str], dict[str, Any]]] = {
     "PersonasOut": personas,
     "ReviewOut": review,
@@ -171,6 +219,10 @@ ANSWERS: dict[str, Callable[[str], dict[str, Any]]] = {
     "FindingsOut": findings,
     "ScoresOut": scores,
     "CritiqueOut": critique,
+    "SameClaimOut": same_claim,
+    "ReproducerOut": reproducer,
+    "ClaimsOut": claims,
+    "ContradictionOut": contradiction,
 }
 
 

@@ -199,6 +199,14 @@ def _target_root(run_dir: Path) -> Path | None:
     return root.parent if target.get("kind") == "file" or root.is_file() else root
 
 
+def repo_prefix(run_dir: Path) -> str:
+    """The run's target folder relative to its git repository's root ('' at the root or outside git)."""
+    root = _target_root(run_dir)
+    repo = _repo_root(root.resolve()) if root and root.exists() else None
+    prefix = root.resolve().relative_to(repo).as_posix() if root and repo else ""
+    return "" if prefix == "." else prefix
+
+
 def rel_path(path: str) -> str:
     """A finding's file as a clean relative path ('./a/b.py' -> 'a/b.py'; '.github/x' stays)."""
     return re.sub(r"^(\./)+", "", path.strip().replace("\\", "/"))
@@ -215,6 +223,7 @@ def sarif_log(report: Report, run_dir: Path) -> dict[str, Any]:
     root = _target_root(run_dir)
     repo = _repo_root(root.resolve()) if root and root.exists() else None
     prefix = root.resolve().relative_to(repo).as_posix() if root and repo else ""
+    prefix = "" if prefix == "." else prefix  # a target at the repository root: 'src/a.py', not './src/a.py'
     try:
         tool_version = version("rebuttal")
     except PackageNotFoundError:

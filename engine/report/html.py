@@ -211,6 +211,7 @@ def build_context(run_dir: Path) -> dict[str, Any]:
             row["files"] = [index[a]["path"] for a in row["artifacts"] if a in index]
         changed, against = groups["concede"] + groups["revise"], groups["disagree"]
         findings.append({"f": f, "chain": chain, "stances": groups, "sev_rank": SEVERITY_RANK[f.severity],
+                         "verification": index.get(f.verification or "", {}).get("path"),
                          "changed": changed, "against": against, "who": {
                              "for": _people(groups["agree"] + groups["refine"]), "against": _people(against),
                              "changed": _people(changed)}})

@@ -245,11 +245,13 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 def create_app(cfg: ServeConfig) -> Starlette:
     """The ASGI application."""
+    from engine.serve.runs import resume_run
     app = Starlette(routes=[
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/models/{model:path}", get_model, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
+        Route("/v1/runs/{run_id}/resume", resume_run, methods=["POST"]),
     ], exception_handlers={HTTPException: http_error})
     app.state.cfg = cfg
     return app

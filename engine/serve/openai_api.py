@@ -48,6 +48,7 @@ class RequestOptions(BaseModel):
     max_tokens: int | None = Field(default=None, ge=1)
     max_usd: float | None = Field(default=None, ge=0)
     strict: bool | None = None
+    execute: bool | None = None  # sandboxed reproducers; a request can never ask for the unsandboxed opt-out
 
 
 class ChatRequest(BaseModel):

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from engine.claims.model import CLAIMS_CHECKER
 from engine.models import SEVERITY_RANK, Issue, PersonaFindings, Rebuttal, Response, Review, Stance
+from engine.stages.claims_match import Verdict, claim_similarity, verdict
 
 EVIDENCE_RANK = {"verified": 3, "moved": 2, "not_found": 1}
-NEAR = 3
+ADJACENT = 1  # lines between two ranges that still count as the same place
 
 
 @dataclass
@@ -20,6 +22,12 @@ class Member:
     kept: bool
     adopted_by: list[str] = field(default_factory=list)
     finding_items: list[str] = field(default_factory=list)
+    support: int = 0  # responses that agreed with or refined this issue (set by attach_debate)
+
+    @property
+    def claim(self) -> str:
+        """What the reviewer says: the title and the fix (not the quote copied from the target)."""
+        return f"{self.title}\n{self.issue.fix}"
 
 
 @dataclass
@@ -30,11 +38,15 @@ class Cluster:
     disagree: int = 0
     conceded: int = 0
     status: str = "unique"
+    same_place: list[int] = field(default_factory=list)  # indexes of other clusters about the same lines
 
     @property
     def lead(self) -> Member:
-        kept = [m for m in self.members if m.kept] or self.members
-        return max(kept, key=lambda m: (SEVERITY_RANK[m.severity], -self.members.index(m)))
+        """The best-supported claim: kept, evidence found, most raisers and agreement, then severity."""
+        def rank(m: Member) -> tuple[int, ...]:
+            return (m.kept, EVIDENCE_RANK[m.issue.evidence_status or "not_found"], len(m.adopted_by) + m.support,
+                    SEVERITY_RANK[m.severity], -self.members.index(m))
+        return max(self.members, key=rank)
 
     @property
     def personas(self) -> list[str]:
@@ -51,15 +63,25 @@ class Cluster:
 
 
 def norm_path(path: str) -> str:
-    return path.strip().lstrip("./").lower()
+    """A path for comparison: forward slashes, no leading './', lower case (keeps leading dots of names)."""
+    p = path.strip().replace("\\", "/")
+    while p.startswith("./"):
+        p = p[2:]
+    return p.lstrip("/").lower()
+
+
+def same_file(a: str, b: str) -> bool:
+    pa, pb = norm_path(a), norm_path(b)
+    return pa == pb or pa.endswith("/" + pb) or pb.endswith("/" + pa)
 
 
 def same_place(a: Issue, b: Issue) -> bool:
-    """Same file (by path or unique basename) and line ranges within NEAR lines of each other."""
-    pa, pb = norm_path(a.file), norm_path(b.file)
-    if pa != pb and not (pa.endswith("/" + pb) or pb.endswith("/" + pa)):
+    """Same file and overlapping or adjacent line ranges (within ADJACENT lines), or the same quote."""
+    if same_quote(a, b):
+        return True
+    if not same_file(a.file, b.file):
         return False
-    return a.line_start <= b.line_end + NEAR and b.line_start <= a.line_end + NEAR
+    return a.line_start <= b.line_end + ADJACENT and b.line_start <= a.line_end + ADJACENT
 
 
 def same_quote(a: Issue, b: Issue) -> bool:
@@ -68,12 +90,13 @@ def same_quote(a: Issue, b: Issue) -> bool:
 
 
 def build_members(reviews: list[Review], findings: list[PersonaFindings] | None) -> list[Member]:
-    """One member per review issue; with a findings stage, `kept` says whether anyone stood by it."""
+    """One member per review issue; with a findings stage, `kept` says whether anyone stood by it (the
+    claims-checker writes no findings and never concedes: its mechanical hits stand by themselves)."""
     by_issue: dict[str, Member] = {}
     for r in reviews:
         for issue in r.issues:
             by_issue[issue.id] = Member(issue=issue, persona=r.persona, title=issue.title, severity=issue.severity,
-                                        kept=findings is None)
+                                        kept=findings is None or r.persona == CLAIMS_CHECKER)
     for f in findings or []:
         for item in f.items:
             m = by_issue.get(item.source_issue)
@@ -89,35 +112,78 @@ def build_members(reviews: list[Review], findings: list[PersonaFindings] | None)
     return list(by_issue.values())
 
 
-def cluster(members: list[Member]) -> list[Cluster]:
-    """Union members that point at the same place or quote the same text (deterministic order)."""
-    parent = list(range(len(members)))
+def pair_key(a: Member, b: Member) -> str:
+    """A stable key for a pair of members (order-free), for decisions taken outside this module."""
+    x, y = sorted((a.issue.id, b.issue.id))
+    return f"{x}|{y}"
 
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
 
+def pair_verdicts(members: list[Member], decided: dict[str, bool] | None = None) -> dict[tuple[int, int], Verdict]:
+    """For every pair at the same place: same / different / unsure claim (`decided` settles unsure pairs)."""
+    out: dict[tuple[int, int], Verdict] = {}
     for i in range(len(members)):
         for j in range(i + 1, len(members)):
-            a, b = members[i].issue, members[j].issue
-            if members[i].persona != members[j].persona and (same_place(a, b) or same_quote(a, b)):
-                parent[find(j)] = find(i)
-    groups: dict[int, list[Member]] = {}
-    for i, m in enumerate(members):
-        groups.setdefault(find(i), []).append(m)
-    return [Cluster(members=g) for g in groups.values()]
+            a, b = members[i], members[j]
+            if not same_place(a.issue, b.issue):
+                continue
+            if a.persona == b.persona:  # one reviewer's issues are distinct claims by construction
+                out[(i, j)] = "different"
+                continue
+            v = verdict(claim_similarity(a.claim, b.claim))
+            if v == "unsure" and decided and pair_key(a, b) in decided:
+                v = "same" if decided[pair_key(a, b)] else "different"
+            out[(i, j)] = v
+    return out
+
+
+def unsure_pairs(members: list[Member]) -> list[tuple[Member, Member]]:
+    """Pairs at the same place whose claims the similarity cannot tell apart (candidates for a model call)."""
+    return [(members[i], members[j]) for (i, j), v in pair_verdicts(members).items() if v == "unsure"]
+
+
+def cluster(members: list[Member], decided: dict[str, bool] | None = None) -> list[Cluster]:
+    """Group issues that make the same claim about the same place; never transitively through a third.
+
+    Complete linkage: two groups merge only when *every* pair across them is at the same place and makes
+    the same claim, so issues at 13-15, 14-15 and 18-19 with different claims stay three findings. Groups
+    that share lines but not a claim are cross-linked in `same_place`. Deterministic for a given input.
+    """
+    verdicts = pair_verdicts(members, decided)
+    sims = {ij: claim_similarity(members[ij[0]].claim, members[ij[1]].claim) for ij in verdicts}
+    group_of = list(range(len(members)))
+    groups: dict[int, list[int]] = {i: [i] for i in range(len(members))}
+    for i, j in sorted((ij for ij, v in verdicts.items() if v == "same"), key=lambda ij: (-sims[ij], ij)):
+        gi, gj = group_of[i], group_of[j]
+        if gi == gj:
+            continue
+        if all(verdicts.get((min(x, y), max(x, y))) == "same" for x in groups[gi] for y in groups[gj]):
+            for y in groups.pop(gj):
+                group_of[y] = gi
+                groups[gi].append(y)
+    order = sorted(groups, key=lambda g: min(groups[g]))
+    out = [Cluster(members=[members[i] for i in sorted(groups[g])]) for g in order]
+    index = {g: n for n, g in enumerate(order)}
+    for (i, j) in verdicts:
+        a, b = index[group_of[i]], index[group_of[j]]
+        if a != b:
+            if b not in out[a].same_place:
+                out[a].same_place.append(b)
+            if a not in out[b].same_place:
+                out[b].same_place.append(a)
+    for c in out:
+        c.same_place.sort()
+    return out
 
 
 def attach_debate(c: Cluster, responses: list[Response], rebuttals: list[Rebuttal]) -> None:
     """Count stances on the cluster's issues and derive its status."""
-    ids = {m.issue.id for m in c.members}
+    ids = {m.issue.id: m for m in c.members}
     for r in responses:
         for pt in r.points:
             if pt.issue_id in ids:
                 c.stances.append(Stance(artifact=r.id, persona=r.persona, stance=pt.stance, reason=pt.reason))
                 c.agree += pt.stance in ("agree", "refine")
+                ids[pt.issue_id].support += pt.stance in ("agree", "refine")
                 c.disagree += pt.stance == "disagree"
     for b in rebuttals:
         for pt in b.points:

@@ -18,7 +18,7 @@ T = TypeVar("T", bound=BaseModel)
 
 MAX_TOKENS = {
     "personas": 1400, "reviews": 1000, "picks": 300, "responses": 700, "rebuttals": 600,
-    "findings": 600, "compile": 1000, "critique": 500,
+    "findings": 600, "compile": 1000, "critique": 500, "verify": 300,
 }
 MAX_ISSUES = 5
 PROMPT_OVERHEAD = 900  # tokens for the system prompt and instructions around the target
@@ -75,9 +75,12 @@ def excerpts(ctx: RunContext, spans: list[tuple[str, int, int]], around: int = 6
     return wrap(ctx, "\n\n".join(parts) if parts else "(no excerpt: the cited locations are not in the target)")
 
 
-def system_prompt(ctx: RunContext, target: str) -> str:
-    """The system prompt: the data rules, then the target; identical for every call of a run that sees this view."""
-    return render_template("prompts/system.md.j2", nonce=ctx.nonce, target=target).strip()
+def system_prompt(ctx: RunContext, target: str | None) -> str:
+    """The system prompt: the data rules, then the target; identical for every call of a run that sees this view.
+
+    Without a target (a call that sends only its own excerpt), the impartial organiser's role follows the rules.
+    """
+    return render_template("prompts/system.md.j2", nonce=ctx.nonce, target=target, persona=None).strip()
 
 
 def user_prompt(persona: Persona | None, prompt: str, **values: Any) -> str:

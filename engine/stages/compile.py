@@ -8,15 +8,20 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from engine.artifacts import render_artifact, write_atomic, write_json
+from engine.claims.extract import heading_of
 from engine.context import RunContext
 from engine.errors import BudgetExceeded, ModelOutputError, ProviderError
 from engine.llm.ledger import read_ledger, summarise, total
-from engine.models import SEVERITY_RANK, Finding, Report, Scores
+from engine.models import SEVERITY_RANK, Finding, FindingMember, Report, Scores
 from engine.report.html import write_html
 from engine.schemas import TRUTH_SCORE, USEFUL_SCORE, ScoreOut, ScoresOut
-from engine.stages.cluster import Cluster, attach_debate, build_members, cluster, mechanical_scores
+from engine.stages.claim_pairs import decide_unsure
+from engine.stages.cluster import Cluster, mechanical_scores
 from engine.stages.common import ask, excerpts
-from engine.state import RunState, latest_reviews
+from engine.stages.debate_summary import summarise_debate
+from engine.state import RunState
+from engine.verify.checks import Verification
+from engine.verify.gather import clustering_members, find_verification, run_clusters
 
 BATCH = 6
 NOT_FOUND_TRUTH_CAP = 0.3
@@ -88,36 +93,44 @@ async def score_all(ctx: RunContext, clusters: list[Cluster]) -> tuple[list[Scor
     return scores, degraded
 
 
-def to_findings(clusters: list[Cluster], scores: list[Scores]) -> list[Finding]:
+def to_findings(clusters: list[Cluster], scores: list[Scores],
+                verifications: list[Verification] | None = None) -> list[Finding]:
     """Findings sorted by truth × usefulness, then severity and location; ids F-001..."""
     rows = []
     for c, s in zip(clusters, scores, strict=True):
         lead = c.lead
+        v = find_verification(verifications or [], {m.issue.id for m in c.members})
         derived = sorted({m.issue.id.split("#")[0] for m in c.members}
                          | {fi.split("#")[0] for m in c.members for fi in m.finding_items}
                          | {st.artifact for st in c.stances})
+        members = [FindingMember(issue=m.issue.id, persona=m.persona, title=m.title, file=m.issue.file,
+                                 line_start=m.issue.line_start, line_end=m.issue.line_end,
+                                 evidence_status=m.issue.evidence_status, lead=m is lead, kept=m.kept)
+                   for m in c.members]
         rows.append(Finding(
             id="", title=lead.title, severity=lead.severity, file=lead.issue.file, line_start=lead.issue.line_start,
             line_end=lead.issue.line_end, evidence=lead.issue.evidence, fix=lead.issue.fix, status=c.status,
             evidence_status=c.evidence_status, scores=s, personas=c.personas,
             issues=[m.issue.id for m in c.members] + [fi for m in c.members for fi in m.finding_items],
-            stances=c.stances, derived_from=derived))
-    rows.sort(key=lambda f: (-round(f.rank, 6), -SEVERITY_RANK[f.severity], f.file, f.line_start, f.title))
-    return [f.model_copy(update={"id": f"F-{n:03d}"}) for n, f in enumerate(rows, 1)]
+            stances=c.stances, members=members, derived_from=derived, checks=v.checks if v else [],
+            verification=v.subject.id if v else None))
+    order = sorted(range(len(rows)), key=lambda i: (-round(rows[i].rank, 6), -SEVERITY_RANK[rows[i].severity],
+                                                    rows[i].file, rows[i].line_start, rows[i].title))
+    ids = {i: f"F-{n:03d}" for n, i in enumerate(order, 1)}
+    return [rows[i].model_copy(update={"id": ids[i], "same_place": [ids[j] for j in clusters[i].same_place]})
+            for i in order]
 
 
 async def compile_report(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Stage: build, score and write `review-findings.md` and `report.json`."""
     ctx = runtime.context
-    reviews = list(latest_reviews(state.get("reviews", [])).values())
-    has_findings = ctx.workflow.stage("findings") is not None and bool(state.get("findings"))
-    members = build_members(reviews, state.get("findings") if has_findings else None)
-    clusters = cluster(members)
-    for c in clusters:
-        attach_debate(c, state.get("responses", []), state.get("rebuttals", []))
+    decided, pair_notes = state.get("same_claim"), []
+    if decided is None:  # no verify stage before compile: settle the unsure pairs here
+        decided, pair_notes = await decide_unsure(ctx, clustering_members(state, ctx.workflow))
+    clusters = run_clusters(state, ctx.workflow, decided)
     scores, degraded = await score_all(ctx, clusters) if clusters else ([], [])
-    findings = to_findings(clusters, scores)
-    report = build_report(ctx, state, findings, degraded + list(state.get("notes", [])))
+    findings = to_findings(clusters, scores, state.get("verifications", []))
+    report = build_report(ctx, state, findings, degraded + pair_notes + list(state.get("notes", [])))
     write_report(ctx, report)
     write_json(ctx.run_dir, "debate.json", debate_record(state))
     write_html(ctx.run_dir)
@@ -143,6 +156,7 @@ def build_report(ctx: RunContext, state: RunState, findings: list[Finding], degr
         partial_reason=ctx.gateway.stopped, degraded=degraded, failures=state.get("failures", []),
         redactions=ctx.target.redactions, skipped=len(ctx.target.skipped),
         cost_by_stage=summarise(lines, "stage"), cost_by_model=summarise(lines, "model"), total=total(lines),
+        debate=summarise_debate(findings, summarise(lines, "stage")) if ctx.workflow.stage("responses") else None,
     )
 
 
@@ -150,6 +164,8 @@ def write_report(ctx: RunContext, report: Report) -> None:
     """Write the markdown report and its JSON twin."""
     meta = {"id": "report", "persona": None, "model": ctx.settings.judge_model,
             "derived_from": [f.id for f in report.findings]}
-    text = render_artifact("report", meta, report=report, run_dir=str(ctx.run_dir))
+    sections = {f.id: heading_of(ctx.target.file(f.file), f.line_start) for f in report.findings
+                if ctx.target.is_document}
+    text = render_artifact("report", meta, report=report, run_dir=str(ctx.run_dir), sections=sections)
     write_atomic(ctx.run_dir, "review-findings.md", text)
     write_json(ctx.run_dir, "report.json", json.loads(report.model_dump_json()))

@@ -22,7 +22,7 @@ def dispatch_findings(state: RunState, runtime: Runtime[RunContext]) -> list[Sen
     dropped = failed_personas(state.get("failures", []))
     responses, rebuttals = state.get("responses", []), state.get("rebuttals", [])
     sends = []
-    for i, p in enumerate(state.get("personas", [])):
+    for i, p in enumerate(state.get("personas", [])):  # personas only: the analyzers review writes no findings
         if p.slug not in reviews or p.slug in dropped:
             continue
         review = reviews[p.slug]

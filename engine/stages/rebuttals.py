@@ -23,8 +23,8 @@ def dispatch_rebuttals(state: RunState, runtime: Runtime[RunContext]) -> list[Se
     sends = []
     for resp in state.get("responses", []):
         review = reviews.get(resp.review_id)
-        if review is None or review.persona in dropped or not resp.points:
-            continue
+        if review is None or review.persona in dropped or review.persona not in index or not resp.points:
+            continue  # checker reviews (analyzers, claims-checker) are answered, never rebutted
         i, author = index[review.persona]
         sends.append(Send("write_rebuttal", RebuttalTask(persona=author, index=i, review=review, response=resp)))
     ctx.progress.expect("rebuttals", len(sends))

@@ -7,12 +7,15 @@ from typing import Any
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
+from engine.claims.model import CLAIMS_CHECKER
 from engine.context import RunContext
 from engine.models import Pick, Response, ResponsePoint
 from engine.schemas import PickOut, ResponseOut
 from engine.stages.common import ask, excerpts, failure_update, write
 from engine.stages.selection import anonymise, repair_assignments, shortlists
+from engine.stages.uncertainty import uncertain_issues
 from engine.state import PickTask, ResponseTask, RunState, failed_personas, latest_reviews
+from engine.verify.matching import ANALYZERS
 
 
 def live_personas(state: RunState) -> list[tuple[int, Any]]:
@@ -29,6 +32,7 @@ def dispatch_picks(state: RunState, runtime: Runtime[RunContext]) -> list[Send] 
     reviews = latest_reviews(state.get("reviews", []))
     by_id = reviews_by_id(reviews)
     offered = shortlists(list(reviews), ctx.settings.seed)
+    doubt = uncertain_issues(list(reviews.values()))
     sends = []
     need_call = 0
     for i, p in live_personas(state):
@@ -36,9 +40,16 @@ def dispatch_picks(state: RunState, runtime: Runtime[RunContext]) -> list[Send] 
         lab = anonymise(p.slug, others, ctx.settings.seed)
         need_call += len(others) > ctx.settings.k > 0
         abstracts = {x: by_id[rid].abstract for x, rid in lab.items()}
-        sends.append(Send("pick_reviews", PickTask(persona=p, index=i, labels=lab, abstracts=abstracts)))
+        uncertain = {x: [i.title for i in by_id[rid].issues if i.id in doubt] for x, rid in lab.items()}
+        sends.append(Send("pick_reviews", PickTask(persona=p, index=i, labels=lab, abstracts=abstracts,
+                                                   uncertain=uncertain)))
     ctx.progress.expect("picks", need_call)
     return sends or "picks_done"
+
+
+def uncertain_first(abstracts: dict[str, str], uncertain: dict[str, list[str]]) -> list[tuple[str, str, list[str]]]:
+    """(label, abstract, uncertain issue titles), the reviews with the most uncertain issues first."""
+    return sorted(((x, a, uncertain.get(x, [])) for x, a in abstracts.items()), key=lambda t: (-len(t[2]), t[0]))
 
 
 def reviews_by_id(reviews: dict[str, Any]) -> dict[str, Any]:
@@ -56,7 +67,7 @@ async def pick_reviews(task: PickTask, runtime: Runtime[RunContext]) -> dict[str
     model = ctx.settings.model_for(task["index"], persona)
     try:
         out = await ask(ctx, stage="picks", persona=persona, subject="picks", model=model, schema=PickOut,
-                        prompt="pick", k=k, abstracts=sorted(task["abstracts"].items()))
+                        prompt="pick", k=k, abstracts=uncertain_first(task["abstracts"], task.get("uncertain", {})))
     except Exception as exc:  # routed: a failed pick is repaired like an empty one
         update = failure_update(ctx, "picks", persona.slug, exc)
         return {"picks": [Pick(persona=persona.slug, review_ids=[])], "notes": [
@@ -69,7 +80,9 @@ async def pick_reviews(task: PickTask, runtime: Runtime[RunContext]) -> dict[str
 def picks_done(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Join: repair the picks so every review has a responder and nobody answers more than k."""
     reviews = latest_reviews(state.get("reviews", []))
-    authors = {r.id: r.persona for r in reviews.values() if r.persona in {p.slug for _, p in live_personas(state)}}
+    # the checker reviews (analyzers, claims-checker) get a responder too
+    live = {p.slug for _, p in live_personas(state)} | {ANALYZERS, CLAIMS_CHECKER}
+    authors = {r.id: r.persona for r in reviews.values() if r.persona in live}
     picks = {p.persona: p.review_ids for p in state.get("picks", [])}
     readers = [p.slug for _, p in live_personas(state)]
     return {"assignments": repair_assignments(readers, authors, picks, runtime.context.settings.k)}
@@ -80,6 +93,7 @@ def dispatch_responses(state: RunState, runtime: Runtime[RunContext]) -> list[Se
     ctx = runtime.context
     reviews = reviews_by_id(latest_reviews(state.get("reviews", [])))
     reasons = {p.persona: p.reasons for p in state.get("picks", [])}
+    doubt = uncertain_issues(list(latest_reviews(state.get("reviews", [])).values()))
     sends = []
     for i, p in live_personas(state):
         lab = {rid: x for x, rid in anonymise(p.slug, [r for r in reviews if reviews[r].persona != p.slug],
@@ -87,7 +101,8 @@ def dispatch_responses(state: RunState, runtime: Runtime[RunContext]) -> list[Se
         for rid in state.get("assignments", {}).get(p.slug, []):
             sends.append(Send("write_response", ResponseTask(
                 persona=p, index=i, review=reviews[rid], label=lab.get(rid, "?"),
-                reason=reasons.get(p.slug, {}).get(rid, ""))))
+                reason=reasons.get(p.slug, {}).get(rid, ""),
+                uncertain={i.id: doubt[i.id] for i in reviews[rid].issues if i.id in doubt})))
     ctx.progress.expect("responses", len(sends))
     return sends or "responses_done"
 
@@ -101,7 +116,7 @@ async def write_response(task: ResponseTask, runtime: Runtime[RunContext]) -> di
     try:
         out = await ask(ctx, stage="responses", persona=persona, subject=f"to-{author}", model=model,
                         schema=ResponseOut, prompt="response", label=task["label"], review=review,
-                        issues=review.issues,
+                        issues=review.issues, uncertain=task.get("uncertain", {}),
                         target=excerpts(ctx, [(x.file, x.line_start, x.line_end) for x in review.issues]))
     except Exception as exc:  # routed: budget stop, visible failure, or re-raised
         return failure_update(ctx, "responses", persona.slug, exc)

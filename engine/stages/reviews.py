@@ -7,12 +7,15 @@ from typing import Any
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
+from engine.claims.wishes import wish_only
 from engine.context import RunContext
 from engine.models import Issue, Persona, Review
 from engine.schemas import IssueOut, ReviewOut
-from engine.stages.common import MAX_ISSUES, ask, failure_update, write
+from engine.stages.common import MAX_ISSUES, ask, failure_update, wrap, write
 from engine.state import ReviewTask, RunState
 from engine.target.evidence import check_evidence
+
+MAX_PROMPT_CLAIMS = 24  # ~1,000 prompt tokens at most: prompt length is the big cost on a local model
 
 
 def dispatch_reviews(state: RunState, runtime: Runtime[RunContext]) -> list[Send] | str:
@@ -22,14 +25,24 @@ def dispatch_reviews(state: RunState, runtime: Runtime[RunContext]) -> list[Send
     personas = state.get("personas", [])
     writers = personas[:1] if spec is not None and spec.writers == "first" else personas
     ctx.progress.expect("reviews", len(writers))
-    sends = [Send("write_review", ReviewTask(persona=p, index=i)) for i, p in enumerate(writers)]
+    claims = wrap(ctx, "\n".join(compact(state["claims"]))) if state.get("claims") else ""
+    sends = [Send("write_review", ReviewTask(persona=p, index=i, claims=claims)) for i, p in enumerate(writers)]
     return sends or "reviews_done"
 
 
+def compact(claims: list[Any]) -> list[str]:
+    """One line per claim for the review prompt: the checkable kinds first when capped, shown in document order."""
+    order = ("limit", "number", "dependency", "requirement", "decision", "owner", "assumption", "statement")
+    keep = sorted(claims, key=lambda c: order.index(c.kind) if c.kind in order else len(order))[:MAX_PROMPT_CLAIMS]
+    return [f"{c.id} line {c.line} [{c.kind}] {c.section or '-'}: {c.text[:110]}"
+            for c in sorted(keep, key=lambda c: c.id)]
+
+
 def to_issues(ctx: RunContext, review_id: str, items: list[IssueOut]) -> list[Issue]:
-    """Number the model's issues and check each quote against the target."""
+    """Number the model's issues (dropping wishes for more detail, docs or tests) and check each quote."""
     issues = []
-    for n, it in enumerate(items[:MAX_ISSUES], 1):
+    kept = [it for it in items[:MAX_ISSUES] if not wish_only(it.title, it.fix)]
+    for n, it in enumerate(kept, 1):
         start, end = sorted((max(1, it.line_start), max(1, it.line_end)))
         status = check_evidence(ctx.target, it.file, start, end, it.evidence)
         issues.append(Issue(id=f"{review_id}#{n}", title=it.title.strip()[:200], file=it.file.strip()[:300],
@@ -53,14 +66,17 @@ async def write_review(task: ReviewTask, runtime: Runtime[RunContext]) -> dict[s
     model = ctx.settings.model_for(task["index"], persona)
     try:
         out = await ask(ctx, stage="reviews", persona=persona, subject="review", model=model, schema=ReviewOut,
-                        prompt="review", max_issues=MAX_ISSUES)
+                        prompt="review", max_issues=MAX_ISSUES, document=ctx.target.is_document,
+                        claims=task.get("claims", ""))
     except Exception as exc:  # routed: budget stop, visible failure, or re-raised
         return failure_update(ctx, "reviews", persona.slug, exc)
     rid = f"R-{persona.slug}"
     review = Review(id=rid, persona=persona.slug, model=model, abstract=out.abstract.strip()[:2000],
                     issues=to_issues(ctx, rid, out.issues), derived_from=[persona.id, "target"])
     save_review(ctx, persona, review, f"reviews/{persona.slug}-review.md")
-    return {"reviews": [review]}
+    wishes = sum(wish_only(it.title, it.fix) for it in out.issues[:MAX_ISSUES])
+    note = f"reviews: {persona.slug}: {wishes} issue(s) that only asked for more detail, docs or tests dropped"
+    return {"reviews": [review], **({"notes": [note]} if wishes else {})}
 
 
 def reviews_done(state: RunState) -> dict[str, Any]:

@@ -1,9 +1,11 @@
 """Evidence check: does an issue's quoted evidence occur in the target where it says?
 
-Quotes and file text are compared after normalising whitespace (runs become one space, blank
-lines ignored, so a quote may span lines) and typographic quotes/dashes. `N| ` prefixes copied
-from a view and surrounding backticks are removed. The whole quote is tried first, then its
-longest piece between `...` and its longest line, if at least 12 characters. Found within
+Quotes and file text are compared after normalising: whitespace runs become one space and a
+space next to punctuation is dropped (`f(a, b)` = `f(a,b)`), blank lines are ignored so a quote
+may span lines, single, double and typographic quotes are one quote character
+(`params['k']` = `params["k"]`), typographic dashes are `-`. `N| ` prefixes copied from a view,
+surrounding backticks and a leading or trailing `...` are removed. The whole quote is tried
+first, then its longest piece between `...` and its longest line, if at least 12 characters. Found within
 `near` lines of the named range: "verified"; elsewhere in that file or in another file:
 "moved"; otherwise "not_found".
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 import bisect
 import re
 from pathlib import PurePosixPath
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from engine.target.snapshot import SourceFile, TargetSnapshot
 
@@ -22,11 +24,24 @@ MIN_FRAGMENT = 12
 _VIEW_PREFIX = re.compile(r"^\s*[+-]?\s*\d+\s*\|\s?")
 _ELLIPSIS = re.compile(r"\.\.\.|…")
 _LINE_SUFFIX = re.compile(r"[:#]L?\d+(?:-L?\d+)?$")
+_EDGE_ELLIPSIS = re.compile(r"^(?:\.\.\.|…)+|(?:\.\.\.|…)+$")
 _TYPOGRAPHY = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "–": "-", "—": "-"})
+_QUOTE_CHARS = str.maketrans({"'": '"', "‘": '"', "’": '"', "“": '"', "”": '"', "–": "-", "—": "-"})
+_LOOSE_SPACE = re.compile(r"(?<=\W) | (?=\W)")  # a space with punctuation on either side
+_WORD_CHAR = re.compile(r"\w")
+
+
+class QuoteMatch(NamedTuple):
+    """Where a quote was found: its verdict, the file and the (first, last) lines of the occurrence used."""
+
+    status: Verdict
+    file: str | None = None
+    lines: tuple[int, int] | None = None
 
 
 def _norm(s: str) -> str:
-    return " ".join(s.translate(_TYPOGRAPHY).split())
+    """Normalise for matching: one quote character, whitespace runs to one space, none beside punctuation."""
+    return _LOOSE_SPACE.sub("", " ".join(s.translate(_QUOTE_CHARS).split()))
 
 
 def _variants(quote: str) -> list[str]:
@@ -38,6 +53,8 @@ def _variants(quote: str) -> list[str]:
             break
     lines = [_VIEW_PREFIX.sub("", x) for x in q.split("\n")]
     lines = [x for x in lines if x.strip() and not x.strip().startswith("```")]
+    if lines:
+        lines[0], lines[-1] = _EDGE_ELLIPSIS.sub("", lines[0].strip()), _EDGE_ELLIPSIS.sub("", lines[-1].strip())
     whole = _norm(" ".join(lines))
     pieces = [_norm(p) for p in _ELLIPSIS.split(whole)]
     longest_piece = max(pieces, key=len, default="")
@@ -47,7 +64,9 @@ def _variants(quote: str) -> list[str]:
 
 
 def _index(snap: TargetSnapshot, f: SourceFile) -> tuple[str, list[int], list[int]]:
-    """(normalised text of non-blank lines joined by spaces, their offsets, their line numbers)."""
+    """(normalised text of non-blank lines, their offsets, their line numbers).
+
+    Lines are joined the way `_norm` joins a multi-line quote: a space only between two word characters."""
     cache = snap._cache.setdefault("evidence", {})
     hit = cache.get(f.path)
     if hit is not None and hit[0] is f.text:
@@ -60,20 +79,20 @@ def _index(snap: TargetSnapshot, f: SourceFile) -> tuple[str, list[int], list[in
     for n, line in enumerate(f.lines, 1):
         norm = _norm(line)
         if norm:
+            if parts and _WORD_CHAR.match(parts[-1][-1]) and _WORD_CHAR.match(norm[0]):
+                parts.append(" ")
+                pos += 1
             parts.append(norm)
             starts.append(pos)
             numbers.append(n)
-            pos += len(norm) + 1
-    index = (" ".join(parts), starts, numbers)
+            pos += len(norm)
+    index = ("".join(parts), starts, numbers)
     cache[f.path] = (f.text, index)
     return index
 
 
 def _occurrences(snap: TargetSnapshot, f: SourceFile, needle: str) -> list[tuple[int, int]]:
     """(first line, last line) of each occurrence of a normalised needle in a file."""
-    probe = max(needle.split(" "), key=len)
-    if f.text.isascii() and probe not in f.text:  # cheap rejection before normalising
-        return []
     joined, starts, numbers = _index(snap, f)
     found: list[tuple[int, int]] = []
     pos = joined.find(needle)
@@ -107,6 +126,41 @@ def resolve_path(snap: TargetSnapshot, path: str | None) -> SourceFile | None:
     return same_name[0] if len(same_name) == 1 else None
 
 
+def locate_quote(
+    snap: TargetSnapshot,
+    path: str | None,
+    line_start: int | None,
+    line_end: int | None,
+    quote: str,
+    *,
+    near: int = 5,
+) -> QuoteMatch:
+    """Where quoted evidence is: at the named location ("verified"), elsewhere ("moved"), or absent."""
+    variants = _variants(quote or "")
+    if not variants:
+        return QuoteMatch("not_found")
+    f = resolve_path(snap, path)
+    lo = line_start if line_start is not None else line_end
+    hi = line_end if line_end is not None and lo is not None and line_end >= lo else lo
+    if f is not None:
+        hits = [h for v in variants for h in _occurrences(snap, f, v)]
+        if hits:
+            if lo is None or hi is None:
+                return QuoteMatch("verified", f.path, hits[0])
+            near_hits = [(first, last) for first, last in hits if first <= hi + near and last >= lo - near]
+            if near_hits:
+                return QuoteMatch("verified", f.path, min(near_hits, key=lambda h: abs(h[0] - lo)))
+            return QuoteMatch("moved", f.path, hits[0])
+    for g in snap.files:
+        if g is f:
+            continue
+        for v in variants:
+            found = _occurrences(snap, g, v)
+            if found:
+                return QuoteMatch("moved", g.path, found[0])
+    return QuoteMatch("not_found")
+
+
 def check_evidence(
     snap: TargetSnapshot,
     path: str | None,
@@ -117,23 +171,7 @@ def check_evidence(
     near: int = 5,
 ) -> Verdict:
     """Whether quoted evidence is at the named location ("verified"), elsewhere, or absent."""
-    variants = _variants(quote or "")
-    if not variants:
-        return "not_found"
-    f = resolve_path(snap, path)
-    lo = line_start if line_start is not None else line_end
-    hi = line_end if line_end is not None and lo is not None and line_end >= lo else lo
-    if f is not None:
-        hits = [h for v in variants for h in _occurrences(snap, f, v)]
-        if hits:
-            if lo is None or hi is None:
-                return "verified"
-            near_hits = (first <= hi + near and last >= lo - near for first, last in hits)
-            return "verified" if any(near_hits) else "moved"
-    for g in snap.files:
-        if g is not f and any(_occurrences(snap, g, v) for v in variants):
-            return "moved"
-    return "not_found"
+    return locate_quote(snap, path, line_start, line_end, quote, near=near).status
 
 
 def locate_section(snap: TargetSnapshot, path: str | None, ref: str) -> int | None:

@@ -6,6 +6,8 @@ Diff ranges follow `git diff`, evaluated in the target folder (paths relative to
 - `REF`   (e.g. `--diff main`) compares the merge base of REF and HEAD with the *working
   tree*: the branch's commits plus uncommitted changes to tracked files. Untracked files
   are not part of any diff (`git add -N` them to include them).
+- `:staged` (the CLI's `--staged`) compares HEAD with the *index*: exactly what `git commit` would
+  record, read from the staged blobs (what a pre-commit hook must review, not the working tree).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ _STATUS: dict[str, Status] = {"A": "added", "M": "modified", "D": "deleted", "R"
 _HUNK = re.compile(r"^@@+ [^@]*?\+(\d+)(?:,(\d+))? @@", re.M)
 _FILE_START = re.compile(r"^diff --(?:git|cc|combined) ", re.M)
 _DIFF_OPTS = ("--no-color", "--no-ext-diff", "--no-textconv", "-M", "--relative")
+STAGED = ":staged"  # the --diff spec of the staged change (HEAD..index)
+INDEX = "index"  # DiffPlan.head of a staged diff
 
 
 @dataclass
@@ -42,7 +46,7 @@ class DiffPlan:
     """What a diff range changes: the resolved sides, change list and new-file line ranges."""
 
     base: str
-    head: str | None  # None: the working tree
+    head: str | None  # None: the working tree; INDEX: the staged files
     changes: list[FileChange] = field(default_factory=list)
     ranges: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
 
@@ -101,6 +105,21 @@ def tree_files(cwd: Path, rev: str) -> list[TreeEntry]:
         meta, path = item.split("\t", 1)
         mode, _kind, sha, size = meta.split()
         entries.append(TreeEntry(path, int(size) if size.isdigit() else 0, sha, mode))
+    return sorted(entries, key=lambda e: e.path)
+
+
+def index_files(repo: Any, cwd: Path) -> list[TreeEntry]:
+    """Files staged in the index under `cwd` (stage 0), with sizes and blob ids, sorted by path."""
+    entries = []
+    for item in _run(cwd, "ls-files", "--stage", "-z").split("\0"):
+        if not item:
+            continue
+        meta, path = item.split("\t", 1)
+        mode, sha, stage = meta.split()
+        if stage != "0":
+            raise TargetError(f"{path} has unresolved merge conflicts in the index; resolve them before reviewing")
+        size = 0 if mode == "160000" else int(repo.odb.info(binascii.unhexlify(sha)).size)
+        entries.append(TreeEntry(path, size, sha, mode))
     return sorted(entries, key=lambda e: e.path)
 
 
@@ -178,8 +197,12 @@ def _hunk_ranges(section: str) -> list[tuple[int, int]]:
 
 def plan_diff(repo: Any, cwd: Path, spec: str, shallow: bool) -> DiffPlan:
     """Resolve a diff range and list its changes with the changed line ranges of new files."""
-    base, head = resolve_range(repo, spec, shallow)
-    sides = [base] if head is None else [base, head]
+    if spec.strip() == STAGED:
+        base, head = _resolve(repo, "HEAD", spec, shallow), INDEX
+        sides = ["--cached", base]
+    else:
+        base, head = resolve_range(repo, spec, shallow)
+        sides = [base] if head is None else [base, head]
     plan = DiffPlan(base=base, head=head)
     plan.changes = _parse_name_status(_run(cwd, "diff", *_DIFF_OPTS, "--name-status", "-z", *sides))
     patch = _run(cwd, "diff", *_DIFF_OPTS, "-U0", *sides)

@@ -20,8 +20,10 @@ from engine.errors import TargetError
 from engine.target.builder import Builder, Limits, size_text
 from engine.target.classify import dir_skip_reason, is_document_path, path_skip_reason
 from engine.target.gitsource import (
+    INDEX,
     find_repo,
     git_info,
+    index_files,
     plan_diff,
     read_blob,
     tracked_files,
@@ -220,7 +222,7 @@ def _ingest_diff(root: Path, target: str, repo: Any, spec: str, limits: Limits) 
         loads = {rel: (size, _disk_reader(root / rel)) for rel, size in listed}
     else:
         loads = {}
-        for e in tree_files(root, plan.head):
+        for e in index_files(repo, root) if plan.head == INDEX else tree_files(root, plan.head):
             if e.mode == "160000":
                 b.skip(e.path, "git submodule (not reviewed)")
             elif e.mode == "120000":

@@ -35,7 +35,7 @@ class Subject(BaseModel):
     evidence: str = ""
     fix: str = ""
     severity: str = "medium"
-    issues: list[str] = Field(default_factory=list)  # the review issue ids the finding merges (matches compile's cluster)
+    issues: list[str] = Field(default_factory=list)  # review issue ids the finding merges (as compile clusters)
 
 
 class Verification(BaseModel):

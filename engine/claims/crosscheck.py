@@ -1,0 +1,234 @@
+"""Mechanical cross-checks over a document's claims (pure): each rule returns Hits; `claim_checks` makes Checks."""
+
+from __future__ import annotations
+
+import re
+
+from engine.claims.exposure import decision_without_alternative, missing_timeout, security_exposure
+from engine.claims.extract import EXTERNAL_NOUNS, FAILURE
+from engine.claims.model import Claim, Hit
+from engine.claims.quantities import Quantity, same_amount, violates
+from engine.verify.checks import Check, Subject
+
+STOP = {
+    "the", "and", "for", "with", "that", "this", "are", "is", "be", "of", "to", "in", "on", "at", "by", "or", "a", "an",
+    "it", "its", "as", "we", "our", "will", "must", "shall", "should", "can", "each", "every", "all", "when", "then",
+    "than", "more", "less", "most", "least", "within", "after", "before", "from", "into", "per", "one", "two", "three",
+    "max", "maximum", "minimum", "limit", "under", "over", "about", "once", "times", "time", "second", "seconds",
+    "minute", "minutes", "hours", "days", "which", "their", "there", "they", "them", "have", "has", "does", "not",
+    "no", "up", "any", "new", "also", "only", "other", "same", "until", "while", "what", "where", "who",
+    "everyone", "everything", "customer", "customers", "user", "users", "system", "service", "team", "teams",
+}
+MEASURABLE = re.compile(r"\b(tests?|tested|measured?|metrics?|acceptance|verified|SLO|SLA|p\d{2}|alerts?)\b",
+                        re.I)
+VAGUE = re.compile(r"\b(fast|quickly|user[- ]friendly|intuitive|seamless(?:ly)?|scalable|robust|real[- ]time|"
+                   r"as soon as possible|highly available|easy|easily|efficient(?:ly)?|secure(?:ly)?|reliable|"
+                   r"responsive|instant(?:ly)?)\b", re.I)
+GROWTH = re.compile(r"\b(stores?|stored|keeps?|kept|logs?|logged|retains?|retained|archiv\w+|saves?|saved|"
+                    r"accumulat\w+|autoscal\w+|grows?)\W+(?:[\w`-]+\W+){0,4}?(all|every(?!\s+(?:\d|"
+                    r"one|two|few|day|week|hour|minute|second|month|tick|time))|everything)\b|"
+                    r"\bno (?:upper )?(?:bound|limit)\b|\bunlimited\b|\bforever\b|\bindefinitely\b|"
+                    r"\bany (?:range|size|number|amount|length)\b|\bin one (?:call|request)\b", re.I)
+RETENTION = re.compile(r"\b(retention|retain(?:ed)? for|deleted? after|expir\w+|TTL|purg\w+|rotat\w+|quota|capped|"
+                       r"at most|up to|maximum|limit(?:ed)? (?:of|to))\b", re.I)
+LATENCY = re.compile(r"\b(p\d{2}|latency|respond\w*|answer\w*|response time)\b", re.I)
+TIMEOUT = re.compile(r"\btime ?outs?\b", re.I)
+NEAR_LINES = 2
+MAX_HITS_PER_RULE = 40
+MAX_QUANTITIES = 400  # the pair rules compare at most this many quantities (a document has a few dozen)
+
+
+def stem(word: str) -> str:
+    """A crude stem: plural and tense endings off, then the first five letters (retries, retried -> retry)."""
+    w = re.sub(r"(?:ies|ied)$", "y", word)
+    w = re.sub(r"(?:ing|ed|es|s)$", "", w) if len(w) > 4 else w
+    return w[:5]
+
+
+def stems(text: str) -> set[str]:
+    """Content-word stems of a text, without stop words or numbers."""
+    return {stem(w) for w in re.findall(r"[a-z][a-z-]+", text.lower()) if w not in STOP and len(w) > 2}
+
+
+def window(claim: Claim, q: Quantity, words: int = 4) -> set[str]:
+    """Stems of the words around one quantity in its sentence: what the number is about."""
+    before = claim.text[:q.start].split()[-words:]
+    after = claim.text[q.start + len(q.text):].split()[:words]
+    return stems(" ".join(before + after))
+
+
+def quantity_entries(claims: list[Claim]) -> list[tuple[Claim, Quantity, set[str]]]:
+    """(claim, quantity, stems of the words around it) for the first MAX_QUANTITIES quantities of the claims."""
+    return [(c, q, window(c, q)) for c in claims for q in c.quantities][:MAX_QUANTITIES]
+
+
+def conflicting_values(claims: list[Claim]) -> list[Hit]:
+    """The same quantity (same dimension, shared subject words) given two different values in two places."""
+    hits: list[Hit] = []
+    entries = quantity_entries(claims)
+    for i, (a, qa, wa) in enumerate(entries):
+        for b, qb, wb in entries[i + 1:]:
+            if qa.dimension != qb.dimension or qa.bound != qb.bound or (a.line == b.line and a.file == b.file):
+                continue
+            shared = wa & wb
+            if not shared or same_amount(qa, qb):
+                continue
+            hits.append(Hit(rule="conflicting-values", claims=[a.id, b.id], file=a.file, lines=[a.line, b.line],
+                            title=f"{qa.text} in '{a.section}' but {qb.text} in '{b.section}'",
+                            detail=f"the same {qa.dimension} ({', '.join(sorted(shared))}) is {qa.text} at line "
+                                   f"{a.line} and {qb.text} at line {b.line}",
+                            evidence=a.text, severity="high", strength="certain" if len(shared) >= 2 else "candidate"))
+            if len(hits) >= MAX_HITS_PER_RULE:
+                return hits
+    return hits
+
+
+def limit_contradictions(claims: list[Claim]) -> list[Hit]:
+    """A limit in one place ('at most 5 retries', 'within 1 second') broken by a number elsewhere."""
+    hits: list[Hit] = []
+    entries = quantity_entries(claims)
+    words = {c.id: stems(c.text) for c, _, _ in entries}
+    for a, qa, _ in entries:
+        if not qa.bound:
+            continue
+        latency = LATENCY.search(a.text)
+        for b, qb, wb in entries:
+            if b.id == a.id or not violates(qa, qb):
+                continue
+            shared = words[a.id] & words[b.id]
+            if not shared and not (latency and TIMEOUT.search(b.text)):  # p99 < 200 ms vs a 2 s timeout
+                continue
+            hits.append(Hit(rule="limit-contradiction", claims=[a.id, b.id], file=a.file, lines=[a.line, b.line],
+                            title=f"Limit {qa.text} ('{a.section}') contradicted by {qb.text} ('{b.section}')",
+                            detail=f"line {a.line} bounds it to {qa.text}; line {b.line} says {qb.text} "
+                                   f"(shared: {', '.join(sorted(shared)) or 'a latency bound and a timeout'})",
+                            evidence=a.text, severity="high",
+                            strength="certain" if len(shared & wb) >= 2 else "candidate"))
+            if len(hits) >= MAX_HITS_PER_RULE:
+                return hits
+    return hits
+
+
+def head(name: str) -> str:
+    """The last word of a dependency name ('push provider' -> 'provider')."""
+    return name.split()[-1] if name.split() else name
+
+
+def is_external(name: str) -> bool:
+    """A third-party dependency by its name: a provider, gateway, vendor, CDN or external API."""
+    return any(n in name for n in EXTERNAL_NOUNS)
+
+
+def dependency_without_failure(claims: list[Claim]) -> list[Hit]:
+    """External dependencies no sentence gives a timeout, retry, fallback or outage behaviour (a hit per claim)."""
+    hits, seen = [], set()
+    failing = [o.text for o in claims if FAILURE.search(o.text)]
+    for c in claims:
+        bare = []
+        for dep in c.dependencies:
+            if head(dep) in seen or not is_external(dep):
+                continue
+            seen.add(head(dep))
+            pattern = re.compile(rf"\b{re.escape(head(dep))}", re.I)
+            if not any(pattern.search(text) for text in failing):
+                bare.append(dep)
+        if bare:
+            names = " or the ".join(bare)
+            hits.append(Hit(rule="dependency-without-failure", claims=[c.id], file=c.file, lines=[c.line],
+                            title=f"No failure behaviour for the {names} ('{c.section}')",
+                            detail=f"no sentence says what happens when the {names} times out, errors or is down",
+                            evidence=c.text, severity="high"))
+    return hits
+
+
+def delivery_guarantee(claims: list[Claim]) -> list[Hit]:
+    """'Exactly once' promised over an 'at least once' channel with no idempotency or deduplication anywhere."""
+    once = [c for c in claims if re.search(r"\bexactly[- ]once\b", c.text, re.I)]
+    least = [c for c in claims if re.search(r"\bat[- ]least[- ]once\b", c.text, re.I)]
+    if not once or not least or any(re.search(r"idempot|de-?dup|unique (?:key|constraint)", c.text, re.I)
+                                    for c in claims):
+        return []
+    a, b = once[-1], least[0]
+    return [Hit(rule="limit-contradiction", claims=[a.id, b.id], file=a.file, lines=[a.line, b.line],
+                title=f"'Exactly once' ('{a.section}') over at-least-once delivery ('{b.section}') with no idempotency",
+                detail=f"line {b.line} delivers at least once, line {a.line} promises exactly once; no idempotency key "
+                       "or deduplication is described, so redeliveries repeat the effect",
+                evidence=a.text, severity="critical")]
+
+
+def untestable_requirements(claims: list[Claim]) -> list[Hit]:
+    """Requirements with no number and no test or metric near them; vague ones ('fast', 'seamless') are certain."""
+    hits = []
+    for i, c in enumerate(claims):
+        if "requirement" not in c.tags or c.quantities:
+            continue
+        vague = VAGUE.search(c.text)
+        near = [c] if vague else [o for o in claims[max(0, i - 1):i + 2] if o.section == c.section]
+        if any(o.quantities or MEASURABLE.search(o.text) for o in near):
+            continue
+        hits.append(Hit(rule="untestable-requirement", claims=[c.id], file=c.file, lines=[c.line],
+                        title=f"Requirement cannot be tested: '{vague.group(0)}'" if vague else
+                        "Requirement has no acceptance criterion",
+                        detail="no number, test or metric states when this requirement is met",
+                        evidence=c.text, severity="medium", strength="certain" if vague else "candidate"))
+    return hits
+
+
+def unbounded_growth(claims: list[Claim]) -> list[Hit]:
+    """Store / keep / log 'all' or 'forever', or 'no limit', with no retention or cap for the same thing."""
+    hits: list[Hit] = []
+    limits = [(o.id, stems(o.text)) for o in claims if RETENTION.search(o.text)]
+    for c in claims:
+        m = GROWTH.search(c.text)
+        if len(hits) >= MAX_HITS_PER_RULE or not m:
+            continue
+        subject = stems(c.text)
+        if any(oid != c.id and len(subject & words) >= 2 for oid, words in limits):
+            continue
+        hits.append(Hit(rule="unbounded-growth", claims=[c.id], file=c.file, lines=[c.line],
+                        title=f"Unbounded growth or cost: '{' '.join(m.group(0).split()[-6:])}' ('{c.section}')",
+                        detail="it grows without a stated retention, cap or limit anywhere in the document",
+                        evidence=c.text, severity="high"))
+    return hits
+
+
+RULES = (conflicting_values, limit_contradictions, delivery_guarantee, security_exposure, dependency_without_failure,
+         missing_timeout, unbounded_growth, untestable_requirements, decision_without_alternative)
+
+
+def cross_check(claims: list[Claim]) -> list[Hit]:
+    """Every rule over the claims, one hit per (rule, claims) pair, in rule order."""
+    out: list[Hit] = []
+    seen: set[tuple[str, frozenset[str], str]] = set()
+    for rule in RULES:
+        for hit in rule(claims):
+            key = (hit.rule, frozenset(hit.claims), hit.title)
+            if key not in seen:
+                seen.add(key)
+                out.append(hit)
+    return out
+
+
+def touches(hit: Hit, file: str, start: int, end: int) -> bool:
+    """Whether a hit lies at (or within NEAR_LINES of) a span of a file."""
+    same = file.strip().lstrip("./").lower() == hit.file.lower() or hit.file.lower().endswith("/" + file.lower())
+    return same and any(start - NEAR_LINES <= n <= end + NEAR_LINES for n in hit.lines)
+
+
+def claim_checks(claims: list[Claim], subject: Subject, hits: list[Hit] | None = None) -> list[Check]:
+    """`claims` checks for a finding: the cross-check hits at its lines (supports), else the claims it rests on."""
+    found = cross_check(claims) if hits is None else hits
+    out = []
+    for hit in found:
+        if hit.strength == "rejected" or not touches(hit, subject.file, subject.line_start, subject.line_end):
+            continue
+        outcome = "supports" if hit.strength in ("certain", "confirmed") else "inconclusive"
+        out.append(Check(kind="claims", outcome=outcome, detail=f"{hit.rule}: {hit.detail}",
+                         data={"rule": hit.rule, "claims": hit.claims, "lines": hit.lines, "strength": hit.strength}))
+    if not out:
+        at = [c.id for c in claims if c.file == subject.file and
+              subject.line_start - NEAR_LINES <= c.line <= subject.line_end + NEAR_LINES]
+        if at:
+            out.append(Check(kind="claims", outcome="inconclusive",
+                             detail=f"rests on {', '.join(at)}; no cross-check flagged them", data={"claims": at}))
+    return out

@@ -1,0 +1,82 @@
+"""Rules for holes a design states outright: public access, identifiers taken from the request unchecked,
+external calls with no timeout. Pure functions over claims, like the cross-checks."""
+
+from __future__ import annotations
+
+import re
+
+from engine.claims.extract import EXTERNAL_NOUNS, FAILURE
+from engine.claims.model import Claim, Hit
+
+PUBLIC = re.compile(r"\b(public[- ]read\w*|publicly (?:readable|accessible|available|listed)|world[- ]readable|"
+                    r"anonymous(?:ly)? (?:access|read)|without (?:any )?(?:auth\w*|login|sign[- ]in)|"
+                    r"no (?:auth\w*|access control))\b", re.I)
+REQUEST_ID = re.compile(r"\b([\w`]*id`?)\b[^.;]{0,40}\b(?:from|in) the (?:query(?: string)?|url|request|path|"
+                        r"body|header|form)\b", re.I)
+AUTHZ = re.compile(r"\b(authori[sz]\w*|belongs? to|owns?|ownership|checked against|scoped to|permission\w*|"
+                   r"must match|matches the session)\b", re.I)
+TIMEOUT = re.compile(r"\btime ?outs?\b|\btimed out\b|\bdeadline\b", re.I)
+
+
+def security_exposure(claims: list[Claim], all_text: list[str] | None = None) -> list[Hit]:
+    """Data reachable by anyone (public-read, no auth), or a record id read from the request with no ownership check."""
+    texts = all_text if all_text is not None else [c.text for c in claims]
+    authz = any(AUTHZ.search(t) for t in texts)
+    hits = []
+    for c in claims:
+        if m := PUBLIC.search(c.text):
+            hits.append(Hit(rule="security-exposure", claims=[c.id], file=c.file, lines=[c.line],
+                            title=f"Access is open to anyone: '{m.group(0)}' ('{c.section}')",
+                            detail=f"'{m.group(0)}' makes the data reachable without any access check",
+                            evidence=c.text, severity="critical"))
+        elif (m := REQUEST_ID.search(c.text)) and not authz:
+            hits.append(Hit(rule="security-exposure", claims=[c.id], file=c.file, lines=[c.line],
+                            title=f"{m.group(1)} is taken from the request with no ownership check ('{c.section}')",
+                            detail=f"nothing checks that the caller may access the {m.group(1)} it sends "
+                                   "(insecure direct object reference)",
+                            evidence=c.text, severity="critical"))
+    return hits
+
+
+def missing_timeout(claims: list[Claim]) -> list[Hit]:
+    """An external dependency whose failures are handled somewhere, yet no sentence gives its calls a timeout."""
+    if any(TIMEOUT.search(c.text) for c in claims):
+        return []
+    failing = [c for c in claims if FAILURE.search(c.text)]
+
+    def handled(dep: str) -> Claim | None:
+        return next((f for f in failing if re.search(rf"\b{re.escape(dep.split()[-1])}", f.text, re.I)), None)
+
+    hits, seen = [], set()
+    for c in claims:
+        deps = [d for d in c.dependencies
+                if any(n in d for n in EXTERNAL_NOUNS) and d.split()[-1] not in seen and handled(d)]
+        if not deps or not re.search(r"\bcall\w*|request\w*|endpoint", c.text, re.I):
+            continue
+        seen.update(d.split()[-1] for d in deps)
+        names = " or the ".join(deps)
+        where = handled(deps[0]) or c  # the failure handling that leaves timeouts out, then the call itself
+        hits.append(Hit(rule="dependency-without-failure", claims=[where.id, c.id], file=c.file,
+                        lines=[where.line, c.line],
+                        title=f"Failure handling ('{where.section}') has no timeout for calls to the {names}",
+                        detail=f"no sentence bounds how long a call to the {names} may take, or says what state "
+                               "is left when it times out",
+                        evidence=where.text, severity="high", strength="certain"))
+    return hits
+
+
+ALTERNATIVES = re.compile(r"\b(instead of|rather than|alternatives?|considered|trade-?offs?|compared|versus|vs\.?|"
+                          r"because|since|rejected)\b", re.I)
+
+
+def decision_without_alternative(claims: list[Claim]) -> list[Hit]:
+    """Decisions whose section names no alternative or reason (a candidate: the model or a reviewer decides)."""
+    hits = []
+    for c in claims:
+        if "decision" not in c.tags or any(o.section == c.section and ALTERNATIVES.search(o.text) for o in claims):
+            continue
+        hits.append(Hit(rule="decision-without-alternative", claims=[c.id], file=c.file, lines=[c.line],
+                        title=f"Decision without the alternatives or the reason ('{c.section}')",
+                        detail="the section takes this decision without naming what else was considered or why",
+                        evidence=c.text, severity="low", strength="candidate"))
+    return hits

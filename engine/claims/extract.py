@@ -1,0 +1,227 @@
+"""Extract a document's claims mechanically: sentences, table rows and Mermaid edges, with cue-word kinds."""
+
+from __future__ import annotations
+
+import re
+
+from engine.claims.model import Claim
+from engine.claims.quantities import Quantity, quantities
+from engine.target.snapshot import Section, SourceFile
+
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})\s*(\w*)")
+_HEADING = re.compile(r"^ {0,3}#{1,6}\s|^([=\-~^\"'`#*+:.])\1{2,}\s*$")
+_TABLE_SEP = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
+_ITEM = re.compile(r"^\s*(?:[-*+]|\d{1,3}[.)])\s+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`\"(*])")
+_PAGE = re.compile(r"^\[page \d+\]$")
+CUES: dict[str, re.Pattern[str]] = {
+    "requirement": re.compile(r"\b(must|shall|will|should|is required to|are required to|needs? to|guarantee[sd]?|"
+                             r"exactly once)\b",
+                              re.I),
+    "decision": re.compile(r"\b(we (?:will )?(?:use|choose|chose|pick|picked|decided?|adopt|go with)|decided|"
+                           r"decision|instead of|rather than|alternatives?|considered|rejected|trade-?offs?|"
+                           r"to keep (?:the )?[\w-]+ (?:\w+ )?(?:simple|cheap|predictable))\b", re.I),
+    "owner": re.compile(r"\b(owner|owned by|owns|responsible for|on-call|DRI|accountable)\b", re.I),
+    "assumption": re.compile(r"\b(assum\w+|we expect|expected to|should be enough|never|always|at least once)\b",
+                             re.I),
+}
+FAILURE = re.compile(r"\b(time ?outs?|timed out|retr(?:y|ies|ied)|fall ?back|degrad\w*|outage|down|unavailable|"
+                     r"fails?|failure|failed|errors?|circuit[- ]breaker|backoff|dead[- ]letter|redeliver\w*)\b", re.I)
+# statements with no cue word that the rules still need: growth, open access, ids from the request
+NOTABLE = re.compile(r"\b(all|every|forever|no limit|unlimited|no upper bound|any|public\w*|anyone|anonymous\w*|"
+                     r"query string|from the (?:url|request|path|body)|without (?:auth\w*|login))\b", re.I)
+DEP_NOUNS = ("provider", "gateway", "api", "service", "queue", "bucket", "cdn", "database", "db", "cache",
+             "broker", "bus", "storage", "endpoint", "webhook", "sdk", "vendor", "manager", "library", "system")
+EXTERNAL_NOUNS = ("provider", "gateway", "vendor", "cdn", "third-party", "third party", "external", "sdk")
+_DEP = re.compile(r"\b((?:the |a |an |our |its )?(?:[\w-]+ ){0,2}?(?:" + "|".join(DEP_NOUNS) + r"))\b(?!-)", re.I)
+_DEP_VERB = re.compile(r"\b(call|calls|called|calling|uses?|depends on|relies on|via|through|asks?|sends? \w+ to|"
+                       r"consumes?|publishes to|reads from|writes to|stored in|integrat\w+ with|from)\b", re.I)
+_DROP = {"the", "a", "an", "our", "its", "new", "each", "every", "one", "this", "that", "and", "or", "of", "to", "use",
+         "uses", "used", "keep", "call", "calls", "ask", "asks", "from", "with", "in", "on", "by", "via", "through",
+         "for", "into", "is", "are", "be"}
+_MERMAID_NODE = r"([A-Za-z_][\w-]*)(?:\[\(?\"?([^\]\"]*)\"?\)?\]|\(\(?\"?([^)\"]*)\"?\)?\)|\{\"?([^}\"]*)\"?\})?"
+_MERMAID_EDGE = re.compile(_MERMAID_NODE + r"\s*(?:-->|---|-\.->|==>|--[^->|]+-->|-\.-|===)\s*(?:\|([^|]*)\|\s*)?"
+                           + _MERMAID_NODE)
+
+
+_MERMAID_MESSAGE = re.compile(r"^\s*(\w+)\s*--?>>?[+-]?\s*(\w+)\s*:\s*(.*)$")
+
+
+def section_paths(sections: list[Section]) -> list[tuple[int, str]]:
+    """(first line, 'Parent > Child' heading path) for every section, in order."""
+    out: list[tuple[int, str]] = []
+    stack: list[Section] = []
+    for s in sorted(sections, key=lambda s: s.line):
+        while stack and stack[-1].level >= s.level:
+            stack.pop()
+        stack.append(s)
+        out.append((s.line, " > ".join(x.title for x in stack if x.number or len(stack) == 1)))
+    return out
+
+
+def section_at(paths: list[tuple[int, str]], line: int) -> str:
+    """The heading path that a line falls under ('' before the first heading)."""
+    found = ""
+    for start, path in paths:
+        if start > line:
+            break
+        found = path
+    return found
+
+
+def heading_of(file: SourceFile | None, line: int) -> str:
+    """The heading path a line of a document file falls under ('' for code or before the first heading)."""
+    return section_at(section_paths(file.sections), line) if file is not None else ""
+
+
+def dependency_names(text: str) -> list[str]:
+    """Named services, APIs and providers a sentence relies on, or says how they fail ('push provider')."""
+    if not _DEP_VERB.search(text) and not FAILURE.search(text) and not re.search(r"third[- ]party|external", text,
+                                                                                 re.I):
+        return []
+    names = []
+    for m in _DEP.finditer(text):
+        words = [w for w in m.group(1).lower().split() if w not in _DROP]
+        name = " ".join(words)
+        if name and name not in names and not re.fullmatch(r"(?:api|service|system|library)", name):
+            names.append(name)
+    return names
+
+
+def classify(text: str) -> tuple[str, list[str], list[str], bool, list[Quantity]]:
+    """(main kind, tags, dependency names, external, quantities) of one statement, from cue words and numbers."""
+    tags = [kind for kind, rx in CUES.items() if rx.search(text)]
+    qs = quantities(text)
+    if qs:
+        tags.insert(0, "limit" if any(q.bound for q in qs) else "number")
+    deps = dependency_names(text)
+    if deps:
+        tags.append("dependency")
+    external = any(n in d for d in deps for n in EXTERNAL_NOUNS) or bool(re.search(r"third[- ]party", text, re.I))
+    order = ("limit", "number", "requirement", "dependency", "decision", "owner", "assumption")
+    kind = next((k for k in order if k in tags), "statement")
+    return kind, tags, deps, external, qs
+
+
+def _clean(text: str) -> str:
+    return " ".join(text.replace("**", "").split())
+
+
+def table_rows(lines: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """Markdown table rows as 'Header: cell; Header: cell' statements (the header row itself is skipped)."""
+    cells = [[c.strip() for c in text.strip().strip("|").split("|")] for _, text in lines]
+    if len(lines) < 2 or not _TABLE_SEP.match(lines[1][1]):
+        return [(n, _clean(" ".join(c))) for (n, _), c in zip(lines, cells, strict=True)]
+    header = cells[0]
+    out = []
+    for (n, _), row in zip(lines[2:], cells[2:], strict=True):
+        pairs = [f"{h}: {v}" if h else v for h, v in zip(header, row, strict=False) if v]
+        out.append((n, _clean("; ".join(pairs))))
+    return out
+
+
+def mermaid_statements(lines: list[tuple[int, str]]) -> list[tuple[int, str, list[str]]]:
+    """(line, statement, dependency names) for each node and edge of a Mermaid diagram (flowchart or sequence)."""
+    out: list[tuple[int, str, list[str]]] = []
+    labels: dict[str, str] = {}
+    for n, text in lines:
+        if m := _MERMAID_MESSAGE.match(text):
+            a, b, what = m.group(1), m.group(2), m.group(3).strip()
+            out.append((n, f"{a} calls {b}" + (f" ({what})" if what else ""), [b.lower()]))
+            continue
+        for m in _MERMAID_EDGE.finditer(text):
+            a, b = m.group(1), m.group(6)
+            la = next((g for g in m.group(2, 3, 4) if g), None)
+            lb = next((g for g in m.group(7, 8, 9) if g), None)
+            for node, label in ((a, la), (b, lb)):
+                if label:
+                    labels[node] = label.strip().strip('()"').strip()
+                if node not in labels:
+                    labels[node] = node
+                    out.append((n, f"Diagram node: {labels[node]}", [labels[node].lower()]))
+                elif label:
+                    out.append((n, f"Diagram node: {labels[node]}", [labels[node].lower()]))
+            edge = f" ({m.group(5).strip()})" if m.group(5) else ""
+            out.append((n, f"{labels[a]} depends on {labels[b]}{edge}", [labels[b].lower()]))
+    return out
+
+
+def statements(file: SourceFile) -> list[tuple[int, str, str]]:
+    """(line, text, source) of every statement: sentences of paragraphs and items, table rows, diagram edges."""
+    out: list[tuple[int, str, str]] = []
+    para: list[tuple[int, str]] = []
+    block: list[tuple[int, str]] = []
+    fence: tuple[str, str] | None = None
+
+    def flush() -> None:
+        if para:
+            out.extend(sentences(para))
+            para.clear()
+
+    for n, raw in enumerate(file.lines, 1):
+        m = _FENCE.match(raw)
+        if fence is not None:
+            if m and m.group(1)[0] == fence[0][0]:
+                if fence[1] == "mermaid":
+                    out.extend((ln, text, "diagram") for ln, text, _ in mermaid_statements(block))
+                fence, block = None, []
+            else:
+                block.append((n, raw))
+            continue
+        if m:
+            flush()
+            fence = (m.group(1), m.group(2).lower())
+            continue
+        stripped = raw.strip()
+        if stripped.startswith("|") and file.language == "markdown":
+            flush()
+            block.append((n, raw))
+            continue
+        if block:
+            out.extend((ln, text, "table") for ln, text in table_rows(block))
+            block = []
+        heading = any(s.line == n for s in file.sections) or _HEADING.match(raw)
+        if not stripped or heading or _PAGE.match(stripped) or stripped.startswith(("+--", "+==")):
+            flush()
+            continue
+        if _ITEM.match(raw):
+            flush()
+            stripped = _ITEM.sub("", raw).strip()
+        para.append((n, stripped))
+    flush()
+    if block:
+        out.extend((ln, text, "table") for ln, text in table_rows(block))
+    return [(n, t, s) for n, t, s in out if len(t) >= 8]
+
+
+def sentences(para: list[tuple[int, str]]) -> list[tuple[int, str, str]]:
+    """Split a paragraph (lines joined) into sentences, each with the line it starts on."""
+    text, starts = "", []
+    for n, line in para:
+        starts.append((len(text), n))
+        text += line + " "
+    out = []
+    pos = 0
+    for piece in _SENTENCE_END.split(text.strip()):
+        at = text.find(piece, pos)
+        pos = at + len(piece)
+        line = max(n for off, n in starts if off <= max(at, 0))
+        out.append((line, _clean(piece), "rule"))
+    return out
+
+
+def extract_claims(file: SourceFile, start: int = 1) -> list[Claim]:
+    """Every checkable statement of one document file, numbered CL-<start>...; plain statements are left out."""
+    paths = section_paths(file.sections)
+    claims: list[Claim] = []
+    for line, text, source in statements(file):
+        kind, tags, deps, external, qs = classify(text)
+        if source == "diagram":
+            kind, tags, deps = "dependency", ["dependency"], dependency_names(text) or deps
+            deps = deps or [text.split(": ", 1)[-1].lower()]
+        if kind == "statement" and not NOTABLE.search(text):
+            continue
+        claims.append(Claim(id=f"CL-{start + len(claims):03d}", kind=kind, text=text[:400], file=file.path, line=line,
+                            section=section_at(paths, line), tags=tags, quantities=qs,
+                            dependencies=deps, external=external, source=source))  # type: ignore[arg-type]
+    return claims

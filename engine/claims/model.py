@@ -1,0 +1,49 @@
+"""Claim records: one checkable statement of a document, with its section, line and parsed quantities."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.claims.quantities import Quantity
+
+CLAIMS_CHECKER = "claims-checker"  # the persona slug of the claims-checker review: answered, never rebutting
+ClaimKind = Literal["requirement", "number", "limit", "dependency", "assumption", "decision", "owner", "statement"]
+KINDS: tuple[str, ...] = ("requirement", "number", "limit", "dependency", "assumption", "decision", "owner")
+
+
+class Claim(BaseModel):
+    """One statement; `kind` is its main kind, `tags` every kind its cue words showed."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    kind: ClaimKind
+    text: str
+    file: str
+    line: int
+    section: str = ""  # heading path, "Design > Failure handling"
+    tags: list[str] = Field(default_factory=list)
+    quantities: list[Quantity] = Field(default_factory=list)
+    dependencies: list[str] = Field(default_factory=list)  # named services, APIs, providers
+    external: bool = False  # a third-party dependency (provider, gateway, vendor, CDN, external API)
+    source: Literal["rule", "table", "diagram", "model"] = "rule"
+
+
+Rule = Literal["conflicting-values", "limit-contradiction", "dependency-without-failure", "untestable-requirement",
+               "unbounded-growth", "security-exposure", "decision-without-alternative"]
+
+
+class Hit(BaseModel):
+    """One cross-check result: the claims it rests on, a title, and how sure the rule is."""
+
+    model_config = ConfigDict(extra="forbid")
+    rule: Rule
+    claims: list[str]
+    file: str
+    lines: list[int]
+    title: str
+    detail: str
+    evidence: str  # the sentence to quote, as written in the document
+    severity: Literal["low", "medium", "high", "critical"] = "medium"
+    strength: Literal["certain", "candidate", "confirmed", "rejected"] = "certain"

@@ -1,0 +1,120 @@
+"""Numbers with units, found mechanically and normalised (ms/s/min, KB/MB/GB, req/s vs req/min, %)."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, ConfigDict
+
+WORD_NUMBERS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+    "ten": 10, "eleven": 11, "twelve": 12, "twenty": 20, "thirty": 30, "fifty": 50, "hundred": 100,
+    "once": 1, "twice": 2,
+}
+# unit word -> (dimension, factor to the base unit: seconds, bytes, percent, per second, count)
+UNITS: dict[str, tuple[str, float]] = {
+    **dict.fromkeys(("ms", "msec", "millisecond", "milliseconds"), ("time", 0.001)),
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), ("time", 1.0)),
+    **dict.fromkeys(("min", "mins", "minute", "minutes"), ("time", 60.0)),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), ("time", 3600.0)),
+    **dict.fromkeys(("day", "days"), ("time", 86400.0)),
+    **dict.fromkeys(("week", "weeks"), ("time", 604800.0)),
+    **dict.fromkeys(("month", "months"), ("time", 2592000.0)),
+    **dict.fromkeys(("year", "years"), ("time", 31536000.0)),
+    **dict.fromkeys(("b", "byte", "bytes"), ("size", 1.0)),
+    **dict.fromkeys(("kb", "kib"), ("size", 1e3)),
+    **dict.fromkeys(("mb", "mib"), ("size", 1e6)),
+    **dict.fromkeys(("gb", "gib"), ("size", 1e9)),
+    **dict.fromkeys(("tb", "tib"), ("size", 1e12)),
+    **dict.fromkeys(("%", "percent", "per cent"), ("percent", 1.0)),
+    **dict.fromkeys(("times", "retries", "attempts", "tries", "replicas", "instances"), ("count", 1.0)),
+}
+RATE_PER = {"s": 1.0, "sec": 1.0, "second": 1.0, "min": 60.0, "minute": 60.0, "h": 3600.0, "hour": 3600.0,
+            "day": 86400.0}
+UPPER = ("at most", "no more than", "up to", "maximum of", "max", "max.", "less than", "under", "below", "within",
+         "not exceed", "<=", "<", "≤", "fewer than", "capped at", "limit of", "limited to")
+LOWER = ("at least", "minimum of", "min", "more than", "over", "above", ">=", ">", "≥", "exceeds", "exceed")
+_NUM = r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|" + "|".join(WORD_NUMBERS) + r")"
+_SCALE = r"(?:\s?(?P<scale>[kKmM])(?![a-zA-Z]))?"
+_RATE = r"(?P<rate>(?:req(?:uest)?s?|rps|qps|messages?|events?|calls?|ops|writes?|reads?|status changes)?\s?" \
+        r"(?:/|per\s)(?P<per>s|sec|second|min|minute|h|hour|day)\b)"
+_UNIT = r"(?P<unit>ms|msec|milliseconds?|secs?|seconds?|s|mins?|minutes?|hrs?|hours?|h|days?|weeks?|months?|years?|" \
+        r"[kKmMgGtT]i?[bB]|bytes?|B|%|percent|times|retries|attempts|tries|replicas|instances)(?![A-Za-z])"
+QUANTITY = re.compile(r"(?<![\w.])" + _NUM + _SCALE + r"\s?(?:" + _RATE + r"|" + _UNIT + r")", re.I)
+_SHORTHAND = re.compile(r"\b(?:rps|qps)\b", re.I)
+
+
+class Quantity(BaseModel):
+    """One number with its unit, its dimension and its value in the dimension's base unit."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: str
+    value: float
+    unit: str
+    dimension: str  # time | size | percent | rate | count
+    base: float
+    bound: str = ""  # "upper" (at most, <), "lower" (at least, >) or "" (a plain value)
+    start: int = 0  # character offset in the sentence
+
+
+def number_of(raw: str) -> float:
+    """'10,000' -> 10000, 'three' -> 3, '2.5' -> 2.5."""
+    word = raw.lower()
+    return float(WORD_NUMBERS[word]) if word in WORD_NUMBERS else float(raw.replace(",", ""))
+
+
+def _ending(words: tuple[str, ...]) -> re.Pattern[str]:
+    alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    return re.compile(rf"(?:^|[^\w])(?:{alternatives})(?: of| than)?$")
+
+
+_UPPER_END, _LOWER_END = _ending(UPPER), _ending(LOWER)
+
+
+def bound_before(text: str, start: int) -> str:
+    """'upper' / 'lower' when a comparator word stands just before the number, else ''."""
+    before = " ".join(text[max(0, start - 24):start].lower().split())
+    upper, lower = _UPPER_END.search(before), _LOWER_END.search(before)
+    if upper and lower:  # the longer (later-starting is shorter) match wins: 'no more than' over 'more than'
+        return "upper" if upper.start() <= lower.start() else "lower"
+    return "upper" if upper else "lower" if lower else ""
+
+
+def quantities(text: str) -> list[Quantity]:
+    """Every number with a unit in a sentence, normalised to its dimension's base unit."""
+    out = []
+    for m in QUANTITY.finditer(text):
+        num = number_of(m.group("num"))
+        scale = (m.group("scale") or "").lower()
+        num *= {"k": 1e3, "m": 1e6}.get(scale, 1.0)
+        if m.group("rate"):
+            per = m.group("per").lower()
+            dim, unit, base = "rate", f"/{per}", num / RATE_PER[per]
+        else:
+            unit = m.group("unit")
+            key = unit.lower()
+            if key in ("m", "b") and unit != "B":  # 'm'/'b' alone are not units
+                continue
+            if scale == "m" and key == "b":  # "5 MB" was read as scale M + B
+                num, key, unit = num / 1e6, "mb", "MB"
+            dim, factor = UNITS[key]
+            if dim == "count" and m.group("num").lower() in ("once", "twice"):
+                continue
+            base = num * factor
+        if m.group("num").lower() in ("once", "twice"):
+            continue
+        out.append(Quantity(text=m.group(0).strip(), value=num, unit=unit, dimension=dim, base=base,
+                            bound=bound_before(text, m.start()), start=m.start()))
+    return out
+
+
+def same_amount(a: Quantity, b: Quantity, tolerance: float = 1e-6) -> bool:
+    """Equal once normalised (200 ms == 0.2 s; 60 req/min == 1 req/s)."""
+    return a.dimension == b.dimension and abs(a.base - b.base) <= tolerance * max(abs(a.base), abs(b.base), 1.0)
+
+
+def violates(limit: Quantity, other: Quantity) -> bool:
+    """True when `other` (a plain value) breaks `limit` (an upper or lower bound) of the same dimension."""
+    if limit.dimension != other.dimension or not limit.bound or other.bound == limit.bound:
+        return False
+    return other.base > limit.base if limit.bound == "upper" else other.base < limit.base

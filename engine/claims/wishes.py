@@ -1,0 +1,33 @@
+"""'Add more detail' is not a finding: recognise issues that only wish for more detail, docs or tests."""
+
+from __future__ import annotations
+
+import re
+
+_WISH = re.compile(
+    r"^\s*(?:please\s+)?(?:consider\s+)?(?:add(?:ing)?|include|including|provide|providing|document(?:ing)?|"
+    r"clarify(?:ing)?|elaborat\w*|expand(?:ing)?(?: on)?|describe|describing|specify(?:ing)?|explain(?:ing)?|"
+    r"write|writing|improve|improving|need|needs|lack(?:s|ing)?|missing|insufficient|more|further|"
+    r"there (?:is|are) no|no)\b"
+    r"(?:\s+(?:a|an|the|some|more|further|additional|extra|better|clearer|proper|detailed|explicit|sufficient|"
+    r"enough|any|of|on|about|for|in|to|with|unit|integration|inline|code|api|design|technical|user))*\s+"
+    r"(?:details?|detail(?:ed)?|documentation|docs?|comments?|tests?|testing|test coverage|coverage|examples?|"
+    r"explanations?|descriptions?|context|information|info|clarity|clarification|docstrings?|specifics|"
+    r"diagrams?|rationale)\b"
+    r"(?:\s+(?:on|about|for|of|to|in|regarding|around|here|section|sections|needed|required|is needed|"
+    r"are needed|would help|[\w`'-]+)){0,8}\s*[.!]?\s*$",
+    re.I,
+)
+_CONCRETE = re.compile(r"\b(wrong|incorrect|contradict\w*|conflict\w*|fails?|broken|leaks?|unbounded|race|"
+                       r"injection|exposed?|insecure|double|duplicate|lost|loses|overflow|deadlock|crash\w*|"
+                       r"unauthori[sz]ed|bypass\w*|timeout|never|inconsistent)\b", re.I)
+
+
+def is_wish(text: str) -> bool:
+    """True when a sentence only asks for more detail, documentation, comments, examples or tests."""
+    return bool(_WISH.match(text)) and not _CONCRETE.search(text)
+
+
+def wish_only(title: str, fix: str) -> bool:
+    """An issue is dropped when its title is a wish and its fix names nothing concrete beyond one."""
+    return is_wish(title) and (not fix.strip() or is_wish(fix) or not _CONCRETE.search(fix))

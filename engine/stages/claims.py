@@ -1,0 +1,214 @@
+"""Claims of a document target: extract (rules, then one short model call per section), cross-check, and raise
+the cross-check hits no persona raised as a `claims-checker` review."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from engine.artifacts import render_template, write_json
+from engine.claims.crosscheck import cross_check, stems, touches
+from engine.claims.extract import extract_claims as rule_claims
+from engine.claims.extract import section_paths
+from engine.claims.model import CLAIMS_CHECKER, Claim, Hit
+from engine.claims.quantities import quantities
+from engine.context import RunContext
+from engine.errors import BudgetExceeded, ModelOutputError, ProviderError
+from engine.models import SEVERITY_RANK, Issue, Persona, Review
+from engine.schemas import ClaimsOut, ContradictionOut
+from engine.stages.common import MAX_ISSUES, system_prompt, wrap, write
+from engine.stages.reviews import save_review
+from engine.state import RunState, latest_reviews
+from engine.target.evidence import check_evidence
+from engine.target.snapshot import SourceFile, TargetSnapshot
+
+MAX_PAIR_CALLS = 4  # "do these two statements contradict?" calls per run, for pairs the rules only shortlist
+MAX_SECTION_CALLS = 6  # "which statements did the rules miss?" calls per run, one section each
+MIN_SECTION_LINES = 3
+MAX_QUOTE_LINES = 6
+CHECKER = Persona(slug=CLAIMS_CHECKER, name="Claims checker", role="mechanical cross-checks of the document's claims",
+                  perspective="Compares the document's numbers, limits, dependencies and guarantees across sections.",
+                  applies_to="document", source="checker")
+FIXES = {
+    "conflicting-values": "State one value for this quantity and make the other section refer to it.",
+    "limit-contradiction": "Reconcile the two sections: change the design or the limit so that both hold.",
+    "dependency-without-failure": "Say what happens when it is slow, fails or is down: timeout, retries, fallback.",
+    "unbounded-growth": "Set a limit or retention period and say what happens when it is reached.",
+    "untestable-requirement": "Replace the vague word with a measurable criterion and how it is checked.",
+    "decision-without-alternative": "Name the alternatives considered and why this one wins.",
+    "security-exposure": "Check on every request that the caller may read or change this data; deny by default.",
+}
+RAISED = ("certain", "confirmed")
+
+
+def numbered(file: SourceFile, lo: int, hi: int) -> str:
+    """Lines lo..hi of a file in the FILE / 'n| text' form the prompts use."""
+    body = "\n".join(f"{n}| {file.lines[n - 1]}" for n in range(lo, hi + 1))
+    return f"=== FILE: {file.path} (lines {lo}-{hi}) ===\n{body}"
+
+
+def section_spans(file: SourceFile) -> list[tuple[str, int, int]]:
+    """(heading path, first line, last line) of every section of a file."""
+    paths = section_paths(file.sections)
+    starts = [line for line, _ in paths] + [len(file.lines) + 1]
+    return [(path, line, starts[i + 1] - 1) for i, (line, path) in enumerate(paths)] or [("", 1, len(file.lines))]
+
+
+def section_jobs(target: TargetSnapshot) -> list[tuple[SourceFile, str, int, int]]:
+    """(file, heading path, first, last line) of the sections worth a model call, largest first."""
+    spans = [(f, *s) for f in target.files for s in section_spans(f) if s[2] - s[1] + 1 >= MIN_SECTION_LINES]
+    return sorted(spans, key=lambda s: -(s[3] - s[2]))
+
+
+def planned_calls(target: TargetSnapshot) -> int:
+    """The claims stage's model calls for a target, at most: capped sections plus capped candidate pairs."""
+    if not target.is_document:
+        return 0
+    claims = [c for f in target.files for c in rule_claims(f)]
+    pairs = sum(h.strength == "candidate" and len(h.claims) == 2 for h in cross_check(claims))
+    return min(len(section_jobs(target)), MAX_SECTION_CALLS) + min(pairs, MAX_PAIR_CALLS)
+
+
+def model_claims(file: SourceFile, lo: int, hi: int, section: str, out: ClaimsOut, known: set[int]) -> list[Claim]:
+    """The model's extra claims for one section, kept only at a line of the section the rules did not claim."""
+    added = []
+    for c in out.claims:
+        if not lo <= c.line <= hi or c.line in known or not file.lines[c.line - 1].strip():
+            continue
+        known.add(c.line)
+        text = " ".join(file.lines[c.line - 1].split()).lstrip("-*+ ")
+        added.append(Claim(id="", kind=c.kind, text=text[:400], file=file.path, line=c.line, section=section,
+                           tags=[c.kind], quantities=quantities(text), source="model"))
+    return added
+
+
+async def call(ctx: RunContext, subject: str, schema: type[Any], prompt: str, **values: Any) -> Any:
+    """One short structured claims call through the gateway (judge model, impartial system prompt)."""
+    user = render_template(f"prompts/{prompt}.md.j2", **values).strip()
+    return await ctx.gateway.structured(stage="claims", persona="panel", subject=subject,
+                                        model=ctx.settings.judge_model, schema=schema,
+                                        system=system_prompt(ctx, None), user=user, max_tokens=300)
+
+
+async def add_model_claims(ctx: RunContext, claims: list[Claim], notes: list[str]) -> list[Claim]:
+    """One call per section (largest first, capped) for the statements the rules missed."""
+    spans = section_jobs(ctx.target)
+    if len(spans) > MAX_SECTION_CALLS:
+        notes.append(f"claims: {len(spans) - MAX_SECTION_CALLS} section(s) extracted by rules only (cap "
+                     f"{MAX_SECTION_CALLS} model calls)")
+    out = list(claims)
+    for n, (f, section, lo, hi) in enumerate(spans[:MAX_SECTION_CALLS], 1):
+        found = [c for c in out if c.file == f.path and lo <= c.line <= hi]
+        try:
+            found_lines = "\n".join(f"- line {c.line} [{c.kind}] {c.text[:100]}" for c in found) or "- (none)"
+            res = await call(ctx, f"section-{n}", ClaimsOut, "claims", found=wrap(ctx, found_lines),
+                             target=wrap(ctx, f"Section: {section or f.path}\n" + numbered(f, lo, hi)))
+        except BudgetExceeded:
+            notes.append("claims: model extraction stopped by the budget; the rest is rules only")
+            break
+        except (ProviderError, ModelOutputError) as exc:
+            if ctx.settings.strict:
+                raise
+            notes.append(f"claims: model extraction of '{section}' failed ({exc}); rules only there")
+            continue
+        out += model_claims(f, lo, hi, section, res, {c.line for c in found})
+    return out
+
+
+async def confirm_pairs(ctx: RunContext, claims: list[Claim], hits: list[Hit], notes: list[str]) -> list[Hit]:
+    """Ask the model about the pairs the rules only shortlisted (capped); unasked ones stay candidates."""
+    by_id = {c.id: c for c in claims}
+    pairs = [i for i, h in enumerate(hits) if h.strength == "candidate" and len(h.claims) == 2]
+    if len(pairs) > MAX_PAIR_CALLS:
+        notes.append(f"claims: {len(pairs) - MAX_PAIR_CALLS} candidate pair(s) left unchecked (cap {MAX_PAIR_CALLS})")
+    out = list(hits)
+    for i in pairs[:MAX_PAIR_CALLS]:
+        h = hits[i]
+        try:
+            pair = render_template("prompts/_claim_pair.md.j2", a=by_id[h.claims[0]], b=by_id[h.claims[1]])
+            res = await call(ctx, f"pair-{'-'.join(h.claims)}", ContradictionOut, "contradiction",
+                             pair=wrap(ctx, pair.strip()), detail=h.detail)
+        except BudgetExceeded:
+            break
+        except (ProviderError, ModelOutputError) as exc:
+            if ctx.settings.strict:
+                raise
+            notes.append(f"claims: pair check {' / '.join(h.claims)} failed ({exc}); left a candidate")
+            continue
+        out[i] = h.model_copy(update={"strength": "confirmed" if res.contradict else "rejected",
+                                      "detail": f"{h.detail}; model: {res.reason.strip()[:200]}"})
+    return out
+
+
+async def extract_claims(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Stage: a document's claims (rules + model per section) and their cross-checks; writes claims.md/.json."""
+    ctx = runtime.context
+    if not ctx.target.is_document:
+        return {}
+    notes: list[str] = []
+    claims: list[Claim] = []
+    for f in ctx.target.files:
+        claims += rule_claims(f, start=len(claims) + 1)
+    ctx.progress.expect("claims", planned_calls(ctx.target))
+    claims = await add_model_claims(ctx, claims, notes)
+    claims.sort(key=lambda c: (c.file, c.line, c.source != "rule"))
+    claims = [c.model_copy(update={"id": f"CL-{n:03d}"}) for n, c in enumerate(claims, 1)]
+    hits = await confirm_pairs(ctx, claims, cross_check(claims), notes)
+    write(ctx, "claims.md", "claims", {"id": "claims", "persona": None, "model": ctx.settings.judge_model,
+                                        "derived_from": ["target"]}, claims=claims, hits=hits)
+    write_json(ctx.run_dir, "claims.json", {"claims": [c.model_dump() for c in claims],
+                                             "hits": [h.model_dump() for h in hits]})
+    return {"claims": claims, "claim_hits": hits, "notes": notes}
+
+
+def raised_by(hit: Hit, issue: Issue) -> bool:
+    """A persona's issue raises the same flaw: at the hit's lines and sharing two topic words with it."""
+    if not touches(hit, issue.file, issue.line_start, issue.line_end):
+        return False
+    return len(stems(f"{hit.title} {hit.detail}") & stems(f"{issue.title} {issue.fix}")) >= 2
+
+
+def unraised(hits: list[Hit], reviews: list[Review]) -> list[Hit]:
+    """Hits strong enough to raise that no persona's issue already raises, most severe first."""
+    issues = [i for r in reviews for i in r.issues]
+    keep = [h for h in hits if h.strength in RAISED and h.rule not in ("untestable-requirement",
+                                                                        "decision-without-alternative")
+            or h.rule == "untestable-requirement" and h.strength == "certain"]
+    keep = [h for h in keep if not any(raised_by(h, i) for i in issues)]
+    return sorted(keep, key=lambda h: -SEVERITY_RANK[h.severity])[:MAX_ISSUES]
+
+
+def quote_span(ctx: RunContext, hit: Hit) -> tuple[str, int, int]:
+    """(quote, first, last line): the first claim's whole sentence where it verifies, else its first line."""
+    line = hit.lines[0]
+    for end in range(line, line + MAX_QUOTE_LINES):
+        if check_evidence(ctx.target, hit.file, line, end, hit.evidence, near=0) == "verified":
+            return hit.evidence, line, end
+    f = ctx.target.file(hit.file)
+    raw = f.lines[line - 1].strip().lstrip("-*+| ").rstrip("| ") if f is not None and line <= len(f.lines) else ""
+    return raw or hit.evidence, line, line
+
+
+def checker_issue(ctx: RunContext, n: int, hit: Hit) -> Issue:
+    """A review issue for one hit, quoting the sentence (or table row, or diagram line) of its first claim."""
+    quote, start, end = quote_span(ctx, hit)
+    return Issue(id=f"R-{CHECKER.slug}#{n}", title=hit.title[:200], file=hit.file, line_start=start, line_end=end,
+                 evidence=quote[:2000], severity=hit.severity, fix=f"{FIXES[hit.rule]} ({hit.detail})"[:1000],
+                 evidence_status=check_evidence(ctx.target, hit.file, start, end, quote))
+
+
+def check_claims(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Stage: after the reviews join, a `claims-checker` review of the cross-check hits no persona raised."""
+    ctx = runtime.context
+    hits = unraised(state.get("claim_hits", []), list(latest_reviews(state.get("reviews", [])).values()))
+    if not ctx.target.is_document or not hits:
+        return {}
+    issues = [checker_issue(ctx, n, h) for n, h in enumerate(hits, 1)]
+    abstract = (f"Mechanical cross-checks of the document's claims found {len(issues)} problem(s) no reviewer raised, "
+                f"led by: {issues[0].title}.")
+    review = Review(id=f"R-{CHECKER.slug}", persona=CHECKER.slug, model="rules", abstract=abstract, issues=issues,
+                    derived_from=["claims", "target"])
+    save_review(ctx, CHECKER, review, f"reviews/{CHECKER.slug}-review.md")
+    return {"reviews": [review]}
+

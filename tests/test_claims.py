@@ -1,0 +1,224 @@
+"""Claims: quantities, extraction by format, cross-check rules, Checks and the wish filter (pure, no model)."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.claims.crosscheck import (
+    MAX_HITS_PER_RULE,
+    claim_checks,
+    conflicting_values,
+    cross_check,
+    delivery_guarantee,
+    dependency_without_failure,
+    limit_contradictions,
+    unbounded_growth,
+    untestable_requirements,
+)
+from engine.claims.exposure import decision_without_alternative, missing_timeout, security_exposure
+from engine.claims.extract import extract_claims, mermaid_statements, table_rows
+from engine.claims.quantities import quantities, same_amount, violates
+from engine.claims.wishes import is_wish, wish_only
+from engine.target.outline import sections
+from engine.target.snapshot import SourceFile
+from engine.verify.checks import Subject
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("p99 < 200 ms", [("time", 0.2, "upper")]),
+    ("availability of 99.9 %", [("percent", 99.9, "")]),
+    ("a peak of 10k req/s", [("rate", 10000.0, "")]),
+    ("2,000 status changes per minute", [("rate", 2000 / 60, "")]),
+    ("uploads up to 5 MB", [("size", 5e6, "upper")]),
+    ("at most 5 retries", [("count", 5.0, "upper")]),
+    ("retried three times with backoff", [("count", 3.0, "")]),
+    ("a timeout of 2 s", [("time", 2.0, "")]),
+    ("within 1 second", [("time", 1.0, "upper")]),
+    ("at least 3 replicas", [("count", 3.0, "lower")]),
+    ("no more than 5 retries", [("count", 5.0, "upper")]),
+    ("when more than 5 retries fail", [("count", 5.0, "lower")]),
+    ("12 languages at launch", []),
+    ("call it once", []),
+])
+def test_quantities(text: str, expected: list[tuple[str, float, str]]) -> None:
+    got = [(q.dimension, q.base, q.bound) for q in quantities(text)]
+    assert [(d, round(b, 6), bd) for d, b, bd in got] == [(d, round(b, 6), bd) for d, b, bd in expected]
+
+
+@pytest.mark.parametrize(("a", "b", "same"), [
+    ("200 ms", "0.2 s", True), ("60 req/min", "1 req/s", True), ("1 GB", "1000 MB", True),
+    ("5 minutes", "300 seconds", True), ("5 MB", "5 GB", False), ("10%", "10 ms", False),
+])
+def test_same_amount_normalises_units(a: str, b: str, same: bool) -> None:
+    assert same_amount(quantities(a)[0], quantities(b)[0]) is same
+
+
+@pytest.mark.parametrize(("limit", "value", "broken"), [
+    ("at most 5 retries", "retry 10 times", True), ("at most 5 retries", "retry 3 times", False),
+    ("p99 < 200 ms", "a timeout of 2 s", True), ("at least 3 replicas", "2 replicas", True),
+    ("within 1 second", "every 5 minutes", True), ("within 1 second", "5 MB", False),
+])
+def test_violates(limit: str, value: str, broken: bool) -> None:
+    assert violates(quantities(limit)[0], quantities(value)[0]) is broken
+
+
+def doc(text: str, path: str = "design.md", language: str = "markdown") -> SourceFile:
+    return SourceFile(path=path, text=text, language=language, sections=sections(text, language))
+
+
+MD = """# Design
+
+## Requirements
+
+1. The API must answer with p99 < 200 ms.
+2. The service shall be fast.
+
+## Dependencies
+
+The handler calls the payment provider with a timeout of 2 s.
+
+| Limit | Value |
+|---|---|
+| Upload size | at most 5 MB |
+| Retries | at most 5 retries |
+
+```mermaid
+graph LR
+  A[Upload API] -->|stores| B[(Object storage)]
+  A --> C{Card gateway}
+```
+
+## Storage
+
+We keep every upload forever.
+Failed calls retry 10 times.
+"""
+
+
+def test_extract_markdown_sections_tables_and_mermaid() -> None:
+    claims = extract_claims(doc(MD))
+    by_text = {c.text: c for c in claims}
+    req = by_text["The API must answer with p99 < 200 ms."]
+    assert (req.kind, req.line, req.section) == ("limit", 5, "Requirements")
+    assert "requirement" in req.tags
+    row = by_text["Limit: Upload size; Value: at most 5 MB"]
+    assert (row.source, row.line, row.kind) == ("table", 14, "limit")
+    edges = [c for c in claims if c.source == "diagram"]
+    assert "Upload API depends on Object storage (stores)" in [c.text for c in edges]
+    assert any(c.dependencies == ["card gateway"] for c in edges)
+    dep = next(c for c in claims if "payment provider" in c.dependencies)
+    assert dep.line == 10 and dep.section == "Dependencies"
+    assert [c.id for c in claims] == [f"CL-{n:03d}" for n in range(1, len(claims) + 1)]
+
+
+def test_table_rows_and_mermaid_helpers() -> None:
+    rows = table_rows([(1, "| a | b |"), (2, "|---|---|"), (3, "| 1 ms | x |")])
+    assert rows == [(3, "a: 1 ms; b: x")]
+    stmts = mermaid_statements([(5, "X[Web] --> Y[API]"), (6, "  App->>Stripe: create charge"), (7, "B-->>A: ok")])
+    assert (5, "Web depends on API", ["api"]) in stmts
+    assert (6, "App calls Stripe (create charge)", ["stripe"]) in stmts and (7, "B calls A (ok)", ["a"]) in stmts
+
+
+def test_extract_rst_and_plain_text() -> None:
+    rst = "Design\n======\n\nLimits\n------\n\nUploads must be at most 5 MB.\n"
+    claims = extract_claims(doc(rst, "design.rst", "rst"))
+    assert [(c.line, c.section, c.kind) for c in claims] == [(7, "Limits", "limit")]
+    txt = "1. Scope\nThe job must finish within 10 minutes. It runs nightly.\n"
+    claims = extract_claims(doc(txt, "plan.txt", "text"))
+    assert [(c.line, c.kind, c.section) for c in claims] == [(2, "limit", "Scope")]
+
+
+def claims_of(text: str) -> list:
+    return extract_claims(doc(text))
+
+
+CASES = [
+    (conflicting_values, "# A\n\nTokens expire after 30 minutes.\n\n# B\n\nTokens expire after 2 hours.\n", 1),
+    (conflicting_values, "# A\n\nTokens expire after 30 minutes.\n\n# B\n\nThe export job runs every 2 hours.\n", 0),
+    (limit_contradictions, "# A\n\nClients retry at most 5 times.\n\n# B\n\nOn error, clients retry 10 times.\n", 1),
+    (limit_contradictions, "# A\n\nClients retry at most 5 times.\n\n# B\n\nOn error, clients retry 3 times.\n", 0),
+    (delivery_guarantee, "# A\n\nThe queue delivers at least once.\n\n# B\n\nEach order is charged exactly once.\n", 1),
+    (delivery_guarantee, "The queue delivers at least once.\nCharged exactly once via an idempotency key.\n", 0),
+    (dependency_without_failure, "The worker calls the SMS gateway for each event.\n", 1),
+    (dependency_without_failure, "The worker calls the SMS gateway.\n\nIf the gateway is down we retry later.\n", 0),
+    (dependency_without_failure, "The worker calls the billing service.\n", 0),  # internal: not flagged
+    (unbounded_growth, "We keep every upload forever.\n", 1),
+    (unbounded_growth, "There is no limit on photo size.\n", 1),
+    (unbounded_growth, "We store all audit events.\n\nAudit events have a retention of 90 days.\n", 0),
+    (unbounded_growth, "A job runs every 5 minutes.\n", 0),
+    (security_exposure, "The bucket is configured for public-read.\n", 1),
+    (security_exposure, "The handler reads `account_id` from the query string.\n", 1),
+    (security_exposure, "The handler reads `account_id` from the query string.\nIt must match the session.\n", 0),
+    (missing_timeout, "The worker calls the card provider.\n\nProvider errors are retried twice.\n", 1),
+    (missing_timeout, "The worker calls the card provider with a 3 s timeout.\n\nProvider errors are retried.\n", 0),
+    (missing_timeout, "The worker calls the card provider.\n", 0),  # no failure handling: the general rule's hit
+    (decision_without_alternative, "# D\n\nWe decided to use Postgres.\n", 1),
+    (decision_without_alternative, "# D\n\nWe decided to use Postgres.\nMongoDB was rejected: no joins.\n", 0),
+    (untestable_requirements, "# R\n\nThe page must be fast.\n", 1),
+    (untestable_requirements, "# R\n\nThe page must load in under 2 s.\n", 0),
+]
+
+
+@pytest.mark.parametrize(("rule", "text", "hits"), CASES)
+def test_rules(rule, text: str, hits: int) -> None:  # type: ignore[no-untyped-def]
+    assert len(rule(claims_of(text))) == hits
+
+
+def test_cross_check_over_a_whole_document() -> None:
+    hits = [(h.rule, h.strength, h.lines) for h in cross_check(claims_of(MD))]
+    assert hits == [
+        ("limit-contradiction", "candidate", [5, 10]),  # p99 < 200 ms vs a 2 s timeout: left to the model
+        ("limit-contradiction", "candidate", [15, 26]),  # at most 5 retries (table) vs retry 10 times
+        ("dependency-without-failure", "certain", [20]),  # the diagram's card gateway; the provider has a timeout
+        ("unbounded-growth", "certain", [25]),
+        ("untestable-requirement", "certain", [6]),  # 'fast'
+    ]
+
+
+def test_pair_rules_stay_bounded_on_a_huge_document() -> None:
+    text = "".join(f"Service {i} must answer in {i % 7 + 1} seconds and keep all logs of client{i % 13}.\n"
+                   for i in range(600))
+    hits = cross_check(extract_claims(doc(text)))
+    per_rule = {h.rule: sum(x.rule == h.rule for x in hits) for h in hits}
+    assert per_rule and max(per_rule.values()) <= MAX_HITS_PER_RULE
+
+
+def test_claim_checks_support_a_finding_at_the_hit() -> None:
+    claims = claims_of("# A\n\nClients retry at most 5 times.\n\n# B\n\nOn error, clients retry 10 times.\n")
+    at = Subject(id="F-001", title="retries", file="design.md", line_start=7, line_end=7)
+    checks = claim_checks(claims, at)
+    assert [c.kind for c in checks] == ["claims"]
+    assert checks[0].data["rule"] == "limit-contradiction" and checks[0].data["claims"] == ["CL-001", "CL-002"]
+    away = Subject(id="F-002", title="x", file="other.md", line_start=7, line_end=7)
+    assert claim_checks(claims, away) == []
+    plain = claims_of("# A\n\nThe job must finish within 10 minutes.\n")
+    checks = claim_checks(plain, Subject(id="F-3", title="x", file="design.md", line_start=3, line_end=3))
+    assert [(c.outcome, c.data) for c in checks] == [("inconclusive", {"claims": ["CL-001"]})]
+
+
+@pytest.mark.parametrize(("title", "fix", "dropped"), [
+    ("Add more detail", "Add more detail to section 3.", True),
+    ("Missing documentation for the API", "Document the endpoints.", True),
+    ("Needs more tests", "Write unit tests.", True),
+    ("Lack of detail on retries", "Describe the retry policy.", True),
+    ("Missing timeout on provider calls", "Add a 2 s timeout.", False),
+    ("No rate limit on login", "Limit to 5 attempts a minute.", False),
+    ("Add detail: retries contradict the limit", "Pick one value.", False),
+    ("More detail needed", "Say what happens when the queue is down, since messages are lost.", False),
+])
+def test_wish_only(title: str, fix: str, dropped: bool) -> None:
+    assert wish_only(title, fix) is dropped
+    assert is_wish("Please add more examples") and not is_wish("Tokens never expire")
+
+
+def test_extract_from_a_pdf(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from engine.target.ingest import ingest
+    from tests.test_target_ingest import make_pdf
+
+    pdf = tmp_path / "spec.pdf"
+    make_pdf(pdf, [["1 Limits", "Uploads must be at most 5 MB."], ["2 Storage", "We keep every upload forever."]])
+    f = ingest(pdf).files[0]
+    claims = extract_claims(f)
+    assert [(c.kind, c.section, c.text) for c in claims] == [
+        ("limit", "Limits", "Uploads must be at most 5 MB."), ("statement", "Storage", "We keep every upload forever.")]
+    assert [h.rule for h in cross_check(claims)] == ["unbounded-growth"]

@@ -1,0 +1,248 @@
+"""Pure verify logic without a model: analyzer output parsing, hit-to-finding and hit-to-issue matching,
+the analyzers review, analyzer members kept unless refuted (table-driven)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.models import Issue, Response, ResponsePoint
+from engine.stages.cluster import Member
+from engine.verify.analyzers import AnalyzerRun, Hit, language_of, parse_bandit, parse_ruff, ruff_severity
+from engine.verify.checks import Subject, Verification
+from engine.verify.gather import applicability_notes, find_verification, keep_analyzer_members
+from engine.verify.matching import analyzer_review, hits_at, mentions_same, raised
+
+
+def hit(rule: str, line: int, message: str = "", tool: str = "ruff", severity: str = "medium",
+        file: str = "app.py", end: int | None = None) -> Hit:
+    return Hit(tool=tool, rule=rule, message=message, file=file, line=line, end_line=end or line,
+               severity=severity)  # type: ignore[arg-type]
+
+
+def issue(iid: str, line: int, title: str, fix: str = "Fix it.", end: int | None = None) -> Issue:
+    return Issue(id=iid, title=title, file="app.py", line_start=line, line_end=end or line, evidence="x = 1",
+                 severity="medium", fix=fix)
+
+
+MUTABLE = hit("B006", 10, "Do not use mutable data structures for argument defaults")
+PICKLE = hit("S301", 30, "`pickle` and modules that wrap it can be unsafe when used to deserialize untrusted data")
+
+
+@pytest.mark.parametrize(
+    ("file", "lo", "hi", "expected"),
+    [
+        ("app.py", 10, 10, ["B006"]),  # at the line
+        ("app.py", 11, 12, ["B006"]),  # finding starts one line below: within ±1
+        ("app.py", 8, 9, ["B006"]),  # ends one line above
+        ("app.py", 12, 14, []),  # two lines off: not this finding's lines
+        ("app.py", 5, 40, ["B006", "S301"]),  # a wide finding covers both
+        ("other.py", 10, 10, []),  # another file
+        (None, 10, 10, []),  # the finding's file is not in the target
+    ],
+)
+def test_hits_at_a_findings_lines(file: str | None, lo: int, hi: int, expected: list[str]) -> None:
+    assert [h.rule for h in hits_at([MUTABLE, PICKLE], file, lo, hi)] == expected
+
+
+def test_a_multi_line_hit_counts_over_its_whole_range() -> None:
+    long = hit("B006", 10, "mutable default", end=14)
+    assert hits_at([long], "app.py", 15, 15) == [long]
+    assert hits_at([long], "app.py", 16, 16) == []
+
+
+@pytest.mark.parametrize(
+    ("h", "title", "fix", "same"),
+    [
+        (MUTABLE, "Mutable default argument is shared", "Use None.", True),
+        (MUTABLE, "Default list shared between calls", "", True),
+        (MUTABLE, "Missing docstring", "Document it.", False),
+        (PICKLE, "Unsafe deserialization of the cache file", "", True),
+        (PICKLE, "pickle.load of a file anyone can write", "", True),
+        (PICKLE, "Cache never expires", "Add a TTL.", False),
+        (hit("S113", 5, "Probable use of `requests` call without timeout"), "No timeout on the HTTP call", "", True),
+        (hit("S113", 5, "Probable use of `requests` call without timeout"), "Retries are unbounded", "", False),
+        (hit("S105", 5, "Possible hardcoded password assigned to: \"token\""), "Hard-coded secret", "", True),
+    ],
+)
+def test_an_issue_mentions_the_same_thing(h: Hit, title: str, fix: str, same: bool) -> None:
+    assert mentions_same(h, issue("R-a#1", h.line, title, fix)) is same
+
+
+@pytest.mark.parametrize(
+    ("line", "title", "file", "is_raised"),
+    [
+        (10, "Mutable default argument", "app.py", True),
+        (12, "Mutable default argument", "app.py", True),  # within ±2 lines
+        (13, "Mutable default argument", "app.py", False),  # three lines off
+        (10, "Variable naming is unclear", "app.py", False),  # right place, another subject
+        (10, "Mutable default argument", None, False),  # the issue's file is not in the target
+        (10, "Mutable default argument", "lib.py", False),
+    ],
+)
+def test_raised_by_a_persona(line: int, title: str, file: str | None, is_raised: bool) -> None:
+    assert raised(MUTABLE, [(issue("R-a#1", line, title), file)]) is is_raised
+
+
+def test_analyzers_review_groups_a_line_and_skips_raised_and_low_hits() -> None:
+    hits = [MUTABLE, PICKLE, hit("B301", 30, "Pickle can be unsafe", tool="bandit"),
+            hit("B403", 1, "Consider possible security implications associated with pickle module.",
+                tool="bandit", severity="low")]
+    run = AnalyzerRun(tools={"ruff": "1", "bandit": "2"}, files=["app.py"], hits=hits)
+    lines = {("app.py", 10): "def add(x, seen=[]):", ("app.py", 30): "    return pickle.load(fh)"}
+    review = analyzer_review(run, [], lines)
+    assert review is not None and review.persona == "analyzers" and review.id == "R-analyzers"
+    assert [(i.id, i.line_start, i.evidence) for i in review.issues] == [
+        ("R-analyzers#1", 10, "def add(x, seen=[]):"), ("R-analyzers#2", 30, "return pickle.load(fh)")]
+    assert "ruff S301" in review.issues[1].fix and "bandit B301" in review.issues[1].fix
+    raised_one = analyzer_review(run, [(issue("R-p#1", 10, "Mutable default list"), "app.py")], lines)
+    assert raised_one is not None and [i.line_start for i in raised_one.issues] == [30]
+    assert analyzer_review(AnalyzerRun(files=["app.py"]), [], {}) is None
+
+
+def test_parse_ruff_and_bandit_output(tmp_path: Path) -> None:
+    ruff = [{"code": "B006", "message": "Do not use mutable data structures for argument defaults",
+             "filename": str(tmp_path / "pkg" / "m.py"), "location": {"row": 3, "column": 22},
+             "end_location": {"row": 3, "column": 24}}]
+    assert parse_ruff(ruff, tmp_path) == [hit("B006", 3, ruff[0]["message"], file="pkg/m.py")]  # type: ignore[index]
+    bandit = {"results": [{"filename": "./pkg/m.py", "line_number": 9, "line_range": [9, 10], "test_id": "B301",
+                           "issue_text": "Pickle ...", "issue_severity": "MEDIUM"}]}
+    assert parse_bandit(bandit) == [hit("B301", 9, "Pickle ...", tool="bandit", file="pkg/m.py", end=10)]
+
+
+@pytest.mark.parametrize(("rule", "severity"), [("PLE0101", "high"), ("F821", "high"), ("S301", "medium"),
+                                                ("B006", "medium"), ("PLW0120", "low"), ("F811", "high")])
+def test_ruff_severity(rule: str, severity: str) -> None:
+    assert ruff_severity(rule) == severity
+
+
+@pytest.mark.parametrize(("path", "lang"), [("a.py", "python"), ("b/c.pyi", "python"), ("x.go", "go"),
+                                            ("app.js", "javascript"), ("README.md", None), ("notes.txt", None)])
+def test_language_of(path: str, lang: str | None) -> None:
+    assert language_of(path) == lang
+
+
+@pytest.mark.parametrize(
+    ("stances", "adopted", "kept"),
+    [([], False, True), (["agree"], False, True), (["disagree"], False, False), (["disagree", "agree"], False, True),
+     (["disagree", "disagree", "refine"], False, False), (["disagree", "disagree", "refine"], True, True)],
+)
+def test_analyzer_members_kept_unless_refuted(stances: list[str], adopted: bool, kept: bool) -> None:
+    iid = "R-analyzers#1"
+    members = [Member(issue=issue(iid, 3, "B006"), persona="analyzers", title="B006", severity="medium",
+                      kept=adopted),
+               Member(issue=issue("R-p#1", 3, "x"), persona="p", title="x", severity="medium", kept=False)]
+    responses = [Response(id=f"S-analyzers--r{n}", persona=f"r{n}", review_id="R-analyzers", model="m", summary="",
+                          points=[ResponsePoint(issue_id=iid, stance=s, reason="")])  # type: ignore[arg-type]
+                 for n, s in enumerate(stances)]
+    keep_analyzer_members(members, responses)
+    assert members[0].kept is kept
+    assert members[1].kept is False  # persona issues are kept by their findings, not here
+
+
+def test_find_verification_by_member_issue_ids() -> None:
+    def v(sid: str, issues: list[str]) -> Verification:
+        return Verification(subject=Subject(id=sid, title="t", file="a.py", line_start=1, line_end=1, issues=issues))
+
+    vs = [v("C-001", ["R-a#1", "R-b#2"]), v("C-002", ["R-a#2"])]
+    assert find_verification(vs, {"R-b#2", "R-a#1"}) is vs[0]
+    assert find_verification(vs, ["R-a#2"]) is vs[1]
+    assert find_verification(vs, {"R-a#1"}) is None
+    assert find_verification([], {"R-a#1"}) is None
+
+
+def test_applicability_notes_say_each_reason_once() -> None:
+    subject = Subject(id="C-001", title="t", file="a.go", line_start=1, line_end=1)
+    na = ["analyzers: no analyzer installed for go (ruff and bandit cover Python)",
+          "reproducer: not requested (run with --execute)"]
+    notes = applicability_notes([Verification(subject=subject, not_applicable=na)] * 3)
+    assert notes == ["checks not applicable — analyzers: no analyzer installed for go (ruff and bandit cover "
+                     "Python) (3 finding(s))"]
+
+
+@pytest.mark.parametrize(
+    ("lead", "at_lead", "detail_end"),
+    [
+        (("app.py", 10, 10), True, "(line 10)"),
+        (("app.py", 11, 11), True, "(line 10)"),
+        (("app.py", 14, 14), False, "(line 10, at R-analyzers#1)"),  # the hit is at another member's lines
+        ((None, 10, 10), False, "(line 10, at R-analyzers#1)"),
+    ],
+)
+def test_analyzer_checks_say_whether_the_hit_is_at_the_shown_issue(lead: tuple, at_lead: bool,
+                                                                   detail_end: str) -> None:
+    from engine.verify.matching import analyzer_checks
+
+    [check] = analyzer_checks([(MUTABLE, "R-analyzers#1")], lead)
+    assert (check.kind, check.outcome, check.data["at_lead"]) == ("analyzer:ruff", "supports", at_lead)
+    assert check.detail.startswith("B006 Do not use mutable") and check.detail.endswith(detail_end)
+
+
+def quote_cluster(*issues: Issue) -> object:
+    from engine.stages.cluster import Cluster
+
+    return Cluster(members=[Member(issue=i, persona=f"p{n}", title=i.title, severity="medium", kept=True)
+                            for n, i in enumerate(issues)])
+
+
+@pytest.mark.parametrize(
+    ("file", "lo", "hi", "evidence", "outcome", "status", "location", "detail"),
+    [
+        ("app.py", 2, 2, "seen = []", "supports", "verified", "ok", "R-x#1: quote found at app.py:2-2"),
+        ("app.py", 15, 15, "return pickle.load(fh)", "supports", "moved", "ok",
+         "R-x#1: quote found at app.py:4-4, not at the cited app.py:15-15"),
+        ("app.py", 2, 2, "os.system(cmd)", "refutes", "not_found", "ok",
+         "R-x#1: quote not found anywhere in the target (cited app.py:2-2)"),
+        ("app.py", 80, 90, "os.system(cmd)", "refutes", "not_found", "lines_out_of_range",
+         "R-x#1: quote not found anywhere in the target (cited app.py:80-90, lines out of range)"),
+        ("gone.py", 1, 1, "seen = []", "supports", "moved", "file_missing",
+         "R-x#1: quote found at app.py:2-2, not at the cited gone.py:1-1, file missing"),
+        ("app.py", 2, 2, "  ", "inconclusive", "no_quote", "ok", "R-x#1: no quote given at app.py:2-2"),
+    ],
+)
+def test_quote_checks(file: str, lo: int, hi: int, evidence: str, outcome: str, status: str, location: str,
+                      detail: str) -> None:
+    from engine.target.snapshot import SourceFile, TargetSnapshot
+    from engine.verify.gather import QUOTE_WEIGHT, quote_checks
+
+    text = "def add(x):\n    seen = []\n    with open(p) as fh:\n        return pickle.load(fh)\n" + "pass\n" * 16
+    snap = TargetSnapshot(kind="file", root="/r", name="app.py", files=[SourceFile(path="app.py", text=text)])
+    i = Issue(id="R-x#1", title="t", file=file, line_start=lo, line_end=hi, evidence=evidence, severity="low", fix="")
+    [check] = quote_checks(snap, quote_cluster(i, i.model_copy(update={"id": "R-y#1"})))  # same quote: one check
+    assert (check.kind, check.outcome, check.detail) == ("quote", outcome, detail)
+    assert (check.data["status"], check.data["location"]) == (status, location)
+    assert check.data["weight"] == QUOTE_WEIGHT.get(status, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("file", "kind", "tools", "execute", "expected"),
+    [
+        ("app.py", "folder", ["ruff", "bandit"], False, ["reproducer: not requested (run with --execute)"]),
+        ("README.md", "folder", ["ruff"], False,
+         ["analyzers: the cited file is not code (prose, configuration or data)",
+          "reproducer: not requested (run with --execute)"]),
+        ("main.go", "folder", ["ruff"], True,
+         ["analyzers: no analyzer installed for go (ruff and bandit cover Python)",
+          "reproducer: no sandbox for go files"]),
+        ("gone.py", "folder", ["ruff"], False,
+         ["analyzers: the cited file is not in the target", "reproducer: not requested (run with --execute)"]),
+        ("app.py", "folder", [], True, ["analyzers: turned off in the workflow (verify: analyzers: [])"]),
+        ("README.md", "document", ["ruff"], False,
+         ["analyzers: the target is a document (analyzers check code)",
+          "reproducer: not requested (run with --execute)"]),
+    ],
+)
+def test_not_applicable(file: str, kind: str, tools: list[str], execute: bool, expected: list[str]) -> None:
+    from engine.target.snapshot import SourceFile, TargetSnapshot
+    from engine.verify.gather import subject_of, verify_cluster
+
+    files = [SourceFile(path="app.py", text="x = 1\n"), SourceFile(path="README.md", text="# x\n"),
+             SourceFile(path="main.go", text="package main\n")]
+    snap = TargetSnapshot(kind=kind, root="/r", name="r", files=files)  # type: ignore[arg-type]
+    run = AnalyzerRun(tools=dict.fromkeys(tools, "1"), files=["app.py"] if tools and kind != "document" else [])
+    c = quote_cluster(Issue(id="R-x#1", title="t", file=file, line_start=1, line_end=1, evidence="x", severity="low",
+                            fix=""))
+    v = verify_cluster(snap, subject_of("C-001", c), c, run, tools, execute)  # type: ignore[arg-type]
+    assert v.not_applicable == expected
+    assert v.subject.issues == ["R-x#1"] and v.checks[0].kind == "quote"
