@@ -11,5 +11,6 @@ DATA = {"personas": ["*.md"], "workflows": ["*.yaml"], "templates": ["*.j2", "pr
 setup(
     packages=find_packages(include=["engine", "engine.*"]) + [f"engine._data.{name}" for name in DATA],
     package_dir={f"engine._data.{name}": name for name in DATA},
-    package_data={f"engine._data.{name}": globs for name, globs in DATA.items()},
+    package_data={"engine": ["data/*.json"],  # the shipped truth calibration (engine/verify/calibration.py)
+                  **{f"engine._data.{name}": globs for name, globs in DATA.items()}},
 )

@@ -11,7 +11,7 @@ subprocess, so peak RSS is per run:
   the sum over the sequential stages of ceil(calls in the stage / concurrency) x latency (with
   unbounded concurrency: the number of sequential stages x latency). Sequential stages are personas
   (one call per generation round), reviews, picks (only when N-1 > k), responses, rebuttals,
-  findings, and each judge batch of compile (counted from the ledger).
+  findings, and compile's judge and usefulness calls, issued together (counted from the ledger).
 Then the growth of prompt tokens per stage from N=16 to N=64: 4x is linear (N·k), 16x is N².
 
 The stock fake model proposes at most 8 distinct personas, so larger panels would silently be
@@ -38,7 +38,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "examples" / "ratelimiter.py"
-STAGES = ["personas", "reviews", "picks", "responses", "rebuttals", "findings", "compile"]
+STAGES = ["personas", "reviews", "picks", "responses", "rebuttals", "findings", "judge", "compile"]
 UNBOUNDED = 1024
 
 
@@ -49,9 +49,9 @@ def bench_factory(latency_ms: float) -> Any:
     from engine.llm.fake import FakeChatModel
 
     class DistinctPersonasFake(FakeChatModel):
-        def _answer(self, messages: list[Any], schema_name: str | None) -> Any:
+        def _answer(self, messages: list[Any], schema_name: str | None, logprobs: bool = False) -> Any:
             if schema_name != "PersonasOut":
-                return super()._answer(messages, schema_name)
+                return super()._answer(messages, schema_name, logprobs)
             prompt = "\n".join(str(m.content) for m in messages)
             n = int(m.group(1)) if (m := re.search(r"Propose exactly (\d+)", prompt)) else 3
             personas = [{"name": f"Reviewer{i:03d}", "role": f"specialist{i:03d}",
@@ -91,14 +91,15 @@ def measure(n: int, k: int, latency_ms: float, concurrency: int) -> dict[str, An
 def critical_path_s(calls: dict[str, int], latency_ms: float, concurrency: int) -> float:
     """Seconds the run must take at this latency: per sequential stage, ceil(calls / concurrency) waves.
 
-    The persona rounds and the judge batches of compile are sequential calls, one wave each.
+    The persona rounds are sequential calls, one wave each; compile's judge calls (one per finding) and
+    usefulness batches are all issued at once, so together they are one fan-out.
     """
     waves = 0
     for stage in STAGES:
-        m = calls.get(stage, 0)
-        if not m:
+        m = calls.get(stage, 0) + (calls.get("compile", 0) if stage == "judge" else 0)
+        if not m or stage == "compile":  # counted with the judge calls
             continue
-        waves += m if stage in ("personas", "compile") else math.ceil(m / concurrency)
+        waves += m if stage == "personas" else math.ceil(m / concurrency)
     return waves * latency_ms / 1000
 
 

@@ -38,7 +38,7 @@ CORPUS = QUALITY / "corpus"
 WORKFLOWS = ["single", "sample", "self-review", "fusion", "debate"]
 FINDING_KEYS = ("file", "line_start", "line_end", "title", "evidence", "fix", "severity", "status",
                 "evidence_status", "personas")
-SCORE_KEYS = ("truth", "usefulness", "scored_by")
+SCORE_KEYS = ("truth", "usefulness", "scored_by", "judge_mode", "judge_p_yes", "features", "calibration")
 COLUMNS = ["workflow", "cases", "defects", "found", "recall", "precision", "F1", "F1 strict", "truth-AUROC",
            "judged", "findings", "clean FP", "calls", "tokens", "wall s"]
 
@@ -178,6 +178,16 @@ def run_case(case: str, workflow: str, args: argparse.Namespace, out: Path) -> d
         "prompts": args.prompt_hashes, "engine": args.engine,
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+
+
+def mark_labels(result: dict[str, Any], defects: list[Any], spec: dict[str, Any]) -> dict[str, Any]:
+    """Each finding's `matched` (it matches a labelled defect) and the case's `held_out`: the labels that
+    `rebuttal calibrate --corpus` fits the truth model on (held-out cases are never fitted on)."""
+    scored = score_result(result, defects)
+    for f, hits in zip(result["findings"], scored.finding_matches, strict=True):
+        f["matched"] = bool(hits)
+    result["held_out"] = bool(spec.get("held_out", False))
+    return result
 
 
 def find_partial(out: Path, workflow: str, case: str) -> Path | None:
@@ -357,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             if args.no_run:
                 continue
-            res = run_case(case, w, args, out)
+            res = mark_labels(run_case(case, w, args, out), defects[case], labels["cases"][case])
             path.write_text(json.dumps(res, indent=1), encoding="utf-8")
             results[w].append(res)
             s = score_result(res, defects[case])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -11,7 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from engine import runner
-from engine.config import Budget, RunSettings, load_workflow, persona_library
+from engine.config import Budget, RunSettings, Workflow, load_workflow, persona_library
 from engine.errors import ConfigError
 from engine.estimate import Estimate, budget_warning, estimate
 from engine.llm.gateway import ModelFactory
@@ -21,7 +22,18 @@ from engine.models import Report
 from engine.target import ingest
 from engine.target.snapshot import TargetSnapshot
 
-LOCAL_DEFAULTS = {"personas": 3, "k": 1}
+LOCAL_DEFAULTS = {"personas": 3, "k": 1}  # smaller panels for the embedded model, which is slow on a CPU
+MODEL_DEFAULTS = {"personas": 5, "k": 3}
+
+
+def panel_size(personas: int | None, k: int | None, wf: Workflow, local: bool) -> tuple[int, int]:
+    """(personas, k) by precedence: the option given (or the profile's, already applied) > what the workflow file
+    states in `defaults` > the model-dependent default (smaller for the local model)."""
+    stated = wf.defaults.model_fields_set
+    fallback = LOCAL_DEFAULTS if local else MODEL_DEFAULTS
+    n = personas if personas is not None else (wf.defaults.personas if "personas" in stated else fallback["personas"])
+    k = k if k is not None else (wf.defaults.k if "k" in stated else fallback["k"])
+    return n, k
 
 
 def build_settings(
@@ -33,16 +45,14 @@ def build_settings(
     prices: dict[str, tuple[float, float]] | None = None, execute: bool | None = None,
     execute_unsafe: bool = False,
 ) -> RunSettings:
-    """RunSettings from options, with workflow defaults and smaller defaults for the local model."""
+    """RunSettings from options; panel size by `panel_size`'s precedence."""
     wf = load_workflow(workflow)
     model = model or "local"
     panel = [m.strip() for p in panel or [] for m in p.split(",") if m.strip()]
     for m in [model, *panel, *([judge] if judge else []), *([judge_fallback] if judge_fallback else [])]:
         parse_model(m)
     local = parse_model(model).provider == "local"
-    n = personas if personas is not None else (LOCAL_DEFAULTS["personas"] if local else wf.defaults.personas)
-    if k is None:
-        k = LOCAL_DEFAULTS["k"] if local and wf.defaults.k else wf.defaults.k
+    n, k = panel_size(personas, k, wf, local)
     if persona:
         lib = persona_library()
         if missing := [p for p in persona if p not in lib]:
@@ -51,7 +61,8 @@ def build_settings(
         return RunSettings(
             run_id=run_id or "pending", target=str(target), diff=diff, workflow=workflow,
             personas=len(persona) if persona else n, persona_slugs=persona or [], k=k, model=model, panel=panel,
-            judge=judge, judge_fallback=judge_fallback, concurrency=concurrency or (4 if local else 16),
+            judge=judge, judge_fallback=judge_fallback,
+            concurrency=(4 if local else 16) if concurrency is None else concurrency,  # 0 is an error, not the default
             budget=Budget(max_calls=max_calls, max_tokens=max_tokens, max_usd=max_usd), strict=strict, seed=seed,
             prices=prices or {}, created=datetime.now(UTC).isoformat(timespec="seconds"),
             execute=bool(execute_unsafe or (wf.defaults.execute if execute is None else execute)),
@@ -60,6 +71,17 @@ def build_settings(
     except ValidationError as exc:
         e = exc.errors()[0]
         raise ConfigError(f"option {'.'.join(map(str, e['loc']))}: {e['msg']}") from None
+
+
+def check_out_dir(out_dir: Path) -> None:
+    """A ConfigError, before anything is read or created, when run directories cannot be made under out_dir."""
+    probe = out_dir.absolute()
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ConfigError(f"--out {out_dir}: {probe} is not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(f"--out {out_dir}: {probe} is not writable")
 
 
 @dataclass
@@ -121,7 +143,8 @@ def remember_speed(run_dir: Path, settings: RunSettings) -> Speed | None:
 def prepare(settings: RunSettings, out_dir: Path, *, check_providers: bool = True,
             snapshot: TargetSnapshot | None = None, nonce: str | None = None) -> PreparedRun:
     """Ingest, estimate, preflight the models, then create the run directory and its run.yaml."""
-    snap = snapshot or ingest(settings.target, diff=settings.diff)
+    check_out_dir(out_dir)
+    snap = snapshot or ingest(settings.target, diff=settings.diff, exclude=(out_dir,))
     wf = load_workflow(settings.workflow)
     est = estimate_run(settings, wf, snap)
     if settings.budget.max_usd is not None and est.unknown_prices:
@@ -138,7 +161,11 @@ def prepare(settings: RunSettings, out_dir: Path, *, check_providers: bool = Tru
         settings = settings.model_copy(update={"run_id": runner.new_run_id(snap.name)})
     run_dir = runner.create_run_dir(out_dir, settings.run_id)
     nonce = nonce or runner.make_nonce(snap)
-    runner.write_run_files(run_dir, settings, wf, snap, nonce)
+    try:
+        runner.write_run_files(run_dir, settings, wf, snap, nonce)
+    except BaseException:  # a signal or a full disk before run.yaml: leave no half-made run directory
+        runner.remove_unstarted(run_dir)
+        raise
     return PreparedRun(run_dir, settings, wf, snap, nonce, est, budget_warning(settings, est))
 
 
@@ -157,6 +184,11 @@ async def resume(run_dir: Path, *, factory: ModelFactory | None = None,
                  listener: Callable[[str, int, int], None] | None = None, budget: Budget | None = None) -> Report:
     """Resume an interrupted run from its directory; with `budget`, go on past a budget stop."""
     settings, wf, snap, nonce = runner.load_run(run_dir)
+    if budget is not None and budget.max_usd is not None:  # refused like review: a dollar cap needs prices
+        settings_usd = settings.model_copy(update={"budget": budget})
+        if unknown := estimate(settings_usd, wf, snap).unknown_prices:
+            raise ConfigError(f"--max-usd needs prices for: {', '.join(unknown)} (saved in run.yaml's prices; "
+                              "this run has none for them)")
     if budget is not None and budget.model_dump(exclude_none=True):
         with runner.run_lock(run_dir):  # not while another process runs it
             settings = runner.raise_budget(run_dir, settings, budget)

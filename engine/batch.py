@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from engine import api
+from engine import api, yamlio
 from engine.artifacts import write_json
 from engine.errors import ConfigError, RebuttalError
 from engine.llm.gateway import ModelFactory
@@ -53,7 +53,7 @@ def load_items(path: Path) -> list[BatchItem]:
         raise ConfigError(f"cannot read batch file {path} ({exc.__class__.__name__})") from None
     if path.suffix in (".yaml", ".yml"):
         try:
-            raw = yaml.safe_load(text)
+            raw = yamlio.load(text)
         except yaml.YAMLError:
             raise ConfigError(f"{path}: invalid YAML") from None
         if not isinstance(raw, list):

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from engine import api, runner
+from engine import api, runner, yamlio
 from engine.config import Budget, load_workflow, persona_library, workflow_library
 from engine.console import err, fail, out
 from engine.errors import ConfigError, RebuttalError
@@ -39,7 +39,7 @@ def load_prices(path: Path | None) -> dict[str, tuple[float, float]]:
     if path is None:
         return {}
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yamlio.load(path.read_text(encoding="utf-8"))
         return {str(k): (float(v[0]), float(v[1])) for k, v in data.items()}
     except (OSError, yaml.YAMLError, AttributeError, TypeError, ValueError, IndexError):
         raise ConfigError(f"{path}: prices must be a YAML mapping like 'openai:x: [0.15, 0.60]'") from None
@@ -82,6 +82,14 @@ def print_result(run_dir: Path, report: Report, as_json: bool) -> None:
     if not report.complete and (report.partial_reason or "").startswith("budget"):
         out.print(f"To go on: rebuttal resume {run_dir} --max-calls N (or --max-tokens / --max-usd), larger than "
                   "the budget that stopped it; finished calls are replayed, not repeated")
+
+
+EXIT_BUDGET = 3  # a budget stopped the run: the report is partial (docs/when-things-go-wrong.md)
+
+
+def budget_stopped(report: Report) -> bool:
+    """Whether a budget stopped the run before its report was complete."""
+    return not report.complete and (report.partial_reason or "").startswith("budget")
 
 
 async def until_signal(coro: Awaitable[Report]) -> Report:
@@ -230,8 +238,10 @@ def review(
         fail(str(exc))
         return
     print_result(prep.run_dir, report, as_json)
-    if fail_on or sarif or markdown_summary:
-        raise typer.Exit(ci_exit(report, prep.run_dir, fail_on, sarif, markdown_summary))
+    ci = fail_on or sarif or markdown_summary
+    code = ci_exit(report, prep.run_dir, fail_on, sarif, markdown_summary) if ci else 0
+    if code or budget_stopped(report):
+        raise typer.Exit(code or EXIT_BUDGET)
 
 
 @app.command()
@@ -255,6 +265,8 @@ def resume(
         fail(str(exc))
         return
     print_result(run_dir, report, as_json)
+    if budget_stopped(report):
+        raise typer.Exit(EXIT_BUDGET)
 
 
 @app.command("trace")
@@ -357,9 +369,11 @@ def workflows_cmd() -> None:
 from engine.cli_mcp import register as _register_mcp  # noqa: E402
 from engine.cli_report import register as _register_report  # noqa: E402
 from engine.cli_serve import register as _register_serve  # noqa: E402
+from engine.cli_truth import register as _register_truth  # noqa: E402
 
 _register_report(app)
 _register_serve(app)
+_register_truth(app)
 _register_mcp(app)
 
 

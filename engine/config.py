@@ -10,6 +10,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from engine import yamlio
 from engine.errors import ConfigError
 from engine.models import Persona
 from engine.paths import slugify
@@ -79,7 +80,7 @@ def split_front_matter(text: str, where: str) -> tuple[dict[str, Any], str]:
     if not m:
         raise ConfigError(f"{where}: missing YAML front matter (a '---' block at the top)")
     try:
-        meta = yaml.safe_load(m.group(1))
+        meta = yamlio.load(m.group(1))
     except yaml.YAMLError as exc:
         line = getattr(getattr(exc, "problem_mark", None), "line", None)
         at = f" at line {line + 2}" if line is not None else ""
@@ -180,7 +181,7 @@ class Workflow(BaseModel):
 def load_workflow_file(path: Path) -> Workflow:
     """Load and validate one workflow file; errors name the file and the field."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yamlio.load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError:
         raise ConfigError(f"{path}: invalid YAML") from None
     except OSError as exc:

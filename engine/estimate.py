@@ -80,7 +80,8 @@ def estimate(settings: RunSettings, workflow: Workflow, target: TargetSnapshot, 
         plan.append(("critique", sr.max_rounds, 0))
         plan.append(("reviews", sr.max_rounds - 1, 0))
     issues = writers * 4
-    plan.append(("compile", max(1, math.ceil(issues / 6)), excerpt * 6))
+    plan.append(("judge", issues, excerpt * 2))  # one isolated yes/no call per finding (at most `issues`)
+    plan.append(("compile", max(1, math.ceil(issues / 6)), excerpt * 3))  # usefulness labels, 6 per call
     models = {settings.model, settings.judge_model, *settings.panel}
     unknown = sorted(m for m in models if price_of(m, settings.prices) is None)
     price = price_of(settings.model, settings.prices)

@@ -82,6 +82,8 @@ class ResponsePoint(Record):
     issue_id: str
     stance: ResponseStance
     reason: str
+    quote: str = ""  # a counter-quote: the line of the target that shows why (checked like review evidence)
+    quote_status: EvidenceStatus | None = None  # None: no quote given
 
 
 class Response(Record):
@@ -101,6 +103,8 @@ class RebuttalPoint(Record):
     stance: RebuttalStance
     reason: str
     revision: str = ""
+    quote: str = ""
+    quote_status: EvidenceStatus | None = None
 
 
 class Rebuttal(Record):
@@ -148,13 +152,21 @@ class Critique(Record):
 
 
 class Scores(Record):
-    """Truth (is it correct?) and usefulness (should it be fixed?), kept apart."""
+    """Truth (is it correct?) and usefulness (should it be fixed?), kept apart.
+
+    Truth is the calibrated model's probability over `features` (engine/verify/calibration.py), named by
+    `calibration`; the judge's yes/no answer is one feature (`judge_p_yes`, read as `judge_mode`).
+    """
 
     truth: float = Field(ge=0, le=1)
     truth_rationale: str
     usefulness: float = Field(ge=0, le=1)
     usefulness_rationale: str
     scored_by: str
+    judge_mode: Literal["logprob", "verbal"] | None = None  # None: the judge did not answer
+    judge_p_yes: float | None = None
+    features: dict[str, float] = Field(default_factory=dict)
+    calibration: str = ""
 
 
 class Stance(Record):
@@ -164,6 +176,10 @@ class Stance(Record):
     persona: str
     stance: str
     reason: str
+    quote: str = ""
+    quote_status: EvidenceStatus | None = None
+    counted: bool = True  # False: a disagreement without a counter-quote found in the target counts for nothing
+    note: str = ""  # e.g. "unsupported disagreement: counter-quote not found in the target"
 
 
 class FindingMember(Record):
@@ -253,6 +269,7 @@ class Report(Record):
     workflow: str
     models: list[str]
     judge: str
+    calibration: str = ""  # the truth model in use (engine/verify/calibration.py)
     personas: list[str]
     findings: list[Finding]
     complete: bool

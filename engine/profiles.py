@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from engine import yamlio
 from engine.artifacts import write_atomic
 from engine.config import load_workflow
 from engine.errors import ConfigError
@@ -97,7 +98,7 @@ def load_profile(name: str) -> Profile:
         known = ", ".join(sorted(list_profiles())) or "none"
         raise ConfigError(f"unknown profile '{name}' (saved: {known}; see `rebuttal profile save`)")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yamlio.load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError:
         raise ConfigError(f"{path}: invalid YAML") from None
     if not isinstance(data, dict):
@@ -120,10 +121,31 @@ def split_members(panel: list[str] | None) -> list[str]:
     return [m.strip() for p in panel or [] for m in p.split(",") if m.strip()]
 
 
+MIXED = "mixed"
+MIXED_LOCAL = ["local:1.5b", "local:0.5b"]  # both embedded models share a tokenizer; they differ in what they see
+
+
+def mixed_panel(chain: tuple[str, ...] = ()) -> list[str]:
+    """The models of `--panel mixed`: a profile named `mixed` if saved, else $REBUTTAL_MIXED_PANEL (a,b,...),
+    else the two embedded models alternating. Literature finds model diversity matters more than personas."""
+    if (profiles_dir() / f"{MIXED}.yaml").exists():
+        return expand_panel([PROFILE_PREFIX + MIXED], chain)
+    env = split_members([os.environ.get("REBUTTAL_MIXED_PANEL", "")])
+    for m in env:
+        parse_model(m)
+    return env or list(MIXED_LOCAL)
+
+
 def expand_panel(panel: list[str], chain: tuple[str, ...] = ()) -> list[str]:
-    """Replace each `profile:<name>` member by that profile's models, in order; cycles are errors."""
+    """Replace each `profile:<name>` member by that profile's models, in order (`mixed` by `mixed_panel()`);
+    cycles are errors."""
     out: list[str] = []
     for member in split_members(panel):
+        if member == MIXED:
+            if MIXED in chain:
+                raise ConfigError(f"profile cycle: {' -> '.join([*chain, MIXED])}")
+            out.extend(mixed_panel(chain))
+            continue
         if not member.startswith(PROFILE_PREFIX):
             out.append(member)
             continue

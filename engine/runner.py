@@ -13,10 +13,12 @@ from typing import Any
 
 import yaml
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+from pydantic import ValidationError
 
 from engine import models as M
+from engine import yamlio
 from engine.artifacts import write_atomic
-from engine.config import Budget, RunSettings, Workflow, load_workflow
+from engine.config import Budget, RunSettings, Workflow, load_workflow, load_workflow_file
 from engine.context import Progress, RunContext
 from engine.errors import ConfigError, RebuttalError, RunBusyError
 from engine.graph import build_graph
@@ -24,8 +26,11 @@ from engine.llm.gateway import Gateway, ModelFactory
 from engine.llm.providers import make_chat_model
 from engine.paths import slugify
 from engine.store import configured_backend, open_saver
+from engine.target.secrets import redact_name
 from engine.target.snapshot import TargetSnapshot
+from engine.verify import calibration
 
+WORKFLOW_FILE = "workflow.yaml"  # the workflow as it was when the run started; resume reads this copy
 STATE_TYPES = ["Persona", "Issue", "Review", "Pick", "ResponsePoint", "Response", "RebuttalPoint", "Rebuttal",
                "FindingItem", "PersonaFindings", "Critique", "Scores", "Stance", "Finding", "Failure", "CostLine",
                "Report"]
@@ -50,13 +55,32 @@ def serializer() -> JsonPlusSerializer:
 
 
 def create_run_dir(out: Path, run_id: str) -> Path:
-    """Make the run directory; refuses to reuse an existing one."""
+    """Make the run directory; refuses to reuse an existing one, unless a signal stopped its creation before
+    run.yaml was written (then it holds nothing of value and is reused)."""
     run_dir = out / slugify(run_id, "run")
     try:
         run_dir.mkdir(parents=True, exist_ok=False)
     except FileExistsError:
+        if run_dir.is_dir() and not (run_dir / "run.yaml").exists() and _unstarted(run_dir):
+            return run_dir
         raise ConfigError(f"run directory already exists: {run_dir} (use `rebuttal resume {run_dir}`)") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot create the run directory {run_dir}: {exc.strerror or type(exc).__name__}") from None
     return run_dir
+
+
+def remove_unstarted(run_dir: Path) -> None:
+    """Delete a run directory whose creation stopped before run.yaml (it holds nothing paid for)."""
+    if run_dir.is_dir() and not (run_dir / "run.yaml").exists() and _unstarted(run_dir):
+        for p in run_dir.iterdir():
+            p.unlink()
+        run_dir.rmdir()
+
+
+def _unstarted(run_dir: Path) -> bool:
+    """Whether a folder holds only what run creation writes before run.yaml (nothing paid for)."""
+    early = ("target.json", WORKFLOW_FILE, calibration.RUN_COPY)
+    return all(p.name in early or p.name.endswith(".tmp") for p in run_dir.iterdir())
 
 
 def write_run_files(run_dir: Path, settings: RunSettings, workflow: Workflow, target: TargetSnapshot,
@@ -72,14 +96,20 @@ def write_run_files(run_dir: Path, settings: RunSettings, workflow: Workflow, ta
             "git": target.git.model_dump() if target.git else None,
             "redactions": target.redactions,
             "skipped": [s.model_dump() for s in target.skipped],
+            **({"notes": [s.model_dump() for s in target.notes]} if target.notes else {}),
         },
         "nonce": nonce,
-        "settings": settings.model_dump(mode="json"),
+        "settings": settings.model_copy(update={"target": redact_name(settings.target)}).model_dump(mode="json"),
     }
+    cal, source = calibration.resolve()  # the run keeps its own copy: resuming it later scores the same way
+    calibration.save(cal, run_dir / calibration.RUN_COPY)
+    info["calibration"] = {"name": cal.name, "kind": cal.kind, "source": source, "label": cal.label}
     if configured_backend() == "postgres":  # recorded so a resume without the database fails clearly
         info["checkpoints"] = "postgres"
-    save_run_yaml(run_dir, info)
     write_atomic(run_dir, "target.json", target.model_dump_json())
+    write_atomic(run_dir, WORKFLOW_FILE, yaml.safe_dump(workflow.model_dump(mode="json", exclude_unset=True),
+                                                    sort_keys=False))
+    save_run_yaml(run_dir, info)  # last: a run directory with run.yaml has everything resume needs
 
 
 def save_run_yaml(run_dir: Path, info: dict[str, Any]) -> None:
@@ -88,14 +118,34 @@ def save_run_yaml(run_dir: Path, info: dict[str, Any]) -> None:
 
 
 def load_run(run_dir: Path) -> tuple[RunSettings, Workflow, TargetSnapshot, str]:
-    """Read back what a run needs to resume."""
+    """Read back what a run needs to resume: one ConfigError line when a file is missing or damaged."""
     path = run_dir / "run.yaml"
     if not path.exists():
-        raise ConfigError(f"not a run directory (no run.yaml): {run_dir}")
-    info = yaml.safe_load(path.read_text(encoding="utf-8"))
-    settings = RunSettings.model_validate(info["settings"])
-    target = TargetSnapshot.model_validate_json((run_dir / "target.json").read_text(encoding="utf-8"))
-    return settings, load_workflow(settings.workflow), target, str(info["nonce"])
+        hint = " (its creation was interrupted before it started: run the review again)" if (
+            run_dir.is_dir() and _unstarted(run_dir)) else ""
+        raise ConfigError(f"not a run directory (no run.yaml): {run_dir}{hint}")
+    try:
+        info = yamlio.load(path.read_text(encoding="utf-8"))
+        settings = RunSettings.model_validate(info["settings"])
+        nonce = str(info["nonce"])
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, KeyError, TypeError, ValidationError) as exc:
+        raise ConfigError(f"{path}: damaged run.yaml ({type(exc).__name__}); cannot resume") from None
+    target_path = run_dir / "target.json"
+    try:
+        target = TargetSnapshot.model_validate_json(target_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{target_path} is missing; cannot resume this run") from None
+    except (OSError, UnicodeDecodeError, ValidationError) as exc:
+        raise ConfigError(f"{target_path}: damaged target snapshot ({type(exc).__name__}); cannot resume") from None
+    return settings, _run_workflow(run_dir, settings), target, nonce
+
+
+def _run_workflow(run_dir: Path, settings: RunSettings) -> Workflow:
+    """The workflow snapshot taken when the run started (runs made before snapshots: by name or path)."""
+    snap = run_dir / WORKFLOW_FILE
+    if not snap.exists():
+        return load_workflow(settings.workflow)
+    return load_workflow_file(snap)
 
 
 def raise_budget(run_dir: Path, settings: RunSettings, budget: Budget) -> RunSettings:
@@ -115,7 +165,7 @@ def raise_budget(run_dir: Path, settings: RunSettings, budget: Budget) -> RunSet
             update["passes"] = settings.passes + 1
     settings = settings.model_copy(update=update)
     path = run_dir / "run.yaml"
-    info = yaml.safe_load(path.read_text(encoding="utf-8"))
+    info = yamlio.load(path.read_text(encoding="utf-8"))
     info["settings"] = settings.model_dump(mode="json")
     save_run_yaml(run_dir, info)
     return settings

@@ -9,11 +9,13 @@ from pydantic import BaseModel
 
 from engine.config import REPO_ROOT, PersonaFile, Workflow
 from engine.models import Report
+from engine.verify.calibration import Calibration
 
 SCHEMAS: dict[str, type[BaseModel]] = {
     "persona.schema.json": PersonaFile,
     "workflow.schema.json": Workflow,
     "report.schema.json": Report,
+    "calibration.schema.json": Calibration,
 }
 
 

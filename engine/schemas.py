@@ -13,9 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 Sev = Literal["low", "medium", "high", "critical"]
-Truth = Literal["false", "doubtful", "plausible", "likely", "certain"]
 Useful = Literal["none", "low", "medium", "high", "critical"]
-TRUTH_SCORE: dict[str, float] = {"false": 0.05, "doubtful": 0.3, "plausible": 0.55, "likely": 0.8, "certain": 0.95}
 USEFUL_SCORE: dict[str, float] = {"none": 0.05, "low": 0.25, "medium": 0.5, "high": 0.75, "critical": 0.95}
 
 
@@ -74,6 +72,7 @@ class PickOut(Out):
 class PointOut(Out):
     issue: int = Field(description="The issue number, e.g. 2 for #2")
     reason: Str300
+    quote: Str200 = Field("", description="One line copied from the target that shows why (needed to disagree)")
     stance: Literal["agree", "disagree", "refine"]
 
 
@@ -85,6 +84,7 @@ class ResponseOut(Out):
 class RebuttalPointOut(Out):
     issue: int
     reason: Str300
+    quote: Str200 = Field("", description="One line copied from the target that shows why")
     stance: Literal["concede", "maintain", "revise"]
     revision: Str300 = ""
 
@@ -104,16 +104,16 @@ class FindingsOut(Out):
     keep: list[KeepOut] = Field(max_length=20)
 
 
-class ScoreOut(Out):
+class UsefulOut(Out):
     finding: Str5 = Field(description="The label, e.g. 'F3'")
-    truth_reason: Str200
-    truth: Truth = Field(description="Is the claim correct?")
-    usefulness_reason: Str200
+    reason: Str200
     usefulness: Useful = Field(description="Should it be fixed, weighing impact against effort?")
 
 
-class ScoresOut(Out):
-    scores: list[ScoreOut] = Field(max_length=6)
+class UsefulnessOut(Out):
+    """Usefulness only: truth is never asked here (it is the calibrated yes/no judge's and the checks')."""
+
+    items: list[UsefulOut] = Field(max_length=6)
 
 
 class SameClaimOut(Out):

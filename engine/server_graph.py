@@ -32,7 +32,7 @@ from engine.errors import ConfigError, RebuttalError
 from engine.graph import build_graph
 from engine.llm.gateway import Gateway
 from engine.profiles import PanelChoice, request_options
-from engine.serve.inputs import DEFAULT_NAME, ingest_texts
+from engine.serve.inputs import DEFAULT_NAME, ingest_texts, remove_inputs
 from engine.serve.openai_api import strip_front_matter
 from engine.state import RunState
 
@@ -77,7 +77,11 @@ def _prepare(text: str, name: str, ctx: ServerContext) -> api.PreparedRun:
                            default_model=os.environ.get(MODEL_ENV) or "local")
     out = out_dir()
     target, snap = ingest_texts(out, [(name, text)])
-    return api.prepare(api.build_settings(target, **opts), out, snapshot=snap)
+    try:
+        return api.prepare(api.build_settings(target, **opts), out, snapshot=snap)
+    except BaseException:  # a rejected input leaves no input folder behind
+        remove_inputs(Path(target).parent)
+        raise
 
 
 async def prepare_run(state: ServerState, runtime: Runtime[ServerContext]) -> dict[str, Any]:

@@ -31,7 +31,7 @@ class RunState(TypedDict, total=False):
     rebuttals: Annotated[list[Rebuttal], operator.add]
     findings: Annotated[list[PersonaFindings], operator.add]
     critiques: Annotated[list[Critique], operator.add]
-    verifications: Annotated[list[Verification], operator.add]
+    verifications: Annotated[list[Verification], operator.add]  # the verify stage's checks (compile reads them)
     same_claim: dict[str, bool]  # unsure issue pairs settled by the judge (pair key -> same claim), from verify
     failures: Annotated[list[Failure], operator.add]
     notes: Annotated[list[str], operator.add]

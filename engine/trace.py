@@ -9,6 +9,7 @@ from typing import Any
 from engine.artifacts import read_front_matter
 from engine.claims.trace import claim_trace, finding_claims, load_claims, render_claim, render_finding_claims
 from engine.errors import ConfigError
+from engine.stages.cluster import supported
 
 
 def artifact_index(run_dir: Path) -> dict[str, dict[str, Any]]:
@@ -46,7 +47,10 @@ def issue_chain(run_dir: Path, issue_ids: list[str], debate: dict[str, Any], ind
                     if pt["issue_id"] == iid:
                         touches.append({"kind": kind, "id": art["id"], "persona": art["persona"],
                                         "stance": pt["stance"], "reason": pt["reason"],
-                                        "path": index.get(art["id"], {}).get("path")})
+                                        "path": index.get(art["id"], {}).get("path"),
+                                        "quote": pt.get("quote", ""), "quote_status": pt.get("quote_status"),
+                                        "counted": pt["stance"] != "disagree"
+                                        or supported(pt.get("quote", ""), pt.get("quote_status"))})
         kept = [{"id": it["id"], "persona": f["persona"], "adopted": it["adopted"], "title": it["title"],
                  "path": index.get(f["id"], {}).get("path")}
                 for f in debate["findings"] for it in f["items"] if it["source_issue"] == iid]
@@ -121,6 +125,8 @@ def render_trace(t: dict[str, Any]) -> str:
                   f"truth {s['truth']:.2f} · usefulness {s['usefulness']:.2f}",
                   f"  location: {f['file']}:{f['line_start']}-{f['line_end']}",
                   f"  truth: {s['truth_rationale']}", f"  usefulness: {s['usefulness_rationale']}",
+                  *([f"  judge: P(yes) {s['judge_p_yes']:.2f} ({s['judge_mode']}) · calibration {s['calibration']}"]
+                    if s.get("judge_mode") else []),
                   f"  raised by: {', '.join(f['personas'])}", "  report: review-findings.md"]
         lead = next((m["issue"] for m in f.get("members", []) if m.get("lead")), None)
         if lead and len(f.get("members", [])) > 1:
@@ -139,7 +145,10 @@ def render_trace(t: dict[str, Any]) -> str:
         lines.append(f"   review: {c['path']}  at {i['file']}:{i['line_start']}-{i['line_end']}"
                      f"  evidence {i.get('evidence_status')}")
         for d in c["debate"]:
-            lines.append(f"   ├─ {d['kind']} {d['id']} by {d['persona']}: {d['stance']} — {d['reason']}")
+            quote = f"  quote: {d['quote']!r} ({d['quote_status'] or 'unchecked'})" if d.get("quote") else ""
+            unsupported = "" if d.get("counted", True) else " [unsupported disagreement: not counted]"
+            lines.append(f"   ├─ {d['kind']} {d['id']} by {d['persona']}: {d['stance']}{unsupported} — {d['reason']}"
+                         + quote)
             lines.append(f"   │    {d['path']}")
         for k in c["findings"]:
             how = "adopted by" if k["adopted"] else "kept by"

@@ -15,8 +15,11 @@ _Dumper: type = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def load(text: str) -> Any:
-    """yaml.safe_load, in C when available."""
-    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+    """yaml.safe_load, in C when available; nesting too deep for the parser is a YAMLError, not a crash."""
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+    except (RecursionError, MemoryError):
+        raise yaml.YAMLError("nested too deeply") from None
 
 
 def dump(data: Any, **options: Any) -> str:

@@ -24,6 +24,7 @@ def _no_real_models(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPa
     if request.node.get_closest_marker("local_model") is None:
         monkeypatch.setenv("REBUTTAL_FORBID_REAL_MODELS", "1")
     monkeypatch.delenv("REBUTTAL_CONTEXT", raising=False)
+    monkeypatch.setenv("REBUTTAL_CALIBRATION", "shipped")  # never a developer's own fitted calibration
 
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "ratelimiter.py"

@@ -1,4 +1,4 @@
-"""Compile logic without a model: clustering, status, ordering, mechanical scores."""
+"""Compile logic without a model: clustering, status, ordering."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from engine.models import (
     Scores,
 )
 from engine.stages.claims_match import claim_similarity, verdict
-from engine.stages.cluster import attach_debate, build_members, cluster, mechanical_scores, pair_key, unsure_pairs
+from engine.stages.cluster import attach_debate, build_members, cluster, pair_key, unsure_pairs
 from engine.stages.compile import to_findings
 
 
@@ -141,9 +141,13 @@ def test_claim_verdicts(a: tuple[str, str], b: tuple[str, str], expected: str) -
     assert verdict(claim_similarity("\n".join(a), "\n".join(b))) == expected
 
 
-def response(pid: str, review_id: str, iid: str, stance: str) -> Response:
+def response(pid: str, review_id: str, iid: str, stance: str, quote: str = "", quote_status: str | None = None
+             ) -> Response:
+    if stance == "disagree" and not quote:  # a disagreement backed by a counter-quote found in the target
+        quote, quote_status = "return a / b", "verified"
     return Response(id=f"S-{review_id}--{pid}", persona=pid, review_id=review_id, model="fake", summary="s",
-                    points=[ResponsePoint(issue_id=iid, stance=stance, reason="r")])  # type: ignore[arg-type]
+                    points=[ResponsePoint(issue_id=iid, stance=stance, reason="r", quote=quote,  # type: ignore[arg-type]
+                                          quote_status=quote_status)])  # type: ignore[arg-type]
 
 
 def rebuttal(pid: str, iid: str, stance: str) -> Rebuttal:
@@ -193,13 +197,16 @@ def test_findings_sorted_by_truth_times_usefulness() -> None:
     assert found[0].severity == "critical" and found[0].rank > found[1].rank
 
 
-def test_mechanical_scores_punish_missing_evidence() -> None:
-    ok = cluster(build_members([review("a", issue("R-a", 1, "a.py", 1, 1))], None))[0]
-    bad = cluster(build_members([review("a", issue("R-a", 1, "a.py", 1, 1, status="not_found"))], None))[0]
-    for c in (ok, bad):
-        attach_debate(c, [], [])
-    assert mechanical_scores(ok)[0] > mechanical_scores(bad)[0]
-    assert mechanical_scores(bad)[0] <= 0.3
+def test_unsupported_disagreement_counts_for_nothing() -> None:
+    one = [review("a", issue("R-a", 1, "a.py", 1, 1))]
+    for quote, quote_status, counted in [("", None, False), ("not in the file at all", "not_found", False),
+                                         ("return a / b", "moved", True), ("return a / b", "verified", True)]:
+        (c,) = cluster(build_members(one, []))
+        attach_debate(c, [response("b", "R-a", "R-a#1", "disagree", quote or " ", quote_status)], [])
+        assert (c.disagree, c.unsupported) == ((1, 0) if counted else (0, 1)), quote_status
+        assert c.status == ("refuted" if counted else "unique"), "only a found counter-quote can outvote"
+        assert c.stances[0].counted is counted
+        assert ("unsupported disagreement" in c.stances[0].note) is not counted
 
 
 def test_unsure_pairs_are_asked_once_each_and_decide_the_clusters() -> None:

@@ -74,15 +74,15 @@ def test_debate_run_structure(tmp_path: Path) -> None:
         assert review_slug != responder
     lines = read_ledger(run_dir / "ledger.jsonl")
     assert {line.stage for line in lines} >= {"personas", "reviews", "picks", "responses", "rebuttals", "findings",
-                                              "compile"}
+                                              "judge", "compile"}
     assert report.total is not None and report.total.calls == len(lines)
 
 
 @pytest.mark.parametrize(("workflow", "stages"), [
-    ("fusion", {"personas", "reviews", "compile"}),
-    ("sample", {"reviews", "compile"}),
-    ("single", {"reviews", "compile"}),
-    ("self-review", {"personas", "reviews", "critique", "compile"}),
+    ("fusion", {"personas", "reviews", "judge", "compile"}),
+    ("sample", {"reviews", "judge", "compile"}),
+    ("single", {"reviews", "judge", "compile"}),
+    ("self-review", {"personas", "reviews", "critique", "judge", "compile"}),
 ])
 def test_other_workflows(tmp_path: Path, workflow: str, stages: set[str]) -> None:
     run_dir, report = run_fake(tmp_path, workflow=workflow)

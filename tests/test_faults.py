@@ -25,7 +25,13 @@ from tests.conftest import EXAMPLE, FIXED_CLOCK, FIXED_NONCE, run_fake
 
 PANEL = ["security-auditor", "maintainer", "test-engineer"]
 VICTIM = "Your persona: Security Auditor"  # the system prompt line of the security-auditor persona
-JUDGE = "Judge each finding"  # the first line of the judge's scoring prompt
+TRUTH = "Question: is this claim correct?"  # the truth judge's yes/no question (one call per finding)
+USEFUL = "Rate each finding of a review panel on usefulness"  # the usefulness judge's prompt
+
+
+def judge_faults(kind: str, **kw: object) -> list[Fault]:
+    """The same fault on every call of the judge: its truth questions and its usefulness labels."""
+    return [Fault(kind=kind, match=TRUTH, **kw), Fault(kind=kind, match=USEFUL, **kw)]  # type: ignore[arg-type]
 ARTIFACT_DIRS = {"reviews": "reviews", "responses": "responses", "rebuttals": "rebuttals", "findings": "findings"}
 
 
@@ -177,43 +183,47 @@ def test_strict_on_the_cli_is_one_error_line(tmp_path: Path, monkeypatch: pytest
 
 
 def test_failing_judge_without_fallback_marks_the_report_degraded(tmp_path: Path) -> None:
-    run_dir, report = panel(tmp_path, models(fake=[Fault(kind="500", match=JUDGE)]))
+    run_dir, report = panel(tmp_path, models(fake=judge_faults("500")))
     assert report.complete and report.findings
     assert {f.scores.scored_by for f in report.findings} == {"mechanical"}
+    assert all(f.scores.judge_mode is None and f.scores.features["judge"] == 0 for f in report.findings)
     assert all(f.scores.truth_rationale and f.scores.usefulness_rationale for f in report.findings)
+    assert all("no judge answer" in f.scores.truth_rationale for f in report.findings)
     assert any(d.startswith("judge fake failed") for d in report.degraded)
-    assert any("mechanical" in d for d in report.degraded)
+    assert any("the checks and the debate alone" in d for d in report.degraded)
     assert len(report_lines(run_dir, "**Degraded:**")) == len(report.degraded)
 
 
 def test_failing_judge_falls_back_to_the_second_judge(tmp_path: Path) -> None:
-    factory = models(fake=[Fault(kind="500", match=JUDGE)], fake_1=[])
+    factory = models(fake=judge_faults("500"), fake_1=[])
     run_dir, report = panel(tmp_path, factory, judge_fallback="fake:1")
     assert {f.scores.scored_by for f in report.findings} == {"fake:1"}
     assert report.judge == "fake (fallback fake:1)"
     assert report.degraded == [d for d in report.degraded if d.startswith("judge fake failed")] != []
-    compile_models = {line.model for line in read_ledger(run_dir / "ledger.jsonl") if line.stage == "compile"}
-    assert compile_models == {"fake", "fake:1"}, "both judges' calls are in the ledger"
+    for stage in ("judge", "compile"):
+        used = {line.model for line in read_ledger(run_dir / "ledger.jsonl") if line.stage == stage}
+        assert used == {"fake", "fake:1"}, "both judges' calls are in the ledger"
 
 
 def test_both_judges_failing_gives_mechanical_scores_and_two_notes(tmp_path: Path) -> None:
-    factory = models(fake=[Fault(kind="junk", match=JUDGE)], fake_1=[Fault(kind="timeout", match=JUDGE)])
+    factory = models(fake=judge_faults("junk"), fake_1=judge_faults("timeout"))
     _, report = panel(tmp_path, factory, judge_fallback="fake:1")
     assert {f.scores.scored_by for f in report.findings} == {"mechanical"}
-    assert [d.split(" (")[0] for d in report.degraded[:2]] == ["judge fake failed", "judge fake:1 failed"]
+    assert [d.split(" failed")[0] for d in report.degraded[:2]] == ["judge fake", "judge fake:1"]
 
 
 def test_judge_junk_once_is_repaired_not_degraded(tmp_path: Path) -> None:
-    run_dir, report = panel(tmp_path, models(fake=[Fault(kind="junk", match=JUDGE, times=1)]))
+    run_dir, report = panel(tmp_path, models(fake=[Fault(kind="junk", match=TRUTH, times=1)]))
     assert not report.degraded and {f.scores.scored_by for f in report.findings} == {"fake"}
-    records = [json.loads(p.read_text(encoding="utf-8")) for p in (run_dir / "calls").glob("compile--*.json")]
-    outcomes = sorted([a["outcome"] for a in r["attempts"]] for r in records)  # the judge may take several batches
-    assert outcomes[-1] == ["parse_error", "ok"] and all(o == ["ok"] for o in outcomes[:-1])
+    records = [json.loads(p.read_text(encoding="utf-8")) for p in (run_dir / "calls").glob("judge--*.json")]
+    assert sorted(len(r["attempts"]) for r in records)[-1] == 2
+    repaired = next(r for r in records if len(r["attempts"]) == 2)
+    assert [a["outcome"] for a in repaired["attempts"]] == ["parse_error", "ok"]
 
 
 def test_strict_judge_failure_raises(tmp_path: Path) -> None:
     with pytest.raises(ProviderError):
-        panel(tmp_path, models(fake=[Fault(kind="500", match=JUDGE)]), strict=True)
+        panel(tmp_path, models(fake=[Fault(kind="500", match=TRUTH)]), strict=True)
 
 
 def test_failed_persona_generation_falls_back_to_the_library(tmp_path: Path) -> None:
@@ -234,7 +244,7 @@ def test_budget_exhausted_mid_stage_gives_a_partial_report(tmp_path: Path, max_c
     assert len(read_ledger(run_dir / "ledger.jsonl")) == max_calls
     assert report_lines(run_dir, f"**PARTIAL: budget: max_calls={max_calls} reached**")
     assert report.findings, "what the finished reviews found is reported"
-    assert any("judge not called" in d for d in report.degraded)
+    assert any("not asked" in d for d in report.degraded)
     assert_artifacts_kept(run_dir)
     data = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
     assert data["complete"] is False and "max_calls" in data["partial_reason"]
@@ -245,7 +255,7 @@ def test_a_budget_stopped_run_goes_on_with_a_larger_budget_without_repeating_a_c
     assert not first.complete
     spent = {ln.call_id for ln in read_ledger(run_dir / "ledger.jsonl")}
     again = CliRunner().invoke(app, ["resume", str(run_dir)])  # no new budget: still stopped, and says how to go on
-    assert again.exit_code == 0 and "PARTIAL" in again.stdout and "--max-calls N" in again.stdout
+    assert again.exit_code == 3 and "PARTIAL" in again.stdout and "--max-calls N" in again.stdout  # EXIT_BUDGET
     res = CliRunner().invoke(app, ["resume", str(run_dir), "--max-calls", "100", "--json"])
     assert res.exit_code == 0, res.stderr
     assert json.loads(res.stdout)["complete"] is True
@@ -289,7 +299,7 @@ def test_budget_warning_with_the_estimate_comes_before_the_first_call(tmp_path: 
     for n, (options, warning) in enumerate(cases):
         result = CliRunner().invoke(app, ["review", str(EXAMPLE), "--model", "fake", "--out", str(tmp_path),
                                           "--run-id", f"r{n}", "--personas", "3", "-k", "1", *options])
-        assert result.exit_code == 0, result.output
+        assert result.exit_code == 3, result.output  # EXIT_BUDGET: a budget stopped it
         err = " ".join(result.stderr.split())  # the console may wrap long lines
         at = err.index(f"warning: {warning}")
         assert at < err.index(" personas 1/1"), "the warning comes before the first call finishes"

@@ -159,7 +159,8 @@ def test_langgraph_dev_round_trip(langgraph_dev: tuple[str, Path]) -> None:
     errors = [e for e in events if getattr(e, "event", "") == "error"]
     assert not errors, f"{errors}\n{(work / 'server.log').read_text()[-3000:]}"
     progress = [e.data for e in events if getattr(e, "event", "") == "custom"]  # type: ignore[attr-defined]
-    assert any(p["stage"] == "compile" and p["done"] == p["total"] >= 1 for p in progress)
+    for stage in ("judge", "compile"):  # one truth call per finding, then the usefulness batches, all finished
+        assert any(p["stage"] == stage and p["done"] == p["total"] > 0 for p in progress), stage
     values = state["values"]
     assert isinstance(values, dict) and not state["next"]
     report = values["report"]

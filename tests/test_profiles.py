@@ -154,3 +154,20 @@ def test_cli_profile_commands_and_review_profile(tmp_path: Path, example: Path) 
     assert res.exit_code == 2 and "unknown profile 'nope'" in res.stderr
     assert runner.invoke(app, ["profile", "delete", "quick"]).exit_code == 0
     assert runner.invoke(app, ["profile", "delete", "quick"]).exit_code == 2
+
+
+def test_panel_mixed_resolves_to_configured_models(tmp_path, monkeypatch) -> None:
+    """`--panel mixed`: a saved `mixed` profile, else $REBUTTAL_MIXED_PANEL, else both embedded models."""
+    from engine.profiles import MIXED_LOCAL, resolve_options
+
+    monkeypatch.setenv("REBUTTAL_HOME", str(tmp_path))
+    monkeypatch.delenv("REBUTTAL_MIXED_PANEL", raising=False)
+    assert resolve_options(None, {"panel": ["mixed"]})["panel"] == MIXED_LOCAL
+    monkeypatch.setenv("REBUTTAL_MIXED_PANEL", "fake:1,fake:2")
+    assert resolve_options(None, {"panel": ["mixed"]})["panel"] == ["fake:1", "fake:2"]
+    (tmp_path / "profiles").mkdir(exist_ok=True)
+    (tmp_path / "profiles" / "mixed.yaml").write_text("panel: [fake:3, fake]\n", encoding="utf-8")
+    assert resolve_options(None, {"panel": ["mixed", "fake:9"]})["panel"] == ["fake:3", "fake", "fake:9"]
+    (tmp_path / "profiles" / "mixed.yaml").write_text("panel: [mixed]\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="cycle"):
+        resolve_options(None, {"panel": ["mixed"]})

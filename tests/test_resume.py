@@ -26,9 +26,9 @@ from tests.conftest import EXAMPLE
 CLI = [sys.executable, "-c", "from engine.cli import main; main()"]
 PANEL = ["--persona", "security-auditor", "--persona", "maintainer", "--persona", "test-engineer", "-k", "1"]
 # 3 reviews, 3 picks, 4 responses (one to the analyzers review of the example's unraised ruff/bandit hits),
-# 3 rebuttals (the analyzers review is never rebutted), 3 findings, 2 judge calls (the fake's findings fill two
-# batches since every prompt opens with the target)
-CALLS = 18
+# 3 rebuttals (the analyzers review is never rebutted), 3 findings; compile: 7 truth judge calls (one per
+# finding) and 2 usefulness batches (6 findings each)
+CALLS = 25
 TIMEOUT = 30
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")

@@ -101,7 +101,7 @@ def test_chat_completion_is_the_report(client: openai.OpenAI) -> None:
     assert res.usage and res.usage.prompt_tokens == sum(ln.prompt_tokens for ln in ledger)
     assert res.usage.total_tokens == sum(ln.prompt_tokens + ln.completion_tokens for ln in ledger)
     assert len(extra["calls"]) == len(ledger) == extra["total"]["calls"]
-    assert [c["key"] for c in extra["cost_by_stage"]] == ["personas", "reviews", "compile"]
+    assert [c["key"] for c in extra["cost_by_stage"]] == ["personas", "reviews", "judge", "compile"]
     assert (run_dir / "review-findings.md").exists() and extra["findings"] >= 1
     assert (run_dir.parent / "_inputs").is_dir()
 

@@ -54,7 +54,9 @@ def test_fake_run_records_cache_and_timings(tmp_path: Path) -> None:
 
 def test_every_call_of_a_run_shares_the_rules_and_target_prefix(tmp_path: Path) -> None:
     run_dir, _ = run_fake(tmp_path, personas=3, k=1)
-    systems = {json.loads(p.read_text())["messages"][0]["content"] for p in (run_dir / "calls").glob("*.json")}
+    records = [json.loads(p.read_text()) for p in (run_dir / "calls").glob("*.json")]
+    # the judge's yes/no calls send only their own excerpt (engine/stages/judge.py): no shared target
+    systems = {r["messages"][0]["content"] for r in records if r["stage"] != "judge"}
     assert len(systems) == 1  # the example fits: one view for every stage and persona
     system = systems.pop()
     assert "=== FILE: ratelimiter.py" in system and "Your persona" not in system
@@ -276,7 +278,8 @@ def test_speed_from_a_run_separates_lone_calls_from_parallel_ones() -> None:
 def test_a_call_without_the_shared_target_gets_the_rules_and_the_organiser_role() -> None:
     from engine.artifacts import render_template
 
-    bare = render_template("prompts/system.md.j2", nonce="n0", target=None, persona=None)
-    shared = render_template("prompts/system.md.j2", nonce="n0", target="<<<DATA n0>>>\nx\n<<<END n0>>>", persona=None)
+    bare = render_template("prompts/system.md.j2", nonce="n0", target=None, persona=None, plain=False)
+    shared = render_template("prompts/system.md.j2", nonce="n0", target="<<<DATA n0>>>\nx\n<<<END n0>>>", persona=None,
+                             plain=False)
     assert "You are impartial." in bare and "The target:" not in bare
     assert shared.rstrip().endswith("<<<END n0>>>") and "You are impartial." not in shared

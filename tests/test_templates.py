@@ -14,8 +14,8 @@ def test_every_artifact_kind_has_a_template(kind: str) -> None:
     assert (TEMPLATES_DIR / f"{kind}.md.j2").is_file()
 
 
-@pytest.mark.parametrize("stage", ["personas", "review", "pick", "response", "rebuttal", "findings", "scores",
-                                   "critique", "revise", "system"])
+@pytest.mark.parametrize("stage", ["personas", "review", "pick", "response", "rebuttal", "findings", "judge",
+                                   "usefulness", "critique", "revise", "system"])
 def test_every_prompt_has_a_template(stage: str) -> None:
     assert (TEMPLATES_DIR / "prompts" / f"{stage}.md.j2").is_file()
 

@@ -233,7 +233,7 @@ def test_resume_after_a_failed_compile_replays_verify_from_the_checkpoint(tmp_pa
     from engine import graph
     from engine.llm.fake import FakeChatModel, Fault
 
-    failing = FakeChatModel(faults=[Fault(kind="auth", match="Judge each finding")])
+    failing = FakeChatModel(faults=[Fault(kind="auth", match="Question: is this claim correct?")])
     with pytest.raises(Exception, match="(?i)auth|401|key"):
         run_fake(tmp_path, cache_py, factory=lambda name, max_tokens: failing, strict=True, personas=2, k=1)
     run_dir = tmp_path / "runs" / "test-run"

@@ -91,15 +91,21 @@ class FaultPlan:
         return False
 
 
+_NONCE_MARKER = re.compile(r"<<<(DATA|END) [0-9a-f]{16}>>>")
+CANONICAL_NONCE = "0123456789abcdef"  # every nonce reads as this one (the tests' fixed nonce: their answers stay)
+
+
 def prompt_text(messages: list[BaseMessage]) -> str:
-    """All message contents joined, the input of every fake answer."""
-    return "\n".join(str(m.content) for m in messages)
+    """All message contents joined, the input of every fake answer; the per-run nonce inside the data markers is
+    replaced by a constant, so two runs with the same settings get the same answers (the nonce only guards)."""
+    return _NONCE_MARKER.sub(rf"<<<\1 {CANONICAL_NONCE}>>>", "\n".join(str(m.content) for m in messages))
 
 
 class FakeChatModel(BaseChatModel):
     """Schema-aware deterministic fake with optional latency and scripted faults."""
 
     latency_ms: float = 0.0
+    logprobs: bool = True  # answer `logprobs=True` with OpenAI-style token logprobs (False: like a provider without)
     faults: list[Any] = []
     plan: Any = None
     _calls: int = PrivateAttr(default=0)
@@ -116,13 +122,23 @@ class FakeChatModel(BaseChatModel):
     def calls(self) -> int:
         return self._calls
 
-    def _answer(self, messages: list[BaseMessage], schema_name: str | None) -> AIMessage:
+    def _answer(self, messages: list[BaseMessage], schema_name: str | None, logprobs: bool = False) -> AIMessage:
         prompt = prompt_text(messages)
         self._calls += 1
         system = str(messages[0].content) if messages and messages[0].type == "system" else ""
         fault = self.plan.next_fault(prompt)
         if fault is not None:
             return self._message(prompt, self._fault(fault), system)
+        # answers read the original request only: a repair turn (junk answer + feedback) leaves them unchanged
+        first_ai = next((i for i, m in enumerate(messages) if isinstance(m, AIMessage)), len(messages))
+        prompt = prompt_text(messages[:first_ai])
+        if schema_name is None and fake_answers.is_yes_no(prompt):
+            p = fake_answers.p_yes(prompt)
+            if logprobs and self.logprobs:
+                msg = self._message(prompt, "Yes" if p >= 0.5 else "No", system)
+                msg.response_metadata["logprobs"] = fake_answers.logprobs_for(p)
+                return msg
+            return self._message(prompt, fake_answers.verbal(p), system)
         if schema_name is None:
             content = "A deterministic fake answer."
         else:
@@ -165,7 +181,8 @@ class FakeChatModel(BaseChatModel):
     ) -> ChatResult:
         if self.plan.hangs(prompt_text(messages)):
             raise TimeoutError("fake provider hung")
-        return ChatResult(generations=[ChatGeneration(message=self._answer(messages, kwargs.get("schema_name")))])
+        msg = self._answer(messages, kwargs.get("schema_name"), bool(kwargs.get("logprobs")))
+        return ChatResult(generations=[ChatGeneration(message=msg)])
 
     async def _agenerate(
         self,
@@ -178,7 +195,7 @@ class FakeChatModel(BaseChatModel):
             await asyncio.sleep(3600)
         if self.latency_ms:
             await asyncio.sleep(self.latency_ms / 1000)
-        msg = self._answer(messages, kwargs.get("schema_name"))
+        msg = self._answer(messages, kwargs.get("schema_name"), bool(kwargs.get("logprobs")))
         return ChatResult(generations=[ChatGeneration(message=msg)])
 
     def with_structured_output(  # type: ignore[override]
@@ -220,10 +237,16 @@ def plan_from_env() -> FaultPlan | None:
 
 
 def parse_fake_spec(spec: str) -> float:
-    """`fake` -> 0 ms, `fake:250` -> 250 ms latency."""
+    """`fake` -> 0 ms, `fake:250` -> 250 ms latency (`fake:verbal`, `fake:250:verbal`: no logprobs)."""
     _, _, rest = spec.partition(":")
-    if not rest:
+    parts = [x for x in rest.split(":") if x and x != "verbal"]
+    if not parts:
         return 0.0
-    if not re.fullmatch(r"\d+(\.\d+)?", rest):
+    if len(parts) > 1 or not re.fullmatch(r"\d+(\.\d+)?", parts[0]):
         raise ValueError(f"fake model latency must be milliseconds, got {rest!r}")
-    return float(rest)
+    return float(parts[0])
+
+
+def fake_returns_logprobs(spec: str) -> bool:
+    """`fake:verbal` (or `fake:<ms>:verbal`) is a fake provider that returns no token logprobs."""
+    return "verbal" not in spec.split(":")[1:]

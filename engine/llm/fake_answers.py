@@ -7,6 +7,7 @@ documented there) and returns a dict valid for the schema of the same name.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -103,14 +104,23 @@ def pick(prompt: str) -> dict[str, Any]:
     return {"picks": [{"label": lab, "reason": f"{who} can judge this one."} for lab in chosen]}
 
 
+def counter_quote(prompt: str, key: str) -> str:
+    """A line of the target's excerpt to cite against a claim, or (one time in three) a line that is not there."""
+    lines = [t for t in target_lines(prompt) if len(t[2].strip()) >= 12]
+    if not lines or h(key) % 3 == 0:
+        return "the caller validates this before it gets here"
+    return lines[h(key + "line") % len(lines)][2].strip()
+
+
 def response(prompt: str) -> dict[str, Any]:
     who = persona_of(prompt)
     numbers = [int(x) for x in re.findall(r"^#(\d+) \[", prompt, re.M)]
     stances = ["agree", "disagree", "refine"]
-    points = [
-        {"issue": n, "stance": stances[h(f"{who}#{n}{prompt[-200:]}") % 3], "reason": f"{who} checked #{n}."}
-        for n in numbers
-    ]
+    points = []
+    for n in numbers:
+        stance = stances[h(f"{who}#{n}{prompt[-200:]}") % 3]
+        quote = counter_quote(prompt, f"{who}#{n}") if stance == "disagree" else ""
+        points.append({"issue": n, "stance": stance, "reason": f"{who} checked #{n}.", "quote": quote})
     return {"summary": f"{who} answered {len(points)} points.", "points": points}
 
 
@@ -124,7 +134,9 @@ def rebuttal(prompt: str) -> dict[str, Any]:
         else:
             answer = "maintain"
         revision = "Narrowed to the quoted lines." if answer == "revise" else ""
-        points.append({"issue": int(n), "stance": answer, "reason": f"Answer to #{n}.", "revision": revision})
+        quote = counter_quote(prompt, f"rebut#{n}") if answer == "maintain" and stance == "disagree" else ""
+        points.append({"issue": int(n), "stance": answer, "reason": f"Answer to #{n}.", "revision": revision,
+                       "quote": quote})
     return {"points": points}
 
 
@@ -139,21 +151,45 @@ def findings(prompt: str) -> dict[str, Any]:
     return {"keep": keep}
 
 
-def scores(prompt: str) -> dict[str, Any]:
+def usefulness(prompt: str) -> dict[str, Any]:
     out = []
-    for label, sev, evidence in re.findall(r"^\[(F\d+)\] \[(\w+)\] .*? evidence: (\w+)", prompt, re.M):
-        truth = "likely" if evidence == "verified" else "plausible" if evidence == "moved" else "doubtful"
+    for label, sev in re.findall(r"^\[(F\d+)\] \[(\w+)\] ", prompt, re.M):
         useful = {"critical": "critical", "high": "high", "medium": "medium", "low": "low"}.get(sev, "medium")
-        out.append(
-            {
-                "finding": label,
-                "truth": truth,
-                "truth_reason": f"Evidence is {evidence}.",
-                "usefulness": useful,
-                "usefulness_reason": f"Severity is {sev}.",
-            }
-        )
-    return {"scores": out}
+        out.append({"finding": label, "usefulness": useful, "reason": f"Severity is {sev}."})
+    return {"items": out}
+
+
+YES_NO_MARK = "Answer with one word: yes, no or unsure."
+
+
+def is_yes_no(prompt: str) -> bool:
+    """Whether a plain-text call is the judge's yes/no question."""
+    return YES_NO_MARK in prompt
+
+
+def p_yes(prompt: str) -> float:
+    """The fake judge's P(yes): up with checks that support the claim, down with those that refute it, and a
+    stable per-claim offset (so findings differ)."""
+    supports = len(re.findall(r"^- [\w:.-]+: supports", prompt, re.M))
+    refutes = len(re.findall(r"^- [\w:.-]+: refutes", prompt, re.M))
+    claim = m.group(0) if (m := re.search(r"^Claim .*$", prompt, re.M)) else prompt[:200]
+    p = 0.45 + 0.15 * min(supports, 2) - 0.25 * min(refutes, 2) + (h(claim) % 41 - 20) / 100
+    return round(min(0.97, max(0.03, p)), 3)
+
+
+def logprobs_for(p: float) -> dict[str, Any]:
+    """OpenAI-style logprobs of a one-token answer whose yes/no alternatives carry P(yes) = p."""
+    def alt(token: str, prob: float) -> dict[str, Any]:
+        return {"token": token, "logprob": math.log(prob), "bytes": list(token.encode())}
+
+    top = [alt("Yes", 0.9 * p), alt("No", 0.9 * (1 - p)), alt("Unsure", 0.1)]
+    top.sort(key=lambda a: -a["logprob"])
+    return {"content": [{**top[0], "top_logprobs": top}], "refusal": None}
+
+
+def verbal(p: float) -> str:
+    """The fake judge's answer in words, for providers without logprobs."""
+    return "yes" if p >= 0.6 else "no" if p <= 0.4 else "unsure"
 
 
 def critique(prompt: str) -> dict[str, Any]:
@@ -217,7 +253,7 @@ ANSWERS: dict[str, Callable[[str], dict[str, Any]]] = {
     "ResponseOut": response,
     "RebuttalOut": rebuttal,
     "FindingsOut": findings,
-    "ScoresOut": scores,
+    "UsefulnessOut": usefulness,
     "CritiqueOut": critique,
     "SameClaimOut": same_claim,
     "ReproducerOut": reproducer,

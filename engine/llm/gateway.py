@@ -15,7 +15,7 @@ import hashlib
 import json
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,64 +30,21 @@ from engine.config import RunSettings
 from engine.errors import BudgetExceeded, ModelOutputError, ProviderError
 from engine.llm.ledger import Ledger, LedgerLine, read_ledger
 from engine.llm.llamacpp import server_timings, until_stalled
+from engine.llm.logprobs import JudgeAnswer, judge_answer
 from engine.llm.providers import ServerHooks, parse_model, price_of, server_hooks
+from engine.llm.retry import OUTPUT_ERRORS, cut_off_message, is_transient, retry_after, status_of
 from engine.paths import slugify
 
 T = TypeVar("T", bound=BaseModel)
 ModelFactory = Callable[[str, int], BaseChatModel]
-TRANSIENT_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 529}
-# Exceptions that mean "the model's answer was unusable" (cut off, unparsable): repaired like a parse error.
 WARM_STAGE = "warm"  # ledger stage of prefix-warming calls (engine overhead, outside the budget)
-OUTPUT_ERRORS = {"LengthFinishReasonError", "OutputParserException", "ValidationError", "JSONDecodeError"}
+# one attempt of a call: (raw answer, parsed record or None, parse error or None)
+Call = Callable[[list[BaseMessage]], Awaitable[tuple[AIMessage | None, Any, BaseException | None]]]
 
 
 def call_id(stage: str, persona: str, subject: str) -> str:
     """Deterministic id of a logical call: same stage, persona and subject -> same id."""
     return "--".join(slugify(x, "none") for x in (stage, persona, subject))
-
-
-def cut_off_message(exc: BaseException) -> AIMessage | None:
-    """The usage of an answer the SDK rejected (e.g. cut off at max_tokens), so its tokens are counted."""
-    usage = getattr(getattr(exc, "completion", None), "usage", None)
-    if usage is None:
-        return None
-    tokens = {"input_tokens": int(getattr(usage, "prompt_tokens", 0) or 0),
-              "output_tokens": int(getattr(usage, "completion_tokens", 0) or 0)}
-    tokens["total_tokens"] = tokens["input_tokens"] + tokens["output_tokens"]
-    return AIMessage(content="", usage_metadata=tokens)  # type: ignore[arg-type]
-
-
-def status_of(exc: BaseException) -> int | None:
-    """The HTTP status carried by a provider exception, if any."""
-    for obj in (exc, getattr(exc, "response", None)):
-        code = getattr(obj, "status_code", None)
-        if isinstance(code, int):
-            return code
-    return None
-
-
-def retry_after(exc: BaseException) -> float | None:
-    """Seconds from a Retry-After header, if the exception carries one."""
-    headers = getattr(exc, "headers", None) or getattr(getattr(exc, "response", None), "headers", None)
-    if not headers:
-        return None
-    try:
-        value = headers.get("retry-after")
-        return float(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Timeouts, dropped connections, 429 and 5xx are worth retrying; auth errors are not."""
-    code = status_of(exc)
-    if code is not None:
-        return code in TRANSIENT_STATUS
-    names = {c.__name__ for c in type(exc).__mro__}
-    return bool(
-        isinstance(exc, TimeoutError | ConnectionError | asyncio.TimeoutError)
-        or names & {"APITimeoutError", "APIConnectionError", "ConnectError", "ReadTimeout", "RemoteProtocolError"}
-    )
 
 
 @dataclass
@@ -113,9 +70,12 @@ class Gateway:
 
     def __post_init__(self) -> None:
         self.ledger = Ledger(self.run_dir / "ledger.jsonl")
+        self._ok_calls: set[str] = set()
         for line in read_ledger(self.ledger.path):
             if line.stage != WARM_STAGE:  # warming is the engine's own overhead, not a call of the budget
                 self._account(line.prompt_tokens + line.completion_tokens, line.cost_usd or 0.0)
+            if line.outcome == "ok":
+                self._ok_calls.add(line.call_id)
         self._sem = asyncio.Semaphore(self.settings.concurrency)
         self._models: dict[tuple[str, int], BaseChatModel] = {}
         self._hooks: dict[str, ServerHooks | None] = {}
@@ -219,10 +179,60 @@ class Gateway:
         system: str, user: str, max_tokens: int,
     ) -> T:
         """One logical structured call: cached, budgeted, retried, recorded."""
+        method = parse_model(model).structured_method
+
+        async def call(messages: list[BaseMessage]) -> tuple[AIMessage | None, Any, BaseException | None]:
+            # built on first use, not before the replay check: a resumed run never starts a model it does not call
+            runnable = self.model(model, max_tokens).with_structured_output(schema, method=method, include_raw=True)
+            out = await runnable.ainvoke(messages)
+            return out["raw"], out["parsed"], out["parsing_error"]
+
+        def repair(error: BaseException) -> str:
+            return (f"That answer did not validate against the JSON schema: {str(error)[:500]}\n"
+                    "Answer again with only valid JSON for the schema.")
+
+        return await self._logical(stage, persona, subject, model, schema, schema.__name__, system, user,
+                                   max_tokens, call, repair)
+
+    async def yes_no(
+        self, *, stage: str, persona: str, subject: str, model: str, system: str, user: str, max_tokens: int,
+    ) -> JudgeAnswer:
+        """One yes/no question: P(yes) from the first answer token's logprobs where the provider returns them
+        (asked with `logprobs=True, top_logprobs=10`), else the verbal answer; cached, budgeted, retried,
+        recorded like every call. A provider that refuses the logprobs option (HTTP 400) is asked again
+        without it."""
+        asks_logprobs = {"on": parse_model(model).logprobs}
+
+        async def call(messages: list[BaseMessage]) -> tuple[AIMessage | None, Any, BaseException | None]:
+            base = self.model(model, max_tokens)
+            bound = base.bind(logprobs=True, top_logprobs=10) if asks_logprobs["on"] else base
+            raw = await bound.ainvoke(messages)
+            parsed = judge_answer(str(raw.content), raw.response_metadata.get("logprobs"))
+            return raw, parsed, None if parsed is not None else ValueError(f"not yes/no/unsure: {raw.content!r}")
+
+        def repair(error: BaseException) -> str:
+            return "Answer with exactly one word: yes, no or unsure."
+
+        def refused(error: BaseException) -> bool:
+            if asks_logprobs["on"] and status_of(error) == 400:
+                asks_logprobs["on"] = False
+                return True
+            return False
+
+        return await self._logical(stage, persona, subject, model, JudgeAnswer, "JudgeAnswer:yes-no", system, user,
+                                   max_tokens, call, repair, refused)
+
+    async def _logical(
+        self, stage: str, persona: str, subject: str, model: str, schema: type[T], kind: str, system: str,
+        user: str, max_tokens: int, call: Call, repair: Callable[[BaseException], str],
+        refused: Callable[[BaseException], bool] = lambda exc: False,
+    ) -> T:
+        """Replay a finished call from calls/, or make it (with attempts) and record it there."""
         cid = call_id(stage, persona, subject)
-        sha = hashlib.sha256(f"{model}\n{schema.__name__}\n{system}\n{user}".encode()).hexdigest()
+        sha = hashlib.sha256(f"{model}\n{kind}\n{system}\n{user}".encode()).hexdigest()
         hit = self._cached(cid, sha, schema)
         if hit is not None:
+            self._recover_ledger_line(cid)
             self.on_call_done(stage)
             return hit
         if self.stopped:
@@ -232,26 +242,43 @@ class Gateway:
         messages: list[BaseMessage] = [SystemMessage(system), HumanMessage(user)]
         record: dict[str, Any] = {
             "call_id": cid, "stage": stage, "persona": persona, "model": model, "subject": subject,
-            "schema": schema.__name__, "prompt_sha": sha,
+            "schema": kind.split(":")[0], "prompt_sha": sha,
             "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
             "attempts": [], "parsed": None,
         }
         try:
-            result = await self._attempts(cid, stage, persona, model, schema, messages, max_tokens, record)
-        finally:  # encoded here in C (no indent: ~10x faster), written and fsynced off the event loop
-            text = json.dumps(record, ensure_ascii=False) + "\n"
-            # shielded: a Ctrl-C here would otherwise cancel the write while it still waits in the thread pool's
-            # queue, and a paid call would be made again on resume; shielded, the executor's shutdown awaits it
-            await asyncio.shield(asyncio.to_thread(write_atomic, self.run_dir, f"calls/{cid}.json", text))
+            result = await self._attempts(cid, stage, persona, model, call, repair, refused, messages, max_tokens,
+                                          record)
+        finally:
+            if record["parsed"] is None:  # a failed call: its attempts are kept for inspection
+                await self._save(cid, record)
         self.on_call_done(stage)
         return result
 
+    async def _save(self, cid: str, record: dict[str, Any]) -> None:
+        """Write calls/<cid>.json (encoded here in C, no indent: ~10x faster; written and fsynced off the loop)."""
+        text = json.dumps(record, ensure_ascii=False) + "\n"
+        # shielded: a Ctrl-C here would otherwise cancel the write while it still waits in the thread pool's
+        # queue, and a paid call would be made again on resume; shielded, the executor's shutdown awaits it
+        await asyncio.shield(asyncio.to_thread(write_atomic, self.run_dir, f"calls/{cid}.json", text))
+
+    def _recover_ledger_line(self, cid: str) -> None:
+        """A replayed call whose `ok` ledger line a kill -9 cut off (after its record was saved): add it once."""
+        if cid in self._ok_calls:
+            return
+        path = self.run_dir / "calls" / f"{cid}.json"
+        line = json.loads(path.read_text(encoding="utf-8")).get("ledger")
+        if line is not None:
+            entry = LedgerLine.model_validate(line)
+            self._account(entry.prompt_tokens + entry.completion_tokens, entry.cost_usd or 0.0)
+            self.ledger.append(entry)
+        self._ok_calls.add(cid)
+
     async def _attempts(
-        self, cid: str, stage: str, persona: str, model: str, schema: type[T],
-        messages: list[BaseMessage], max_tokens: int, record: dict[str, Any],
-    ) -> T:
-        method = parse_model(model).structured_method
-        runnable = self.model(model, max_tokens).with_structured_output(schema, method=method, include_raw=True)
+        self, cid: str, stage: str, persona: str, model: str, call: Call, repair: Callable[[BaseException], str],
+        refused: Callable[[BaseException], bool], messages: list[BaseMessage], max_tokens: int,
+        record: dict[str, Any],
+    ) -> Any:
         transient_left, parse_left, attempt = self.settings.max_retries, self.settings.parse_retries, 0
         while True:
             attempt += 1
@@ -265,10 +292,10 @@ class Gateway:
                     t0 = time.monotonic()
                     hooks = self.hooks(model)
                     if hooks is None:
-                        out = await asyncio.wait_for(runnable.ainvoke(messages), self.settings.timeout_s)
+                        raw, parsed, error = await asyncio.wait_for(call(messages), self.settings.timeout_s)
                     else:  # a local call is alive while its server advances: no fixed deadline
-                        out = await until_stalled(runnable.ainvoke(messages), hooks.progress, self.settings.timeout_s)
-                raw, parsed, error = out["raw"], out["parsed"], out["parsing_error"]
+                        raw, parsed, error = await until_stalled(call(messages), hooks.progress,
+                                                                 self.settings.timeout_s)
                 if parsed is None and error is None:
                     error = ValueError("the model returned no structured output")
                 outcome = "ok" if error is None else "parse_error"
@@ -287,18 +314,24 @@ class Gateway:
             p_tok, c_tok, estimated = self._tokens(raw, messages)
             cost = self.estimate_usd(model, p_tok, c_tok)
             self._account(p_tok + c_tok, cost or 0.0)
-            self.ledger.append(LedgerLine(
+            line = LedgerLine(
                 call_id=cid, attempt=attempt, stage=stage, persona=persona, model=model,
                 prompt_tokens=p_tok, completion_tokens=c_tok, cost_usd=cost, latency_s=round(latency, 3),
                 outcome=outcome, tokens_estimated=estimated, started=started, **server_timings(raw),
-            ))
+            )
             record["attempts"].append({
                 "attempt": attempt, "outcome": outcome, "latency_s": round(latency, 3),
                 "raw": str(raw.content) if raw is not None else None,
             })
             if outcome == "ok":
-                record["parsed"] = parsed.model_dump()
+                # the record resume replays is durable before the ledger says the call is done: a kill at any
+                # instant repeats only the calls still in flight (a record without its line gets it on resume)
+                record["parsed"], record["ledger"] = parsed.model_dump(), line.model_dump()
+                await self._save(cid, record)
+                self.ledger.append(line)
+                self._ok_calls.add(cid)
                 return parsed
+            self.ledger.append(line)
             if outcome == "parse_error":
                 if parse_left <= 0:
                     raise ModelOutputError(f"{stage}/{persona}: the model kept returning invalid output ({error})")
@@ -307,12 +340,14 @@ class Gateway:
                     feedback = ("Your answer was cut off at the length limit. Answer again, much shorter: "
                                 "fewer items and one short sentence per reason, as valid JSON for the schema.")
                 else:
-                    feedback = (f"That answer did not validate against the JSON schema: {str(error)[:500]}\n"
-                                "Answer again with only valid JSON for the schema.")
+                    feedback = repair(error)
                 previous = [AIMessage(str(raw.content))] if raw is not None and raw.content else []
                 messages = [*messages, *previous, HumanMessage(feedback)]
                 continue
             assert error is not None
+            if refused(error):  # the provider refused an option of the call: asked again without it
+                record["attempts"][-1]["outcome"] += " (asked again without logprobs)"
+                continue
             if not is_transient(error):
                 code = status_of(error)
                 if code in (401, 403):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from langchain_core.language_models import BaseChatModel
 from engine.errors import ConfigError, ProviderError
 
 PROVIDERS = ("local", "fake", "openai", "openrouter", "anthropic", "ollama")
+MAX_FAKE_MS = 600_000  # `fake:<ms>`: at most the default call timeout
 OPENROUTER_URL = "https://openrouter.ai/api/v1"
 
 # USD per million tokens (input, output). Override with --prices FILE or REBUTTAL_PRICES.
@@ -47,6 +49,11 @@ class ModelSpec:
         return self.provider in ("local", "fake", "ollama")
 
     @property
+    def logprobs(self) -> bool:
+        """Whether to ask for token log-probabilities (OpenAI-compatible APIs and llama.cpp return them)."""
+        return self.provider in ("openai", "openrouter", "local", "fake")
+
+    @property
     def structured_method(self) -> str:
         return "function_calling" if self.provider == "anthropic" else "json_schema"
 
@@ -61,6 +68,10 @@ def parse_model(text: str) -> ModelSpec:
         )
     if not name and provider not in ("local", "fake"):
         raise ConfigError(f"model '{text}' needs a name after the colon, e.g. {provider}:<model>")
+    latency = re.sub(r"(^|:)verbal$", "", name)  # `fake:verbal`, `fake:<ms>:verbal`: a fake without logprobs
+    if provider == "fake" and latency and not (re.fullmatch(r"\d{1,7}(\.\d+)?", latency)
+                                               and float(latency) <= MAX_FAKE_MS):
+        raise ConfigError(f"model '{text}': the fake model's latency must be milliseconds from 0 to {MAX_FAKE_MS}")
     return ModelSpec(provider, name)
 
 
@@ -136,9 +147,10 @@ def make_chat_model(model: str, *, max_tokens: int, temperature: float = 0.2, sl
     if spec.provider != "fake" and os.environ.get("REBUTTAL_FORBID_REAL_MODELS") == "1":
         raise ProviderError(f"real model calls are disabled here (REBUTTAL_FORBID_REAL_MODELS=1): {model}")
     if spec.provider == "fake":
-        from engine.llm.fake import FakeChatModel, parse_fake_spec, plan_from_env
+        from engine.llm.fake import FakeChatModel, fake_returns_logprobs, parse_fake_spec, plan_from_env
 
-        return FakeChatModel(latency_ms=parse_fake_spec(model), plan=plan_from_env())
+        return FakeChatModel(latency_ms=parse_fake_spec(model), plan=plan_from_env(),
+                             logprobs=fake_returns_logprobs(model))
     if spec.provider == "local":
         from engine.llm import local
 

@@ -90,9 +90,10 @@ def stance_groups(f: Finding) -> dict[str, list[dict[str, Any]]]:
     """The finding's stances by kind (agree, disagree, ...); the same persona saying the same thing counts once."""
     out: dict[str, dict[tuple[str, str], dict[str, Any]]] = {s: {} for s in RESPONSE_STANCES + REBUTTAL_STANCES}
     for s in f.stances:
-        key = (s.persona, " ".join(s.reason.split()))
+        reason = s.reason if s.counted else f"[not counted: {s.note}] {s.reason}"
+        key = (s.persona, " ".join(reason.split()))
         row = out.setdefault(s.stance, {}).setdefault(key, {"persona": s.persona, "stance": s.stance,
-                                                             "reason": s.reason, "artifacts": []})
+                                                             "reason": reason, "artifacts": []})
         row["artifacts"].append(s.artifact)
     return {k: list(v.values()) for k, v in out.items()}
 

@@ -31,9 +31,10 @@ from engine.llm.ledger import read_ledger
 from engine.models import Report
 from engine.profiles import request_options
 from engine.serve import openai_api as oa
-from engine.serve.inputs import InputError, ingest_texts, target_files
+from engine.serve.inputs import InputError, ingest_texts, remove_inputs, target_files
 
 KEEPALIVE_S = 15.0
+DISCONNECT_POLL_S = 0.5  # how often a non-streaming request checks that its client is still there
 
 
 @dataclass
@@ -96,6 +97,8 @@ async def read_json(request: Request, limit: int) -> Any:
         return json.loads(body)
     except ValueError:
         raise oa.ApiError(400, "the request body is not valid JSON") from None
+    except RecursionError:
+        raise oa.ApiError(400, "the request body is nested too deeply") from None
 
 
 def prepare_run(cfg: ServeConfig, req: oa.ChatRequest) -> api.PreparedRun:
@@ -106,15 +109,32 @@ def prepare_run(cfg: ServeConfig, req: oa.ChatRequest) -> api.PreparedRun:
     except InputError as exc:
         raise oa.ApiError(400, str(exc), param="messages") from None
     overrides = req.rebuttal.model_dump(exclude={"filename"}, exclude_none=True)
+    folder = None
     try:
         opts = request_options(profile=profile, workflow=workflow, overrides=overrides, default_model=cfg.model)
         target, snap = ingest_texts(cfg.out_dir, files)
+        folder = Path(target) if Path(target).is_dir() else Path(target).parent
         settings = api.build_settings(target, **opts)
-        return api.prepare(settings, cfg.out_dir, check_providers=cfg.check_providers, snapshot=snap)
+        prep = api.prepare(settings, cfg.out_dir, check_providers=cfg.check_providers, snapshot=snap)
+        folder = None  # the run uses it: keep it
+        return prep
     except ProviderError as exc:
-        raise oa.ApiError(502, str(exc), type_="api_error", code="provider_unavailable") from None
+        raise oa.ApiError(502, public(cfg, exc), type_="api_error", code="provider_unavailable") from None
     except RebuttalError as exc:
-        raise oa.ApiError(400, str(exc)) from None
+        raise oa.ApiError(400, public(cfg, exc)) from None
+    finally:
+        if folder is not None:  # a rejected request leaves no input folder behind
+            remove_inputs(folder)
+
+
+def public(cfg: ServeConfig, exc: Exception) -> str:
+    """An error message without the server's own paths (the output folder is shown as `<out>`)."""
+    text = str(exc)
+    for path in sorted({str(cfg.out_dir.resolve()), str(cfg.out_dir.absolute()), str(cfg.out_dir)}, key=len,
+                       reverse=True):
+        if path not in (".", ""):
+            text = text.replace(path, "<out>")
+    return text
 
 
 def answer(prep: api.PreparedRun, report: Report) -> tuple[str, dict[str, Any]]:
@@ -139,11 +159,34 @@ async def chat_completions(request: Request) -> Response:
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
     try:
         async with cfg.slots():
-            report = await api.execute(prep)
+            report = await unless_disconnected(request, api.execute(prep))
         md, extra = await asyncio.to_thread(answer, prep, report)
+    except ClientGone:  # nobody to answer: the run stopped spending and stays resumable
+        return Response(status_code=499)
     except RebuttalError as exc:
         return error_response(run_failed(prep, exc))
     return JSONResponse(oa.completion(req.model, md, report, extra))
+
+
+class ClientGone(Exception):
+    """The client of a non-streaming request disconnected before its run finished."""
+
+
+async def unless_disconnected(request: Request, coro: Any) -> Report:
+    """Await a run, cancelling it (its directory stays resumable) when the client disconnects."""
+    task = asyncio.ensure_future(coro)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=DISCONNECT_POLL_S)
+            if done:
+                return task.result()
+            if await request.is_disconnected():
+                raise ClientGone
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, RebuttalError):  # shielded: see stream_run
+                await asyncio.shield(task)
 
 
 def run_failed(prep: api.PreparedRun, exc: Exception) -> oa.ApiError:
@@ -237,8 +280,10 @@ async def health(request: Request) -> Response:
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
-    """Unknown paths and wrong methods, answered OpenAI-style."""
-    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    """Unknown paths, wrong methods and unexpected crashes, answered OpenAI-style."""
+    if not isinstance(exc, HTTPException):  # a bug: the details go to the server log, not to the client
+        return error_response(oa.ApiError(500, f"internal server error ({type(exc).__name__})", type_="server_error"))
+    status = exc.status_code
     return error_response(oa.ApiError(status, f"{request.method} {request.url.path}: {exc}", code="not_found"
                                       if status == 404 else None))
 
@@ -252,6 +297,6 @@ def create_app(cfg: ServeConfig) -> Starlette:
         Route("/v1/models/{model:path}", get_model, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
         Route("/v1/runs/{run_id}/resume", resume_run, methods=["POST"]),
-    ], exception_handlers={HTTPException: http_error})
+    ], exception_handlers={HTTPException: http_error, Exception: http_error})  # any crash: an OpenAI-shaped 500
     app.state.cfg = cfg
     return app

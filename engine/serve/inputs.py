@@ -1,8 +1,8 @@
 """Text sent over an API becomes a review target: files under `<out>/_inputs/<id>/`, ingested (redacted).
 
 Pure part: `target_files(messages)` picks the last user message and its attachments. I/O part:
-`ingest_texts(out, files)` writes them and ingests each through `engine.target.ingest`, so the
-same size limits and secret redaction apply as for a file on disk.
+`ingest_texts(out, files)` redacts them (nothing unredacted rests on disk), writes them and ingests
+each through `engine.target.ingest`, so the same size limits apply as for a file on disk.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
+import shutil
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -17,6 +18,7 @@ from engine.artifacts import write_atomic
 from engine.errors import TargetError
 from engine.paths import slugify
 from engine.target import ingest
+from engine.target.secrets import redact, redact_name
 from engine.target.snapshot import TargetSnapshot
 
 DEFAULT_NAME = "message.md"
@@ -43,6 +45,8 @@ def safe_filename(name: str, fallback: str = DEFAULT_NAME) -> str:
 def _decode_file(part: dict[str, Any]) -> tuple[str, str]:
     """(filename, text) of an OpenAI `file` content part carrying base64 `file_data`."""
     f = part.get("file") or {}
+    if not isinstance(f, dict):
+        raise InputError("a file part's 'file' must be an object with 'filename' and 'file_data'")
     name, data = str(f.get("filename") or "attachment.txt"), f.get("file_data")
     if not isinstance(data, str):
         raise InputError("a file part needs 'file.file_data' (uploaded file ids are not supported)")
@@ -111,15 +115,35 @@ def merge(folder: Path, parts: list[TargetSnapshot]) -> TargetSnapshot:
 
 
 def ingest_texts(out_dir: Path, files: list[tuple[str, str]], token: str | None = None) -> tuple[str, TargetSnapshot]:
-    """Write texts to `<out>/_inputs/<token>/` and ingest them: (target path for run.yaml, snapshot)."""
+    """Redact the texts, write them to `<out>/_inputs/<token>/` and ingest them: (target path, snapshot).
+
+    Nothing unredacted is ever written; on a bad input the folder is removed and the error names
+    the file, never the server's path."""
     folder = out_dir / "_inputs" / slugify(token or secrets.token_hex(6), "input")
-    paths = write_texts(folder, files)
+    redacted = [(redact_name(name), redact(text, name)) for name, text in files]
+    try:
+        paths = write_texts(folder, [(name, text) for name, (text, _) in redacted])
+        parts = []
+        for p in paths:
+            try:
+                parts.append(ingest(str(p)))
+            except TargetError as exc:
+                message = str(exc).replace(str(folder.resolve()), "").replace(str(folder), "").replace("/" + p.name,
+                                                                                                       p.name)
+                raise TargetError(f"attachment {p.name}: {message}" if len(paths) > 1 else message) from None
+    except BaseException:
+        remove_inputs(folder)
+        raise
+    for part, path, (_, (_, n)) in zip(parts, paths, redacted, strict=True):
+        if n:
+            part.redactions += n
+            part.redacted_files = sorted({*part.redacted_files, path.name})
     if len(paths) == 1:
-        return str(paths[0]), ingest(str(paths[0]))
-    parts = []
-    for p in paths:
-        try:
-            parts.append(ingest(str(p)))
-        except TargetError as exc:
-            raise TargetError(f"attachment {p.name}: {exc}") from None
+        return str(paths[0]), parts[0]
     return str(folder), merge(folder, parts)
+
+
+def remove_inputs(folder: Path) -> None:
+    """Delete a request's input folder (after a rejected request)."""
+    if folder.name and folder.parent.name == "_inputs":
+        shutil.rmtree(folder, ignore_errors=True)

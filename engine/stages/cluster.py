@@ -1,4 +1,4 @@
-"""Pure compile logic: cluster issues across personas, derive status, mechanical scores."""
+"""Pure compile logic: cluster issues across personas, attach the debate, derive status."""
 
 from __future__ import annotations
 
@@ -6,7 +6,17 @@ import re
 from dataclasses import dataclass, field
 
 from engine.claims.model import CLAIMS_CHECKER
-from engine.models import SEVERITY_RANK, Issue, PersonaFindings, Rebuttal, Response, Review, Stance
+from engine.models import (
+    SEVERITY_RANK,
+    Issue,
+    PersonaFindings,
+    Rebuttal,
+    RebuttalPoint,
+    Response,
+    ResponsePoint,
+    Review,
+    Stance,
+)
 from engine.stages.claims_match import Verdict, claim_similarity, verdict
 
 EVIDENCE_RANK = {"verified": 3, "moved": 2, "not_found": 1}
@@ -35,8 +45,10 @@ class Cluster:
     members: list[Member]
     stances: list[Stance] = field(default_factory=list)
     agree: int = 0
-    disagree: int = 0
+    disagree: int = 0  # disagreements backed by a counter-quote found in the target (the others count for nothing)
+    unsupported: int = 0  # disagreements without one
     conceded: int = 0
+    maintained: int = 0
     status: str = "unique"
     same_place: list[int] = field(default_factory=list)  # indexes of other clusters about the same lines
 
@@ -175,26 +187,58 @@ def cluster(members: list[Member], decided: dict[str, bool] | None = None) -> li
     return out
 
 
+COUNTER_QUOTE_NOTE = {
+    None: "unsupported disagreement: no counter-quote", "not_found": "unsupported disagreement: counter-quote not "
+    "found in the target", "verified": "counter-quote found at the cited lines",
+    "moved": "counter-quote found in the target",
+}
+
+
+def supported(quote: str, quote_status: str | None) -> bool:
+    """A counter-quote supports a stance when it was given and found in the target (here or elsewhere)."""
+    return bool(quote.strip()) and quote_status in ("verified", "moved")
+
+
+def stance_of(artifact: str, persona: str, pt: ResponsePoint | RebuttalPoint) -> Stance:
+    """The stance as the report shows it; an unsupported disagreement is marked and not counted."""
+    status = pt.quote_status if pt.quote.strip() else None
+    note, counted = "", True
+    if pt.stance == "disagree":
+        counted = supported(pt.quote, status)
+        note = COUNTER_QUOTE_NOTE[status]
+    elif pt.quote.strip():
+        note = COUNTER_QUOTE_NOTE.get(status, "") if status != "not_found" else "quote not found in the target"
+    return Stance(artifact=artifact, persona=persona, stance=pt.stance, reason=pt.reason, quote=pt.quote,
+                  quote_status=status, counted=counted, note=note)
+
+
 def attach_debate(c: Cluster, responses: list[Response], rebuttals: list[Rebuttal]) -> None:
-    """Count stances on the cluster's issues and derive its status."""
+    """Count stances on the cluster's issues and derive its status; a disagreement counts only when backed by
+    a counter-quote found in the target."""
     ids = {m.issue.id: m for m in c.members}
     for r in responses:
         for pt in r.points:
             if pt.issue_id in ids:
-                c.stances.append(Stance(artifact=r.id, persona=r.persona, stance=pt.stance, reason=pt.reason))
+                st = stance_of(r.id, r.persona, pt)
+                c.stances.append(st)
                 c.agree += pt.stance in ("agree", "refine")
                 ids[pt.issue_id].support += pt.stance in ("agree", "refine")
-                c.disagree += pt.stance == "disagree"
+                c.disagree += pt.stance == "disagree" and st.counted
+                c.unsupported += pt.stance == "disagree" and not st.counted
     for b in rebuttals:
-        for pt in b.points:
-            if pt.issue_id in ids:
-                c.stances.append(Stance(artifact=b.id, persona=b.persona, stance=pt.stance, reason=pt.reason))
-                c.conceded += pt.stance == "concede"
+        for bp in b.points:
+            if bp.issue_id in ids:
+                c.stances.append(stance_of(b.id, b.persona, bp))
+                c.conceded += bp.stance == "concede"
+                c.maintained += bp.stance == "maintain"
     c.status = status_of(c)
 
 
 def status_of(c: Cluster) -> str:
-    """refuted: conceded or outvoted and nobody kept it; contested: disputed; consensus: 2+ raisers or support."""
+    """refuted: conceded or outvoted and nobody kept it; contested: disputed; consensus: 2+ raisers or support.
+
+    Only disagreements backed by a counter-quote found in the target (`c.disagree`) dispute or outvote.
+    """
     kept = any(m.kept for m in c.members)
     if not kept and (c.conceded or c.disagree > c.agree):
         return "refuted"
@@ -205,11 +249,9 @@ def status_of(c: Cluster) -> str:
     return "unique"
 
 
-def mechanical_scores(c: Cluster) -> tuple[float, str, float, str]:
-    """Scores without a judge: evidence and debate for truth, severity for usefulness."""
-    truth = {"verified": 0.6, "moved": 0.4, "not_found": 0.1}[c.evidence_status]
-    truth += {"consensus": 0.2, "contested": -0.1, "refuted": -0.3, "unique": 0.0}[c.status]
-    truth = round(min(1.0, max(0.0, truth)), 2)
-    useful = {"low": 0.25, "medium": 0.5, "high": 0.75, "critical": 0.9}[c.lead.severity]
-    return (truth, f"mechanical: evidence {c.evidence_status}, status {c.status}",
-            useful, f"mechanical: severity {c.lead.severity}")
+USEFULNESS_BY_SEVERITY = {"low": 0.25, "medium": 0.5, "high": 0.75, "critical": 0.9}
+
+
+def mechanical_usefulness(c: Cluster) -> tuple[float, str]:
+    """Usefulness without a judge: from severity alone."""
+    return USEFULNESS_BY_SEVERITY[c.lead.severity], f"mechanical: severity {c.lead.severity}"

@@ -10,15 +10,15 @@ from engine.artifacts import render_artifact, render_template, write_atomic
 from engine.context import RunContext
 from engine.errors import BudgetExceeded, ModelOutputError, ProviderError
 from engine.llm.providers import context_window
-from engine.models import Failure, Persona
-from engine.target.evidence import resolve_path
+from engine.models import EvidenceStatus, Failure, Issue, Persona
+from engine.target.evidence import check_evidence, resolve_path
 from engine.target.snapshot import SourceFile
 
 T = TypeVar("T", bound=BaseModel)
 
 MAX_TOKENS = {
-    "personas": 1400, "reviews": 1000, "picks": 300, "responses": 700, "rebuttals": 600,
-    "findings": 600, "compile": 1000, "critique": 500, "verify": 300,
+    "personas": 1400, "reviews": 1000, "picks": 300, "responses": 850, "rebuttals": 750,
+    "findings": 600, "compile": 600, "judge": 5, "critique": 500, "verify": 300,
 }
 MAX_ISSUES = 5
 PROMPT_OVERHEAD = 900  # tokens for the system prompt and instructions around the target
@@ -75,18 +75,26 @@ def excerpts(ctx: RunContext, spans: list[tuple[str, int, int]], around: int = 6
     return wrap(ctx, "\n\n".join(parts) if parts else "(no excerpt: the cited locations are not in the target)")
 
 
-def system_prompt(ctx: RunContext, target: str | None) -> str:
+def system_prompt(ctx: RunContext, target: str | None, plain: bool = False) -> str:
     """The system prompt: the data rules, then the target; identical for every call of a run that sees this view.
 
-    Without a target (a call that sends only its own excerpt), the impartial organiser's role follows the rules.
+    Without a target (a call that sends only its own excerpt), the impartial organiser's role comes first, as
+    before; plain: a one-word answer instead of JSON.
     """
-    return render_template("prompts/system.md.j2", nonce=ctx.nonce, target=target, persona=None).strip()
+    return render_template("prompts/system.md.j2", nonce=ctx.nonce, target=target, persona=None, plain=plain).strip()
 
 
 def user_prompt(persona: Persona | None, prompt: str, **values: Any) -> str:
     """The user message: who answers (persona or impartial organiser), then the stage's instructions."""
     role = render_template("prompts/_role.md.j2", persona=persona).strip()
     return role + "\n\n" + render_template(f"prompts/{prompt}.md.j2", **values).strip()
+
+
+def counter_quote_status(ctx: RunContext, issue: Issue, quote: str) -> EvidenceStatus | None:
+    """Check a response's or rebuttal's quote against the target like review evidence; None when none given."""
+    if not quote.strip():
+        return None
+    return check_evidence(ctx.target, issue.file, issue.line_start, issue.line_end, quote)
 
 
 async def ask(

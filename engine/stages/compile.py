@@ -1,7 +1,9 @@
-"""Stage 6: compile — cluster, check evidence, score truth and usefulness separately, write the report."""
+"""Stage 6: compile — cluster, attach the debate, score truth (calibrated) and usefulness separately, write
+the report."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -10,86 +12,51 @@ from langgraph.runtime import Runtime
 from engine.artifacts import render_artifact, write_atomic, write_json
 from engine.claims.extract import heading_of
 from engine.context import RunContext
-from engine.errors import BudgetExceeded, ModelOutputError, ProviderError
 from engine.llm.ledger import read_ledger, summarise, total
 from engine.models import SEVERITY_RANK, Finding, FindingMember, Report, Scores
 from engine.report.html import write_html
-from engine.schemas import TRUTH_SCORE, USEFUL_SCORE, ScoreOut, ScoresOut
 from engine.stages.claim_pairs import decide_unsure
-from engine.stages.cluster import Cluster, mechanical_scores
-from engine.stages.common import ask, excerpts
+from engine.stages.cluster import Cluster, mechanical_usefulness
 from engine.stages.debate_summary import summarise_debate
+from engine.stages.judge import checks_for, judge_truth, judge_usefulness
 from engine.state import RunState
+from engine.verify import calibration
+from engine.verify.calibration import Calibration, predict, rationale
 from engine.verify.checks import Verification
+from engine.verify.features import Signals, extract
 from engine.verify.gather import clustering_members, find_verification, run_clusters
 
-BATCH = 6
-NOT_FOUND_TRUTH_CAP = 0.3
 
-
-async def judge(ctx: RunContext, clusters: list[Cluster], model: str, tag: str) -> dict[int, ScoreOut]:
-    """Ask the judge to score clusters in small batches; returns scores by cluster index."""
-    out: dict[int, ScoreOut] = {}
-    for start in range(0, len(clusters), BATCH):
-        batch = list(enumerate(clusters[start:start + BATCH], start))
-        items = [{
-            "label": f"F{i + 1}", "severity": c.lead.severity, "title": c.lead.title, "file": c.lead.issue.file,
-            "line_start": c.lead.issue.line_start, "line_end": c.lead.issue.line_end,
-            "evidence_status": c.evidence_status, "status": c.status, "evidence": c.lead.issue.evidence,
-            "fix": c.lead.issue.fix, "raisers": len(c.personas), "agree": c.agree, "disagree": c.disagree,
-        } for i, c in batch]
-        spans = [(c.lead.issue.file, c.lead.issue.line_start, c.lead.issue.line_end) for _, c in batch]
-        res = await ask(ctx, stage="compile", persona=None, subject=f"{tag}-scores-{start // BATCH + 1}",
-                        model=model, schema=ScoresOut, prompt="scores", items=items,
-                        target=excerpts(ctx, spans, around=4))
-        labels = {f"F{i + 1}": i for i, _ in batch}
-        for s in res.scores:
-            key = s.finding.strip().strip("[]").upper()
-            if key in labels and labels[key] not in out:
-                out[labels[key]] = s
-    return out
-
-
-async def score_all(ctx: RunContext, clusters: list[Cluster]) -> tuple[list[Scores], list[str]]:
-    """Judge scores (falling back to the second judge, then to mechanical scores, visibly)."""
-    degraded: list[str] = []
-    judged: dict[int, ScoreOut] = {}
-    used = ctx.settings.judge_model
-    judges = [ctx.settings.judge_model] + ([ctx.settings.judge_fallback] if ctx.settings.judge_fallback else [])
-    ctx.progress.expect("compile", -(-len(clusters) // BATCH))
-    for n, model in enumerate(judges):
-        try:
-            judged = await judge(ctx, clusters, model, "judge" if n == 0 else "fallback")
-            used = model
-            break
-        except BudgetExceeded as exc:
-            degraded.append(f"judge not called ({exc}); scores are mechanical")
-            break
-        except (ProviderError, ModelOutputError) as exc:
-            if ctx.settings.strict:
-                raise
-            degraded.append(f"judge {model} failed ({exc})")
+async def score_all(ctx: RunContext, clusters: list[Cluster], verifications: list[Verification],
+                    cal: Calibration) -> tuple[list[Scores], list[str]]:
+    """Truth from the calibrated model over each finding's features (the judge's P(yes) is one of them);
+    usefulness from its own judge call. Without a judge answer the judge feature is left out (0) and truth
+    rests on the checks and the debate; usefulness falls back to severity. Both visibly."""
+    checks = [checks_for(c, verifications) for c in clusters]
+    (truths, truth_notes), (useful, useful_notes) = await asyncio.gather(
+        judge_truth(ctx, clusters, checks), judge_usefulness(ctx, clusters, checks))
+    degraded = truth_notes + useful_notes
     scores = []
-    missing = 0
     for i, c in enumerate(clusters):
-        s = judged.get(i)
-        if s is None:
-            missing += 1
-            t, tr, u, ur = mechanical_scores(c)
-            scores.append(Scores(truth=t, truth_rationale=tr, usefulness=u, usefulness_rationale=ur,
-                                 scored_by="mechanical"))
-            continue
-        truth = TRUTH_SCORE[s.truth]
-        rationale = s.truth_reason.strip()[:400]
-        if c.evidence_status == "not_found" and truth > NOT_FOUND_TRUTH_CAP:
-            truth = NOT_FOUND_TRUTH_CAP
-            rationale += f" (capped at {NOT_FOUND_TRUTH_CAP}: the quoted evidence was not found in the target)"
-        scores.append(Scores(truth=truth, truth_rationale=rationale, usefulness=USEFUL_SCORE[s.usefulness],
-                             usefulness_rationale=s.usefulness_reason.strip()[:400], scored_by=used))
-    if missing and judged:
-        degraded.append(f"the judge left {missing} finding(s) unscored; they carry mechanical scores")
-    elif missing and clusters and not any("mechanical" in d for d in degraded):
-        degraded.append("no judge scores; all scores are mechanical")
+        answer, model = truths.get(i, (None, "mechanical"))
+        x, labels = extract(Signals(
+            evidence_status=c.evidence_status, checks=checks[i], raisers=len(c.personas), agree=c.agree,
+            disagree=c.disagree, concede=c.conceded, maintain=c.maintained, severity=c.lead.severity,
+            judge_p_yes=answer.p_yes if answer else None, judge_mode=answer.mode if answer else None))
+        why = rationale(cal, x, labels) + ("" if answer else "; no judge answer (judge feature left out)")
+        u, u_why = useful.get(i) or mechanical_usefulness(c)
+        scores.append(Scores(
+            truth=round(predict(cal, x), 2), truth_rationale=why, usefulness=u, usefulness_rationale=u_why,
+            scored_by=model, judge_mode=answer.mode if answer else None,
+            judge_p_yes=round(answer.p_yes, 4) if answer else None, features=x, calibration=cal.name))
+    if clusters and not truths:
+        degraded.append(f"no truth judge answers: truth is {cal.name} over the checks and the debate alone")
+    elif len(truths) < len(clusters):
+        degraded.append(f"{len(clusters) - len(truths)} finding(s) without a truth judge answer: their truth rests "
+                        "on the checks and the debate alone")
+    if clusters and len(useful) < len(clusters):
+        degraded.append(f"{len(clusters) - len(useful)} finding(s) without a usefulness label: usefulness from "
+                        "severity")
     return scores, degraded
 
 
@@ -128,9 +95,11 @@ async def compile_report(state: RunState, runtime: Runtime[RunContext]) -> dict[
     if decided is None:  # no verify stage before compile: settle the unsure pairs here
         decided, pair_notes = await decide_unsure(ctx, clustering_members(state, ctx.workflow))
     clusters = run_clusters(state, ctx.workflow, decided)
-    scores, degraded = await score_all(ctx, clusters) if clusters else ([], [])
-    findings = to_findings(clusters, scores, state.get("verifications", []))
-    report = build_report(ctx, state, findings, degraded + pair_notes + list(state.get("notes", [])))
+    cal = calibration.for_run(ctx.run_dir)
+    verifications = list(state.get("verifications", []))
+    scores, degraded = await score_all(ctx, clusters, verifications, cal) if clusters else ([], [])
+    findings = to_findings(clusters, scores, verifications)
+    report = build_report(ctx, state, findings, degraded + pair_notes + list(state.get("notes", [])), cal)
     write_report(ctx, report)
     write_json(ctx.run_dir, "debate.json", debate_record(state))
     write_html(ctx.run_dir)
@@ -143,7 +112,8 @@ def debate_record(state: RunState) -> dict[str, Any]:
     return {k: [json.loads(x.model_dump_json()) for x in state.get(k, [])] for k in keys}
 
 
-def build_report(ctx: RunContext, state: RunState, findings: list[Finding], degraded: list[str]) -> Report:
+def build_report(ctx: RunContext, state: RunState, findings: list[Finding], degraded: list[str],
+                 cal: Calibration) -> Report:
     """The Report record, with the cost tables read back from the ledger."""
     s = ctx.settings
     personas = state.get("personas", [])
@@ -151,7 +121,7 @@ def build_report(ctx: RunContext, state: RunState, findings: list[Finding], degr
     models = sorted({s.model_for(i, p) for i, p in enumerate(personas)} | {s.model})
     return Report(
         run_id=s.run_id, target=ctx.target.name, workflow=ctx.workflow.name, models=models,
-        judge=s.judge_model + (f" (fallback {s.judge_fallback})" if s.judge_fallback else ""),
+        judge=s.judge_model + (f" (fallback {s.judge_fallback})" if s.judge_fallback else ""), calibration=cal.label,
         personas=[p.slug for p in personas], findings=findings, complete=ctx.gateway.stopped is None,
         partial_reason=ctx.gateway.stopped, degraded=degraded, failures=state.get("failures", []),
         redactions=ctx.target.redactions, skipped=len(ctx.target.skipped),

@@ -11,6 +11,7 @@ from langgraph.types import Send
 from engine.context import RunContext
 from engine.models import FindingItem, Issue, PersonaFindings
 from engine.schemas import FindingsOut
+from engine.stages.cluster import supported
 from engine.stages.common import ask, failure_update, write
 from engine.state import FindingsTask, RunState, failed_personas, latest_reviews
 
@@ -43,7 +44,9 @@ def own_candidates(task: FindingsTask) -> list[dict[str, Any]]:
     """The persona's own issues with a one-line summary of the debate around each."""
     out = []
     for n, issue in enumerate(task["review"].issues, 1):
-        said = Counter(pt.stance for r in task["responses_to_me"] for pt in r.points if pt.issue_id == issue.id)
+        said = Counter(pt.stance if pt.stance != "disagree" or supported(pt.quote, pt.quote_status)
+                       else "unsupported disagree" for r in task["responses_to_me"] for pt in r.points
+                       if pt.issue_id == issue.id)
         answered = [pt.stance for b in task["my_rebuttals"] for pt in b.points if pt.issue_id == issue.id]
         heard = ", ".join(f"{k} x{v}" for k, v in sorted(said.items())) or "no responses"
         summary = f"responses: {heard}; your answers: {', '.join(answered) or 'none'}"

@@ -72,11 +72,7 @@ def assemble_panel(base: list[Persona], candidates: list[PersonaOut], library: d
     """Base personas, then distinct candidates, then library personas, up to n (pure)."""
     chosen = accept_distinct(candidates, [], n + len(candidates))
     kept = [c for c in chosen if not any(near_duplicate(c, b) for b in base)][: max(n - len(base), 0)]
-    notes = []
-    dropped = len(candidates) - len(kept)
-    if dropped:
-        notes.append(f"personas: {dropped} of {len(candidates)} generated candidate(s) not used "
-                     "(near-duplicates or surplus)")
+    notes = []  # surplus candidates are asked for on purpose: only a panel short of them is worth a note
     taken = {p.slug for p in base}
     personas = list(base)
     for c in kept:
@@ -86,7 +82,7 @@ def assemble_panel(base: list[Persona], candidates: list[PersonaOut], library: d
     if len(personas) < n:
         fill = [p for s, p in library.items() if s not in taken and not any(near_duplicate(p, q) for q in personas)]
         personas += fill[: n - len(personas)]
-        notes.append(f"only {len(kept)} distinct personas generated; filled from the library")
+        notes.append(f"only {len(kept)} distinct personas among {len(candidates)} generated; filled from the library")
     return personas, notes
 
 

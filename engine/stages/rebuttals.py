@@ -10,7 +10,7 @@ from langgraph.types import Send
 from engine.context import RunContext
 from engine.models import Rebuttal, RebuttalPoint
 from engine.schemas import RebuttalOut
-from engine.stages.common import ask, excerpts, failure_update, write
+from engine.stages.common import ask, counter_quote_status, excerpts, failure_update, write
 from engine.state import RebuttalTask, RunState, failed_personas, latest_reviews
 
 
@@ -37,7 +37,8 @@ async def write_rebuttal(task: RebuttalTask, runtime: Runtime[RunContext]) -> di
     persona, review, response = task["persona"], task["review"], task["response"]
     model = ctx.settings.model_for(task["index"], persona)
     numbers = {issue.id: n for n, issue in enumerate(review.issues, 1)}
-    points = [{"number": numbers[p.issue_id], "stance": p.stance, "reason": p.reason} for p in response.points]
+    points = [{"number": numbers[p.issue_id], "stance": p.stance, "reason": p.reason, "quote": p.quote,
+               "quote_status": p.quote_status} for p in response.points]
     try:
         out = await ask(ctx, stage="rebuttals", persona=persona, subject=f"to-{response.persona}", model=model,
                         schema=RebuttalOut, prompt="rebuttal", issues=review.issues, points=points,
@@ -47,12 +48,15 @@ async def write_rebuttal(task: RebuttalTask, runtime: Runtime[RunContext]) -> di
         return failure_update(ctx, "rebuttals", persona.slug, exc)
     answered = {p.issue_id for p in response.points}
     by_number = {n: iid for iid, n in numbers.items() if iid in answered}
+    issues = {x.id: x for x in review.issues}
     rpoints, seen = [], set()
     for pt in out.points:
         if pt.issue in by_number and pt.issue not in seen:
             seen.add(pt.issue)
-            rpoints.append(RebuttalPoint(issue_id=by_number[pt.issue], stance=pt.stance,
-                                         reason=pt.reason.strip()[:800], revision=pt.revision.strip()[:800]))
+            issue, quote = issues[by_number[pt.issue]], pt.quote.strip()[:400]
+            rpoints.append(RebuttalPoint(issue_id=issue.id, stance=pt.stance, reason=pt.reason.strip()[:800],
+                                         revision=pt.revision.strip()[:800], quote=quote,
+                                         quote_status=counter_quote_status(ctx, issue, quote)))
     rebuttal = Rebuttal(id=f"B-{persona.slug}--{response.persona}", persona=persona.slug, response_id=response.id,
                         review_id=review.id, model=model, points=rpoints)
     write(ctx, f"rebuttals/{persona.slug}--{response.persona}-rebuttal.md", "rebuttal",

@@ -11,7 +11,7 @@ from engine.claims.model import CLAIMS_CHECKER
 from engine.context import RunContext
 from engine.models import Pick, Response, ResponsePoint
 from engine.schemas import PickOut, ResponseOut
-from engine.stages.common import ask, excerpts, failure_update, write
+from engine.stages.common import ask, counter_quote_status, excerpts, failure_update, write
 from engine.stages.selection import anonymise, repair_assignments, shortlists
 from engine.stages.uncertainty import uncertain_issues
 from engine.state import PickTask, ResponseTask, RunState, failed_personas, latest_reviews
@@ -120,12 +120,14 @@ async def write_response(task: ResponseTask, runtime: Runtime[RunContext]) -> di
                         target=excerpts(ctx, [(x.file, x.line_start, x.line_end) for x in review.issues]))
     except Exception as exc:  # routed: budget stop, visible failure, or re-raised
         return failure_update(ctx, "responses", persona.slug, exc)
-    by_number = {n: issue.id for n, issue in enumerate(review.issues, 1)}
+    by_number = dict(enumerate(review.issues, 1))
     points, seen = [], set()
     for pt in out.points:
         if pt.issue in by_number and pt.issue not in seen:
             seen.add(pt.issue)
-            points.append(ResponsePoint(issue_id=by_number[pt.issue], stance=pt.stance, reason=pt.reason.strip()[:800]))
+            issue, quote = by_number[pt.issue], pt.quote.strip()[:400]
+            points.append(ResponsePoint(issue_id=issue.id, stance=pt.stance, reason=pt.reason.strip()[:800],
+                                        quote=quote, quote_status=counter_quote_status(ctx, issue, quote)))
     response = Response(id=f"S-{author}--{persona.slug}", persona=persona.slug, review_id=review.id, model=model,
                         summary=out.summary.strip()[:1000], reason_for_pick=task["reason"], points=points)
     write(ctx, f"responses/{author}--{persona.slug}-response.md", "response",

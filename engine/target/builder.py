@@ -64,6 +64,7 @@ class Builder:
     files: list[SourceFile] = field(default_factory=list)
     file_map: list[FileEntry] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    notes: list[Skipped] = field(default_factory=list)  # files reviewed in a degraded way, and why
     redactions: int = 0
     redacted_files: list[str] = field(default_factory=list)
     total_bytes: int = 0
@@ -129,8 +130,9 @@ class Builder:
         if map_only:
             secs = sections(text, language) if language in DOCUMENT_LANGUAGES else []
             lines = text.count("\n") + (0 if text.endswith("\n") else 1)
-            syms = symbols(text, language, secs)
+            syms = symbols(text, language, secs, notes := [])
             self.file_map.append(FileEntry(path=path, size=size, lines=lines, symbols=syms))
+            self.notes.extend(Skipped(path=path, reason=n) for n in notes)
             return None
         self.total_bytes += size
         self._pending.append((path, size, text, encoding, changed or []))
@@ -158,8 +160,9 @@ class Builder:
                 encoding=encoding,
             )
             self.files.append(f)
-            syms = symbols(text, language, secs)
+            syms = symbols(text, language, secs, notes := [])
             self.file_map.append(FileEntry(path=path, size=size, lines=len(f.lines), symbols=syms))
+            self.notes.extend(Skipped(path=path, reason=n) for n in notes)
 
     def stub(self, path: str, size: int) -> None:
         """A map entry from the path and size alone (nothing read)."""

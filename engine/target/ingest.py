@@ -30,6 +30,7 @@ from engine.target.gitsource import (
     tree_files,
     untracked_paths,
 )
+from engine.target.guards import RUN_DIR_REASON, excluded, redact_names, skip_run_dirs
 from engine.target.snapshot import FileChange, TargetSnapshot
 
 MAX_UNTRACKED_LISTED = 200
@@ -99,18 +100,20 @@ def _snapshot(kind: Any, target: str, root: Path, b: Builder, **extra: Any) -> T
         why = Counter(s.reason.split(" (")[0].split(":")[0] for s in skipped).most_common(3)
         detail = ", ".join(f"{n} {reason}" for reason, n in why) or "nothing found"
         raise TargetError(f"no reviewable text in {target} (skipped: {detail})")
-    return TargetSnapshot(
+    snap = TargetSnapshot(
         kind=kind,
         root=str(root),
         name=root.name,
         files=sorted(b.files, key=lambda f: f.path),
         file_map=sorted(b.file_map, key=lambda e: e.path),
         skipped=b.skipped_all(),
+        notes=b.notes,
         redactions=b.redactions,
         redacted_files=sorted(b.redacted_files),
         total_bytes=b.total_bytes,
         **extra,
     )
+    return redact_names(snap)
 
 
 def _ingest_file(path: Path, target: str, limits: Limits) -> TargetSnapshot:
@@ -132,7 +135,7 @@ def _ingest_file(path: Path, target: str, limits: Limits) -> TargetSnapshot:
     return _snapshot(kind, target, path.resolve(), b, git=git)
 
 
-def _ingest_folder(root: Path, target: str, limits: Limits) -> TargetSnapshot:
+def _ingest_folder(root: Path, target: str, limits: Limits, exclude: tuple[Path, ...] = ()) -> TargetSnapshot:
     b = Builder(limits)
     found: list[str] = []
 
@@ -148,6 +151,7 @@ def _ingest_folder(root: Path, target: str, limits: Limits) -> TargetSnapshot:
         for d in sorted(dirnames):
             rel = prefix + d
             reason = _link_reason(here / d, root) if (here / d).is_symlink() else dir_skip_reason(d)
+            reason = reason or (RUN_DIR_REASON if excluded(here / d, exclude) else None)
             if reason:
                 b.skip_folder(rel, reason)
             else:
@@ -192,11 +196,13 @@ def _skip_untracked(b: Builder, root: Path) -> None:
         b.skip("...", f"and {more} more untracked paths")
 
 
-def _ingest_git(root: Path, target: str, repo: Any, limits: Limits) -> TargetSnapshot | None:
+def _ingest_git(root: Path, target: str, repo: Any, limits: Limits, exclude: tuple[Path, ...] = ()
+                ) -> TargetSnapshot | None:
     paths = tracked_files(root)
     if not paths:
         return None
     b = Builder(limits)
+    paths = skip_run_dirs(b, root, paths, exclude)
     listed = _listed(b, root, paths)
     if len(listed) > limits.max_files:
         raise _too_many(target, limits.max_files)
@@ -217,7 +223,7 @@ def _ingest_diff(root: Path, target: str, repo: Any, spec: str, limits: Limits) 
     changed = {c.path: plan.ranges.get(c.path, []) for c in plan.changes if c.status != "deleted"}
     b = Builder(limits)
     if plan.head is None:
-        listed = _listed(b, root, tracked_files(root))
+        listed = _listed(b, root, skip_run_dirs(b, root, tracked_files(root), ()))
         _skip_untracked(b, root)
         loads = {rel: (size, _disk_reader(root / rel)) for rel, size in listed}
     else:
@@ -250,10 +256,16 @@ def ingest(
     max_files: int = 20000,
     max_file_bytes: int = 1_000_000,
     max_total_bytes: int = 50_000_000,
+    exclude: tuple[Path, ...] = (),
 ) -> TargetSnapshot:
-    """Read a file, document, folder, git repo or diff into a snapshot; TargetError if bad."""
+    """Read a file, document, folder, git repo or diff into a snapshot; TargetError if bad.
+
+    Folders in `exclude` (the output folder) and run directories inside the target are never read."""
     limits = Limits(max_files, max_file_bytes, max_total_bytes)
     shown = str(target)
+    if not shown.strip():
+        raise TargetError("empty target: name the file or folder to review (use . for the current folder)")
+    exclude = tuple(p.resolve() for p in exclude)
     path = Path(target).expanduser()
     if not path.exists():
         what = "broken symlink" if path.is_symlink() else "target not found"
@@ -269,15 +281,15 @@ def ingest(
     if diff is not None and repo is None:
         raise TargetError(f"--diff needs a git repository, and {shown} is not inside one")
     if repo is None:
-        return _ingest_folder(root, shown, limits)
+        return _ingest_folder(root, shown, limits, exclude)
     from git import GitCommandError
 
     try:
         if diff is not None:
             return _ingest_diff(root, shown, repo, diff, limits)
-        snap = _ingest_git(root, shown, repo, limits)
+        snap = _ingest_git(root, shown, repo, limits, exclude)
     except GitCommandError as e:
         detail = str(e.stderr or e).strip().splitlines() or ["unknown error"]
         line = detail[-1].strip().removeprefix("stderr: ").strip("'")
         raise TargetError(f"git failed on {shown}: {line}") from None
-    return snap if snap is not None else _ingest_folder(root, shown, limits)
+    return snap if snap is not None else _ingest_folder(root, shown, limits, exclude)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import ast
 import io
 import re
+import threading
 
 from engine.target.snapshot import Section
 
 MAX_SYMBOLS = 20
+_AST_LOCK = threading.Lock()
 _ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
@@ -116,15 +118,30 @@ def sections(text: str, language: str | None) -> list[Section]:
     return _number_headings(heads)
 
 
-def symbols(text: str, language: str | None, secs: list[Section] | None = None) -> list[str]:
-    """Top-level symbols of a code file (Python via ast, others via a cheap regex)."""
+def parse_python(text: str) -> tuple[ast.Module | None, str | None]:
+    """(tree, None), or (None, why) when the parser cannot build one; never raises, one parse at a time.
+
+    A 60,000-line expression overflows the parser (RecursionError, MemoryError), and `ast.parse` in
+    several threads at once can fail with SystemError (CPython gh-106905), so parses are serialised."""
+    with _AST_LOCK:
+        try:
+            return ast.parse(text), None
+        except (SyntaxError, ValueError):
+            return None, None  # not valid Python: the text outline is the honest one
+        except (RecursionError, MemoryError, SystemError) as exc:
+            return None, f"outline by text match: nested too deeply for the Python parser ({type(exc).__name__})"
+
+
+def symbols(text: str, language: str | None, secs: list[Section] | None = None,
+            notes: list[str] | None = None) -> list[str]:
+    """Top-level symbols of a code file (Python via ast, others and unparsable Python via a cheap regex);
+    why the parser was not used, when it failed, is appended to `notes`."""
     if secs:
         return [f"{s.number} {s.title}".strip() for s in secs if s.level <= 2][:MAX_SYMBOLS]
     if language == "python":
-        try:
-            tree = ast.parse(text)
-        except (SyntaxError, ValueError):
-            tree = None
+        tree, why = parse_python(text)
+        if why and notes is not None:
+            notes.append(why)
         if tree is not None:
             kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
             return [n.name for n in tree.body if isinstance(n, kinds)][:MAX_SYMBOLS]

@@ -1,7 +1,8 @@
 """Secret redaction: replace secrets with `[REDACTED:<type>]` before any text reaches a model.
 
 Private-key blocks (PEM, PGP, OpenSSH, PuTTY) are replaced whole, keeping the line count so
-line numbers stay real. AWS access key ids are caught by our own regex. Everything else goes
+line numbers stay real. AWS access key ids, well-known token formats (JWTs whole) and values under
+secret-looking keys in any file type are caught by our own rules (known_secrets). Everything else goes
 through detect-secrets' plugins (1.5.0), called directly on in-memory lines: no temp files,
 no global settings, no verification (no network). Only lines that pass a cheap pre-filter
 (a secret-sounding keyword, a URL, or a 16+ character token containing a digit) are handed
@@ -27,6 +28,8 @@ from detect_secrets.plugins.keyword import (
     KeywordDetector,
 )
 from detect_secrets.util.filetype import determine_file_type
+
+from engine.target.known_secrets import redact_keyed, redact_known
 
 _PEM_BLOCK = re.compile(
     r"-----BEGIN (?P<kind>[A-Z0-9 ]*?)PRIVATE KEY(?: BLOCK)?-----"
@@ -185,8 +188,8 @@ def _sub_blocks(text: str, pattern: re.Pattern[str], label: str) -> tuple[str, i
     return pattern.sub(repl, text), count
 
 
-def _redact_blocks(text: str) -> tuple[str, int]:
-    """Private-key blocks and AWS key ids, over the whole text."""
+def redact_blocks(text: str) -> tuple[str, int]:
+    """Private-key blocks, AWS key ids and every well-known token format, over the whole text."""
     total = 0
     if "PRIVATE KEY" in text:
         text, n = _sub_blocks(text, _PEM_BLOCK, "private-key")
@@ -195,7 +198,13 @@ def _redact_blocks(text: str) -> tuple[str, int]:
         text, n = _sub_blocks(text, _PUTTY_BLOCK, "private-key")
         total += n
     text, n = _AWS_KEY_ID.subn(_placeholder("AWS Access Key"), text)
-    return text, total + n
+    text, m = redact_known(text)
+    return text, total + n + m
+
+
+def redact_name(name: str) -> str:
+    """A file name, folder name or path with every well-known token format replaced."""
+    return redact_blocks(name)[0] if name else name
 
 
 def redact_many(items: Sequence[tuple[str, str]]) -> list[tuple[str, int]]:
@@ -205,7 +214,9 @@ def redact_many(items: Sequence[tuple[str, str]]) -> list[tuple[str, int]]:
     split: dict[int, list[str]] = {}
     groups: dict[int, tuple[dict[Any, int], list[tuple[int, int]]]] = {}
     for k, (text, path) in enumerate(items):
-        text, n = _redact_blocks(text)
+        text, n = redact_blocks(text)
+        text, m = redact_keyed(text, path)
+        n += m
         texts.append(text)
         counts.append(n)
         candidates = _candidate_lines(text)

@@ -100,6 +100,8 @@ class TargetSnapshot(BaseModel):
     files: list[SourceFile]
     file_map: list[FileEntry] = Field(default_factory=list)
     skipped: list[Skipped] = Field(default_factory=list)
+    # Files reviewed in a degraded way (e.g. outlined by text match when the parser failed), and why.
+    notes: list[Skipped] = Field(default_factory=list)
     git: GitInfo | None = None
     redactions: int = 0
     # Paths whose text had at least one secret replaced (counts per file in SourceFile).

@@ -1,0 +1,133 @@
+"""The feature vector behind a finding's truth score (pure): what the engine checked and what the debate said.
+
+Every feature is 0 when its signal is absent, so a missing signal adds nothing to the logistic model
+(engine/verify/calibration.py): without a judge answer the `judge` feature is 0 and truth rests on the
+checks and the debate alone; without a reproducer the three reproducer indicators are 0.
+
+| feature | value |
+|---|---|
+| judge | logit of the judge's P(yes), clipped to P in [0.02, 0.98]; 0 without a judge answer |
+| quote_verified / quote_not_found | 1 when the quote is at the cited lines / nowhere in the target (moved: both 0) |
+| location_refutes | 1 when a location check refutes the cited lines (or no quote check's cited place exists) |
+| analyzer_support | supporting analyzer checks (ruff, bandit, ...) at the finding's lines, at most 3 |
+| reproduced / not_reproduced / reproducer_broken | the reproducer's outcome (all 0 when none ran) |
+| raisers | independent raisers beyond the first, at most 4 |
+| agree / disagree / concede / maintain | debate counts, at most 5 each (`disagree`: only those backed by a |
+|   | counter-quote found in the target) |
+| severity | severity rank centred: low -1.5, medium -0.5, high 0.5, critical 1.5 |
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from engine.verify.checks import Check
+
+FEATURES: tuple[str, ...] = (
+    "judge", "quote_verified", "quote_not_found", "location_refutes", "analyzer_support", "reproduced",
+    "not_reproduced", "reproducer_broken", "raisers", "agree", "disagree", "concede", "maintain", "severity",
+)
+EVIDENCE_RANK = {"verified": 3, "moved": 2, "not_found": 1}
+SEVERITY_CENTRED = {"low": -1.5, "medium": -0.5, "high": 0.5, "critical": 1.5}
+P_CLIP = 0.02
+
+
+@dataclass
+class Signals:
+    """What is known about one finding when it is scored."""
+
+    evidence_status: str = "not_found"  # compile's own quote check of the cluster's best member
+    checks: list[Check] = field(default_factory=list)  # the verify stage's checks for this finding
+    judge_p_yes: float | None = None
+    judge_mode: str | None = None
+    raisers: int = 1
+    agree: int = 0
+    disagree: int = 0  # supported disagreements only
+    concede: int = 0
+    maintain: int = 0
+    severity: str = "medium"
+
+
+def logit(p: float) -> float:
+    """log(p / (1 - p)) with p clipped to [P_CLIP, 1 - P_CLIP]."""
+    p = min(1 - P_CLIP, max(P_CLIP, p))
+    return math.log(p / (1 - p))
+
+
+def quote_status(evidence_status: str, checks: list[Check]) -> str:
+    """The best quote verdict from compile's matcher and the verify stage's quote checks."""
+    verdicts = [evidence_status]
+    for c in checks:
+        if c.kind != "quote":
+            continue
+        status = c.data.get("status") or c.data.get("verdict")
+        if status == "no_quote":
+            status = "not_found"
+        elif status not in EVIDENCE_RANK:
+            status = {"supports": "verified", "refutes": "not_found"}.get(c.outcome)  # inconclusive: no verdict
+        if status:
+            verdicts.append(str(status))
+    return max(verdicts, key=lambda v: EVIDENCE_RANK.get(v, 0))
+
+
+def location_refuted(checks: list[Check]) -> bool:
+    """A location check refutes the cited lines, or every quote check says its cited file or lines do not exist."""
+    if any(c.kind == "location" and c.outcome == "refutes" for c in checks):
+        return True
+    places = [c.data.get("location") for c in checks if c.kind == "quote" and c.data.get("location")]
+    return bool(places) and all(p in ("file_missing", "lines_out_of_range") for p in places)
+
+
+def reproducer_outcome(checks: list[Check]) -> str | None:
+    """reproduced / not_reproduced / broken from the last reproducer check, or None when none ran."""
+    runs = [c for c in checks if c.kind == "reproducer"]
+    if not runs:
+        return None
+    c = runs[-1]
+    said = {"broken_check": "broken", "timeout": "broken"}.get(str(c.data.get("classification")),
+                                                             c.data.get("classification"))
+    if said in ("reproduced", "not_reproduced", "broken"):
+        return str(said)
+    return {"supports": "reproduced", "refutes": "not_reproduced", "inconclusive": "broken"}[c.outcome]
+
+
+def rule_of(c: Check) -> str:
+    """An analyzer check's rule id (B006, S301, ...), else its checker name."""
+    return str(c.data.get("rule") or c.data.get("code") or c.data.get("test_id") or c.kind.split(":")[-1])
+
+
+def extract(s: Signals) -> tuple[dict[str, float], dict[str, str]]:
+    """(features, a short human label for each feature that is set), for the model and the rationale."""
+    x: dict[str, float] = dict.fromkeys(FEATURES, 0.0)
+    label: dict[str, str] = {}
+    if s.judge_p_yes is not None:
+        x["judge"] = round(logit(s.judge_p_yes), 4)
+        how = "" if s.judge_mode != "verbal" else " (verbal)"
+        label["judge"] = f"judge P(yes)={s.judge_p_yes:.2f}{how}"
+    quote = quote_status(s.evidence_status, s.checks)
+    if quote == "verified":
+        x["quote_verified"], label["quote_verified"] = 1.0, "quote verified"
+    elif quote == "not_found":
+        x["quote_not_found"], label["quote_not_found"] = 1.0, "quote not found"
+    if location_refuted(s.checks):
+        x["location_refutes"], label["location_refutes"] = 1.0, "location refuted"
+    hits = [c for c in s.checks if c.kind.startswith("analyzer") and c.outcome == "supports"]
+    if hits:
+        x["analyzer_support"] = float(min(len(hits), 3))
+        label["analyzer_support"] = "analyzer " + ", ".join(dict.fromkeys(rule_of(c) for c in hits))
+    outcome = reproducer_outcome(s.checks)
+    if outcome is not None:
+        key = {"reproduced": "reproduced", "not_reproduced": "not_reproduced", "broken": "reproducer_broken"}[outcome]
+        x[key], label[key] = 1.0, {"reproduced": "reproducer reproduced it",
+                                   "not_reproduced": "reproducer did not reproduce it",
+                                   "broken": "reproducer broken"}[outcome]
+    if s.raisers > 1:
+        x["raisers"], label["raisers"] = float(min(s.raisers, 5) - 1), f"{s.raisers} independent raisers"
+    for key, n, text in (("agree", s.agree, "agreed"), ("disagree", s.disagree, "disagreed with a found counter-quote"),
+                         ("concede", s.concede, "conceded"), ("maintain", s.maintain, "maintained")):
+        if n:
+            x[key], label[key] = float(min(n, 5)), f"{n} {text}"
+    x["severity"] = SEVERITY_CENTRED.get(s.severity, 0.0)
+    label["severity"] = f"severity {s.severity}"
+    return x, label
