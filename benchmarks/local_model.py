@@ -1,9 +1,17 @@
-"""Benchmark the embedded local models: assembly, load, prompt/generation speed, concurrency.
+"""Benchmark the embedded local models: assembly, load, prompt/generation speed, concurrency, a review.
 
     python benchmarks/local_model.py [--model NAME ...] [--slots 4,2] [--drop-caches] [--full-run]
+    python benchmarks/local_model.py --model 1.5b --slots 1,2,4 --review examples/ratelimiter.py \
+        [--baseline REF] [--busy] [--draft 0.5b]
 
 Numbers come from llama.cpp's own per-request timings (prompt_per_second, predicted_per_second)
-plus wall clocks. Every request starts with a fresh nonce so no prompt cache is reused.
+plus wall clocks. Every speed request starts with a fresh nonce so no prompt cache is reused. The
+single-stream rates and the aggregate at the last slot count are cached for `rebuttal estimate`.
+`--review` times a default review and reads its ledger: prompt tokens evaluated vs served from the
+cache, and the ratio of its wall time to sum(tokens evaluated / measured rate), the physical limit.
+`--baseline REF` runs the same review on another commit (a temporary git worktree) back to back;
+`--busy` keeps one core busy with another process during the reviews; `--draft` adds a run with
+that model as the speculative draft.
 """
 
 from __future__ import annotations
@@ -28,10 +36,11 @@ from pydantic import BaseModel, Field
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.llm import local  # noqa: E402
+from engine.llm.ledger import read_ledger  # noqa: E402
+from engine.llm.speed import Speed, save_speed  # noqa: E402
 
 PROMPT_TOKENS = 1500
 GEN_TOKENS = 300
-CONCURRENT = 4
 # Shapes of a default run (3 personas, k=1) for the wall-time estimate, as (calls, prompt, output) tokens
 # in all: the brief's budget (18 calls of ~2,250 + ~450), and a real run of examples/ratelimiter.py.
 RUN_SHAPES = {"planned": (18, 18 * 2250, 18 * 450), "ratelimiter.py run": (15, 13310, 3060)}
@@ -151,7 +160,7 @@ def bench_assembly(name: str) -> None:
     print(f"  cached check {cached * 1000:.1f} ms | sha256 alone {sha:.2f} s")
 
 
-def bench_server(name: str, slots: int, drop_caches: bool) -> None:
+def bench_server(name: str, slots: int, drop_caches: bool) -> Speed:
     """Load time, single-request speed, concurrent aggregate and one structured call."""
     if drop_caches:
         Path("/proc/sys/vm/drop_caches").write_text("3\n")  # needs root: a truly cold load
@@ -165,21 +174,26 @@ def bench_server(name: str, slots: int, drop_caches: bool) -> None:
         _chat(server.base_url, client, name, code[:400])  # warm-up
         single, result = _timed(_chat, server.base_url, client, name, code)
         print(f"    single call {single:.1f} s: {_speed(result)} {WATCH.others()}")
-        with concurrent.futures.ThreadPoolExecutor(CONCURRENT) as pool:
+        width = max(slots, 1)
+        with concurrent.futures.ThreadPoolExecutor(width) as pool:
             WATCH.reset()
             start = time.perf_counter()
-            futures = [pool.submit(_chat, server.base_url, client, name, code) for _ in "abcd"]
+            futures = [pool.submit(_chat, server.base_url, client, name, code) for _ in range(width)]
             results = [f.result() for f in futures]
             wall = time.perf_counter() - start
     gen = sum(r["usage"]["completion_tokens"] for r in results)
     both = gen + sum(r["usage"]["prompt_tokens"] for r in results)
     print(
-        f"    {CONCURRENT} concurrent: wall {wall:.1f} s (sequential would be "
-        f"{CONCURRENT * single:.1f} s) | aggregate gen {gen / wall:.1f} tok/s, "
+        f"    {width} concurrent: wall {wall:.1f} s (sequential would be "
+        f"{width * single:.1f} s) | aggregate gen {gen / wall:.1f} tok/s, "
         f"prompt+gen {both / wall:.1f} tok/s {WATCH.others()}"
     )
     pp, tg = result["timings"]["prompt_per_second"], result["timings"]["predicted_per_second"]
-    speedup = CONCURRENT * single / wall
+    # generation only: each of the `width` requests also evaluated its prompt inside the wall time
+    agg_gen = gen / max(wall - width * result["usage"]["prompt_tokens"] / pp, 1e-6)
+    print(f"    single stream: prompt {pp:.1f} tok/s, gen {tg:.1f} tok/s | aggregate gen at {width} slots "
+          f"(prompt time taken out) {agg_gen:.1f} tok/s")
+    speedup = width * single / wall
     for label, (calls, prompt_tokens, output_tokens) in RUN_SHAPES.items():
         sequential = (prompt_tokens / pp + output_tokens / tg) / 60
         print(
@@ -201,8 +215,12 @@ def bench_server(name: str, slots: int, drop_caches: bool) -> None:
         f"    structured call {took:.1f} s, {verdict}, usage {meta.get('input_tokens')}+"
         f"{meta.get('output_tokens')} tok (matches server usage: {same}) {WATCH.others()}"
     )
+    threads = server.threads
     stop, _ = _timed(server.stop)
-    print(f"    peak RSS {_rss_mb()[1]:.0f} MB | server stop {stop:.2f} s")
+    print(f"    peak RSS {_rss_mb()[1]:.0f} MB | server stop {stop:.2f} s | {threads} threads")
+    return Speed(model=name, prompt_tps=round(pp, 2), gen_tps=round(tg, 2), aggregate_gen_tps=round(agg_gen, 2),
+                 slots=width, threads=threads, load1=round(os.getloadavg()[0], 2),
+                 measured=time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()), source="benchmark")
 
 
 def full_run_seconds(model: str, example: Path | None = None) -> float:
@@ -215,23 +233,90 @@ def full_run_seconds(model: str, example: Path | None = None) -> float:
     return took
 
 
+def review_run(model: str, target: Path, *, repo: Path, env: dict[str, str] | None = None) -> tuple[float, list]:
+    """Wall time and ledger of `rebuttal review TARGET` run from the code in `repo` (a default review)."""
+    with tempfile.TemporaryDirectory(prefix="rebuttal-bench-review-") as out:
+        cmd = [sys.executable, "-m", "engine", "review", str(target.resolve()), "--model", f"local:{model}",
+               "--out", out, "--run-id", "bench", "--quiet"]
+        full_env = {**os.environ, "PYTHONPATH": str(repo), **(env or {})}
+        took, _ = _timed(subprocess.run, cmd, check=True, cwd=repo, env=full_env, stdout=subprocess.DEVNULL)
+        return took, read_ledger(Path(out) / "bench" / "ledger.jsonl")
+
+
+def report_review(label: str, took: float, lines: list, speed: Speed) -> None:
+    """Wall time, tokens evaluated vs cached, and the ratio of wall time to the physical limit."""
+    prompt = sum(x.prompt_tokens for x in lines)
+    cached = sum(x.prompt_cached or 0 for x in lines)
+    known = any(x.prompt_cached is not None for x in lines)
+    gen = sum(x.completion_tokens for x in lines)
+    evaluated = prompt - cached
+    limit = evaluated / speed.prompt_tps + gen / speed.gen_tps
+    calls = len([x for x in lines if x.stage != "warm"])
+    cache_note = (f"evaluated {evaluated} ({evaluated / max(prompt, 1):.0%}), cached {cached}" if known
+                  else "cache not recorded by this commit")
+    print(f"  review [{label}]: wall {took:.0f} s | {calls} calls | prompt {prompt} tok: {cache_note} | "
+          f"generated {gen} | limit at single-stream rates {limit:.0f} s | wall/limit {took / max(limit, 1e-6):.2f} "
+          f"{WATCH.others()}")
+
+
+def baseline_repo(ref: str) -> Path:
+    """A temporary git worktree of REF (removed at exit)."""
+    path = Path(tempfile.mkdtemp(prefix="rebuttal-baseline-")) / "repo"
+    subprocess.run(["git", "worktree", "add", "--detach", str(path), ref], check=True, capture_output=True)
+    import atexit
+
+    atexit.register(subprocess.run, ["git", "worktree", "remove", "--force", str(path)], check=False)
+    return path
+
+
+def bench_reviews(name: str, args: argparse.Namespace, speed: Speed) -> None:
+    """The default review (and its baseline, busy and draft variants) back to back."""
+    here = Path(__file__).resolve().parents[1]
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if args.busy else None
+    label = " (one core kept busy)" if busy else ""
+    try:
+        runs = [("this commit" + label, here, None)]
+        if args.baseline:
+            runs.insert(0, (f"baseline {args.baseline}" + label, baseline_repo(args.baseline), None))
+        if args.draft:
+            runs.append((f"draft {args.draft}" + label, here, {local.DRAFT_ENV: args.draft}))
+        for run_label, repo, env in runs:
+            WATCH.reset()
+            took, lines = review_run(name, args.review, repo=repo, env=env)
+            report_review(run_label, took, lines, speed)
+    finally:
+        if busy is not None:
+            busy.kill()
+
+
 def main() -> None:
     """Run the benchmark for each requested local model."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="append", help="local model name (repeatable)")
-    parser.add_argument("--slots", default="4", help="comma-separated slot counts to try")
+    parser.add_argument("--slots", default="4", help="comma-separated slot counts to try (the last is cached)")
     parser.add_argument("--drop-caches", action="store_true", help="cold load (needs root)")
     parser.add_argument("--full-run", action="store_true", help="also time a full review run")
+    parser.add_argument("--review", type=Path, help="time a default review of this target and read its ledger")
+    parser.add_argument("--baseline", help="with --review: the same review on this git ref first (e.g. main~1)")
+    parser.add_argument("--busy", action="store_true", help="with --review: keep one core busy meanwhile")
+    parser.add_argument("--draft", help="with --review: also a run with this local model as speculative draft")
     args = parser.parse_args()
     names = [local.resolve_local_name(m) for m in args.model or list(local.LOCAL_MODELS)]
-    print(f"{os.cpu_count()} CPUs; default model {local.DEFAULT_LOCAL_MODEL}")
+    print(f"{os.cpu_count()} CPUs ({len(os.sched_getaffinity(0))} usable), load {os.getloadavg()[0]:.2f}; "
+          f"default model {local.DEFAULT_LOCAL_MODEL}")
     for name in names:
         print(f"{name}:")
         bench_assembly(name)
+        speed = None
         for slots in (int(s) for s in args.slots.split(",")):
-            bench_server(name, slots, args.drop_caches)
+            speed = bench_server(name, slots, args.drop_caches)
+        if speed is not None:
+            save_speed(local.cache_dir(), speed)
+            print(f"  cached for `rebuttal estimate`: {local.cache_dir() / 'speed.json'}")
         if args.full_run:
             print(f"  full default run: {full_run_seconds(name):.0f} s")
+        if args.review and speed is not None:
+            bench_reviews(name, args, speed)
 
 
 if __name__ == "__main__":

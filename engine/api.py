@@ -17,6 +17,7 @@ from engine.errors import ConfigError
 from engine.estimate import Estimate, budget_warning, estimate
 from engine.llm.gateway import ModelFactory
 from engine.llm.providers import parse_model, preflight
+from engine.llm.speed import Speed
 from engine.models import Report
 from engine.target import ingest
 from engine.target.snapshot import TargetSnapshot
@@ -96,13 +97,56 @@ class PreparedRun:
     warning: str | None
 
 
+def local_slots(settings: RunSettings) -> int:
+    """Server slots a run on the embedded model uses (the gateway's concurrency, at most 4)."""
+    return min(settings.concurrency, 4)
+
+
+def measured_speed(settings: RunSettings) -> Speed | None:
+    """This machine's cached speed of the run's local model (None for other providers or before a measurement)."""
+    spec = parse_model(settings.model)
+    if spec.provider != "local":
+        return None
+    from engine.llm import local
+    from engine.llm.speed import load_speed
+
+    return load_speed(local.cache_dir(), local.resolve_local_name(spec.name))
+
+
+def estimate_run(settings: RunSettings, workflow: Any, snapshot: TargetSnapshot) -> Estimate:
+    """The estimate, with a wall time where the local model's speed has been measured on this machine."""
+    return estimate(settings, workflow, snapshot, speed=measured_speed(settings), slots=local_slots(settings))
+
+
+def remember_speed(run_dir: Path, settings: RunSettings) -> Speed | None:
+    """After the first review on a local model, cache the speed its ledger shows (a benchmark's is kept)."""
+    spec = parse_model(settings.model)
+    if spec.provider != "local" or measured_speed(settings) is not None:
+        return None
+    import os
+
+    from engine.llm import local
+    from engine.llm.ledger import read_ledger
+    from engine.llm.speed import save_speed, speed_from_ledger
+
+    name = local.resolve_local_name(spec.name)
+    server = local.running_server(name)
+    if server is None:  # no call was made in this process
+        return None
+    found = speed_from_ledger(read_ledger(run_dir / "ledger.jsonl"), settings.model, slots=server.slots,
+                              threads=server.threads, load1=os.getloadavg()[0], run_id=settings.run_id)
+    if found is not None:
+        save_speed(local.cache_dir(), found.model_copy(update={"model": name}))
+    return found
+
+
 def prepare(settings: RunSettings, out_dir: Path, *, check_providers: bool = True,
             snapshot: TargetSnapshot | None = None, nonce: str | None = None) -> PreparedRun:
     """Ingest, estimate, preflight the models, then create the run directory and its run.yaml."""
     check_out_dir(out_dir)
     snap = snapshot or ingest(settings.target, diff=settings.diff, exclude=(out_dir,))
     wf = load_workflow(settings.workflow)
-    est = estimate(settings, wf, snap)
+    est = estimate_run(settings, wf, snap)
     if settings.budget.max_usd is not None and est.unknown_prices:
         raise ConfigError(f"--max-usd needs prices for: {', '.join(est.unknown_prices)} (use --prices FILE)")
     if settings.execute:  # refused here, before any call, when no sandbox works and no unsafe opt-out was given
@@ -128,9 +172,12 @@ def prepare(settings: RunSettings, out_dir: Path, *, check_providers: bool = Tru
 async def execute(prepared: PreparedRun, *, factory: ModelFactory | None = None,
                   listener: Callable[[str, int, int], None] | None = None,
                   clock: Callable[[], str] | None = None) -> Report:
-    """Run a prepared run to its report."""
-    return await runner.execute(prepared.run_dir, prepared.settings, prepared.workflow, prepared.target,
-                                prepared.nonce, factory=factory, listener=listener, clock=clock)
+    """Run a prepared run to its report (the first one on a local model also caches its measured speed)."""
+    report = await runner.execute(prepared.run_dir, prepared.settings, prepared.workflow, prepared.target,
+                                  prepared.nonce, factory=factory, listener=listener, clock=clock)
+    if factory is None:
+        remember_speed(prepared.run_dir, prepared.settings)
+    return report
 
 
 async def resume(run_dir: Path, *, factory: ModelFactory | None = None,

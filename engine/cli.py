@@ -7,6 +7,7 @@ import json
 import signal
 import sys
 import threading
+import time
 from collections.abc import Awaitable
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,7 +22,7 @@ from engine import api, runner, yamlio
 from engine.config import Budget, load_workflow, persona_library, workflow_library
 from engine.console import err, fail, out
 from engine.errors import ConfigError, RebuttalError
-from engine.estimate import estimate
+from engine.llm.providers import parse_model
 from engine.models import Report
 from engine.target import ingest
 from engine.trace import render_trace, trace
@@ -108,22 +109,59 @@ async def until_signal(coro: Awaitable[Report]) -> Report:
             signal.signal(sig, before[sig])
 
 
-def run_async(run_dir: Path, coro_fn: Any, quiet: bool = False) -> Report:
-    """Run the engine with a progress display; Ctrl-C stops cleanly and says how to resume."""
+def format_duration(seconds: float) -> str:
+    """12 s, 4 min 05 s, 1 h 02 min."""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+def remaining_s(elapsed: float, done: int, total: int, predicted: float | None) -> float | None:
+    """Seconds left: the measured pace once a call has finished, else the prediction (None without one). Pure."""
+    if done <= 0:
+        return None if predicted is None else max(predicted - elapsed, 0.0)
+    pace = elapsed * max(total - done, 0) / done
+    if predicted is None:
+        return pace
+    return (pace + max(predicted - elapsed, 0.0)) / 2  # the first calls (long prompts) are the slowest
+
+
+def run_async(run_dir: Path, coro_fn: Any, quiet: bool = False, *, calls: int | None = None,
+              predicted_s: float | None = None) -> Report:
+    """Run the engine with a progress display (elapsed and remaining time); Ctrl-C stops cleanly."""
     bar = None if quiet or not err.is_terminal else Progress(
-        TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err)
+        TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("{task.fields[left]}"), console=err)
     tasks: dict[str, Any] = {}
+    counts: dict[str, int] = {}
+    start = time.monotonic()
+
+    def left() -> str:
+        done = sum(counts.values())
+        rest = remaining_s(time.monotonic() - start, done, max(calls or 0, done), predicted_s)
+        return "" if rest is None or not calls else f"~{format_duration(rest)} left"
 
     def show(stage: str, done: int, total: int) -> None:
         if quiet:
             return
+        counts[stage] = done
         if bar is None:
             if done:
-                err.print(f"  {stage:<10} {done}/{total}", highlight=False)
+                note = left()
+                err.print(f"  {stage:<10} {done}/{total}  elapsed {format_duration(time.monotonic() - start)}"
+                          f"{'  ' + note if note else ''}", highlight=False)
             return
+        if "run" not in tasks and calls:
+            tasks["run"] = bar.add_task("all calls", total=calls, left="")
         if stage not in tasks:
-            tasks[stage] = bar.add_task(stage, total=max(total, 1))
+            tasks[stage] = bar.add_task(stage, total=max(total, 1), left="")
         bar.update(tasks[stage], completed=done, total=max(total, done, 1))
+        if "run" in tasks:
+            bar.update(tasks["run"], completed=sum(counts.values()), total=max(calls or 0, sum(counts.values())),
+                       left=left())
 
     try:
         if bar is None:
@@ -189,10 +227,13 @@ def review(
         if not quiet and not as_json:
             err.print(f"run {s.run_id}: {len(prep.target.files)} file(s), workflow {prep.workflow.name}, "
                       f"{s.personas} personas, k={s.k}, model {s.model}, judge {s.judge_model}; "
-                      f"~{prep.estimate.calls} calls", highlight=False)
+                      f"~{prep.estimate.calls} calls"
+                      + (f", ~{format_duration(prep.estimate.wall_s)}" if prep.estimate.wall_s else ""),
+                      highlight=False)
         if prep.warning:
             err.print(f"[yellow]warning:[/] {prep.warning}")
-        report = run_async(prep.run_dir, lambda show: api.execute(prep, listener=show), quiet or as_json)
+        report = run_async(prep.run_dir, lambda show: api.execute(prep, listener=show), quiet or as_json,
+                           calls=prep.estimate.calls, predicted_s=prep.estimate.wall_s)
     except RebuttalError as exc:
         fail(str(exc))
         return
@@ -262,19 +303,33 @@ def estimate_cmd(
     try:
         settings = api.build_settings(target, workflow=workflow, personas=personas, persona=persona, k=k,
                                       model=model, judge=judge, diff=diff, prices=load_prices(prices))
-        est = estimate(settings, load_workflow(workflow), ingest(target, diff=diff))
+        est = api.estimate_run(settings, load_workflow(workflow), ingest(target, diff=diff))
     except RebuttalError as exc:
         fail(str(exc))
         return
     t = Table(title=f"Estimate: {settings.workflow}, {settings.personas} personas, k={settings.k}, {settings.model}")
-    for col in ("stage", "calls", "prompt tokens", "completion tokens", "cost (USD)"):
+    local = parse_model(settings.model).provider == "local"
+    cols = ["stage", "calls", "prompt tokens", *(["of them cached"] if local else []), "completion tokens",
+            "cost (USD)", *(["wall (s)"] if est.wall_s is not None else [])]
+    for col in cols:
         t.add_column(col)
     for r in est.stages:
-        t.add_row(r.stage, str(r.calls), str(r.prompt_tokens), str(r.completion_tokens),
-                  "unknown" if r.cost_usd is None else f"{r.cost_usd:.4f}")
+        t.add_row(r.stage, str(r.calls), str(r.prompt_tokens), *([str(r.prompt_cached)] if local else []),
+                  str(r.completion_tokens), "unknown" if r.cost_usd is None else f"{r.cost_usd:.4f}",
+                  *([f"{r.wall_s:.0f}"] if r.wall_s is not None else []))
     total_cost = "unknown" if est.cost_usd is None else f"{est.cost_usd:.4f}"
-    t.add_row("total", str(est.calls), str(est.tokens), "", total_cost)
+    t.add_row("total", str(est.calls), str(est.tokens), *([str(est.prompt_cached)] if local else []), "",
+              total_cost, *([f"{est.wall_s:.0f}"] if est.wall_s is not None else []))
     out.print(t)
+    if est.speed is not None and est.wall_s is not None:
+        sp = est.speed
+        out.print(f"expected wall time: {format_duration(est.wall_s)} at {sp.prompt_tps:.0f} prompt / {sp.gen_tps:.0f} "
+                  f"generated tok/s (measured {sp.measured[:16]} by {sp.source}, {sp.threads} threads, load "
+                  f"{sp.load1:.1f}); {est.prompt_cached / max(1, sum(r.prompt_tokens for r in est.stages)):.0%} of the "
+                  "prompt tokens expected from the prompt cache", highlight=False)
+    elif local:
+        out.print("expected wall time: not measured on this machine yet; run `python benchmarks/local_model.py` "
+                  "(or one review) first", highlight=False)
 
 
 @app.command("personas")

@@ -61,6 +61,8 @@ def print_summary(run_dir: Path, report: Report, limit: int = 10) -> None:
         t.add_row(f.id, f.severity, f.status, f"{f.scores.truth:.2f}", f"{f.scores.usefulness:.2f}",
                   f"{f.file}:{f.line_start}", f.title, str(len(f.personas)))
     out.print(t)
+    if any(c.timed_calls or c.prompt_cached for c in report.cost_by_stage):
+        out.print(time_table(report))
     tot = report.total
     cost = f"{tot.calls} calls, {tot.prompt_tokens + tot.completion_tokens} tokens, ${tot.cost_usd:.4f}" if tot else ""
     state = "complete" if report.complete else f"PARTIAL ({report.partial_reason})"
@@ -71,6 +73,20 @@ def print_summary(run_dir: Path, report: Report, limit: int = 10) -> None:
     html = run_dir / "report.html"
     out.print(f"Report: {html if html.exists() else run_dir / 'review-findings.md'}", highlight=False)
     out.print(f"Trace a finding: rebuttal trace {run_dir} F-001", highlight=False)
+
+
+def time_table(report: Report) -> Table:
+    """Where the time went, per stage: prompt tokens evaluated vs served from cache, server-side timings."""
+    t = Table(title="Where the time went (server timings)")
+    for col in ("stage", "calls", "prompt tok", "cached", "evaluated", "prompt eval s", "generation s", "latency s"):
+        t.add_column(col, justify="left" if col == "stage" else "right")
+    rows = [*report.cost_by_stage, *([report.total] if report.total else [])]
+    for c in rows:
+        timed = c.timed_calls > 0
+        t.add_row(c.key, str(c.calls), str(c.prompt_tokens), str(c.prompt_cached),
+                  str(c.prompt_tokens - c.prompt_cached), f"{c.prompt_eval_s:.1f}" if timed else "–",
+                  f"{c.generation_s:.1f}" if timed else "–", f"{c.latency_s:.1f}")
+    return t
 
 
 def print_diff(d: RunDiff) -> None:

@@ -7,14 +7,18 @@ import math
 from pydantic import BaseModel
 
 from engine.config import RunSettings, Workflow
-from engine.llm.providers import context_window, price_of
+from engine.llm.providers import context_window, parse_model, price_of
+from engine.llm.speed import Speed, stage_seconds
 from engine.stages.claims import planned_calls
-from engine.stages.common import MAX_TOKENS, PROMPT_OVERHEAD
+from engine.stages.common import MAX_TOKENS, PROMPT_OVERHEAD, STAGE_ROOM
 from engine.stages.selection import SHORTLIST
 from engine.target.snapshot import TargetSnapshot
 
 CHARS_PER_TOKEN = 3.5
-OUTPUT_SHARE = 0.6  # typical share of max_tokens actually generated
+OUTPUT_SHARE = 0.6  # typical share of max_tokens actually generated (hosted models; errs high for cost)
+LOCAL_OUTPUT_SHARE = 0.35  # the embedded 1.5B: 4,637 completion tokens of ~13,300 allowed in a default run
+RULES_TOKENS = 150  # the system prompt's rules, before the target: part of the shared prefix
+USER_TOKENS = 350  # persona and stage instructions of one call (275-300 measured on the Qwen tokenizer), rounded up
 
 
 class StageEstimate(BaseModel):
@@ -23,6 +27,8 @@ class StageEstimate(BaseModel):
     prompt_tokens: int
     completion_tokens: int
     cost_usd: float | None
+    prompt_cached: int = 0  # expected from a prompt cache (local model: the shared rules + target prefix)
+    wall_s: float | None = None
 
 
 class Estimate(BaseModel):
@@ -31,24 +37,38 @@ class Estimate(BaseModel):
     tokens: int
     cost_usd: float | None
     unknown_prices: list[str]
+    prompt_cached: int = 0
+    wall_s: float | None = None  # local model with a measured speed only
+    speed: Speed | None = None
 
 
-def estimate(settings: RunSettings, workflow: Workflow, target: TargetSnapshot) -> Estimate:
-    """Calls per stage and estimated tokens/cost for one full pass of the workflow."""
+def estimate(settings: RunSettings, workflow: Workflow, target: TargetSnapshot, speed: Speed | None = None,
+             slots: int = 1) -> Estimate:
+    """Calls per stage and estimated tokens/cost for one full pass of the workflow (wall time given a speed).
+
+    Every prompt opens with the rules and the target: a local model evaluates that prefix once per view
+    (one view when the target fits; else one per persona's focus and one for the panel) and serves the
+    rest of the run's copies from its cache.
+    """
     n = len(settings.persona_slugs) or settings.personas
     k = min(settings.k, max(n - 1, 0))
-    target_tokens = min(int(sum(len(f.text) for f in target.files) / CHARS_PER_TOKEN * 1.15),
-                        context_window(settings.model) - 2000)
-    excerpt = 400
+    local = parse_model(settings.model).provider == "local"
+    window = context_window(settings.model)
+    full = int(sum(len(f.text) for f in target.files) / CHARS_PER_TOKEN * 1.15)
+    shared_budget = window - max(MAX_TOKENS.values()) - PROMPT_OVERHEAD - STAGE_ROOM
+    target_tokens = min(full, shared_budget)
+    views = 1 if full <= shared_budget else n + 1
+    excerpt = min(400, target_tokens)  # excerpts around cited lines: never more than the target itself
     review_spec = workflow.stage("reviews")
     writers = 1 if review_spec is not None and review_spec.writers == "first" else n
     plan: list[tuple[str, int, int]] = []
     personas_spec = workflow.stage("personas")
-    if not settings.persona_slugs and not (personas_spec and personas_spec.mode == "repeat"):
-        plan.append(("personas", 1, target_tokens))
+    generated = max(n - 1, 0)  # the correctness reviewer comes from the library
+    if not settings.persona_slugs and not (personas_spec and personas_spec.mode == "repeat") and generated:
+        plan.append(("personas", 1, 0))
     if target.is_document:  # one short call per section, one per candidate pair (both capped)
         plan.append(("claims", planned_calls(target), 300))
-    plan.append(("reviews", writers, target_tokens))
+    plan.append(("reviews", writers, 0))
     if workflow.stage("responses"):
         plan.append(("picks", n if n - 1 > k > 0 else 0, 80 * min(n - 1, SHORTLIST)))
         plan.append(("responses", n * k, excerpt * 3))
@@ -57,25 +77,37 @@ def estimate(settings: RunSettings, workflow: Workflow, target: TargetSnapshot) 
     if workflow.stage("findings"):
         plan.append(("findings", n, 600))
     if (sr := workflow.stage("self_review")) is not None:
-        plan.append(("critique", sr.max_rounds, target_tokens))
-        plan.append(("reviews", sr.max_rounds - 1, target_tokens))
+        plan.append(("critique", sr.max_rounds, 0))
+        plan.append(("reviews", sr.max_rounds - 1, 0))
     issues = writers * 4
     plan.append(("judge", issues, excerpt * 2))  # one isolated yes/no call per finding (at most `issues`)
     plan.append(("compile", max(1, math.ceil(issues / 6)), excerpt * 3))  # usefulness labels, 6 per call
     models = {settings.model, settings.judge_model, *settings.panel}
     unknown = sorted(m for m in models if price_of(m, settings.prices) is None)
     price = price_of(settings.model, settings.prices)
+    prefix = target_tokens + RULES_TOKENS
+    first_evaluations = prefix * views  # each view's prefix is evaluated once (warmed), then cached
     rows = []
-    for stage, calls, prompt in plan:
-        p = calls * (prompt + PROMPT_OVERHEAD)
-        c = int(calls * MAX_TOKENS.get(stage, 600) * OUTPUT_SHARE)
+    for stage, calls, own in plan:
+        p = calls * (prefix + own + USER_TOKENS)
+        c = int(calls * MAX_TOKENS.get(stage, 600) * (LOCAL_OUTPUT_SHARE if local else OUTPUT_SHARE))
+        cached = 0
+        if local and calls:
+            cached = max(0, calls * prefix - first_evaluations)
+            first_evaluations = max(0, first_evaluations - calls * prefix)
         cost = None if price is None else round((p * price[0] + c * price[1]) / 1e6, 6)
-        rows.append(StageEstimate(stage=stage, calls=calls, prompt_tokens=p, completion_tokens=c, cost_usd=cost))
+        wall = None if speed is None or not local else round(
+            stage_seconds(speed, calls=calls, evaluated=p - cached, generated=c, slots=slots), 1)
+        rows.append(StageEstimate(stage=stage, calls=calls, prompt_tokens=p, completion_tokens=c, cost_usd=cost,
+                                  prompt_cached=cached, wall_s=wall))
     costs = [r.cost_usd for r in rows]
     total_cost = None if any(c is None for c in costs) else round(sum(c or 0 for c in costs), 6)
+    walls = [r.wall_s for r in rows]
     return Estimate(stages=rows, calls=sum(r.calls for r in rows),
                     tokens=sum(r.prompt_tokens + r.completion_tokens for r in rows),
-                    cost_usd=total_cost, unknown_prices=unknown)
+                    cost_usd=total_cost, unknown_prices=unknown, prompt_cached=sum(r.prompt_cached for r in rows),
+                    wall_s=None if any(w is None for w in walls) else round(sum(w or 0 for w in walls), 1),
+                    speed=speed if local else None)
 
 
 def budget_warning(settings: RunSettings, est: Estimate) -> str | None:

@@ -239,6 +239,10 @@ class CostLine(Record):
     completion_tokens: int
     cost_usd: float
     latency_s: float
+    prompt_cached: int = 0  # prompt tokens served from the server's prompt cache (where it reports them)
+    prompt_eval_s: float = 0.0  # server-side prompt evaluation time, summed over timed_calls
+    generation_s: float = 0.0  # server-side generation time, summed over timed_calls
+    timed_calls: int = 0  # attempts whose server reported timings
 
 
 class DebateSummary(Record):

@@ -223,8 +223,9 @@ def test_unsure_pairs_are_asked_once_each_and_decide_the_clusters() -> None:
         asked.append(subject)
         return schema.model_validate(fake_answers.answer(schema.__name__, user))
 
+    target = SimpleNamespace(view=lambda budget_tokens, focus: SimpleNamespace(text="=== FILE: m.py (lines 5-5) ==="))
     ctx = SimpleNamespace(nonce="n", settings=SimpleNamespace(judge_model="fake", strict=True),
-                          gateway=SimpleNamespace(structured=structured))
+                          gateway=SimpleNamespace(structured=structured), target=target)
     reviews = [review("a", issue("R-a", 1, "m.py", 5, 5, quote="q1 is long enough", title="Loop stops early",
                                  fix="Iterate over every item.")),
                review("b", issue("R-b", 1, "m.py", 5, 5, quote="q2 is long enough", title="Questionable early",

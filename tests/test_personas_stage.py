@@ -1,7 +1,8 @@
-"""Persona generation: near-duplicates rejected and regenerated; sanitised slugs; library fallback."""
+"""Persona generation: one call, the correctness reviewer kept, near-duplicates dropped, library fill."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -9,8 +10,9 @@ from typing import Any
 import pytest
 
 from engine.llm import fake_answers
+from engine.models import Persona
 from engine.schemas import PersonaOut
-from engine.stages.personas import accept_distinct, near_duplicate
+from engine.stages.personas import accept_distinct, assemble_panel, near_duplicate
 from tests.conftest import run_fake
 
 
@@ -36,23 +38,41 @@ def test_accept_distinct_keeps_order_and_limit() -> None:
     assert [x.name for x in accept_distinct(c, [], 2)] == ["A", "B"]
 
 
-def duplicates_then_distinct(prompt: str) -> dict[str, Any]:
+def all_duplicates(prompt: str) -> dict[str, Any]:
     n = int(re.search(r"Propose exactly (\d+)", prompt).group(1))  # type: ignore[union-attr]
-    if "already:" not in prompt:
-        same = {"name": "Security Auditor", "role": "security", "perspective": "p", "focus": ["injection"]}
-        return {"personas": [same] * n}
-    names = ["../../Evil\x00Name", "Maintainer of Things"]
-    return {"personas": [{"name": names[i % 2], "role": f"role {i}", "perspective": "p", "focus": [f"area{i}"]}
+    names = ["Security Auditor", "Security Auditor", "../../Evil\x00Name", "Correctness Reviewer"]
+    return {"personas": [{"name": names[i % 4], "role": f"role {i}", "perspective": "p", "focus": [f"area{i}"]}
                          for i in range(n)]}
 
 
-def test_duplicates_are_regenerated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(fake_answers.ANSWERS, "PersonasOut", duplicates_then_distinct)
-    run_dir, report = run_fake(tmp_path, workflow="fusion", personas=3)
-    assert len(report.personas) == 3
-    assert len(set(report.personas)) == 3
+def lib(*slugs: str) -> dict[str, Persona]:
+    return {s: Persona(slug=s, name=s.replace("-", " ").title(), role="r", perspective="", focus=[s]) for s in slugs}
+
+
+@pytest.mark.parametrize(("candidates", "n", "expected"), [
+    ([p("Security Auditor", "s", ["injection"]), p("Perf", "p", ["latency"])], 3,
+     ["correctness-reviewer", "security-auditor", "perf"]),
+    ([p("Security Auditor", "s", ["injection"]), p("Security Auditor", "s", ["injection"])], 3,
+     ["correctness-reviewer", "security-auditor", "operator"]),  # the duplicate is filled from the library
+    ([p("Correctness Reviewer", "c", ["logic"]), p("Perf", "p", ["latency"])], 2,
+     ["correctness-reviewer", "perf"]),  # a generated twin of the base persona is dropped
+    ([p("A", "a", ["one"]), p("B", "b", ["two"]), p("C", "c", ["three"])], 2, ["correctness-reviewer", "a"]),
+])
+def test_assemble_panel(candidates: list[PersonaOut], n: int, expected: list[str]) -> None:
+    base = [lib("correctness-reviewer")["correctness-reviewer"]]
+    panel, _ = assemble_panel(base, candidates, lib("correctness-reviewer", "operator", "tester"), n)
+    assert [x.slug for x in panel] == expected
+
+
+def test_one_call_keeps_the_correctness_reviewer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(fake_answers.ANSWERS, "PersonasOut", all_duplicates)
+    run_dir, report = run_fake(tmp_path, workflow="fusion", personas=4)
+    assert report.personas[0] == "correctness-reviewer"
+    assert len(report.personas) == len(set(report.personas)) == 4
     assert all(re.fullmatch(r"[a-z0-9-]+", s) for s in report.personas)
-    assert (run_dir / "calls" / "personas--panel--round-2.json").exists()
-    assert any("near-duplicate" in d for d in report.degraded)
+    assert [f.name for f in (run_dir / "calls").glob("personas--*")] == ["personas--panel--panel.json"]
+    prompt = json.loads((run_dir / "calls" / "personas--panel--panel.json").read_text())["messages"][1]["content"]
+    assert "Propose exactly 5" in prompt and "- already: Correctness Reviewer" in prompt  # 3 seats + 2 surplus
+    assert any("filled from the library" in d for d in report.degraded)
     for f in (run_dir / "personas").iterdir():
         assert f.resolve().parent == (run_dir / "personas").resolve()

@@ -22,4 +22,4 @@ def test_every_prompt_has_a_template(stage: str) -> None:
 
 def test_templates_are_strict() -> None:
     with pytest.raises(jinja2.UndefinedError):
-        render_template("prompts/review.md.j2", max_issues=3)
+        render_template("prompts/review.md.j2")

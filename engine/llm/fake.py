@@ -125,24 +125,25 @@ class FakeChatModel(BaseChatModel):
     def _answer(self, messages: list[BaseMessage], schema_name: str | None, logprobs: bool = False) -> AIMessage:
         prompt = prompt_text(messages)
         self._calls += 1
+        system = str(messages[0].content) if messages and messages[0].type == "system" else ""
         fault = self.plan.next_fault(prompt)
         if fault is not None:
-            return self._message(prompt, self._fault(fault))
+            return self._message(prompt, self._fault(fault), system)
         # answers read the original request only: a repair turn (junk answer + feedback) leaves them unchanged
         first_ai = next((i for i, m in enumerate(messages) if isinstance(m, AIMessage)), len(messages))
         prompt = prompt_text(messages[:first_ai])
         if schema_name is None and fake_answers.is_yes_no(prompt):
             p = fake_answers.p_yes(prompt)
             if logprobs and self.logprobs:
-                msg = self._message(prompt, "Yes" if p >= 0.5 else "No")
+                msg = self._message(prompt, "Yes" if p >= 0.5 else "No", system)
                 msg.response_metadata["logprobs"] = fake_answers.logprobs_for(p)
                 return msg
-            return self._message(prompt, fake_answers.verbal(p))
+            return self._message(prompt, fake_answers.verbal(p), system)
         if schema_name is None:
             content = "A deterministic fake answer."
         else:
             content = json.dumps(fake_answers.answer(schema_name, prompt))
-        return self._message(prompt, content)
+        return self._message(prompt, content, system)
 
     @staticmethod
     def _fault(fault: Fault) -> str:
@@ -159,13 +160,17 @@ class FakeChatModel(BaseChatModel):
         raise FakeHTTPError(int(fault.kind), f"fake HTTP {fault.kind}", fault.retry_after)
 
     @staticmethod
-    def _message(prompt: str, content: str) -> AIMessage:
+    def _message(prompt: str, content: str, system: str = "") -> AIMessage:
+        """An answer with usage and llama.cpp-style timings: the system message counts as cached."""
+        prompt_tokens, output_tokens = max(1, len(prompt) // 4), max(1, len(content) // 4)
+        cached = min(len(system) // 4, prompt_tokens - 1)
         usage = {
-            "input_tokens": max(1, len(prompt) // 4),
-            "output_tokens": max(1, len(content) // 4),
-            "total_tokens": max(1, len(prompt) // 4) + max(1, len(content) // 4),
+            "input_tokens": prompt_tokens, "output_tokens": output_tokens,
+            "total_tokens": prompt_tokens + output_tokens, "input_token_details": {"cache_read": cached},
         }
-        return AIMessage(content=content, usage_metadata=usage)  # type: ignore[arg-type]
+        timings = {"cache_n": cached, "prompt_n": prompt_tokens - cached, "prompt_ms": 10.0 * (prompt_tokens - cached),
+                   "predicted_n": output_tokens, "predicted_ms": 50.0 * output_tokens}
+        return AIMessage(content=content, usage_metadata=usage, response_metadata={"timings": timings})  # type: ignore[arg-type]
 
     def _generate(
         self,

@@ -29,13 +29,15 @@ from engine.artifacts import write_atomic
 from engine.config import RunSettings
 from engine.errors import BudgetExceeded, ModelOutputError, ProviderError
 from engine.llm.ledger import Ledger, LedgerLine, read_ledger
+from engine.llm.llamacpp import server_timings, until_stalled
 from engine.llm.logprobs import JudgeAnswer, judge_answer
-from engine.llm.providers import parse_model, price_of
+from engine.llm.providers import ServerHooks, parse_model, price_of, server_hooks
 from engine.llm.retry import OUTPUT_ERRORS, cut_off_message, is_transient, retry_after, status_of
 from engine.paths import slugify
 
 T = TypeVar("T", bound=BaseModel)
 ModelFactory = Callable[[str, int], BaseChatModel]
+WARM_STAGE = "warm"  # ledger stage of prefix-warming calls (engine overhead, outside the budget)
 # one attempt of a call: (raw answer, parsed record or None, parse error or None)
 Call = Callable[[list[BaseMessage]], Awaitable[tuple[AIMessage | None, Any, BaseException | None]]]
 
@@ -70,11 +72,52 @@ class Gateway:
         self.ledger = Ledger(self.run_dir / "ledger.jsonl")
         self._ok_calls: set[str] = set()
         for line in read_ledger(self.ledger.path):
-            self._account(line.prompt_tokens + line.completion_tokens, line.cost_usd or 0.0)
+            if line.stage != WARM_STAGE:  # warming is the engine's own overhead, not a call of the budget
+                self._account(line.prompt_tokens + line.completion_tokens, line.cost_usd or 0.0)
             if line.outcome == "ok":
                 self._ok_calls.add(line.call_id)
         self._sem = asyncio.Semaphore(self.settings.concurrency)
         self._models: dict[tuple[str, int], BaseChatModel] = {}
+        self._hooks: dict[str, ServerHooks | None] = {}
+        self._warmed: dict[str, asyncio.Future[None]] = {}
+
+    def hooks(self, model: str) -> ServerHooks | None:
+        """The model server's warming and progress hooks (embedded local model only), looked up once."""
+        if model not in self._hooks:
+            self._hooks[model] = server_hooks(model)
+        return self._hooks[model]
+
+    async def warm(self, model: str, system: str) -> None:
+        """Evaluate a new shared prefix once and copy it to every idle slot before calls that share it run.
+
+        The first call with a new system prompt does it while the others with the same prefix wait; each
+        warm is one ledger line (stage `warm`) and outside the budget. A failed warm is recorded, and the
+        calls then evaluate the prefix themselves.
+        """
+        hooks = self.hooks(model)
+        if hooks is None:
+            return
+        key = hashlib.sha256(f"{model}\n{system}".encode()).hexdigest()
+        if key in self._warmed:
+            await asyncio.shield(self._warmed[key])
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._warmed[key] = done
+        started, t0 = datetime.now(UTC).isoformat(timespec="seconds"), time.monotonic()
+        try:
+            info = await asyncio.to_thread(hooks.warm, system)
+            outcome = "ok" if "skipped" not in info else f"skipped: {info['skipped']}"
+        except Exception as exc:  # recorded in the ledger; the calls go on without a warm prefix
+            info, outcome = {}, f"error: {type(exc).__name__}: {str(exc)[:200]}"
+        finally:
+            done.set_result(None)
+        evaluated, cached = int(info.get("evaluated") or 0), int(info.get("cached") or 0)
+        self.ledger.append(LedgerLine(
+            call_id=f"warm--{key[:12]}", attempt=1, stage=WARM_STAGE, persona="panel", model=model,
+            prompt_tokens=evaluated + cached, completion_tokens=1 if outcome == "ok" else 0, cost_usd=0.0,
+            latency_s=round(time.monotonic() - t0, 3), outcome=outcome, started=started, prompt_cached=cached,
+            slot=(info.get("slots") or [None])[0],
+        ))
 
     def _account(self, tokens: int, usd: float) -> None:
         self.used.calls += 1
@@ -194,6 +237,8 @@ class Gateway:
             return hit
         if self.stopped:
             raise BudgetExceeded(self.stopped)
+        self.model(model, max_tokens)  # a local model's server starts here, before its prefix is warmed
+        await self.warm(model, system)
         messages: list[BaseMessage] = [SystemMessage(system), HumanMessage(user)]
         record: dict[str, Any] = {
             "call_id": cid, "stage": stage, "persona": persona, "model": model, "subject": subject,
@@ -245,7 +290,12 @@ class Gateway:
             try:
                 async with self._sem:
                     t0 = time.monotonic()
-                    raw, parsed, error = await asyncio.wait_for(call(messages), self.settings.timeout_s)
+                    hooks = self.hooks(model)
+                    if hooks is None:
+                        raw, parsed, error = await asyncio.wait_for(call(messages), self.settings.timeout_s)
+                    else:  # a local call is alive while its server advances: no fixed deadline
+                        raw, parsed, error = await until_stalled(call(messages), hooks.progress,
+                                                                 self.settings.timeout_s)
                 if parsed is None and error is None:
                     error = ValueError("the model returned no structured output")
                 outcome = "ok" if error is None else "parse_error"
@@ -267,7 +317,7 @@ class Gateway:
             line = LedgerLine(
                 call_id=cid, attempt=attempt, stage=stage, persona=persona, model=model,
                 prompt_tokens=p_tok, completion_tokens=c_tok, cost_usd=cost, latency_s=round(latency, 3),
-                outcome=outcome, tokens_estimated=estimated, started=started,
+                outcome=outcome, tokens_estimated=estimated, started=started, **server_timings(raw),
             )
             record["attempts"].append({
                 "attempt": attempt, "outcome": outcome, "latency_s": round(latency, 3),

@@ -30,6 +30,12 @@ class LedgerLine(BaseModel):
     outcome: str
     tokens_estimated: bool = False
     started: str = ""
+    # Reported by llama.cpp-compatible servers (None where the provider does not say): prompt tokens
+    # served from the prompt cache, time spent evaluating the rest of the prompt, generating, and the slot.
+    prompt_cached: int | None = None
+    prompt_eval_ms: float | None = None
+    generation_ms: float | None = None
+    slot: int | None = None
 
 
 class Ledger:
@@ -83,7 +89,8 @@ def read_ledger(path: Path) -> list[LedgerLine]:
 def summarise(lines: list[LedgerLine], key: str) -> list[CostLine]:
     """Totals grouped by a ledger field ('stage' or 'model'), in first-seen order."""
     groups: dict[str, dict[str, Any]] = defaultdict(
-        lambda: {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0, "latency_s": 0.0}
+        lambda: {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0, "latency_s": 0.0,
+                 "prompt_cached": 0, "prompt_eval_s": 0.0, "generation_s": 0.0, "timed_calls": 0}
     )
     for line in lines:
         g = groups[getattr(line, key)]
@@ -92,7 +99,14 @@ def summarise(lines: list[LedgerLine], key: str) -> list[CostLine]:
         g["completion_tokens"] += line.completion_tokens
         g["cost_usd"] += line.cost_usd or 0.0
         g["latency_s"] += line.latency_s
-    return [CostLine(key=k, **{**v, "cost_usd": round(v["cost_usd"], 6), "latency_s": round(v["latency_s"], 3)})
+        g["prompt_cached"] += line.prompt_cached or 0
+        if line.prompt_eval_ms is not None or line.generation_ms is not None:
+            g["timed_calls"] += 1
+            g["prompt_eval_s"] += (line.prompt_eval_ms or 0.0) / 1000
+            g["generation_s"] += (line.generation_ms or 0.0) / 1000
+    return [CostLine(key=k, **{**v, "cost_usd": round(v["cost_usd"], 6), "latency_s": round(v["latency_s"], 3),
+                               "prompt_eval_s": round(v["prompt_eval_s"], 3),
+                               "generation_s": round(v["generation_s"], 3)})
             for k, v in groups.items()]
 
 

@@ -8,6 +8,7 @@ import hashlib
 import importlib.resources
 import importlib.util
 import os
+import shutil
 import socket
 import stat
 import tempfile
@@ -19,6 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from engine.errors import LocalModelError
 from engine.llm.gguf import read_gguf_metadata
+from engine.llm.llamacpp import (
+    DRAFT_ENV,
+    client_class,
+    decode_progress,
+    default_threads,
+    set_draft,
+    warm_slots,
+)
 
 if TYPE_CHECKING:
     from langchain_core.language_models.chat_models import BaseChatModel
@@ -62,6 +71,9 @@ LOCAL_MODELS: dict[str, LocalModelSpec] = {
     )
 }  # fmt: skip
 DEFAULT_LOCAL_MODEL = "qwen2.5-coder-1.5b"
+# Slots: parallel sequences of the server. 4 keeps every call of a default fan-out (3-5 personas) generating
+# at once; on a 2-core machine 4 concurrent requests gave ~30 generated tok/s aggregate vs ~28 one after another
+# (shared/notes/local-model.md); `python benchmarks/local_model.py --slots 1,2,4` measures it on yours.
 DEFAULT_SLOTS = 4
 _ALIASES = {"1.5b": "qwen2.5-coder-1.5b", "0.5b": "qwen2.5-coder-0.5b"}
 
@@ -204,6 +216,8 @@ class LocalServer:
         spec = LOCAL_MODELS[resolve_local_name(name)]
         self.name, self.slots, self.context_per_slot = spec.name, slots, spec.context_per_slot
         self._server: Any = None
+        self._slot_dir: str | None = None
+        self.threads, self.draft = 0, ""
         external = os.environ.get("REBUTTAL_LOCAL_URL", "").strip().rstrip("/")
         self._external = bool(external)
         if external:
@@ -220,13 +234,20 @@ class LocalServer:
         params.model.path = str(path)
         params.n_parallel = slots
         params.n_ctx = slots * spec.context_per_slot
-        params.cpuparams.n_threads = params.cpuparams_batch.n_threads = threads or _cpu_count()
+        self.threads = threads or default_threads(_cpu_count())
+        params.cpuparams.n_threads = params.cpuparams_batch.n_threads = self.threads
         params.hostnames = ["127.0.0.1"]
         params.port = 0
         params.verbosity = 0
         params.offline = True
         params.ui = False
         params.cache_ram_mib = 1024  # llama.cpp keeps up to 8 GiB of old prompt states by default
+        params.cache_prompt = True
+        params.slot_prompt_similarity = 0.1  # a request goes to the idle slot that shares most of its prompt
+        params.endpoint_metrics = True  # n_decode_total: the progress a stalled-call watchdog reads
+        self._slot_dir = tempfile.mkdtemp(prefix="rebuttal-slots-")
+        params.slot_save_path = self._slot_dir + os.sep  # warm(): one evaluated prefix copied into every slot
+        self.draft = set_draft(params, os.environ.get(DRAFT_ENV, "").strip(), spec.name)
         try:
             self._server = xllamacpp.Server(params)
         except RuntimeError as exc:
@@ -248,6 +269,23 @@ class LocalServer:
         # up (while the GIL is held by this thread): close our own in-flight requests first.
         _hang_up_clients(self._port)
         del server  # the last reference: llama.cpp terminates its loop and joins its threads
+        if self._slot_dir:
+            shutil.rmtree(self._slot_dir, ignore_errors=True)
+
+    @property
+    def root(self) -> str:
+        """The server's address without /v1."""
+        return self.base_url.removesuffix("/v1")
+
+    def warm(self, system: str) -> dict[str, Any]:
+        """Evaluate a shared prompt prefix once and copy it into every idle slot (see llamacpp.warm_slots)."""
+        if self._external:
+            return {"skipped": "external server"}
+        return warm_slots(self.root, self.base_url, self.name, self.slots, system)
+
+    def progress(self) -> int | None:
+        """Decode steps the server has run so far (None when it does not say): rises while tokens flow."""
+        return decode_progress(self.root)
 
 
 def _hang_up_clients(port: int) -> None:
@@ -287,17 +325,25 @@ def get_server(name: str, *, slots: int = DEFAULT_SLOTS, threads: int | None = N
         return _servers[key]
 
 
+def running_server(name: str) -> LocalServer | None:
+    """The process's server for a local model if it has been started and is up, else None."""
+    with _servers_lock:
+        server = _servers.get(resolve_local_name(name))
+    return server if server is not None and server.running else None
+
+
 def chat_model(
     name: str, *, max_tokens: int, temperature: float = 0.2, seed: int | None = None, slots: int = DEFAULT_SLOTS
 ) -> BaseChatModel:
     """A ChatOpenAI client for the local model's server (started on first use)."""
-    from langchain_openai import ChatOpenAI
     from pydantic import SecretStr
 
     from engine.llm.providers import request_timeout
 
     server = get_server(name, slots=slots)
-    return ChatOpenAI(  # max_retries=0: the gateway retries; a generous timeout: 2-core CPUs are slow
+    # max_retries=0: the gateway retries. No read timeout: the gateway's watchdog ends a call only when the
+    # server stops making progress, so a slow but working call on a busy CPU is never abandoned.
+    return client_class()(
         model=server.name, base_url=server.base_url, api_key=SecretStr("local"), max_completion_tokens=max_tokens,
-        temperature=temperature, seed=seed, timeout=request_timeout(), max_retries=0,
+        temperature=temperature, seed=seed, timeout=request_timeout(None), max_retries=0,
     )  # fmt: skip

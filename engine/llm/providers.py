@@ -7,6 +7,7 @@ import os
 import re
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,12 +100,31 @@ def load_env_prices() -> dict[str, tuple[float, float]]:
         raise ConfigError("REBUTTAL_PRICES must be JSON like {\"openai:x\": [0.15, 0.6]}") from None
 
 
-def request_timeout(seconds: float = 600) -> Any:
+def request_timeout(seconds: float | None = 600) -> Any:
     """An httpx.Timeout: unhashable, so langchain-openai builds a client per model instead of sharing a
     process-wide cached one bound to the first event loop (which fails in a second `asyncio.run`)."""
     import httpx
 
     return httpx.Timeout(seconds)
+
+
+@dataclass(frozen=True)
+class ServerHooks:
+    """What a self-hosted llama.cpp server offers the gateway: prefix warming and a progress counter."""
+
+    warm: Callable[[str], dict[str, Any]]
+    progress: Callable[[], int | None]
+
+
+def server_hooks(model: str) -> ServerHooks | None:
+    """Hooks for the embedded local model's server (started by its chat model); None for other providers."""
+    spec = parse_model(model)
+    if spec.provider != "local":
+        return None
+    from engine.llm import local
+
+    server = local.get_server(spec.name)
+    return ServerHooks(warm=server.warm, progress=server.progress)
 
 
 def _require_key(var: str, model: str) -> str:

@@ -17,11 +17,12 @@ from engine.target.snapshot import SourceFile
 T = TypeVar("T", bound=BaseModel)
 
 MAX_TOKENS = {
-    "personas": 900, "reviews": 1000, "picks": 300, "responses": 850, "rebuttals": 750,
+    "personas": 1400, "reviews": 1000, "picks": 300, "responses": 850, "rebuttals": 750,
     "findings": 600, "compile": 600, "judge": 5, "critique": 500, "verify": 300,
 }
 MAX_ISSUES = 5
 PROMPT_OVERHEAD = 900  # tokens for the system prompt and instructions around the target
+STAGE_ROOM = 1200  # tokens left after the shared target for a stage's own material (reviews, excerpts)
 
 
 def wrap(ctx: RunContext, text: str) -> str:
@@ -29,9 +30,13 @@ def wrap(ctx: RunContext, text: str) -> str:
     return f"<<<DATA {ctx.nonce}>>>\n{text}\n<<<END {ctx.nonce}>>>"
 
 
-def target_block(ctx: RunContext, persona: Persona | None, model: str, stage: str) -> str:
-    """The whole target as this persona may see it, within its model's context budget."""
-    budget = context_window(model) - MAX_TOKENS[stage] - PROMPT_OVERHEAD
+def target_block(ctx: RunContext, persona: Persona | None, model: str, stage: str | None = None) -> str:
+    """The whole target as this persona may see it: one budget for every stage, so calls share it as a prefix.
+
+    `stage` no longer changes the budget (kept so older callers still work); `ask` puts this block in the
+    system prompt of every call, so a stage template must not add it again.
+    """
+    budget = context_window(model) - max(MAX_TOKENS.values()) - PROMPT_OVERHEAD - STAGE_ROOM
     view = ctx.target.view(budget_tokens=max(budget, 500), focus=persona.focus if persona else [])
     return wrap(ctx, view.text)
 
@@ -70,9 +75,19 @@ def excerpts(ctx: RunContext, spans: list[tuple[str, int, int]], around: int = 6
     return wrap(ctx, "\n\n".join(parts) if parts else "(no excerpt: the cited locations are not in the target)")
 
 
-def system_prompt(ctx: RunContext, persona: Persona | None, plain: bool = False) -> str:
-    """The system prompt: persona (or impartial organiser) plus the data rules (plain: a one-word answer)."""
-    return render_template("prompts/system.md.j2", persona=persona, nonce=ctx.nonce, plain=plain).strip()
+def system_prompt(ctx: RunContext, target: str | None, plain: bool = False) -> str:
+    """The system prompt: the data rules, then the target; identical for every call of a run that sees this view.
+
+    Without a target (a call that sends only its own excerpt), the impartial organiser's role comes first, as
+    before; plain: a one-word answer instead of JSON.
+    """
+    return render_template("prompts/system.md.j2", nonce=ctx.nonce, target=target, persona=None, plain=plain).strip()
+
+
+def user_prompt(persona: Persona | None, prompt: str, **values: Any) -> str:
+    """The user message: who answers (persona or impartial organiser), then the stage's instructions."""
+    role = render_template("prompts/_role.md.j2", persona=persona).strip()
+    return role + "\n\n" + render_template(f"prompts/{prompt}.md.j2", **values).strip()
 
 
 def counter_quote_status(ctx: RunContext, issue: Issue, quote: str) -> EvidenceStatus | None:
@@ -86,11 +101,16 @@ async def ask(
     ctx: RunContext, *, stage: str, persona: Persona | None, subject: str, model: str,
     schema: type[T], prompt: str, **values: Any,
 ) -> T:
-    """Render the stage prompt and make one structured call through the gateway."""
-    user = render_template(f"prompts/{prompt}.md.j2", **values).strip()
+    """Render the stage prompt and make one structured call through the gateway.
+
+    Every prompt opens with the rules and the target (the persona's view of it), the longest part that is
+    the same across the run's calls, so a server with a prompt cache evaluates it once; the persona, the
+    stage's instructions and the other reviews follow in the user message.
+    """
     return await ctx.gateway.structured(
-        stage=stage, persona=persona.slug if persona else "panel", subject=subject, model=model,
-        schema=schema, system=system_prompt(ctx, persona), user=user, max_tokens=MAX_TOKENS[stage],
+        stage=stage, persona=persona.slug if persona else "panel", subject=subject, model=model, schema=schema,
+        system=system_prompt(ctx, target_block(ctx, persona, model)), user=user_prompt(persona, prompt, **values),
+        max_tokens=MAX_TOKENS[stage],
     )
 
 

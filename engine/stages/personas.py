@@ -13,12 +13,13 @@ from engine.errors import BudgetExceeded, ConfigError, ModelOutputError, Provide
 from engine.models import Persona
 from engine.paths import unique_slug
 from engine.schemas import PersonaOut, PersonasOut
-from engine.stages.common import ask, target_block, write
+from engine.stages.common import ask, write
 from engine.state import RunState
 
 STOP = {"and", "the", "of", "a", "an", "for", "to", "in", "on", "with", "reviewer", "engineer", "review", "risk",
         "risks", "expert", "analyst", "specialist", "code"}
-MAX_ROUNDS = 3
+CORRECTNESS = "correctness-reviewer"  # the library persona every generated panel keeps (issue 13)
+SURPLUS = 2  # candidates asked for beyond the open seats, so near-duplicates can be dropped without a second call
 
 
 def words(p: PersonaOut | Persona) -> set[str]:
@@ -52,38 +53,50 @@ def library_for(ctx: RunContext) -> dict[str, Persona]:
     return {s: p for s, p in persona_library().items() if p.applies_to in (kind, "any")}
 
 
-async def generate(ctx: RunContext, n: int) -> tuple[list[Persona], list[str]]:
-    """Ask the judge model for n distinct personas; regenerate duplicates; fill from the library."""
-    model = ctx.settings.judge_model
-    chosen: list[PersonaOut] = []
-    notes: list[str] = []
-    target = target_block(ctx, None, model, "personas")
-    for rnd in range(1, MAX_ROUNDS + 1):
-        out = await ask(
-            ctx, stage="personas", persona=None, subject=f"round-{rnd}", model=model, schema=PersonasOut,
-            prompt="personas", n=n - len(chosen), document=ctx.target.is_document,
-            taken=[c.name for c in chosen], target=target,
-        )
-        before = len(chosen)
-        chosen = accept_distinct(out.personas, chosen, n)
-        rejected = len(out.personas) - (len(chosen) - before)
-        if rejected > 0:
-            notes.append(f"persona round {rnd}: {rejected} near-duplicate or surplus persona(s) rejected")
-        if len(chosen) >= n:
-            break
-    taken: set[str] = set()
-    personas = []
-    for c in chosen:
+def correctness_reviewer() -> Persona:
+    """The plain correctness reviewer of the library: it goes through the whole target with the checklist."""
+    lib = persona_library()
+    if CORRECTNESS not in lib:
+        raise ConfigError(f"the persona library has no {CORRECTNESS!r}: every generated panel needs it")
+    return lib[CORRECTNESS]
+
+
+def to_persona(c: PersonaOut, slug: str) -> Persona:
+    """A generated candidate as a panel persona."""
+    return Persona(slug=slug, name=c.name.strip()[:80], role=c.role.strip()[:200],
+                   perspective=c.perspective.strip()[:600], focus=[f[:80] for f in c.focus[:6]], source="generated")
+
+
+def assemble_panel(base: list[Persona], candidates: list[PersonaOut], library: dict[str, Persona],
+                   n: int) -> tuple[list[Persona], list[str]]:
+    """Base personas, then distinct candidates, then library personas, up to n (pure)."""
+    chosen = accept_distinct(candidates, [], n + len(candidates))
+    kept = [c for c in chosen if not any(near_duplicate(c, b) for b in base)][: max(n - len(base), 0)]
+    notes = []  # surplus candidates are asked for on purpose: only a panel short of them is worth a note
+    taken = {p.slug for p in base}
+    personas = list(base)
+    for c in kept:
         slug = unique_slug(c.name, taken)
         taken.add(slug)
-        personas.append(Persona(slug=slug, name=c.name.strip()[:80], role=c.role.strip()[:200],
-                                perspective=c.perspective.strip()[:600], focus=[f[:80] for f in c.focus[:6]],
-                                source="generated"))
+        personas.append(to_persona(c, slug))
     if len(personas) < n:
-        fill = [p for s, p in library_for(ctx).items() if s not in taken]
+        fill = [p for s, p in library.items() if s not in taken and not any(near_duplicate(p, q) for q in personas)]
         personas += fill[: n - len(personas)]
-        notes.append(f"only {len(chosen)} distinct personas generated; filled from the library")
+        notes.append(f"only {len(kept)} distinct personas among {len(candidates)} generated; filled from the library")
     return personas, notes
+
+
+async def generate(ctx: RunContext, n: int) -> tuple[list[Persona], list[str]]:
+    """The correctness reviewer plus n-1 generated specialists from ONE call (surplus asked, duplicates dropped)."""
+    base = [correctness_reviewer()][:n]
+    seats = n - len(base)
+    if seats <= 0:
+        return base, []
+    out = await ask(
+        ctx, stage="personas", persona=None, subject="panel", model=ctx.settings.judge_model, schema=PersonasOut,
+        prompt="personas", n=seats + SURPLUS, document=ctx.target.is_document, taken=[p.name for p in base],
+    )
+    return assemble_panel(base, out.personas, library_for(ctx), n)
 
 
 def sample_panel(ctx: RunContext, n: int) -> list[Persona]:
@@ -117,7 +130,8 @@ async def choose_personas(state: RunState, runtime: Runtime[RunContext]) -> dict
         except (ProviderError, ModelOutputError) as exc:
             if s.strict:
                 raise
-            personas = list(library_for(ctx).values())[: s.personas]
+            lib = library_for(ctx)
+            personas = [lib[CORRECTNESS], *(p for k, p in lib.items() if k != CORRECTNESS)][: s.personas]
             notes = [f"persona generation failed ({exc}); used library personas instead"]
     for i, p in enumerate(personas):
         write(ctx, f"personas/{p.slug}.md", "persona",

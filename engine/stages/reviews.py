@@ -11,7 +11,7 @@ from engine.claims.wishes import wish_only
 from engine.context import RunContext
 from engine.models import Issue, Persona, Review
 from engine.schemas import IssueOut, ReviewOut
-from engine.stages.common import MAX_ISSUES, ask, failure_update, target_block, wrap, write
+from engine.stages.common import MAX_ISSUES, ask, failure_update, wrap, write
 from engine.state import ReviewTask, RunState
 from engine.target.evidence import check_evidence
 
@@ -67,8 +67,7 @@ async def write_review(task: ReviewTask, runtime: Runtime[RunContext]) -> dict[s
     try:
         out = await ask(ctx, stage="reviews", persona=persona, subject="review", model=model, schema=ReviewOut,
                         prompt="review", max_issues=MAX_ISSUES, document=ctx.target.is_document,
-                        claims=task.get("claims", ""),
-                        target=target_block(ctx, persona, model, "reviews"))
+                        claims=task.get("claims", ""))
     except Exception as exc:  # routed: budget stop, visible failure, or re-raised
         return failure_update(ctx, "reviews", persona.slug, exc)
     rid = f"R-{persona.slug}"

@@ -9,7 +9,7 @@ from langgraph.runtime import Runtime
 from engine.context import RunContext
 from engine.models import Critique, Review
 from engine.schemas import CritiqueOut, ReviewOut
-from engine.stages.common import MAX_ISSUES, ask, failure_update, target_block, write
+from engine.stages.common import MAX_ISSUES, ask, failure_update, write
 from engine.stages.reviews import save_review, to_issues
 from engine.state import RunState, latest_reviews
 
@@ -32,7 +32,7 @@ async def critique(state: RunState, runtime: Runtime[RunContext]) -> dict[str, A
     try:
         out = await ask(ctx, stage="critique", persona=reviewer, subject=f"round-{review.round}", model=model,
                         schema=CritiqueOut, prompt="critique", round=review.round, review=review,
-                        issues=review.issues, target=target_block(ctx, reviewer, model, "critique"))
+                        issues=review.issues)
     except Exception as exc:  # routed: budget stop, visible failure, or re-raised
         return failure_update(ctx, "critique", reviewer.slug, exc)
     c = Critique(id=f"C-{reviewer.slug}-r{review.round}", persona=reviewer.slug, review_id=review.id,
@@ -64,7 +64,7 @@ async def revise(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any
     try:
         out = await ask(ctx, stage="reviews", persona=producer, subject=f"revise-r{rnd}", model=model,
                         schema=ReviewOut, prompt="revise", points=crit.points, review=review, issues=review.issues,
-                        max_issues=MAX_ISSUES, target=target_block(ctx, producer, model, "reviews"))
+                        max_issues=MAX_ISSUES)
     except Exception as exc:  # routed: budget stop, visible failure, or re-raised
         return failure_update(ctx, "reviews", producer.slug, exc)
     rid = f"R-{producer.slug}-r{rnd}"

@@ -1,0 +1,285 @@
+"""Speed work: ledger cache/timing fields, the shared prompt prefix, prefix warming, the stall watchdog,
+free cores, and the wall-time estimate from a measured speed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from langchain_core.messages import AIMessage
+from rich.console import Console
+from typer.testing import CliRunner
+
+from engine.cli import app, format_duration, remaining_s
+from engine.cli_report import time_table
+from engine.config import RunSettings, load_workflow
+from engine.estimate import estimate
+from engine.llm import gateway as gateway_module
+from engine.llm.fake import FakeChatModel
+from engine.llm.gateway import Gateway
+from engine.llm.ledger import read_ledger, summarise
+from engine.llm.llamacpp import free_cores, parse_decode_total, server_timings, until_stalled
+from engine.llm.providers import ServerHooks
+from engine.llm.speed import Speed, concurrent_groups, generation_speedup, load_speed, save_speed, speed_from_ledger
+from engine.schemas import ReviewOut
+from engine.target import ingest
+from tests.conftest import run_fake
+
+
+@pytest.mark.parametrize(("meta", "usage", "expected"), [
+    ({"timings": {"cache_n": 400, "prompt_ms": 120.04, "predicted_ms": 900.0}, "id_slot": 2}, {},
+     {"prompt_cached": 400, "prompt_eval_ms": 120.0, "generation_ms": 900.0, "slot": 2}),
+    ({}, {"input_token_details": {"cache_read": 1024}},  # an OpenAI-style cached_tokens, no timings
+     {"prompt_cached": 1024, "prompt_eval_ms": None, "generation_ms": None, "slot": None}),
+    ({}, {}, {"prompt_cached": None, "prompt_eval_ms": None, "generation_ms": None, "slot": None}),
+])
+def test_server_timings(meta: dict, usage: dict, expected: dict) -> None:
+    raw = AIMessage(content="{}", response_metadata=meta,
+                    usage_metadata={"input_tokens": 5, "output_tokens": 1, "total_tokens": 6, **usage})
+    assert server_timings(raw) == expected
+
+
+def test_fake_run_records_cache_and_timings(tmp_path: Path) -> None:
+    run_dir, report = run_fake(tmp_path, workflow="fusion", personas=3)
+    lines = read_ledger(run_dir / "ledger.jsonl")
+    assert lines and all(x.prompt_cached and x.prompt_eval_ms is not None and x.generation_ms for x in lines)
+    reviews = next(c for c in report.cost_by_stage if c.key == "reviews")
+    assert reviews.prompt_cached == sum(x.prompt_cached or 0 for x in lines if x.stage == "reviews")
+    assert reviews.timed_calls == 3 and reviews.prompt_eval_s > 0 and reviews.generation_s > 0
+    assert report.total is not None and report.total.prompt_cached == sum(x.prompt_cached or 0 for x in lines)
+    assert "| of them cached |" in (run_dir / "review-findings.md").read_text()
+
+
+def test_every_call_of_a_run_shares_the_rules_and_target_prefix(tmp_path: Path) -> None:
+    run_dir, _ = run_fake(tmp_path, personas=3, k=1)
+    records = [json.loads(p.read_text()) for p in (run_dir / "calls").glob("*.json")]
+    # the judge's yes/no calls send only their own excerpt (engine/stages/judge.py): no shared target
+    systems = {r["messages"][0]["content"] for r in records if r["stage"] != "judge"}
+    assert len(systems) == 1  # the example fits: one view for every stage and persona
+    system = systems.pop()
+    assert "=== FILE: ratelimiter.py" in system and "Your persona" not in system
+    users = [json.loads(p.read_text())["messages"][1]["content"] for p in (run_dir / "calls").glob("reviews--*")]
+    assert all(u.startswith("You are one reviewer on a review panel.") for u in users)
+
+
+class FakeServer:
+    """Hooks that count warms and report a progress counter."""
+
+    def __init__(self, progress: list[int | None]) -> None:
+        self.warms: list[str] = []
+        self.marks = progress
+
+    def warm(self, system: str) -> dict:
+        self.warms.append(system)
+        return {"evaluated": 300, "cached": 0, "slots": [0, 1, 2]}
+
+    def progress(self) -> int | None:
+        return self.marks.pop(0) if len(self.marks) > 1 else self.marks[0]
+
+
+def test_a_new_prefix_is_warmed_once_before_parallel_calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    server = FakeServer([1])
+    monkeypatch.setattr(gateway_module, "server_hooks", lambda model: ServerHooks(server.warm, server.progress))
+    s = RunSettings(run_id="t", target="x", model="fake")
+    gw = Gateway(run_dir=tmp_path, settings=s, factory=lambda name, mt: FakeChatModel())
+
+    async def fan_out() -> None:
+        await asyncio.gather(*(gw.structured(stage="reviews", persona=f"p{i}", subject="review", model="fake",
+                                             schema=ReviewOut, system=f"rules + target {i // 3}", user=f"u{i}",
+                                             max_tokens=100) for i in range(6)))
+
+    asyncio.run(fan_out())
+    assert sorted(server.warms) == ["rules + target 0", "rules + target 1"]
+    lines = read_ledger(tmp_path / "ledger.jsonl")
+    warms = [x for x in lines if x.stage == "warm"]
+    assert len(warms) == 2 and all(x.prompt_tokens == 300 and x.outcome == "ok" for x in warms)
+    assert gw.used.calls == 6  # warming is outside the budget
+    assert Gateway(run_dir=tmp_path, settings=s, factory=lambda name, mt: FakeChatModel()).used.calls == 6
+
+
+def test_a_call_that_still_progresses_is_not_abandoned() -> None:
+    marks = iter(range(1000))
+
+    async def slow() -> str:
+        await asyncio.sleep(0.3)
+        return "done"
+
+    assert asyncio.run(until_stalled(slow(), lambda: next(marks), stall_s=0.05, poll_s=0.01)) == "done"
+
+
+@pytest.mark.parametrize("mark", [7, None])
+def test_a_stalled_call_times_out(mark: int | None) -> None:
+    async def hang() -> str:
+        await asyncio.sleep(10)
+        return "never"
+
+    with pytest.raises(TimeoutError, match="no progress"):
+        asyncio.run(until_stalled(hang(), lambda: mark, stall_s=0.05, poll_s=0.01))
+
+
+@pytest.mark.parametrize(("cpus", "load", "own", "expected"), [
+    (2, 0.1, 0.0, 2), (2, 1.0, 0.0, 1), (2, 6.0, 0.0, 1), (8, 2.2, 0.0, 6), (8, 3.0, 2.0, 7), (1, 0.0, 0.0, 1),
+])
+def test_free_cores(cpus: int, load: float, own: float, expected: int) -> None:
+    assert free_cores(cpus, load, own) == expected
+
+
+def test_parse_decode_total() -> None:
+    text = "# HELP llamacpp:n_decode_total Total number of llama_decode() calls\nllamacpp:n_decode_total 1234\n"
+    assert parse_decode_total(text) == 1234
+    assert parse_decode_total("llamacpp:prompt_tokens_total 5\n") is None
+
+
+def speed(**kw: object) -> Speed:
+    base = {"model": "qwen2.5-coder-1.5b", "prompt_tps": 65.0, "gen_tps": 18.0, "aggregate_gen_tps": 27.0,
+            "slots": 4, "threads": 2, "load1": 0.1, "measured": "2026-01-01T00:00:00+00:00", "source": "benchmark"}
+    return Speed.model_validate({**base, **kw})
+
+
+def test_speed_cache_roundtrip(tmp_path: Path) -> None:
+    assert load_speed(tmp_path, "qwen2.5-coder-1.5b") is None
+    save_speed(tmp_path, speed())
+    save_speed(tmp_path, speed(model="qwen2.5-coder-0.5b", prompt_tps=150.0))
+    assert load_speed(tmp_path, "qwen2.5-coder-1.5b") == speed()
+    (tmp_path / "speed.json").write_text("{not json")
+    with pytest.raises(Exception, match="not a valid speed cache"):
+        load_speed(tmp_path, "qwen2.5-coder-1.5b")
+
+
+@pytest.mark.parametrize(("width", "expected"), [(1, 1.0), (2, 1.1667), (4, 1.5), (9, 1.5)])
+def test_generation_speedup(width: int, expected: float) -> None:
+    assert generation_speedup(speed(), width) == pytest.approx(expected, abs=1e-3)
+
+
+def test_speed_from_ledger(tmp_path: Path) -> None:
+    run_dir, _ = run_fake(tmp_path, workflow="fusion", personas=3)
+    lines = read_ledger(run_dir / "ledger.jsonl")
+    got = speed_from_ledger(lines, "fake", slots=4, threads=2, load1=0.5, run_id="test-run")
+    assert got is not None and got.prompt_tps == pytest.approx(100.0) and got.gen_tps == pytest.approx(20.0)
+    assert speed_from_ledger(lines[:0], "fake", slots=4, threads=2, load1=0.5, run_id="x") is None
+
+
+def test_estimate_counts_the_shared_prefix_as_cached_and_predicts_wall_time(example: Path) -> None:
+    settings = RunSettings(run_id="t", target=str(example), model="local:1.5b", personas=3, k=1)
+    est = estimate(settings, load_workflow("debate"), ingest(str(example)), speed=speed(), slots=4)
+    assert 0 < est.prompt_cached < est.stages[0].prompt_tokens * est.calls
+    first = est.stages[0]
+    assert first.stage == "personas" and first.prompt_cached == 0  # the first call evaluates the prefix
+    evaluated = sum(r.prompt_tokens - r.prompt_cached for r in est.stages)
+    generated = sum(r.completion_tokens for r in est.stages)
+    assert est.wall_s is not None
+    assert evaluated / 65.0 + generated / 27.0 <= est.wall_s <= evaluated / 65.0 + generated / 18.0
+    hosted = RunSettings(run_id="t", target=str(example), model="fake", personas=3, k=1)
+    assert estimate(hosted, load_workflow("debate"), ingest(str(example)), speed=speed()).wall_s is None
+    assert summarise([], "stage") == []
+
+
+@pytest.mark.parametrize(("elapsed", "done", "total", "predicted", "expected"), [
+    (0.0, 0, 10, None, None), (30.0, 0, 10, 100.0, 70.0), (10.0, 2, 10, None, 40.0),
+    (10.0, 2, 10, 100.0, 65.0), (200.0, 9, 10, 100.0, 11.11),
+])
+def test_remaining_time(elapsed: float, done: int, total: int, predicted: float | None,
+                        expected: float | None) -> None:
+    got = remaining_s(elapsed, done, total, predicted)
+    assert got == pytest.approx(expected, abs=0.01) if expected is not None else got is None
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(4.4, "4 s"), (245, "4 min 05 s"), (3725, "1 h 02 min")])
+def test_format_duration(seconds: float, text: str) -> None:
+    assert format_duration(seconds) == text
+
+
+def test_show_prints_where_the_time_went(tmp_path: Path) -> None:
+    run_dir, report = run_fake(tmp_path, workflow="fusion", personas=2)
+    result = CliRunner().invoke(app, ["show", str(run_dir)])
+    assert result.exit_code == 0, result.output
+    assert "cached" in result.output
+    console = Console(width=200, record=True)
+    console.print(time_table(report))
+    text = console.export_text()
+    reviews = next(c for c in report.cost_by_stage if c.key == "reviews")
+    row = [c.strip() for c in next(x for x in text.splitlines() if "reviews" in x).split("│")[1:-1]]
+    assert "Where the time went" in text
+    assert row[3:5] == [str(reviews.prompt_cached), str(reviews.prompt_tokens - reviews.prompt_cached)]
+
+
+def test_estimate_prints_a_wall_time_once_the_speed_is_measured(example: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REBUTTAL_CACHE", str(tmp_path))
+    monkeypatch.setattr("engine.llm.providers.context_window", lambda model: 8192)
+    before = CliRunner().invoke(app, ["estimate", str(example), "--model", "local:1.5b"])
+    assert "not measured on this machine yet" in before.output
+    save_speed(tmp_path, speed())
+    after = CliRunner().invoke(app, ["estimate", str(example), "--model", "local:1.5b"])
+    assert after.exit_code == 0, after.output
+    assert "expected wall time:" in after.output and "wall (s)" in after.output
+
+
+def test_the_first_local_run_caches_its_speed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from engine import api
+    from engine.llm import local
+    from engine.llm.ledger import Ledger, LedgerLine
+
+    monkeypatch.setenv("REBUTTAL_CACHE", str(tmp_path / "cache"))
+    settings = RunSettings(run_id="r1", target="x", model="local:0.5b")
+    ledger = Ledger(tmp_path / "ledger.jsonl")
+    for i in range(3):
+        ledger.append(LedgerLine(call_id=f"c{i}", attempt=1, stage="reviews", persona="p", model="local:0.5b",
+                                 prompt_tokens=600, completion_tokens=200, cost_usd=0.0, latency_s=9.0, outcome="ok",
+                                 prompt_cached=400, prompt_eval_ms=2000.0, generation_ms=8000.0))
+    monkeypatch.setattr(local, "running_server", lambda name: None)
+    assert api.remember_speed(tmp_path, settings) is None  # no server ran in this process: nothing measured
+    monkeypatch.setattr(local, "running_server", lambda name: SimpleNamespace(slots=4, threads=2))
+    got = api.remember_speed(tmp_path, settings)
+    assert got is not None and got.prompt_tps == 100.0 and got.gen_tps == 25.0 and got.source == "run r1"
+    name = "qwen2.5-coder-0.5b"
+    assert load_speed(tmp_path / "cache", name) == got.model_copy(update={"model": name})
+    assert api.remember_speed(tmp_path, settings) is None  # measured once; a benchmark's numbers are never replaced
+
+
+def test_benchmark_reports_evaluated_cached_and_the_ratio_to_the_limit(capsys: pytest.CaptureFixture[str]) -> None:
+    from engine.llm.ledger import LedgerLine
+    from tests.conftest import load_benchmark
+
+    bench = load_benchmark("local_model.py", "local_model_bench")
+    line = {"attempt": 1, "persona": "p", "model": "local:1.5b", "cost_usd": 0.0, "latency_s": 1.0, "outcome": "ok"}
+    lines = [LedgerLine(call_id="w", stage="warm", prompt_tokens=1300, completion_tokens=1, prompt_cached=0, **line),
+             LedgerLine(call_id="a", stage="reviews", prompt_tokens=1700, completion_tokens=299, prompt_cached=1300,
+                        **line)]
+    bench.report_review("this commit", 120.0, lines, speed(prompt_tps=50.0, gen_tps=20.0))
+    text = capsys.readouterr().out
+    # evaluated 1300 + 400 = 1700 of 3000 prompt tokens; limit 1700/50 + 300/20 = 49 s
+    assert "1 calls" in text and "evaluated 1700 (57%), cached 1300" in text
+    assert "limit at single-stream rates 49 s" in text and "wall/limit 2.45" in text
+
+
+def test_speed_from_a_run_separates_lone_calls_from_parallel_ones() -> None:
+    from engine.llm.ledger import LedgerLine
+
+    def line(cid: str, started: str, latency: float, gen: int, gen_ms: float) -> LedgerLine:
+        return LedgerLine(call_id=cid, attempt=1, stage="s", persona="p", model="local:0.5b", prompt_tokens=500,
+                          completion_tokens=gen, cost_usd=0.0, latency_s=latency, outcome="ok", prompt_cached=300,
+                          prompt_eval_ms=10_000.0, generation_ms=gen_ms, started=started)
+
+    lines = [line("personas", "2026-01-01T00:00:00+00:00", 50.0, 250, 50_000.0),    # alone: 5 tok/s
+             line("review-a", "2026-01-01T00:01:00+00:00", 250.0, 600, 240_000.0),  # side by side with b
+             line("review-b", "2026-01-01T00:01:00+00:00", 250.0, 600, 200_000.0),
+             line("compile", "2026-01-01T00:06:00+00:00", 130.0, 550, 110_000.0)]   # alone: 5 tok/s
+    got = speed_from_ledger(lines, "local:0.5b", slots=4, threads=1, load1=5.0, run_id="r")
+    assert [len(g) for g in concurrent_groups(lines)] == [1, 2, 1]
+    assert got is not None and got.gen_tps == 5.0 and got.prompt_tps == 20.0
+    assert got.aggregate_gen_tps == 5.0 and got.slots == 2  # 1,200 tokens over the longest generation, 240 s
+
+
+def test_a_call_without_the_shared_target_gets_the_rules_and_the_organiser_role() -> None:
+    from engine.artifacts import render_template
+
+    bare = render_template("prompts/system.md.j2", nonce="n0", target=None, persona=None, plain=False)
+    shared = render_template("prompts/system.md.j2", nonce="n0", target="<<<DATA n0>>>\nx\n<<<END n0>>>", persona=None,
+                             plain=False)
+    assert "You are impartial." in bare and "The target:" not in bare
+    assert shared.rstrip().endswith("<<<END n0>>>") and "You are impartial." not in shared
