@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -112,11 +111,3 @@ def test_ordinary_code_is_left_alone() -> None:
         'password = os.environ["PASSWORD"]\n'
     )
     assert redact(code, "app.py") == (code, 0)
-
-
-def test_redaction_is_fast() -> None:
-    body = "".join(f"def handler_{i}(request, key=None):\n    return {i}\n" for i in range(200))
-    start = time.perf_counter()
-    for _ in range(200):
-        redact(body, "handlers.py")
-    assert time.perf_counter() - start < 3.0  # 200 files x 400 lines
