@@ -29,7 +29,7 @@ from engine.store import DSN_ENV, open_saver, redact_dsn, run_backend
 ROOT = Path(__file__).resolve().parents[1]
 DSN = os.environ.get("REBUTTAL_TEST_POSTGRES_DSN")
 PANEL = {"persona": ["security-auditor", "maintainer", "test-engineer"], "k": 1}
-CALLS = 16
+CALLS = 18  # the fake debate of PANEL on the pasted function, per-finding judge calls included
 TIMEOUT = 60
 
 
