@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import importlib.util
+import os
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -70,3 +72,15 @@ def small_py(tmp_path: Path) -> Path:
         encoding="utf-8",
     )
     return path
+
+
+def locked(path: Path) -> bool:
+    """Whether another process holds the flock on `path` (a run's run.lock)."""
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False

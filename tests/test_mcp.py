@@ -17,7 +17,7 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
 from engine.llm.ledger import read_ledger
-from tests.conftest import EXAMPLE
+from tests.conftest import EXAMPLE, locked
 
 ROOT = Path(__file__).resolve().parents[1]
 PANEL = {"persona": ["security-auditor", "maintainer", "test-engineer"], "k": 1}
@@ -164,7 +164,7 @@ def test_cancelled_review_stops_serves_others_and_resumes(tmp_path: Path) -> Non
                 tg.cancel_scope.cancel()  # the client sends notifications/cancelled for the review
 
             with anyio.fail_after(TIMEOUT):  # the server stopped the run and released it
-                while (run_dir / "run.lock").exists() and _locked(run_dir / "run.lock"):
+                while (run_dir / "run.lock").exists() and locked(run_dir / "run.lock"):
                     await anyio.sleep(0.05)
             await anyio.sleep(1.0)  # a run that kept going would add ledger lines now
             stopped = sum(ok_counts(run_dir).values())
@@ -177,15 +177,3 @@ def test_cancelled_review_stops_serves_others_and_resumes(tmp_path: Path) -> Non
     assert max(counts.values()) == 1, "no finished call was made again"
     assert sum(counts.values()) == CALLS
 
-
-def _locked(path: Path) -> bool:
-    import fcntl
-
-    fd = os.open(path, os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False

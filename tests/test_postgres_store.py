@@ -6,7 +6,6 @@ goes away, then the server is killed) resumes in the second from the Postgres ch
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import http.client
 import json
 import os
@@ -25,6 +24,7 @@ from engine import runner
 from engine.errors import ConfigError
 from engine.llm.ledger import read_ledger
 from engine.store import DSN_ENV, open_saver, redact_dsn, run_backend
+from tests.conftest import locked
 
 ROOT = Path(__file__).resolve().parents[1]
 DSN = os.environ.get("REBUTTAL_TEST_POSTGRES_DSN")
@@ -105,16 +105,6 @@ def start_server(runs: Path, port: int) -> subprocess.Popen[bytes]:
             time.sleep(0.1)
     raise AssertionError("server did not start")
 
-
-def locked(path: Path) -> bool:
-    fd = os.open(path, os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
 
 
 def checkpoint_rows(thread_id: str) -> int:
