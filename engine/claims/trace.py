@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from engine.stages.cluster import same_file  # one path comparison (keeps leading dots: .github stays .github)
+
 NEAR = 2
 
 
@@ -13,12 +15,6 @@ def load_claims(run_dir: Path) -> dict[str, Any] | None:
     """claims.json of a run ({claims, hits}), or None for runs without claims (code targets)."""
     path = run_dir / "claims.json"
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
-
-
-def same_file(a: str, b: str) -> bool:
-    """Same path, or one ends with the other."""
-    pa, pb = a.strip().lstrip("./").lower(), b.strip().lstrip("./").lower()
-    return pa == pb or pa.endswith("/" + pb) or pb.endswith("/" + pa)
 
 
 def claims_at(claims: list[dict[str, Any]], file: str, lo: int, hi: int) -> list[dict[str, Any]]:
