@@ -273,6 +273,9 @@ def test_speed_from_a_run_separates_lone_calls_from_parallel_ones() -> None:
     assert [len(g) for g in concurrent_groups(lines)] == [1, 2, 1]
     assert got is not None and got.gen_tps == 5.0 and got.prompt_tps == 20.0
     assert got.aggregate_gen_tps == 5.0 and got.slots == 2  # 1,200 tokens over the longest generation, 240 s
+    judges = [line(f"judge-{i}", "2026-01-01T00:09:00+00:00", 60.0, 3, 55_000.0) for i in range(4)]
+    got = speed_from_ledger(lines + judges, "local:0.5b", slots=4, threads=1, load1=5.0, run_id="r")
+    assert got is not None and got.aggregate_gen_tps == 5.0 and got.slots == 2, "a wide wave of 3-token answers"
 
 
 def test_a_call_without_the_shared_target_gets_the_rules_and_the_organiser_role() -> None:

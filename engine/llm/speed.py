@@ -80,8 +80,9 @@ def speed_from_ledger(lines: list[LedgerLine], model: str, *, slots: int, thread
     """Rates from a run's server timings (None without enough timed tokens). Pure.
 
     Single-stream rates come from the calls that ran alone (the persona and judge calls); the aggregate
-    generation rate from the widest group of calls that ran side by side (all their tokens over the longest
-    generation among them). Without a lone call, the per-stream rates of parallel calls are used: they err slow.
+    generation rate from the group of calls that ran side by side and generated the most (all their tokens
+    over the longest generation among them). Without a lone call, the per-stream rates of parallel calls are
+    used: they err slow.
     """
     timed = [x for x in lines if x.model == model and x.prompt_eval_ms and x.generation_ms and x.outcome == "ok"]
     groups = concurrent_groups(timed)
@@ -92,7 +93,10 @@ def speed_from_ledger(lines: list[LedgerLine], model: str, *, slots: int, thread
         return None
     prompt_s = sum(x.prompt_eval_ms or 0.0 for x in alone) / 1000
     gen_s = sum(x.generation_ms or 0.0 for x in alone) / 1000
-    widest = max(groups, key=len)
+    parallel = [g for g in groups if len(g) > 1]
+    # the parallel group that generated the most: a wave of tiny yes/no judge answers is wide but measures
+    # the waiting between tokens, not the generation rate of a review fan-out
+    widest = max(parallel, key=lambda g: sum(x.completion_tokens for x in g)) if parallel else groups[0]
     aggregate = None
     if len(widest) > 1:
         aggregate = round(sum(x.completion_tokens for x in widest) / max((x.generation_ms or 0.0) / 1000
