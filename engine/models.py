@@ -78,12 +78,21 @@ class Pick(Record):
     reasons: dict[str, str] = Field(default_factory=dict)
 
 
+class AttachedReproducer(Record):
+    """A reproducer a responder attached to a point (`--execute`), as the sandbox classified it."""
+
+    classification: Literal["reproduced", "not_reproduced", "broken_check", "timeout"]
+    reason: str
+    path: str  # verifications/<response id>-<n>-reproducer.py: the code, the command, the output's tail
+
+
 class ResponsePoint(Record):
     issue_id: str
     stance: ResponseStance
     reason: str
     quote: str = ""  # a counter-quote: the line of the target that shows why (checked like review evidence)
     quote_status: EvidenceStatus | None = None  # None: no quote given
+    reproducer: AttachedReproducer | None = None  # None: none attached (always without --execute)
 
 
 class Response(Record):

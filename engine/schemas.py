@@ -81,6 +81,18 @@ class ResponseOut(Out):
     summary: Str300
 
 
+class PointExecOut(PointOut):
+    reproducer: Str4000 = Field("", description="Optional: a short test that imports the target and FAILS with an "
+                                                "assertion if the issue is real; empty when reading settles it")
+
+
+class ResponseExecOut(Out):
+    """A response under `--execute`: a point may carry a reproducer the engine runs in the sandbox."""
+
+    points: list[PointExecOut] = Field(max_length=10)
+    summary: Str300
+
+
 class RebuttalPointOut(Out):
     issue: int
     reason: Str300

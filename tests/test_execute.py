@@ -48,6 +48,7 @@ def test_off_means_off_a_full_review_never_runs_target_code(tmp_path: Path, monk
 
     monkeypatch.setattr(sandbox, "run", forbidden)
     monkeypatch.setattr(rep, "reproduce", forbidden)
+    monkeypatch.setattr(rep, "attach", forbidden)
     result = cli.invoke(app, ["review", str(src), "--model", "fake", "--out", str(tmp_path / "runs"),
                               "--run-id", "off", "--json"])
     assert result.exit_code == 0, result.output
@@ -127,3 +128,27 @@ def test_e2e_execute_review_contains_a_hostile_target(tmp_path: Path) -> None:
     assert records and all(r["checks"][0]["kind"] == "reproducer" for r in records)
     assert {r["checks"][0]["data"]["classification"] for r in records} <= {"reproduced", "not_reproduced",
                                                                           "broken_check", "timeout"}
+
+
+@pytest.mark.skipif(not ISOLATED, reason="no sandbox works here (.ci/run installs bubblewrap)")
+def test_the_panel_sees_a_responders_reproducer_and_opinion_cannot_refute_it(tmp_path: Path) -> None:
+    src = tmp_path / "target"
+    src.mkdir()
+    (src / "calc.py").write_text("def add(a, b):\n    return a - b  # expect: add(2, 3) == 5\n", encoding="utf-8")
+    result = cli.invoke(app, ["review", str(src), "--model", "fake", "--execute", "--personas", "3", "-k", "2",
+                              "--out", str(tmp_path / "runs"), "--run-id", "panel", "--json"])
+    assert result.exit_code == 0, result.output
+    run_dir = tmp_path / "runs/panel"
+    attached = [json.loads(p.read_text())["checks"][0] for p in run_dir.glob("verifications/S-*-reproducer.json")]
+    assert attached and {c["data"]["classification"] for c in attached} == {"reproduced"}
+    assert all((run_dir / c["data"]["path"]).exists() for c in attached)
+    # the review's author saw the outcome in the rebuttal prompt
+    prompts = "\n".join(p.read_text() for p in run_dir.glob("calls/**/*") if p.is_file() and "rebuttal" in p.name)
+    assert "their reproducer, run by the engine: reproduced" in prompts
+    report = json.loads((run_dir / "report.json").read_text())
+    at_line_2 = [f for f in report["findings"] if f["file"] == "calc.py" and f["line_start"] == 2]
+    assert at_line_2
+    for f in at_line_2:
+        sources = [c["data"].get("source", "") for c in f["checks"] if c["kind"] == "reproducer"]
+        assert any(s.startswith("S-") for s in sources), f["checks"]
+        assert f["status"] != "refuted" and f["scores"]["truth"] >= 0.5

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -20,7 +24,7 @@ from engine.llm import gateway as gateway_module
 from engine.llm.fake import FakeChatModel
 from engine.llm.gateway import Gateway
 from engine.llm.ledger import read_ledger, summarise
-from engine.llm.llamacpp import free_cores, parse_decode_total, server_timings, until_stalled
+from engine.llm.llamacpp import busy_cores, cpu_times, free_cores, parse_decode_total, server_timings, until_stalled
 from engine.llm.providers import ServerHooks
 from engine.llm.speed import Speed, concurrent_groups, generation_speedup, load_speed, save_speed, speed_from_ledger
 from engine.schemas import ReviewOut
@@ -124,6 +128,26 @@ def test_a_stalled_call_times_out(mark: int | None) -> None:
 ])
 def test_free_cores(cpus: int, load: float, own: float, expected: int) -> None:
     assert free_cores(cpus, load, own) == expected
+
+
+def test_cpu_times_counts_niced_and_idle_time_as_free() -> None:
+    stat = "cpu  100 900 50 1000 20 5 5 0 0 0\ncpu0 50 450 25 500 10 2 3 0 0 0\n"
+    assert cpu_times(stat) == (160.0, 2080.0)
+    with pytest.raises(ValueError):
+        cpu_times("intr 1 2 3\n")
+
+
+def test_busy_cores_sees_a_spinning_process_now() -> None:
+    spin = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)
+        busy = busy_cores(os.cpu_count() or 1, interval=0.5)
+    finally:
+        spin.kill()
+        spin.wait()
+    if busy is None:
+        pytest.skip("no /proc/stat here")
+    assert busy >= 0.6
 
 
 def test_parse_decode_total() -> None:

@@ -124,6 +124,22 @@ def response(prompt: str) -> dict[str, Any]:
     return {"summary": f"{who} answered {len(points)} points.", "points": points}
 
 
+def response_exec(prompt: str) -> dict[str, Any]:
+    """A response under --execute: a point whose issue's evidence carries `expect: EXPR` agrees and attaches a
+    reproducer asserting EXPR (in a Python file the prompt says how to load)."""
+    out = response(prompt)
+    loads = dict(re.findall(r"([\w./-]+\.py): `import ([\w.]+)`", prompt))
+    issues = re.findall(r"^#(\d+) \[\w+\] .*? — (\S+):\d+-\d+\n   evidence: (.*)$", prompt, re.M)
+    expects = {int(n): (loads[f], m.group(1).strip()) for n, f, ev in issues
+               if f in loads and (m := re.search(r"expect: (.+)$", ev))}
+    for p in out["points"]:
+        if p["issue"] in expects:
+            module, expect = expects[p["issue"]]
+            p.update(stance="agree", quote="", reproducer=f"from {module} import *  # noqa\n\n\ndef test_issue():\n"
+                                                          f"    assert {expect}, {expect!r}\n")
+    return out
+
+
 def rebuttal(prompt: str) -> dict[str, Any]:
     points = []
     for n, stance in re.findall(r"^#(\d+) (agree|disagree|refine):", prompt, re.M):
@@ -251,6 +267,7 @@ ANSWERS: dict[str, Callable[[str], dict[str, Any]]] = {
     "ReviewOut": review,
     "PickOut": pick,
     "ResponseOut": response,
+    "ResponseExecOut": response_exec,
     "RebuttalOut": rebuttal,
     "FindingsOut": findings,
     "UsefulnessOut": usefulness,

@@ -80,15 +80,46 @@ def free_cores(cpus: int, load1: float, own_busy: float = 0.0) -> int:
     return max(1, min(cpus, int(cpus - others + 0.5)))
 
 
+def cpu_times(text: str) -> tuple[float, float]:
+    """(busy, total) jiffies from /proc/stat's `cpu` line (pure): niced time counts as free, since a niced
+    process yields its core to llama.cpp's threads; idle and iowait are free."""
+    for line in text.splitlines():
+        if line.startswith("cpu "):
+            v = [float(x) for x in line.split()[1:9]]
+            user, nice, system, idle, iowait, irq, softirq, steal = v + [0.0] * (8 - len(v))
+            return user + system + irq + softirq + steal, user + nice + system + idle + iowait + irq + softirq + steal
+    raise ValueError("no cpu line in /proc/stat")
+
+
+def busy_cores(cpus: int, interval: float = 0.5) -> float | None:
+    """Cores busy right now at normal priority, sampled over `interval` seconds; None without /proc/stat.
+
+    The 1-minute load average lags: after a busy minute it still reports the load that just ended (and a
+    run started then got one thread on an idle machine), so threads are chosen from what the CPUs do now.
+    """
+    try:
+        with open("/proc/stat", encoding="ascii") as fh:
+            b0, t0 = cpu_times(fh.read())
+        time.sleep(interval)
+        with open("/proc/stat", encoding="ascii") as fh:
+            b1, t1 = cpu_times(fh.read())
+    except (OSError, ValueError):
+        return None
+    return cpus * (b1 - b0) / (t1 - t0) if t1 > t0 else 0.0
+
+
 def default_threads(cpus: int) -> int:
-    """Threads for a new server: $REBUTTAL_THREADS, else the free cores (affinity and 1-minute load average)."""
+    """Threads for a new server: $REBUTTAL_THREADS, else the free cores (affinity less the cores busy now at
+    normal priority; the 1-minute load average where /proc/stat is missing)."""
     env = os.environ.get("REBUTTAL_THREADS", "").strip()
     if env:
         if not env.isdigit() or int(env) < 1:
             raise LocalModelError(f"REBUTTAL_THREADS={env!r}: expected a positive integer")
         return int(env)
-    load1 = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-    return free_cores(cpus, load1)
+    busy = busy_cores(cpus)
+    if busy is None:
+        busy = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    return free_cores(cpus, busy)
 
 
 def parse_decode_total(metrics: str) -> int | None:

@@ -23,8 +23,22 @@ from engine.state import RunState
 from engine.verify import calibration
 from engine.verify.calibration import Calibration, predict, rationale
 from engine.verify.checks import Verification
-from engine.verify.features import Signals, extract
+from engine.verify.features import Signals, extract, reproducer_outcome
 from engine.verify.gather import clustering_members, find_verification, run_clusters
+
+REPRODUCED_FLOOR = 0.5  # a failure the sandbox reproduced is not refuted by opinion (issue 12)
+
+
+def floored(truth: float, why: str, checks: list) -> tuple[float, str]:
+    """Truth at least REPRODUCED_FLOOR when a reproducer reproduced the finding, saying so."""
+    if reproducer_outcome(checks) == "reproduced" and truth < REPRODUCED_FLOOR:
+        return REPRODUCED_FLOOR, why + f"; raised to {REPRODUCED_FLOOR}: a reproducer reproduced it"
+    return truth, why
+
+
+def status_with(status: str, checks: list) -> str:
+    """The debate's status, except that a reproduced finding is contested at worst, never refuted by opinion."""
+    return "contested" if status == "refuted" and reproducer_outcome(checks) == "reproduced" else status
 
 
 async def score_all(ctx: RunContext, clusters: list[Cluster], verifications: list[Verification],
@@ -44,9 +58,10 @@ async def score_all(ctx: RunContext, clusters: list[Cluster], verifications: lis
             disagree=c.disagree, concede=c.conceded, maintain=c.maintained, severity=c.lead.severity,
             judge_p_yes=answer.p_yes if answer else None, judge_mode=answer.mode if answer else None))
         why = rationale(cal, x, labels) + ("" if answer else "; no judge answer (judge feature left out)")
+        truth, why = floored(round(predict(cal, x), 2), why, checks[i])
         u, u_why = useful.get(i) or mechanical_usefulness(c)
         scores.append(Scores(
-            truth=round(predict(cal, x), 2), truth_rationale=why, usefulness=u, usefulness_rationale=u_why,
+            truth=truth, truth_rationale=why, usefulness=u, usefulness_rationale=u_why,
             scored_by=model, judge_mode=answer.mode if answer else None,
             judge_p_yes=round(answer.p_yes, 4) if answer else None, features=x, calibration=cal.name))
     if clusters and not truths:
@@ -76,7 +91,8 @@ def to_findings(clusters: list[Cluster], scores: list[Scores],
                    for m in c.members]
         rows.append(Finding(
             id="", title=lead.title, severity=lead.severity, file=lead.issue.file, line_start=lead.issue.line_start,
-            line_end=lead.issue.line_end, evidence=lead.issue.evidence, fix=lead.issue.fix, status=c.status,
+            line_end=lead.issue.line_end, evidence=lead.issue.evidence, fix=lead.issue.fix,
+            status=status_with(c.status, v.checks if v else []),
             evidence_status=c.evidence_status, scores=s, personas=c.personas,
             issues=[m.issue.id for m in c.members] + [fi for m in c.members for fi in m.finding_items],
             stances=c.stances, members=members, derived_from=derived, checks=v.checks if v else [],

@@ -38,7 +38,7 @@ async def write_rebuttal(task: RebuttalTask, runtime: Runtime[RunContext]) -> di
     model = ctx.settings.model_for(task["index"], persona)
     numbers = {issue.id: n for n, issue in enumerate(review.issues, 1)}
     points = [{"number": numbers[p.issue_id], "stance": p.stance, "reason": p.reason, "quote": p.quote,
-               "quote_status": p.quote_status} for p in response.points]
+               "quote_status": p.quote_status, "reproducer": p.reproducer} for p in response.points]
     try:
         out = await ask(ctx, stage="rebuttals", persona=persona, subject=f"to-{response.persona}", model=model,
                         schema=RebuttalOut, prompt="rebuttal", issues=review.issues, points=points,

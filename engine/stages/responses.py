@@ -9,12 +9,13 @@ from langgraph.types import Send
 
 from engine.claims.model import CLAIMS_CHECKER
 from engine.context import RunContext
-from engine.models import Pick, Response, ResponsePoint
-from engine.schemas import PickOut, ResponseOut
+from engine.models import AttachedReproducer, Pick, Response, ResponsePoint
+from engine.schemas import PickOut, ResponseExecOut, ResponseOut
 from engine.stages.common import ask, counter_quote_status, excerpts, failure_update, write
 from engine.stages.selection import anonymise, repair_assignments, shortlists
 from engine.stages.uncertainty import uncertain_issues
 from engine.state import PickTask, ResponseTask, RunState, failed_personas, latest_reviews
+from engine.verify.checks import Subject
 from engine.verify.matching import ANALYZERS
 
 
@@ -107,28 +108,63 @@ def dispatch_responses(state: RunState, runtime: Runtime[RunContext]) -> list[Se
     return sends or "responses_done"
 
 
+def runnable_files(ctx: RunContext, issues: list[Any]) -> dict[str, str]:
+    """`--execute`: {file: how a reproducer loads it} for the issues' files the sandbox can run; {} when off."""
+    if not ctx.settings.execute:
+        return {}
+    from engine.verify.reproduce import language_of, module_name  # lazy: only runs that opt in need the sandbox
+
+    files = {}
+    for f in sorted({i.file for i in issues}):
+        if ctx.target.file(f) is not None and (language := language_of(f)):
+            files[f] = f"import {module_name(f)}" if language == "python" else f"require('./{f}')"
+    return files
+
+
+async def attached(ctx: RunContext, response_id: str, n: int, issue: Any, code: str,
+                   reason: str) -> AttachedReproducer | None:
+    """Run the reproducer a responder attached to point #n in the sandbox; what it showed (None: not run)."""
+    from engine.verify.reproduce import attach
+
+    subject = Subject(id=f"{response_id}-{n}", title=issue.title, file=issue.file, line_start=issue.line_start,
+                      line_end=issue.line_end, evidence=issue.evidence, fix=issue.fix, severity=issue.severity,
+                      issues=[issue.id])
+    check = await attach(ctx, subject, code, reason)
+    if check is None:
+        return None
+    return AttachedReproducer(classification=check.data["classification"], reason=check.data["reason"],
+                              path=check.data["path"])
+
+
 async def write_response(task: ResponseTask, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    """Stage worker: answer one review point by point (agree / disagree / refine)."""
+    """Stage worker: answer one review point by point (agree / disagree / refine); under `--execute` a point may
+    carry a reproducer, run in the sandbox here so the review's author sees its outcome."""
     ctx = runtime.context
     persona, review = task["persona"], task["review"]
     model = ctx.settings.model_for(task["index"], persona)
     author = review.persona
+    runnable = runnable_files(ctx, review.issues)
     try:
         out = await ask(ctx, stage="responses", persona=persona, subject=f"to-{author}", model=model,
-                        schema=ResponseOut, prompt="response", label=task["label"], review=review,
-                        issues=review.issues, uncertain=task.get("uncertain", {}),
+                        schema=ResponseExecOut if runnable else ResponseOut, prompt="response", label=task["label"],
+                        review=review, issues=review.issues, uncertain=task.get("uncertain", {}), runnable=runnable,
                         target=excerpts(ctx, [(x.file, x.line_start, x.line_end) for x in review.issues]))
     except Exception as exc:  # routed: budget stop, visible failure, or re-raised
         return failure_update(ctx, "responses", persona.slug, exc)
     by_number = dict(enumerate(review.issues, 1))
+    response_id = f"S-{author}--{persona.slug}"
     points, seen = [], set()
     for pt in out.points:
         if pt.issue in by_number and pt.issue not in seen:
             seen.add(pt.issue)
             issue, quote = by_number[pt.issue], pt.quote.strip()[:400]
+            code = getattr(pt, "reproducer", "").strip()
+            run = (await attached(ctx, response_id, pt.issue, issue, code, pt.reason)
+                   if code and issue.file in runnable else None)
             points.append(ResponsePoint(issue_id=issue.id, stance=pt.stance, reason=pt.reason.strip()[:800],
-                                        quote=quote, quote_status=counter_quote_status(ctx, issue, quote)))
-    response = Response(id=f"S-{author}--{persona.slug}", persona=persona.slug, review_id=review.id, model=model,
+                                        quote=quote, quote_status=counter_quote_status(ctx, issue, quote),
+                                        reproducer=run))
+    response = Response(id=response_id, persona=persona.slug, review_id=review.id, model=model,
                         summary=out.summary.strip()[:1000], reason_for_pick=task["reason"], points=points)
     write(ctx, f"responses/{author}--{persona.slug}-response.md", "response",
           {"id": response.id, "persona": persona.slug, "model": model, "derived_from": [review.id, persona.id],

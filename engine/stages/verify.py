@@ -18,7 +18,7 @@ from engine.stages.reviews import save_review
 from engine.state import RunState, latest_reviews
 from engine.target.evidence import check_evidence, resolve_path
 from engine.verify.analyzers import AnalyzerRun, load_or_run
-from engine.verify.checks import Check, Subject
+from engine.verify.checks import REPRODUCER_OUTCOMES, Check, Subject
 from engine.verify.gather import (
     applicability_notes,
     clustering_members,
@@ -83,6 +83,20 @@ async def reproduce_checks(ctx: RunContext, subject: Subject) -> list[Check]:
     return list(result)
 
 
+def attached_checks(responses: list[Any], issue_ids: set[str]) -> list[Check]:
+    """The reproducers responders attached to these issues in the debate (`--execute`), as reproducer checks."""
+    out = []
+    for r in responses:
+        for pt in r.points:
+            if (a := pt.reproducer) is not None and pt.issue_id in issue_ids:
+                out.append(Check(kind="reproducer", outcome=REPRODUCER_OUTCOMES[a.classification],  # type: ignore[arg-type]
+                                 detail=f"attached by {r.persona} in {r.id}: {a.classification.replace('_', ' ')}: "
+                                        f"{a.reason}",
+                                 data={"classification": a.classification, "reason": a.reason, "path": a.path,
+                                       "source": r.id}))
+    return out
+
+
 async def verify_findings(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Stage: a Verification per cluster compile will score, written to `verifications/<C-id>-verification.md`."""
     ctx = runtime.context
@@ -96,6 +110,8 @@ async def verify_findings(state: RunState, runtime: Runtime[RunContext]) -> dict
         if state.get("claims"):  # a document: the cross-checks at the finding's lines are evidence too
             v = v.model_copy(update={"checks": v.checks + claim_checks(state["claims"], subject,
                                                                        state.get("claim_hits"))})
+        if attached := attached_checks(state.get("responses", []), set(subject.issues)):
+            v = v.model_copy(update={"checks": v.checks + attached})
         if ctx.settings.execute and reproducible(ctx.target, subject):
             v = v.model_copy(update={"checks": v.checks + await reproduce_checks(ctx, subject)})
         derived = sorted({i.split("#")[0] for i in subject.issues}

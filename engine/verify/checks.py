@@ -23,6 +23,11 @@ class Check(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
+# a reproducer's classification -> the check's outcome (a passing test refutes only what it tested: weakly)
+REPRODUCER_OUTCOMES = {"reproduced": "supports", "not_reproduced": "refutes", "broken_check": "inconclusive",
+                       "timeout": "inconclusive"}
+
+
 class Subject(BaseModel):
     """What a checker is asked about: one claim at one place in the target."""
 

@@ -80,11 +80,12 @@ def location_refuted(checks: list[Check]) -> bool:
 
 
 def reproducer_outcome(checks: list[Check]) -> str | None:
-    """reproduced / not_reproduced / broken from the last reproducer check, or None when none ran."""
+    """reproduced when any reproducer check reproduced it (a responder's or the verifier's), else the last one's
+    outcome (not_reproduced / broken), or None when none ran."""
     runs = [c for c in checks if c.kind == "reproducer"]
     if not runs:
         return None
-    c = runs[-1]
+    c = next((r for r in runs if r.outcome == "supports"), runs[-1])
     said = {"broken_check": "broken", "timeout": "broken"}.get(str(c.data.get("classification")),
                                                              c.data.get("classification"))
     if said in ("reproduced", "not_reproduced", "broken"):

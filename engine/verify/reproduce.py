@@ -33,15 +33,13 @@ from engine.stages.common import excerpts, system_prompt, wrap
 from engine.target.secrets import redact
 from engine.target.snapshot import TargetSnapshot
 from engine.verify import classify, sandbox
-from engine.verify.checks import Check, Subject
+from engine.verify.checks import REPRODUCER_OUTCOMES, Check, Subject
 
 STAGE, PERSONA, MAX_TOKENS = "reproducer", "verifier", 1200
 SCRIPTS = {"python": "_rebuttal_reproducer.py", "javascript": "_rebuttal_reproducer.js"}
 EXTENSIONS = {"python": "py", "javascript": "js"}
 RUNNER = "_rebuttal_runner.py"
 CONFIG_FILE = ".rebuttal.yaml"
-OUTCOMES = {"reproduced": "supports", "not_reproduced": "refutes", "broken_check": "inconclusive",
-            "timeout": "inconclusive"}
 _RUN_LOCK = threading.Lock()  # one sandboxed command at a time: they share the CPU and the process budget
 _SETUP_LOCK = threading.Lock()
 _SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
@@ -258,6 +256,24 @@ async def reproduce(ctx: RunContext, subject: Subject) -> list[Check]:
     return [record(ctx, subject, language, out, run, attempts, setup, first)]
 
 
+async def attach(ctx: RunContext, subject: Subject, code: str, expectation: str) -> Check | None:
+    """Run a reproducer a responder attached to a point (no repair: the responder had its one try); its check.
+
+    None when `--execute` is off (off means off) or the file has no sandboxed language.
+    """
+    if not ctx.settings.execute:
+        return None
+    language = language_of(subject.file)
+    if language is None or ctx.target.file(subject.file) is None:
+        return None
+    if (done := stored(ctx, subject)) is not None:
+        return done[0]
+    async with _slot():
+        setup = await asyncio.to_thread(prepared, ctx)
+        run = await asyncio.to_thread(run_reproducer, setup, ctx, language, code)
+    return record(ctx, subject, language, ReproducerOut(expectation=expectation[:200], code=code), run, 1, setup)
+
+
 def record(ctx: RunContext, subject: Subject, language: str, out: ReproducerOut, run: dict[str, Any],
            attempts: int, setup: Setup, first: str | None = None) -> Check:
     """Write the reproducer artifact and its replayable check; return the check."""
@@ -283,6 +299,7 @@ def record(ctx: RunContext, subject: Subject, language: str, out: ReproducerOut,
     if setup.log:
         data["setup"] = "verifications/setup.log"
     detail = f"{v.classification.replace('_', ' ')}: {v.reason}"
-    check = Check(kind="reproducer", outcome=OUTCOMES[v.classification], detail=re.sub(r"\s+", " ", detail), data=data)  # type: ignore[arg-type]
+    outcome = REPRODUCER_OUTCOMES[v.classification]
+    check = Check(kind="reproducer", outcome=outcome, detail=re.sub(r"\s+", " ", detail), data=data)  # type: ignore[arg-type]
     write_atomic(ctx.run_dir, rel_json, json.dumps({"checks": [check.model_dump()]}, indent=2) + "\n")
     return check
