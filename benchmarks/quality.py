@@ -32,6 +32,12 @@ from typing import Any
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from engine.verify.calibration import predict  # noqa: E402
+from engine.verify.checks import Check  # noqa: E402
+from engine.verify.features import reproducer_outcome  # noqa: E402
+from engine.verify.fitting import auroc  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 QUALITY = ROOT / "benchmarks" / "quality"
 CORPUS = QUALITY / "corpus"
@@ -153,6 +159,7 @@ def run_case(case: str, workflow: str, args: argparse.Namespace, out: Path) -> d
                 str(stage_target(case, Path(tmp))), workflow=workflow, model=args.model, judge=args.judge,
                 personas=n, k=args.k if workflow == "debate" else None, concurrency=args.concurrency,
                 seed=args.seed, run_id=f"{workflow}-{case}-{datetime.now(UTC):%Y%m%d%H%M%S}",
+                execute=args.execute,
             ).model_copy(update={"timeout_s": args.timeout})
             prep = api.prepare(settings, out / "runs", check_providers=not args.model.startswith("fake"))
             run_dir, k, before = prep.run_dir, settings.k, 0.0
@@ -172,12 +179,59 @@ def run_case(case: str, workflow: str, args: argparse.Namespace, out: Path) -> d
         "tokens": total.get("prompt_tokens", 0) + total.get("completion_tokens", 0),
         "prompt_tokens": total.get("prompt_tokens", 0), "completion_tokens": total.get("completion_tokens", 0),
         "degraded": data.get("degraded", []), "failures": data.get("failures", []),
+        "execute": bool(args.execute),
         "findings": [{k: f.get(k) for k in FINDING_KEYS} | {k: f["scores"][k] for k in SCORE_KEYS}
+                     | {"reproducer": reproducer_outcome([Check.model_validate(c) for c in f.get("checks", [])])}
                      for f in data.get("findings", [])],
         "review_issues": review_issues(Path(run_dir)),
         "prompts": args.prompt_hashes, "engine": args.engine,
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+
+
+def without_execution(f: dict[str, Any], cal: Any) -> float | None:
+    """A finding's truth had no reproducer run: its stored features with the reproducer ones zeroed."""
+    if not f.get("features"):
+        return None
+    x = {**f["features"], "reproduced": 0.0, "not_reproduced": 0.0, "reproducer_broken": 0.0}
+    return predict(cal, x)
+
+
+def execution_summary(results: list[dict[str, Any]], defects: dict[str, list[Any]]) -> dict[str, Any] | None:
+    """`--execute` runs: labelled defects whose finding ended `reproduced`, invented findings that did, and the
+    truth-AUROC with the reproducers against the same findings' truth without them (same calibration)."""
+    runs = [r for r in results if r.get("execute")]
+    if not runs:
+        return None
+    labelled = found = reproduced = invented = invented_rep = ran = 0
+    with_x, without_x = [], []
+    for r in runs:
+        cal = load_calibration(Path(r["run_dir"]))
+        scored = score_result(r, defects[r["case"]])
+        labelled += scored.defects
+        found += len(scored.found_defects)
+        rep_defects = set()
+        for f, hits in zip(r["findings"], scored.finding_matches, strict=True):
+            ran += f.get("reproducer") is not None
+            if f.get("reproducer") == "reproduced":
+                rep_defects.update(hits)
+            if not hits:
+                invented += 1
+                invented_rep += f.get("reproducer") == "reproduced"
+            with_x.append((f["truth"], bool(hits)))
+            if (t := without_execution(f, cal)) is not None:
+                without_x.append((t, bool(hits)))
+        reproduced += len(rep_defects)
+    return {"cases": len(runs), "defects": labelled, "found": found, "reproduced": reproduced,
+            "invented": invented, "invented_reproduced": invented_rep, "findings_with_reproducer": ran,
+            "auroc_with": auroc(with_x), "auroc_without": auroc(without_x)}
+
+
+def load_calibration(run_dir: Path) -> Any:
+    """The calibration a run used (its run directory's copy), else the shipped one."""
+    from engine.verify import calibration
+
+    return calibration.for_run(run_dir) if run_dir.exists() else calibration.shipped()
 
 
 def mark_labels(result: dict[str, Any], defects: list[Any], spec: dict[str, Any]) -> dict[str, Any]:
@@ -338,6 +392,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fresh", action="store_true", help="ignore stored results and run again")
     ap.add_argument("--no-run", action="store_true", help="only tabulate the stored results")
     ap.add_argument("--json", action="store_true", help="print the rows as JSON instead of a table")
+    ap.add_argument("--execute", action="store_true",
+                    help="run each finding's reproducer in the sandbox (review --execute) and report what it decided")
     ap.add_argument("--prompts", type=Path, default=None,
                     help="folder of prompt templates (prompts/<stage>.md.j2) overriding templates/ for an A/B test")
     args = ap.parse_args(argv)
@@ -399,6 +455,13 @@ def main(argv: list[str] | None = None) -> int:
         print(loss_table(rows))
         print("\nPer case: defects found / labelled (findings matching a defect / all findings)")
         print(per_case_table(rows))
+        for w in workflows:
+            if (x := execution_summary(ok[w], defects)) is not None:
+                print(f"\n--execute ({w}, {x['cases']} cases): labelled defects reproduced {x['reproduced']} of "
+                      f"{x['defects']} ({x['found']} found); invented findings reproduced {x['invented_reproduced']} "
+                      f"of {x['invented']}; findings with a reproducer run {x['findings_with_reproducer']}; "
+                      f"truth-AUROC with execution {fmt(x['auroc_with'])}, the same findings without "
+                      f"{fmt(x['auroc_without'])}")
         if args.compare and (left := [c for c in cases if c not in complete]):
             print(f"\nleft out (not run by every workflow yet): {', '.join(left)}")
         for e in failed:

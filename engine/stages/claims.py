@@ -3,6 +3,7 @@ the cross-check hits no persona raised as a `claims-checker` review."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -91,53 +92,65 @@ async def call(ctx: RunContext, subject: str, schema: type[Any], prompt: str, **
                                         system=system_prompt(ctx, None), user=user, max_tokens=300)
 
 
+async def section_claims(ctx: RunContext, n: int, f: Any, section: str, lo: int, hi: int, claims: list[Claim],
+                         notes: list[str]) -> list[Claim]:
+    """The model's extra claims for one section ([] when its call failed or the budget stopped it, noted)."""
+    found = [c for c in claims if c.file == f.path and lo <= c.line <= hi]
+    try:
+        found_lines = "\n".join(f"- line {c.line} [{c.kind}] {c.text[:100]}" for c in found) or "- (none)"
+        res = await call(ctx, f"section-{n}", ClaimsOut, "claims", found=wrap(ctx, found_lines),
+                         target=wrap(ctx, f"Section: {section or f.path}\n" + numbered(f, lo, hi)))
+    except BudgetExceeded:
+        notes.append(f"claims: model extraction of '{section}' stopped by the budget; rules only there")
+        return []
+    except (ProviderError, ModelOutputError) as exc:
+        if ctx.settings.strict:
+            raise
+        notes.append(f"claims: model extraction of '{section}' failed ({exc}); rules only there")
+        return []
+    return model_claims(f, lo, hi, section, res, {c.line for c in found})
+
+
 async def add_model_claims(ctx: RunContext, claims: list[Claim], notes: list[str]) -> list[Claim]:
-    """One call per section (largest first, capped) for the statements the rules missed."""
+    """One call per section (largest first, capped), all at once: for the statements the rules missed."""
     spans = section_jobs(ctx.target)
     if len(spans) > MAX_SECTION_CALLS:
         notes.append(f"claims: {len(spans) - MAX_SECTION_CALLS} section(s) extracted by rules only (cap "
                      f"{MAX_SECTION_CALLS} model calls)")
-    out = list(claims)
-    for n, (f, section, lo, hi) in enumerate(spans[:MAX_SECTION_CALLS], 1):
-        found = [c for c in out if c.file == f.path and lo <= c.line <= hi]
-        try:
-            found_lines = "\n".join(f"- line {c.line} [{c.kind}] {c.text[:100]}" for c in found) or "- (none)"
-            res = await call(ctx, f"section-{n}", ClaimsOut, "claims", found=wrap(ctx, found_lines),
-                             target=wrap(ctx, f"Section: {section or f.path}\n" + numbered(f, lo, hi)))
-        except BudgetExceeded:
-            notes.append("claims: model extraction stopped by the budget; the rest is rules only")
-            break
-        except (ProviderError, ModelOutputError) as exc:
-            if ctx.settings.strict:
-                raise
-            notes.append(f"claims: model extraction of '{section}' failed ({exc}); rules only there")
-            continue
-        out += model_claims(f, lo, hi, section, res, {c.line for c in found})
-    return out
+    found = await asyncio.gather(*(section_claims(ctx, n, f, section, lo, hi, claims, notes)
+                                   for n, (f, section, lo, hi) in enumerate(spans[:MAX_SECTION_CALLS], 1)))
+    return list(claims) + [c for part in found for c in part]
+
+
+async def pair_verdict(ctx: RunContext, h: Hit, by_id: dict[str, Claim], notes: list[str]) -> Hit:
+    """One model call on a shortlisted pair: confirmed or rejected (left a candidate when it failed)."""
+    try:
+        pair = render_template("prompts/_claim_pair.md.j2", a=by_id[h.claims[0]], b=by_id[h.claims[1]])
+        res = await call(ctx, f"pair-{'-'.join(h.claims)}", ContradictionOut, "contradiction",
+                         pair=wrap(ctx, pair.strip()), detail=h.detail)
+    except BudgetExceeded:
+        return h
+    except (ProviderError, ModelOutputError) as exc:
+        if ctx.settings.strict:
+            raise
+        notes.append(f"claims: pair check {' / '.join(h.claims)} failed ({exc}); left a candidate")
+        return h
+    return h.model_copy(update={"strength": "confirmed" if res.contradict else "rejected",
+                                "detail": f"{h.detail}; model: {res.reason.strip()[:200]}"})
 
 
 async def confirm_pairs(ctx: RunContext, claims: list[Claim], hits: list[Hit], notes: list[str]) -> list[Hit]:
-    """Ask the model about the pairs the rules only shortlisted (capped); unasked ones stay candidates."""
+    """Ask the model about the pairs the rules only shortlisted (capped, all at once); unasked ones stay
+    candidates."""
     by_id = {c.id: c for c in claims}
     pairs = [i for i, h in enumerate(hits) if h.strength == "candidate" and len(h.claims) == 2]
     if len(pairs) > MAX_PAIR_CALLS:
         notes.append(f"claims: {len(pairs) - MAX_PAIR_CALLS} candidate pair(s) left unchecked (cap {MAX_PAIR_CALLS})")
     out = list(hits)
-    for i in pairs[:MAX_PAIR_CALLS]:
-        h = hits[i]
-        try:
-            pair = render_template("prompts/_claim_pair.md.j2", a=by_id[h.claims[0]], b=by_id[h.claims[1]])
-            res = await call(ctx, f"pair-{'-'.join(h.claims)}", ContradictionOut, "contradiction",
-                             pair=wrap(ctx, pair.strip()), detail=h.detail)
-        except BudgetExceeded:
-            break
-        except (ProviderError, ModelOutputError) as exc:
-            if ctx.settings.strict:
-                raise
-            notes.append(f"claims: pair check {' / '.join(h.claims)} failed ({exc}); left a candidate")
-            continue
-        out[i] = h.model_copy(update={"strength": "confirmed" if res.contradict else "rejected",
-                                      "detail": f"{h.detail}; model: {res.reason.strip()[:200]}"})
+    asked = pairs[:MAX_PAIR_CALLS]
+    for i, h in zip(asked, await asyncio.gather(*(pair_verdict(ctx, hits[i], by_id, notes) for i in asked)),
+                    strict=True):
+        out[i] = h
     return out
 
 
