@@ -123,3 +123,17 @@ def test_every_review_issue_reaches_the_report(tmp_path: Path, workflow: str) ->
     members = [m["issue"] for f in report["findings"] for m in f["members"]]
     assert raised and sorted(raised) == sorted(members)
     assert all(sum(m["lead"] for m in f["members"]) == 1 for f in report["findings"])
+
+
+@pytest.mark.parametrize(("workflow", "personas", "k"), [("debate", 4, 2), ("debate", 3, 1), ("fusion", 3, None),
+                                                         ("single", None, None)])
+def test_every_review_issue_reaches_the_report_with_a_status(tmp_path: Path, workflow: str, personas: int | None,
+                                                             k: int | None) -> None:
+    """Nothing is lost between stages silently: each issue of each review is in a finding of report.json."""
+    run_dir, report = run_fake(tmp_path, workflow=workflow, personas=personas, k=k)
+    debate = json.loads((run_dir / "debate.json").read_text(encoding="utf-8"))
+    raised = {i["id"] for r in debate["reviews"] for i in r["issues"]}
+    data = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
+    reported = {i for f in data["findings"] for i in f["issues"]}
+    assert raised and raised <= reported, sorted(raised - reported)
+    assert all(f["status"] in ("consensus", "contested", "unique", "refuted") for f in data["findings"])
