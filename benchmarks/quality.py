@@ -181,12 +181,26 @@ def run_case(case: str, workflow: str, args: argparse.Namespace, out: Path) -> d
         "degraded": data.get("degraded", []), "failures": data.get("failures", []),
         "execute": bool(args.execute),
         "findings": [{k: f.get(k) for k in FINDING_KEYS} | {k: f["scores"][k] for k in SCORE_KEYS}
-                     | {"reproducer": reproducer_outcome([Check.model_validate(c) for c in f.get("checks", [])])}
+                     | {"reproducer": reproducer_outcome([Check.model_validate(c) for c in f.get("checks", [])]),
+                        "dropped": dropped(f)}
                      for f in data.get("findings", [])],
         "review_issues": review_issues(Path(run_dir)),
         "prompts": args.prompt_hashes, "engine": args.engine,
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+
+
+def dropped(f: dict[str, Any]) -> bool:
+    """The debate dropped this finding: refuted, or every member withdrawn by its author."""
+    return f.get("status") == "refuted" or (bool(f.get("members")) and not any(m.get("kept") for m in f["members"]))
+
+
+def conformity(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """How often the debate dropped a real finding (labelled) and an invented one: (dropped, all) each."""
+    real = [f for r in results for f in r["findings"] if "dropped" in f and f.get("matched")]
+    invented = [f for r in results for f in r["findings"] if "dropped" in f and not f.get("matched")]
+    return {"real_dropped": [sum(f["dropped"] for f in real), len(real)],
+            "invented_dropped": [sum(f["dropped"] for f in invented), len(invented)]}
 
 
 def without_execution(f: dict[str, Any], cal: Any) -> float | None:
@@ -344,6 +358,7 @@ def summarise(workflow: str, results: list[dict[str, Any]], defects: dict[str, l
         "judged": S.ratio(sum(f.get("scored_by") != "mechanical" for r in results for f in r["findings"]),
                           sum(len(r["findings"]) for r in results)),
         "loss": losses(results, defects),
+        "conformity": conformity(results),
         "per_case": [{"case": s.case, "defects": s.defects, "found": s.found_defects, "missed": s.missed_defects,
                       "findings": s.findings, "matched": s.matched_findings} for s in scores],
     }
@@ -455,6 +470,11 @@ def main(argv: list[str] | None = None) -> int:
         print(loss_table(rows))
         print("\nPer case: defects found / labelled (findings matching a defect / all findings)")
         print(per_case_table(rows))
+        print("\nConformity: findings the debate dropped (refuted or withdrawn), real / invented (labels)")
+        for r in rows:
+            c = r["conformity"]
+            print(f"  {r['workflow']}: real dropped {c['real_dropped'][0]} of {c['real_dropped'][1]}, invented "
+                  f"dropped {c['invented_dropped'][0]} of {c['invented_dropped'][1]}")
         for w in workflows:
             if (x := execution_summary(ok[w], defects)) is not None:
                 print(f"\n--execute ({w}, {x['cases']} cases): labelled defects reproduced {x['reproduced']} of "
