@@ -6,7 +6,7 @@ wheel carries them as engine/_data/<name>, where engine.config finds them when t
 
 from setuptools import find_packages, setup
 
-DATA = {"personas": ["*.md"], "workflows": ["*.yaml"], "templates": ["*.j2", "prompts/*.j2"]}
+DATA = {"personas": ["*.md"], "workflows": ["*.yaml"], "templates": ["prompts/*.j2", "artifacts/*.j2"]}
 
 setup(
     packages=find_packages(include=["engine", "engine.*"]) + [f"engine._data.{name}" for name in DATA],

@@ -15,6 +15,9 @@ from engine import yamlio
 from engine.config import TEMPLATES_DIR
 from engine.paths import inside
 
+# templates/ holds two kinds of template, in two folders: what the models are asked (prompts/<name>.md.j2)
+# and what the run directory is made of (artifacts/<kind>.md.j2, report.html.j2, reproducer.j2)
+PROMPTS, ARTIFACTS = "prompts", "artifacts"
 ARTIFACT_KINDS = ("persona", "review", "response", "rebuttal", "findings", "critique", "verification", "report",
                   "claims")
 
@@ -38,7 +41,7 @@ def environment() -> jinja2.Environment:
 
 
 def render_template(name: str, **context: Any) -> str:
-    """Render any template under templates/ with the strict environment."""
+    """Render a template by its path under templates/ (`prompts/...` or `artifacts/...`) with the strict environment."""
     return environment().get_template(name).render(**context)
 
 
@@ -49,9 +52,9 @@ def front_matter(meta: dict[str, Any]) -> str:
 
 
 def render_artifact(kind: str, meta: dict[str, Any], **context: Any) -> str:
-    """Front matter + the kind's template (`templates/<kind>.md.j2`)."""
+    """Front matter + the kind's template (`templates/artifacts/<kind>.md.j2`)."""
     head = {"id": meta["id"], "kind": kind, **{k: v for k, v in meta.items() if k != "id"}}
-    return front_matter(head) + render_template(f"{kind}.md.j2", **context)
+    return front_matter(head) + render_template(f"{ARTIFACTS}/{kind}.md.j2", **context)
 
 
 _TMP_SEQ = itertools.count()

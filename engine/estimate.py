@@ -52,8 +52,9 @@ def estimate(settings: RunSettings, workflow: Workflow, target: TargetSnapshot, 
     """
     n = len(settings.persona_slugs) or settings.personas
     k = min(settings.k, max(n - 1, 0))
-    local = parse_model(settings.model).provider == "local"
-    window = context_window(settings.model)
+    spec = parse_model(settings.model)
+    local = spec.provider == "local"
+    window = context_window(spec)
     full = int(sum(len(f.text) for f in target.files) / CHARS_PER_TOKEN * 1.15)
     shared_budget = window - max(MAX_TOKENS.values()) - PROMPT_OVERHEAD - STAGE_ROOM
     target_tokens = min(full, shared_budget)
@@ -84,7 +85,7 @@ def estimate(settings: RunSettings, workflow: Workflow, target: TargetSnapshot, 
     plan.append(("compile", max(1, math.ceil(issues / 6)), excerpt * 3))  # usefulness labels, 6 per call
     models = {settings.model, settings.judge_model, *settings.panel}
     unknown = sorted(m for m in models if price_of(m, settings.prices) is None)
-    price = price_of(settings.model, settings.prices)
+    price = price_of(spec, settings.prices)
     prefix = target_tokens + RULES_TOKENS
     first_evaluations = prefix * views  # each view's prefix is evaluated once (warmed), then cached
     rows = []

@@ -132,7 +132,7 @@ class Gateway:
         return self._models[key]
 
     def estimate_usd(self, model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
-        """Cost of a call at the price table; None when the model's price is unknown."""
+        """Cost of a call at the model's price (providers.price_of); None when the price is unknown."""
         price = price_of(model, self.settings.prices)
         if price is None:
             return None

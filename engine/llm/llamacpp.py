@@ -9,6 +9,7 @@ import os
 import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from langchain_core.messages import AIMessage
@@ -185,15 +186,17 @@ def decode_progress(root: str) -> int | None:
     return parse_decode_total(text)
 
 
-def set_draft(params: Any, draft: str, target: str) -> str:
-    """Configure speculative decoding with another local model as the draft; "" leaves it off."""
+def set_draft(params: Any, draft: str, target: str, resolve: Callable[[str], str],
+              model_path: Callable[[str], Path]) -> str:
+    """Configure speculative decoding with another local model as the draft; "" leaves it off.
+
+    `resolve` and `model_path` are local.resolve_local_name and local.model_path, passed in (this module does
+    not import local, which imports it)."""
     if not draft:
         return ""
     import xllamacpp
 
-    from engine.llm.local import model_path, resolve_local_name
-
-    name = resolve_local_name(draft)
+    name = resolve(draft)
     if name == target:
         raise LocalModelError(f"{DRAFT_ENV}={draft!r}: the draft must be a smaller model than {target}")
     params.speculative.types = [xllamacpp.common_speculative_type.COMMON_SPECULATIVE_TYPE_DRAFT_SIMPLE]

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import LocalModelError
+from engine.llm.endpoints import request_timeout
 from engine.llm.gguf import read_gguf_metadata
 from engine.llm.llamacpp import (
     DRAFT_ENV,
@@ -247,7 +248,8 @@ class LocalServer:
         params.endpoint_metrics = True  # n_decode_total: the progress a stalled-call watchdog reads
         self._slot_dir = tempfile.mkdtemp(prefix="rebuttal-slots-")
         params.slot_save_path = self._slot_dir + os.sep  # warm(): one evaluated prefix copied into every slot
-        self.draft = set_draft(params, os.environ.get(DRAFT_ENV, "").strip(), spec.name)
+        self.draft = set_draft(params, os.environ.get(DRAFT_ENV, "").strip(), spec.name, resolve_local_name,
+                               model_path)
         try:
             self._server = xllamacpp.Server(params)
         except RuntimeError as exc:
@@ -337,8 +339,6 @@ def chat_model(
 ) -> BaseChatModel:
     """A ChatOpenAI client for the local model's server (started on first use)."""
     from pydantic import SecretStr
-
-    from engine.llm.providers import request_timeout
 
     server = get_server(name, slots=slots)
     # max_retries=0: the gateway retries. No read timeout: the gateway's watchdog ends a call only when the

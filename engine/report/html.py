@@ -233,7 +233,7 @@ def build_context(run_dir: Path) -> dict[str, Any]:
 
 def render_html(run_dir: Path) -> str:
     """The report page as a string."""
-    return environment().get_template("report.html.j2").render(**build_context(run_dir))
+    return environment().get_template("artifacts/report.html.j2").render(**build_context(run_dir))
 
 
 def write_html(run_dir: Path) -> Path:

@@ -281,7 +281,7 @@ def record(ctx: RunContext, subject: Subject, language: str, out: ReproducerOut,
     r: sandbox.RunResult | None = run["result"]
     rel, rel_json = f"{stem(subject)}.{EXTENSIONS[language]}", f"{stem(subject)}.json"
     comment = "#" if language == "python" else "//"
-    text = render_template("reproducer.j2", comment=comment, subject=subject, out=out, verdict=v, run=run,
+    text = render_template("artifacts/reproducer.j2", comment=comment, subject=subject, out=out, verdict=v, run=run,
                            attempts=attempts, isolation=setup.isolation, limits=ctx.settings.sandbox)
     write_atomic(ctx.run_dir, rel, text, durable=False)
     data: dict[str, Any] = {
