@@ -52,7 +52,7 @@ def resolve(*layers: RunOptions) -> RunOptions:
     server's default model); a layer naming a `profile` is followed by that profile's options; per option the
     first layer that gives it wins. Then the workflow file's `defaults` (only what it states), then the defaults
     of the chosen model (a smaller panel on the embedded local model), then `BUILT_IN`. Panel members
-    `profile:NAME` and `mixed` are expanded. Every option but judges, budgets and personas is then set.
+    `profile:NAME` and `mixed` are expanded. Every option but judges, budgets, panel and persona is then set.
     """
     head = merge(*layers)
     wf = load_workflow(head.workflow or str(BUILT_IN.workflow))

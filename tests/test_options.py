@@ -18,6 +18,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from engine.api import resolve
 from engine.options import SURFACES, RunOptions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -105,6 +106,23 @@ def test_a_bound_changed_in_the_model_changes_every_way_in(tmp_path: Path) -> No
     with_k = {way for way, surface in WAYS.items() if "k" in SURFACES[surface]}
     assert with_k >= {"review", "batch", "profile file", "server request", "mcp review", "langgraph context"}
     assert {way: opts["k"] for way, opts in ways.items() if "k" in opts} == dict.fromkeys(with_k, [0, 8])
+
+
+LOCAL = {"workflow": "debate", "model": "local", "personas": 3, "k": 1, "concurrency": 4, "strict": False, "seed": 0,
+         "execute": False}
+
+
+@pytest.mark.parametrize(("layers", "expected"), [
+    ([], LOCAL),  # built-in defaults and the local model's smaller panel
+    ([RunOptions(model="fake")], {**LOCAL, "model": "fake", "personas": 5, "k": 3, "concurrency": 16}),
+    ([RunOptions(model="fake", workflow="single")], {"personas": 1, "k": 0}),  # what the workflow file states
+    ([RunOptions(k=2, personas=4), RunOptions(k=1, model="fake")], {"k": 2, "personas": 4, "model": "fake"}),
+    ([RunOptions(strict=False, seed=0), RunOptions(strict=True, seed=7)], {"strict": False, "seed": 0}),  # given
+    ([RunOptions(execute_unsafe=True)], {"execute_unsafe": True, "execute": False}),  # build_settings ORs them
+])
+def test_resolve_table(layers: list[RunOptions], expected: dict[str, Any]) -> None:
+    got = resolve(*layers).model_dump()
+    assert {k: got[k] for k in expected} == expected
 
 
 @pytest.mark.parametrize(("args", "message"), [
