@@ -12,65 +12,80 @@ from typing import Any
 from pydantic import ValidationError
 
 from engine import runner
-from engine.config import Budget, RunSettings, Workflow, load_workflow, persona_library
+from engine.config import Budget, RunSettings, load_workflow, persona_library
 from engine.errors import ConfigError
 from engine.estimate import Estimate, budget_warning, estimate
 from engine.llm.gateway import ModelFactory
 from engine.llm.providers import parse_model, preflight
 from engine.llm.speed import Speed
 from engine.models import Report
+from engine.options import RunOptions, first_given, given, one_line, run_options
+from engine.profiles import expand_panel, load_profile
 from engine.target import ingest
 from engine.target.snapshot import TargetSnapshot
 
-LOCAL_DEFAULTS = {"personas": 3, "k": 1}  # smaller panels for the embedded model, which is slow on a CPU
-MODEL_DEFAULTS = {"personas": 5, "k": 3}
+BUILT_IN = RunOptions(workflow="debate", model="local", strict=False, seed=0, execute=False, execute_unsafe=False)
+LOCAL_DEFAULTS = RunOptions(personas=3, k=1, concurrency=4)  # smaller panels for the embedded model: slow on a CPU
+MODEL_DEFAULTS = RunOptions(personas=5, k=3, concurrency=16)
 
 
-def panel_size(personas: int | None, k: int | None, wf: Workflow, local: bool) -> tuple[int, int]:
-    """(personas, k) by precedence: the option given (or the profile's, already applied) > what the workflow file
-    states in `defaults` > the model-dependent default (smaller for the local model)."""
-    stated = wf.defaults.model_fields_set
-    fallback = LOCAL_DEFAULTS if local else MODEL_DEFAULTS
-    n = personas if personas is not None else (wf.defaults.personas if "personas" in stated else fallback["personas"])
-    k = k if k is not None else (wf.defaults.k if "k" in stated else fallback["k"])
-    return n, k
+def merge(*layers: RunOptions) -> RunOptions:
+    """The options given by `layers` (most explicit first), each followed by its `profile`'s; panels expanded."""
+    chain: list[tuple[RunOptions, tuple[str, ...]]] = []
+    for layer in layers:
+        chain.append((layer, ()))
+        if layer.profile:
+            chain.append((run_options(load_profile(layer.profile)), (layer.profile,)))
+    merged = first_given([layer for layer, _ in chain])
+    if "panel" in merged:  # expanded with the profile it came from, so a cycle names the whole chain
+        merged["panel"] = expand_panel(merged["panel"], next(names for layer, names in chain if given(layer.panel)))
+    merged.pop("profile", None)  # applied: merging the result again gives the same options
+    return RunOptions.model_validate(merged)
 
 
-def build_settings(
-    target: str, *, workflow: str = "debate", personas: int | None = None, persona: list[str] | None = None,
-    k: int | None = None, model: str | None = None, panel: list[str] | None = None, judge: str | None = None,
-    judge_fallback: str | None = None, diff: str | None = None, run_id: str | None = None,
-    max_calls: int | None = None, max_tokens: int | None = None, max_usd: float | None = None,
-    concurrency: int | None = None, strict: bool = False, seed: int = 0,
-    prices: dict[str, tuple[float, float]] | None = None, execute: bool | None = None,
-    execute_unsafe: bool = False,
-) -> RunSettings:
-    """RunSettings from options; panel size by `panel_size`'s precedence."""
-    wf = load_workflow(workflow)
-    model = model or "local"
-    panel = [m.strip() for p in panel or [] for m in p.split(",") if m.strip()]
-    for m in [model, *panel, *([judge] if judge else []), *([judge_fallback] if judge_fallback else [])]:
-        parse_model(m)
-    local = parse_model(model).provider == "local"
-    n, k = panel_size(personas, k, wf, local)
-    if persona:
+def resolve(*layers: RunOptions) -> RunOptions:
+    """The options of a run, by the one precedence rule of the engine:
+
+    explicit option > profile > workflow file defaults > model-dependent defaults (> built-in defaults).
+
+    `layers` go from most to least explicit (a batch entry, then the batch's options; a server request, then the
+    server's default model); a layer naming a `profile` is followed by that profile's options; per option the
+    first layer that gives it wins. Then the workflow file's `defaults` (only what it states), then the defaults
+    of the chosen model (a smaller panel on the embedded local model), then `BUILT_IN`. Panel members
+    `profile:NAME` and `mixed` are expanded. Every option but judges, budgets, panel and persona is then set.
+    """
+    head = merge(*layers)
+    wf = load_workflow(head.workflow or str(BUILT_IN.workflow))
+    local = parse_model(head.model or str(BUILT_IN.model)).provider == "local"
+    stated = run_options(wf.defaults.model_dump(include=wf.defaults.model_fields_set))
+    return RunOptions.model_validate(first_given([head, stated, LOCAL_DEFAULTS if local else MODEL_DEFAULTS,
+                                                  BUILT_IN]))
+
+
+def build_settings(target: str, *layers: RunOptions, diff: str | None = None, run_id: str | None = None,
+                   prices: dict[str, tuple[float, float]] | None = None, **options: Any) -> RunSettings:
+    """RunSettings for a target: `options` (keyword arguments, the most explicit layer), then `layers`, resolved by
+    `resolve`; a bad option is a one-line ConfigError."""
+    o = resolve(run_options(options), *layers)
+    for m in [o.model, *(o.panel or []), o.judge, o.judge_fallback]:
+        if m:
+            parse_model(m)
+    if o.persona:
         lib = persona_library()
-        if missing := [p for p in persona if p not in lib]:
+        if missing := [p for p in o.persona if p not in lib]:
             raise ConfigError(f"unknown persona(s): {', '.join(missing)} (see `rebuttal personas`)")
     try:
         return RunSettings(
-            run_id=run_id or "pending", target=str(target), diff=diff, workflow=workflow,
-            personas=len(persona) if persona else n, persona_slugs=persona or [], k=k, model=model, panel=panel,
-            judge=judge, judge_fallback=judge_fallback,
-            concurrency=(4 if local else 16) if concurrency is None else concurrency,  # 0 is an error, not the default
-            budget=Budget(max_calls=max_calls, max_tokens=max_tokens, max_usd=max_usd), strict=strict, seed=seed,
-            prices=prices or {}, created=datetime.now(UTC).isoformat(timespec="seconds"),
-            execute=bool(execute_unsafe or (wf.defaults.execute if execute is None else execute)),
-            execute_unsafe=execute_unsafe,
+            run_id=run_id or "pending", target=str(target), diff=diff, workflow=o.workflow,
+            personas=len(o.persona) if o.persona else o.personas, persona_slugs=o.persona or [], k=o.k,
+            model=o.model, panel=o.panel or [], judge=o.judge, judge_fallback=o.judge_fallback,
+            concurrency=o.concurrency, budget=Budget(max_calls=o.max_calls, max_tokens=o.max_tokens,
+                                                     max_usd=o.max_usd),
+            strict=o.strict, seed=o.seed, prices=prices or {}, created=datetime.now(UTC).isoformat(timespec="seconds"),
+            execute=bool(o.execute_unsafe or o.execute), execute_unsafe=bool(o.execute_unsafe),
         )
     except ValidationError as exc:
-        e = exc.errors()[0]
-        raise ConfigError(f"option {'.'.join(map(str, e['loc']))}: {e['msg']}") from None
+        raise one_line(exc) from None
 
 
 def check_out_dir(out_dir: Path) -> None:

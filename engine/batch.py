@@ -1,8 +1,8 @@
 """Batch reviews: many targets, a global concurrency and budget, one run directory each, resumable.
 
 Targets come from a text file (one path per line, `#` comment lines) or a YAML list of paths or
-mappings with per-target options (`target`, `diff`, `profile`, `workflow`, `model`, `panel`,
-`judge`, `personas`, `persona`, `k`). Relative paths are relative to the batch file.
+mappings with `target`, `diff` and per-target run options (`profile`, `workflow`, `model`, `panel`, `k`, ...:
+every option of `engine.options.RunOptions` but `execute_unsafe`). Relative paths are relative to the batch file.
 
 Global budget, fair share: when a run starts it gets `(limit - committed) / runs not yet started`,
 where `committed` is what finished runs spent plus the whole cap of runs still going. Leftovers of
@@ -30,19 +30,16 @@ from engine.errors import ConfigError, RebuttalError
 from engine.llm.gateway import ModelFactory
 from engine.llm.ledger import read_ledger
 from engine.models import Report
-from engine.profiles import PROFILE_KEYS, PanelChoice, apply_profile, given
+from engine.options import BUDGET, RunOptions, options_model, run_options
 
 STATE_FILE = "batch.json"
 FINAL = ("complete", "partial")
-BUDGET_KEYS = ("max_calls", "max_tokens", "max_usd")
 SPENT_KEYS = {"max_calls": "calls", "max_tokens": "tokens", "max_usd": "usd"}
 
 
-class BatchItem(PanelChoice):
-    """One target of a batch and its own options (they win over the batch's)."""
-
-    target: str
-    diff: str | None = None
+# One target of a batch and its own options (they, then its profile, win over the batch's: `engine.api.resolve`).
+BatchItem = options_model("BatchItem", "batch", "One target of a batch and its own options.",
+                          target=(str, ...), diff=(str | None, None))
 
 
 def load_items(path: Path) -> list[BatchItem]:
@@ -76,22 +73,15 @@ def load_items(path: Path) -> list[BatchItem]:
 
 
 def item_keys(items: list[BatchItem]) -> list[str]:
-    """A stable key per item (a hash of its options; repeats numbered) so reordering keeps resumes."""
+    """A stable key per item (a hash of the options it gives; repeats numbered) so reordering keeps resumes."""
     seen: dict[str, int] = {}
     keys = []
     for item in items:
-        h = hashlib.sha1(item.model_dump_json().encode()).hexdigest()[:12]
+        given = json.dumps(item.model_dump(mode="json", exclude_none=True), sort_keys=True)
+        h = hashlib.sha1(given.encode()).hexdigest()[:12]
         seen[h] = seen.get(h, 0) + 1
         keys.append(h if seen[h] == 1 else f"{h}-{seen[h]}")
     return keys
-
-
-def item_options(item: BatchItem, batch_opts: dict[str, Any]) -> dict[str, Any]:
-    """build_settings options: the item's, then its profile's, then the batch's."""
-    own = {k: getattr(item, k, None) for k in PROFILE_KEYS}
-    if item.profile:
-        own = apply_profile(item.profile, own)
-    return {k: own.get(k) if given(own.get(k)) else batch_opts.get(k) for k in PROFILE_KEYS}
 
 
 def spent(run_dir: Path) -> dict[str, float]:
@@ -116,7 +106,7 @@ def fair_share(limits: dict[str, Any], others: list[dict[str, Any]]) -> dict[str
     """The cap of the next run to start, given the other entries; None when a limit is used up."""
     waiting = 1 + sum(1 for e in others if e.get("cap") is None)
     cap: dict[str, Any] = {}
-    for key in BUDGET_KEYS:
+    for key in BUDGET:
         limit = limits.get(key)
         if limit is None:
             continue
@@ -131,12 +121,13 @@ def fair_share(limits: dict[str, Any], others: list[dict[str, Any]]) -> dict[str
 class Batch:
     """A batch run over one out folder: state in `batch.json`, a semaphore over runs, a shared budget."""
 
-    def __init__(self, items: list[BatchItem], out_dir: Path, options: dict[str, Any], *, jobs: int = 2,
+    def __init__(self, items: list[BatchItem], out_dir: Path, options: RunOptions | dict[str, Any], *, jobs: int = 2,
                  check_providers: bool = True, on_done: Callable[[dict[str, Any]], None] | None = None,
                  factory: ModelFactory | None = None):
         self.items, self.out_dir, self.jobs, self.factory = items, out_dir, jobs, factory
-        self.limits = {k: options.get(k) for k in BUDGET_KEYS}
-        self.options = {k: v for k, v in options.items() if k not in BUDGET_KEYS}
+        merged = api.merge(run_options(options))  # the batch's options, its profile applied
+        self.limits = {k: getattr(merged, k) for k in BUDGET}  # global: shared out by fair_share
+        self.options = merged.model_copy(update=dict.fromkeys(BUDGET))
         self.check_providers, self.on_done = check_providers, on_done or (lambda e: None)
         self.keys = item_keys(items)
         self.state = self._load()
@@ -192,14 +183,14 @@ class Batch:
             e.update(status="running", error=None)
             self.save()
             return await api.resume(Path(e["run_dir"]), factory=self.factory)
-        opts = item_options(item, self.options)
+        opts = api.merge(run_options(item), self.options)
         cap = fair_share(self.limits, [x for x in self.entries() if x is not e])
         if cap is None:
             raise ConfigError("global budget used up before this target started")
         e.update(cap=cap, status="running", error=None)
-        for key, value in cap.items():
-            opts[key] = min(value, opts[key]) if opts.get(key) is not None else value
-        settings = api.build_settings(item.target, diff=item.diff, **{k: v for k, v in opts.items() if given(v)})
+        own = {key: getattr(opts, key) for key in cap}
+        opts = opts.model_copy(update={k: v if own[k] is None else min(v, own[k]) for k, v in cap.items()})
+        settings = api.build_settings(item.target, opts, diff=item.diff)
         prep = await asyncio.to_thread(api.prepare, settings, self.out_dir, check_providers=self.check_providers)
         e["run_dir"] = str(prep.run_dir)
         self.save()

@@ -14,7 +14,6 @@ from typing import Annotated, Any
 
 import typer
 import yaml
-from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -24,6 +23,7 @@ from engine.console import err, fail, out
 from engine.errors import ConfigError, RebuttalError
 from engine.llm.providers import parse_model
 from engine.models import Report
+from engine.options import BUDGET, RESUME_HELP, command_line, with_options
 from engine.target import ingest
 from engine.trace import render_trace, trace
 
@@ -31,7 +31,6 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__ and "
                   "respond, rebut and compile one scored, traceable report.")
 
 Opt = typer.Option
-
 
 
 def load_prices(path: Path | None) -> dict[str, tuple[float, float]]:
@@ -175,38 +174,21 @@ def run_async(run_dir: Path, coro_fn: Any, quiet: bool = False, *, calls: int | 
 
 
 @app.command()
+@with_options("cli")
 def review(
     ctx: typer.Context,
     target: Annotated[str, typer.Argument(help="File, folder, git repository or document to review.")],
-    workflow: Annotated[str, Opt(help="Workflow name (see `rebuttal workflows`) or YAML path.")] = "debate",
-    personas: Annotated[int | None, Opt(help="Number of generated personas.")] = None,
-    persona: Annotated[list[str] | None, Opt(help="Library persona slug (repeatable) instead of generating.")] = None,
-    k: Annotated[int | None, Opt("-k", help="Reviews each persona answers.")] = None,
-    model: Annotated[str | None, Opt(help="provider:model for the panel (default: the embedded local model).")] = None,
-    panel: Annotated[list[str] | None, Opt(help="Models assigned round-robin to personas (repeatable or a,b).")] = None,
-    judge: Annotated[str | None, Opt(help="provider:model of the judge (default: --model).")] = None,
-    judge_fallback: Annotated[str | None, Opt(help="Second judge if the first fails.")] = None,
     diff: Annotated[str | None, Opt(help="Review a change: BASE..HEAD or BASE.")] = None,
     staged: Annotated[bool, Opt(help="Review the staged change (HEAD..index), as a pre-commit hook does.")] = False,
     out_dir: Annotated[Path, Opt("--out", help="Folder for run directories.")] = Path("runs"),
     run_id: Annotated[str | None, Opt(help="Run id (default: time-target-random).")] = None,
-    max_calls: Annotated[int | None, Opt(help="Stop after this many calls.")] = None,
-    max_tokens: Annotated[int | None, Opt(help="Stop before exceeding this many tokens.")] = None,
-    max_usd: Annotated[float | None, Opt(help="Stop before exceeding this cost.")] = None,
-    concurrency: Annotated[int | None, Opt(help="Calls in flight at once.")] = None,
-    strict: Annotated[bool, Opt(help="Fail the run when a persona fails instead of dropping it.")] = False,
-    execute: Annotated[bool | None, Opt("--execute/--no-execute", help="Run a model-written reproducer per "
-                                        "Python/JS finding in a sandboxed copy of the target.")] = None,
-    execute_unsafe: Annotated[bool, Opt("--execute-unsafe-no-sandbox", help="--execute even where no sandbox "
-                                        "works: target and model code run unisolated (limits only).")] = False,
-    seed: Annotated[int, Opt(help="Seed for shuffles.")] = 0,
     prices: Annotated[Path | None, Opt(help="YAML: model -> USD per million input and output tokens.")] = None,
-    profile: Annotated[str | None, Opt(help="Saved profile filling the options not given.")] = None,
     as_json: Annotated[bool, Opt("--json", help="Print one JSON object instead of tables.")] = False,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress lines.")] = False,
     fail_on: Annotated[str | None, Opt(help="Exit 1 if a finding matches, e.g. 'severity>=high'")] = None,
     sarif: Annotated[Path | None, Opt(help="Also write SARIF 2.1.0 here.")] = None,
     markdown_summary: Annotated[Path | None, Opt(help="Also write a pull-request summary here.")] = None,
+    **options: Any,
 ) -> None:
     """Review TARGET with a panel of personas and write a run directory."""
     from engine.cli_report import ci_exit
@@ -217,11 +199,8 @@ def review(
             diff = staged_diff(diff)
         if fail_on:
             parse_fail_on(fail_on)  # a malformed gate fails before any call is made
-        from engine.profiles import explicit_params, resolve_options
-
-        opts = resolve_options(profile, ctx.params, explicit_params(ctx))  # the profile fills what was not given
-        settings = api.build_settings(target, diff=diff, run_id=run_id, prices=load_prices(prices),
-                                      **{name: v for name, v in opts.items() if v is not None})
+        settings = api.build_settings(target, command_line(ctx, options), diff=diff, run_id=run_id,
+                                      prices=load_prices(prices))
         prep = api.prepare(settings, out_dir)
         s = prep.settings
         if not quiet and not as_json:
@@ -245,22 +224,19 @@ def review(
 
 
 @app.command()
+@with_options("budget", help=RESUME_HELP)
 def resume(
+    ctx: typer.Context,
     run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
-    max_calls: Annotated[int | None, Opt(help="A larger call budget (the whole run's, spent calls included).")] = None,
-    max_tokens: Annotated[int | None, Opt(help="A larger token budget.")] = None,
-    max_usd: Annotated[float | None, Opt(help="A larger cost budget.")] = None,
     as_json: Annotated[bool, Opt("--json")] = False,
     quiet: Annotated[bool, Opt("--quiet", "-q")] = False,
+    **options: Any,
 ) -> None:
     """Finish an interrupted run, or take a budget-stopped one further; finished calls are never made again."""
     try:
+        budget = Budget(**command_line(ctx, options, BUDGET).model_dump(include=set(BUDGET)))
         runner.load_run(run_dir)  # a clear error before starting when it is not a run directory
-        budget = Budget(max_calls=max_calls, max_tokens=max_tokens, max_usd=max_usd)
         report = run_async(run_dir, lambda show: api.resume(run_dir, listener=show, budget=budget), quiet or as_json)
-    except ValidationError as exc:
-        fail(f"invalid budget: {exc.errors()[0]['loc'][0]} {exc.errors()[0]['msg']}")
-        return
     except RebuttalError as exc:
         fail(str(exc))
         return
@@ -288,22 +264,18 @@ def trace_cmd(
 
 
 @app.command("estimate")
+@with_options("cli")
 def estimate_cmd(
-    target: Annotated[str, typer.Argument()],
-    workflow: Annotated[str, Opt()] = "debate",
-    personas: Annotated[int | None, Opt()] = None,
-    persona: Annotated[list[str] | None, Opt()] = None,
-    k: Annotated[int | None, Opt("-k")] = None,
-    model: Annotated[str | None, Opt()] = None,
-    judge: Annotated[str | None, Opt()] = None,
-    diff: Annotated[str | None, Opt()] = None,
-    prices: Annotated[Path | None, Opt()] = None,
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="File, folder, git repository or document.")],
+    diff: Annotated[str | None, Opt(help="Estimate the review of a change: BASE..HEAD or BASE.")] = None,
+    prices: Annotated[Path | None, Opt(help="YAML: model -> USD per million input and output tokens.")] = None,
+    **options: Any,
 ) -> None:
-    """Print calls, tokens and cost per stage without calling any model."""
+    """Print calls, tokens and cost per stage of `review` with the same options, without calling any model."""
     try:
-        settings = api.build_settings(target, workflow=workflow, personas=personas, persona=persona, k=k,
-                                      model=model, judge=judge, diff=diff, prices=load_prices(prices))
-        est = api.estimate_run(settings, load_workflow(workflow), ingest(target, diff=diff))
+        settings = api.build_settings(target, command_line(ctx, options), diff=diff, prices=load_prices(prices))
+        est = api.estimate_run(settings, load_workflow(settings.workflow), ingest(target, diff=diff))
     except RebuttalError as exc:
         fail(str(exc))
         return

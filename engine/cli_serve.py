@@ -10,30 +10,23 @@ from typing import Annotated, Any
 
 import typer
 import yaml
-from pydantic import ValidationError
 from rich.table import Table
 
 from engine.console import err, fail, out
 from engine.errors import ConfigError, RebuttalError
 from engine.llm.providers import parse_model
+from engine.options import SURFACES, command_line, with_options
 from engine.profiles import (
     Profile,
     delete_profile,
     expand_panel,
     list_profiles,
     load_profile,
-    resolve_options,
     save_profile,
 )
 
 Opt = typer.Option
 API_KEY_ENV = "REBUTTAL_API_KEY"
-
-
-
-def split_panel(panel: list[str] | None) -> list[str]:
-    """`--panel a,b --panel c` -> [a, b, c]."""
-    return [m.strip() for p in panel or [] for m in p.split(",") if m.strip()]
 
 
 def serve(
@@ -72,39 +65,20 @@ profile_app = typer.Typer(help="Saved review options, used as --profile NAME and
 
 
 @profile_app.command("save")
+@with_options("profile-save")
 def profile_save(
+    ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Profile name (lowercase letters, digits, dashes).")],
-    workflow: Annotated[str | None, Opt(help="Workflow name or YAML path.")] = None,
-    model: Annotated[str | None, Opt(help="provider:model of the panel.")] = None,
-    panel: Annotated[list[str] | None, Opt(help="Panel models (repeatable or a,b); profile:NAME borrows a "
-                                                "profile's panel.")] = None,
-    judge: Annotated[str | None, Opt(help="provider:model of the judge.")] = None,
-    judge_fallback: Annotated[str | None, Opt(help="Second judge.")] = None,
-    personas: Annotated[int | None, Opt(help="Number of generated personas.")] = None,
-    persona: Annotated[list[str] | None, Opt(help="Library persona slug (repeatable).")] = None,
-    k: Annotated[int | None, Opt("-k", help="Reviews each persona answers.")] = None,
-    max_calls: Annotated[int | None, Opt(help="Per-run call limit.")] = None,
-    max_tokens: Annotated[int | None, Opt(help="Per-run token limit.")] = None,
-    max_usd: Annotated[float | None, Opt(help="Per-run cost limit.")] = None,
-    concurrency: Annotated[int | None, Opt(help="Calls in flight at once.")] = None,
-    strict: Annotated[bool | None, Opt("--strict/--no-strict", help="Fail when a persona fails.")] = None,
-    seed: Annotated[int | None, Opt(help="Seed for shuffles.")] = None,
-    execute: Annotated[bool | None, Opt("--execute/--no-execute", help="Sandboxed reproducers.")] = None,
     description: Annotated[str, Opt(help="One line shown by `profile list`.")] = "",
+    **options: Any,
 ) -> None:
     """Save (or replace) a profile in $REBUTTAL_HOME/profiles/NAME.yaml."""
     try:
-        prof = Profile(description=description, workflow=workflow, model=model, panel=split_panel(panel),
-                       judge=judge, judge_fallback=judge_fallback, personas=personas, persona=persona or [], k=k,
-                       max_calls=max_calls, max_tokens=max_tokens, max_usd=max_usd, concurrency=concurrency,
-                       strict=strict, seed=seed, execute=execute)
+        given = command_line(ctx, options, SURFACES["profile-save"])
+        prof = Profile(description=description, **given.model_dump(exclude_none=True))
         path, replaced = save_profile(name, prof)
     except RebuttalError as exc:
         fail(str(exc))
-        return
-    except ValidationError as exc:
-        e = exc.errors()[0]
-        fail(f"profile {name}: option {'.'.join(map(str, e['loc']))}: {e['msg']}")
         return
     out.print(f"{'replaced' if replaced else 'saved'} profile {name}: {path}", highlight=False)
 
@@ -121,7 +95,7 @@ def profile_list() -> None:
         except RebuttalError as exc:
             t.add_row(name, "", "", "", "", f"[red]invalid: {exc}[/]")
             continue
-        t.add_row(name, p.workflow or "", p.model or "", ", ".join(p.panel), p.judge or "", p.description)
+        t.add_row(name, p.workflow or "", p.model or "", ", ".join(p.panel or []), p.judge or "", p.description)
     out.print(t)
 
 
@@ -130,12 +104,12 @@ def profile_show(name: Annotated[str, typer.Argument()]) -> None:
     """Print a profile as YAML, with its panel expanded."""
     try:
         p = load_profile(name)
-        expanded = expand_panel(p.panel, (name,))
+        expanded = expand_panel(p.panel or [], (name,))
     except RebuttalError as exc:
         fail(str(exc))
         return
-    print(yaml.safe_dump(p.model_dump(exclude_defaults=True), sort_keys=False).rstrip())
-    if expanded != p.panel:
+    print(yaml.safe_dump(p.model_dump(exclude_defaults=True, exclude_none=True), sort_keys=False).rstrip())
+    if expanded != (p.panel or []):
         print(f"# panel expanded: {', '.join(expanded)}")
 
 
@@ -164,25 +138,22 @@ def batch_table(entries: list[dict[str, Any]]) -> Table:
     return t
 
 
+BATCH_HELP = {"max_calls": "Global call limit, shared fairly by the runs.",
+              "max_tokens": "Global token limit, shared fairly by the runs.",
+              "max_usd": "Global cost limit, shared fairly by the runs.",
+              "concurrency": "Calls in flight at once within each run.",
+              "profile": "Saved profile for every target (an entry's own options and profile win)."}
+
+
+@with_options("batch", help=BATCH_HELP)
 def batch(
+    ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="Targets: one path per line (# comments) or a YAML list.")],
     out_dir: Annotated[Path, Opt("--out", help="Folder for the run directories and batch.json.")] = Path("runs"),
     jobs: Annotated[int, Opt(help="Reviews running at once.")] = 2,
-    profile: Annotated[str | None, Opt(help="Saved profile for every target.")] = None,
-    workflow: Annotated[str | None, Opt(help="Workflow name or YAML path (default debate).")] = None,
-    model: Annotated[str | None, Opt(help="provider:model of the panels.")] = None,
-    panel: Annotated[list[str] | None, Opt(help="Panel models (repeatable or a,b).")] = None,
-    judge: Annotated[str | None, Opt(help="provider:model of the judge.")] = None,
-    personas: Annotated[int | None, Opt(help="Number of generated personas.")] = None,
-    persona: Annotated[list[str] | None, Opt(help="Library persona slug (repeatable).")] = None,
-    k: Annotated[int | None, Opt("-k", help="Reviews each persona answers.")] = None,
-    max_calls: Annotated[int | None, Opt(help="Global call limit, shared fairly by the runs.")] = None,
-    max_tokens: Annotated[int | None, Opt(help="Global token limit, shared fairly by the runs.")] = None,
-    max_usd: Annotated[float | None, Opt(help="Global cost limit, shared fairly by the runs.")] = None,
-    concurrency: Annotated[int | None, Opt(help="Calls in flight at once within each run.")] = None,
     as_json: Annotated[bool, Opt("--json", help="Print the entries as JSON instead of a table.")] = False,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No line per finished target.")] = False,
-    execute: Annotated[bool | None, Opt("--execute/--no-execute", help="Sandboxed reproducers per run.")] = None,
+    **options: Any,
 ) -> None:
     """Review many targets, one run directory each; run it again to resume (finished runs are skipped)."""
     from engine.batch import Batch, load_items
@@ -193,11 +164,8 @@ def batch(
                       highlight=False)
 
     try:
+        opts = command_line(ctx, options, SURFACES["batch"])
         items = load_items(file)
-        opts = resolve_options(profile, {"workflow": workflow, "model": model, "panel": split_panel(panel),
-                                         "judge": judge, "personas": personas, "persona": persona, "k": k,
-                                         "max_calls": max_calls, "max_tokens": max_tokens, "max_usd": max_usd,
-                                         "concurrency": concurrency, "execute": execute})
         if jobs < 1:
             raise ConfigError("--jobs must be at least 1")
         entries = asyncio.run(Batch(items, out_dir, opts, jobs=jobs, on_done=done).run())

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from engine import yamlio
 from engine.errors import ConfigError
 from engine.models import Persona
+from engine.options import bounded, options_model
 from engine.paths import slugify
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -132,10 +133,13 @@ class StageSpec(BaseModel):
     analyzers: list[AnalyzerName] = Field(default_factory=lambda: ["ruff", "bandit"])  # verify: [] runs none
 
 
+Personas, K, Concurrency = bounded("personas"), bounded("k"), bounded("concurrency")  # bounds: engine/options.py
+
+
 class WorkflowDefaults(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    personas: int = Field(default=5, ge=1, le=256)
-    k: int = Field(default=3, ge=0, le=64)
+    personas: Personas = 5
+    k: K = 3
     execute: bool = False  # run reproducers in the sandbox by default (a run may still turn it on or off)
 
 
@@ -213,11 +217,7 @@ def load_workflow(name_or_path: str) -> Workflow:
     return load_workflow_file(path)
 
 
-class Budget(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    max_calls: int | None = Field(default=None, ge=1)
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_usd: float | None = Field(default=None, ge=0)
+Budget = options_model("Budget", "budget", "A run's limits: calls, tokens, USD (None: no limit).")
 
 
 class SandboxLimits(BaseModel):
@@ -240,14 +240,14 @@ class RunSettings(BaseModel):
     target: str
     diff: str | None = None
     workflow: str = "debate"
-    personas: int = Field(default=5, ge=1, le=256)
+    personas: Personas = 5
     persona_slugs: list[str] = Field(default_factory=list)
-    k: int = Field(default=3, ge=0, le=64)
+    k: K = 3
     model: str = "local"
     panel: list[str] = Field(default_factory=list)
     judge: str | None = None
     judge_fallback: str | None = None
-    concurrency: int = Field(default=4, ge=1, le=1024)
+    concurrency: Concurrency = 4
     budget: Budget = Field(default_factory=Budget)
     max_retries: int = Field(default=4, ge=0, le=20)
     parse_retries: int = Field(default=2, ge=0, le=10)

@@ -36,6 +36,7 @@ from engine.mcp_tools import (
     run_result,
 )
 from engine.models import Report
+from engine.options import BUDGET, RESUME_HELP, RunOptions, run_options, with_options
 from engine.report.history import list_runs
 from engine.report.html import load_report
 from engine.serve.inputs import ingest_texts
@@ -84,19 +85,19 @@ def build_server(runs_dir: Path, *, default_model: str = "local", check_provider
     """The MCP server over one runs folder; `default_model` is used when a call names no model."""
     mcp = MCPServer(name="rebuttal", instructions=INSTRUCTIONS)
 
-    def settings_for(target: str | None, text: str | None, filename: str, inputs: Path = runs_dir,
-                     **opts: Any) -> tuple[Any, Any]:
+    def settings_for(target: str | None, text: str | None, filename: str, diff: str | None, options: dict[str, Any],
+                     inputs: Path = runs_dir, run_id: str | None = None) -> tuple[Any, Any]:
         if bool(target) == bool(text):
             raise ToolError("give exactly one of 'target' (a path) or 'text' (the content to review)")
-        opts = {k: v for k, v in opts.items() if v is not None}
-        opts.setdefault("model", default_model)
+        layers = (run_options(options), RunOptions(model=default_model))  # validated first: no input folder on error
         if text:  # written under <inputs>/_inputs/, ingested like a file on disk (limits, redaction)
             target, snap = ingest_texts(inputs, [(filename, text)])
         else:
-            snap = ingest(str(target), diff=opts.get("diff"))
-        return api.build_settings(str(target), **opts), snap
+            snap = ingest(str(target), diff=diff)
+        return api.build_settings(str(target), *layers, diff=diff, run_id=run_id), snap
 
     @mcp.tool()
+    @with_options("mcp", style="mcp")
     async def review(
         ctx: Context,
         target: Annotated[str | None, Field(description="File, folder or git repository to review.")] = None,
@@ -104,25 +105,14 @@ def build_server(runs_dir: Path, *, default_model: str = "local", check_provider
         filename: Annotated[str, Field(description="Name for `text` (its extension picks code or document).")] =
             "snippet.md",
         diff: Annotated[str | None, Field(description="Review a change: BASE..HEAD or BASE.")] = None,
-        workflow: Annotated[str, Field(description="debate, fusion, sample, self-review or single.")] = "debate",
-        personas: Annotated[int | None, Field(ge=1, le=12, description="Generated panel size.")] = None,
-        persona: Annotated[list[str] | None, Field(description="Library persona slugs instead.")] = None,
-        k: Annotated[int | None, Field(ge=0, le=11, description="Reviews each persona answers.")] = None,
-        model: Annotated[str | None, Field(description="provider:model of the panel.")] = None,
-        judge: Annotated[str | None, Field(description="provider:model of the judge.")] = None,
-        max_calls: Annotated[int | None, Field(ge=1)] = None,
-        max_tokens: Annotated[int | None, Field(ge=1)] = None,
-        max_usd: Annotated[float | None, Field(gt=0)] = None,
-        concurrency: Annotated[int | None, Field(ge=1, le=64, description="Calls in flight at once.")] = None,
         run_id: Annotated[str | None, Field(description="Run id (default: time-target-random).")] = None,
         top: Annotated[int, Field(ge=0, le=50, description="How many top findings to return.")] = 5,
+        **options: Any,
     ) -> RunResult:
         """Review a target with a panel of personas; returns the run id, the top findings and the report."""
         try:
-            settings, snap = await anyio.to_thread.run_sync(lambda: settings_for(
-                target, text, filename, diff=diff, workflow=workflow, personas=personas, persona=persona, k=k,
-                model=model, judge=judge, max_calls=max_calls, max_tokens=max_tokens, max_usd=max_usd,
-                concurrency=concurrency, run_id=run_id))
+            settings, snap = await anyio.to_thread.run_sync(
+                lambda: settings_for(target, text, filename, diff, options, run_id=run_id))
             prep = await anyio.to_thread.run_sync(lambda: api.prepare(
                 settings, runs_dir, check_providers=check_providers, snapshot=snap))
             await ctx.info(f"run {prep.settings.run_id}: ~{prep.estimate.calls} calls")
@@ -132,44 +122,38 @@ def build_server(runs_dir: Path, *, default_model: str = "local", check_provider
         return run_result(prep.run_dir, report, top)
 
     @mcp.tool()
+    @with_options("budget", style="mcp", help=RESUME_HELP)
     async def resume(
         ctx: Context,
         run_id: str,
-        max_calls: Annotated[int | None, Field(ge=1, description="A larger call budget for the whole run.")] = None,
-        max_tokens: Annotated[int | None, Field(ge=1)] = None,
-        max_usd: Annotated[float | None, Field(gt=0)] = None,
         top: Annotated[int, Field(ge=0, le=50)] = 5,
+        **options: Any,
     ) -> RunResult:
         """Finish an interrupted or cancelled run (or one a budget stopped); finished calls are not repeated."""
         try:
             run_dir = run_dir_of(runs_dir, run_id)
-            budget = Budget(max_calls=max_calls, max_tokens=max_tokens, max_usd=max_usd)
+            budget = Budget(**run_options(options).model_dump(include=set(BUDGET)))
             report = await with_progress(ctx, 0, lambda listen: api.resume(run_dir, listener=listen, budget=budget))
         except RebuttalError as exc:
             raise tool_error(exc) from None
         return run_result(run_dir, report, top)
 
     @mcp.tool()
+    @with_options("mcp", style="mcp")
     async def estimate(
         target: Annotated[str | None, Field(description="File, folder or git repository.")] = None,
         text: Annotated[str | None, Field(description="Or: the text to review.")] = None,
         filename: str = "snippet.md",
         diff: str | None = None,
-        workflow: str = "debate",
-        personas: Annotated[int | None, Field(ge=1, le=12)] = None,
-        persona: list[str] | None = None,
-        k: Annotated[int | None, Field(ge=0, le=11)] = None,
-        model: str | None = None,
-        judge: str | None = None,
+        **options: Any,
     ) -> dict[str, Any]:
         """Calls, tokens and cost per stage of a review, without calling any model."""
         def work() -> dict[str, Any]:
             with tempfile.TemporaryDirectory(prefix="rebuttal-estimate-") as tmp:  # an estimate leaves no files
-                settings, snap = settings_for(target, text, filename, Path(tmp), diff=diff, workflow=workflow,
-                                              personas=personas, persona=persona, k=k, model=model, judge=judge)
-            est = estimate_run(settings, load_workflow(workflow), snap)
-            return {"workflow": workflow, "personas": settings.personas, "k": settings.k, "model": settings.model,
-                    "judge": settings.judge_model, **est.model_dump()}
+                settings, snap = settings_for(target, text, filename, diff, options, Path(tmp))
+            est = estimate_run(settings, load_workflow(settings.workflow), snap)
+            return {"workflow": settings.workflow, "personas": settings.personas, "k": settings.k,
+                    "model": settings.model, "judge": settings.judge_model, **est.model_dump()}
         try:
             return await anyio.to_thread.run_sync(work)
         except RebuttalError as exc:

@@ -1,8 +1,9 @@
 """Saved profiles: named review options stored as YAML in `$REBUTTAL_HOME/profiles/<name>.yaml`.
 
 A profile fills the options a command did not give (`rebuttal review --profile NAME`, the server's
-`profile/NAME` model, a batch entry's `profile:`). Panel of panels: a panel member `profile:<name>`
-expands, in place, into that profile's panel (recursively; its own `model` when it has no panel).
+`profile/NAME` model, a batch entry's `profile:`; the precedence: `engine.api.resolve`). Panel of
+panels: a panel member `profile:<name>` expands, in place, into that profile's panel (recursively;
+its own `model` when it has no panel).
 Only the models are borrowed — the member profile's judge, workflow and limits are not. A cycle is
 an error naming the chain.
 """
@@ -11,62 +12,24 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from engine import yamlio
 from engine.artifacts import write_atomic
 from engine.config import load_workflow
 from engine.errors import ConfigError
 from engine.llm.providers import parse_model
+from engine.options import given, options_model
 from engine.paths import slugify
 
 PROFILE_PREFIX = "profile:"
 
 
-class PanelChoice(BaseModel):
-    """Per-review panel options shared by batch entries and LangGraph Server runs (all optional)."""
-
-    model_config = ConfigDict(extra="forbid")
-    workflow: str | None = None
-    profile: str | None = None
-    model: str | None = None
-    panel: list[str] | None = None
-    judge: str | None = None
-    personas: int | None = Field(default=None, ge=1, le=256)
-    persona: list[str] | None = None
-    k: int | None = Field(default=None, ge=0, le=64)
-    execute: bool | None = None  # run reproducers in the sandbox (never unsandboxed from here)
-
-
-# Options a profile may set; the names are `engine.api.build_settings` keyword arguments.
-PROFILE_KEYS = ("workflow", "model", "panel", "judge", "judge_fallback", "personas", "persona", "k",
-                "max_calls", "max_tokens", "max_usd", "concurrency", "strict", "seed", "execute", "execute_unsafe")
-
-
-class Profile(BaseModel):
-    """A profile file: every field optional; unknown fields are an error."""
-
-    model_config = ConfigDict(extra="forbid")
-    description: str = ""
-    workflow: str | None = None
-    model: str | None = None
-    panel: list[str] = Field(default_factory=list)
-    judge: str | None = None
-    judge_fallback: str | None = None
-    personas: int | None = Field(default=None, ge=1, le=256)
-    persona: list[str] = Field(default_factory=list)
-    k: int | None = Field(default=None, ge=0, le=64)
-    max_calls: int | None = Field(default=None, ge=1)
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_usd: float | None = Field(default=None, ge=0)
-    concurrency: int | None = Field(default=None, ge=1, le=1024)
-    strict: bool | None = None
-    seed: int | None = None
-    execute: bool | None = None
-    execute_unsafe: bool | None = None  # --execute-unsafe-no-sandbox
+# A profile file: every run option but `profile` (all optional; unknown fields are an error), and a description.
+Profile = options_model("Profile", "profile", "A profile file: every field optional; unknown fields are an error.",
+                        description=(str, Field("", description="One line shown by `profile list`.")))
 
 
 def home() -> Path:
@@ -162,52 +125,20 @@ def expand_panel(panel: list[str], chain: tuple[str, ...] = ()) -> list[str]:
     return out
 
 
-def given(value: Any) -> bool:
-    """Whether an option value counts as given (not None, not an empty list)."""
-    return value is not None and value != [] and value != ()
-
-
-def apply_profile(name: str, options: dict[str, Any], explicit: set[str] | None = None) -> dict[str, Any]:
-    """Options filled from profile `name` where not given; `explicit` names the options the user gave."""
-    prof = load_profile(name)
-    out = {k: options.get(k) for k in PROFILE_KEYS}
-    for key in PROFILE_KEYS:
-        user_gave = key in explicit if explicit is not None else given(out[key])
-        value = getattr(prof, key)
-        if not user_gave and given(value):
-            out[key] = value
-    out["panel"] = expand_panel(list(out["panel"] or []), (name,))
-    return out
-
-
-def resolve_options(profile: str | None, options: dict[str, Any], explicit: set[str] | None = None) -> dict[str, Any]:
-    """The build_settings options: a profile applied when named; `profile:` panel members expanded."""
-    if profile:
-        return apply_profile(profile, options, explicit)
-    out = {k: options.get(k) for k in PROFILE_KEYS}
-    out["panel"] = expand_panel(list(out["panel"] or []))
-    return out
-
-
-def explicit_params(ctx: Any) -> set[str]:
-    """Names of a click/typer context's parameters given on the command line (not defaults)."""
-    # Compared by name: typer vendors its own copy of click, so the enum classes differ.
-    defaults = ("DEFAULT", "DEFAULT_MAP")
-    return {n for n in ctx.params if getattr(ctx.get_parameter_source(n), "name", None) not in defaults}
-
-
 def save_profile(name: str, profile: Profile) -> tuple[Path, bool]:
     """Validate (workflow, models, panel members, cycles) and write; returns (path, replaced)."""
     path = profile_path(name)
     if profile.workflow:
         load_workflow(profile.workflow)
-    for m in [profile.model, profile.judge, profile.judge_fallback, *profile.panel]:
+    panel = split_members(profile.panel)  # `--panel a,b` is saved as [a, b]
+    profile = profile.model_copy(update={"panel": panel or None})
+    for m in [profile.model, profile.judge, profile.judge_fallback, *panel]:
         if m and not m.startswith(PROFILE_PREFIX):
             parse_model(m)
-    for member in profile.panel:
+    for member in panel:
         if member.startswith(PROFILE_PREFIX):
             expand_panel([member], (name,))
-    data = profile.model_dump(exclude_defaults=True)
+    data = {k: v for k, v in profile.model_dump(exclude_defaults=True).items() if given(v)}
     replaced = path.exists()
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path.parent, path.name, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
@@ -221,14 +152,3 @@ def delete_profile(name: str) -> Path:
         raise ConfigError(f"unknown profile '{name}'")
     path.unlink()
     return path
-
-
-def request_options(*, profile: str | None = None, workflow: str | None = None, overrides: dict[str, Any] | None = None,
-                    default_model: str = "local") -> dict[str, Any]:
-    """build_settings keyword arguments for an API request: overrides, then the profile, then defaults."""
-    opts = {k: (overrides or {}).get(k) for k in PROFILE_KEYS}
-    if workflow and not given(opts["workflow"]):
-        opts["workflow"] = workflow
-    opts = resolve_options(profile, opts)
-    opts["model"] = opts["model"] or default_model
-    return {k: v for k, v in opts.items() if given(v)}

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from engine.config import REPO_ROOT, PersonaFile, Workflow
 from engine.models import Report
+from engine.profiles import Profile
 from engine.verify.calibration import Calibration
 
 SCHEMAS: dict[str, type[BaseModel]] = {
@@ -16,6 +17,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "workflow.schema.json": Workflow,
     "report.schema.json": Report,
     "calibration.schema.json": Calibration,
+    "profile.schema.json": Profile,
 }
 
 

@@ -1,8 +1,8 @@
 """The review graph for LangGraph Server (`langgraph.json` -> `graph`): a thread reviews the text in its input.
 
 Input: `{"target_text": "...", "target_name": "ratelimiter.py"}`. Per-run options go in the run's
-`context` (`ServerContext`: workflow, profile, model, panel, judge, personas, persona, k, strict,
-budgets), so the standard API is used as is: `client.runs.create(thread_id, "review", input=...,
+`context` (`ServerContext`: the run options of `engine.options`, e.g. workflow, profile, model, panel,
+k), so the standard API is used as is: `client.runs.create(thread_id, "review", input=...,
 context=...)`. The server's environment gives the defaults: `REBUTTAL_SERVER_MODEL` (default
 `local`) and `REBUTTAL_SERVER_OUT` (where run directories go, default `runs`).
 
@@ -24,14 +24,13 @@ from typing import Any, TypedDict
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
-from pydantic import Field
 
 from engine import api, runner
 from engine.context import Progress, RunContext
 from engine.errors import ConfigError, RebuttalError
 from engine.graph import build_graph
 from engine.llm.gateway import Gateway
-from engine.profiles import PanelChoice, request_options
+from engine.options import RunOptions, options_model, run_options
 from engine.serve.inputs import DEFAULT_NAME, ingest_texts, remove_inputs
 from engine.serve.openai_api import strip_front_matter
 from engine.state import RunState
@@ -40,13 +39,9 @@ OUT_ENV = "REBUTTAL_SERVER_OUT"
 MODEL_ENV = "REBUTTAL_SERVER_MODEL"
 
 
-class ServerContext(PanelChoice):
-    """A run's `context`: every field optional; the server's environment supplies the defaults."""
-
-    strict: bool | None = None
-    max_calls: int | None = Field(default=None, ge=1)
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_usd: float | None = Field(default=None, ge=0)
+# A run's `context`: the run options of SURFACES["langgraph"], every one optional; the server's environment
+# supplies the default model.
+ServerContext = options_model("ServerContext", "langgraph", "A LangGraph Server run's context: its run options.")
 
 
 class ServerInput(TypedDict, total=False):
@@ -72,13 +67,11 @@ def out_dir() -> Path:
 
 
 def _prepare(text: str, name: str, ctx: ServerContext) -> api.PreparedRun:
-    overrides = ctx.model_dump(exclude={"profile", "workflow"}, exclude_none=True)
-    opts = request_options(profile=ctx.profile, workflow=ctx.workflow, overrides=overrides,
-                           default_model=os.environ.get(MODEL_ENV) or "local")
+    layers = (run_options(ctx), RunOptions(model=os.environ.get(MODEL_ENV) or "local"))
     out = out_dir()
     target, snap = ingest_texts(out, [(name, text)])
     try:
-        return api.prepare(api.build_settings(target, **opts), out, snapshot=snap)
+        return api.prepare(api.build_settings(target, *layers), out, snapshot=snap)
     except BaseException:  # a rejected input leaves no input folder behind
         remove_inputs(Path(target).parent)
         raise

@@ -10,11 +10,13 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from engine.batch import Batch, fair_share, item_options, load_items
+from engine.api import merge
+from engine.batch import Batch, fair_share, load_items
 from engine.cli import app
 from engine.errors import ConfigError
 from engine.llm.fake import FakeChatModel, Fault
 from engine.llm.ledger import read_ledger
+from engine.options import RunOptions, run_options
 
 runner = CliRunner()
 FAST = ["--model", "fake", "--workflow", "fusion", "--personas", "2"]
@@ -39,8 +41,9 @@ def test_load_items_text_and_yaml(tmp_path: Path) -> None:
         ["a.py", {"target": "b.md", "workflow": "fusion", "personas": 2}]), encoding="utf-8")
     items = load_items(tmp_path / "list.yaml")
     assert items[1].workflow == "fusion" and items[1].target.endswith("b.md")
-    assert item_options(items[1], {"workflow": "debate", "model": "fake"})["workflow"] == "fusion"
-    assert item_options(items[0], {"workflow": "debate", "model": "fake"})["workflow"] == "debate"
+    batch = RunOptions(workflow="debate", model="fake")
+    assert merge(run_options(items[1]), batch).workflow == "fusion"
+    assert merge(run_options(items[0]), batch).workflow == "debate"
 
 
 @pytest.mark.parametrize(("text", "message"), [

@@ -11,10 +11,11 @@ import yaml
 from typer.testing import CliRunner
 
 from engine import api
-from engine.batch import BatchItem, item_options
+from engine.batch import BatchItem
 from engine.cli import app
 from engine.config import load_workflow
 from engine.graph import build_graph
+from engine.options import run_options
 from engine.profiles import Profile, save_profile
 from engine.serve.openai_api import parse_request
 from engine.verify import reproduce as rep
@@ -86,8 +87,8 @@ def test_execute_flag_is_saved_in_run_yaml(tmp_path: Path) -> None:
 def test_execute_in_profiles_batch_server_and_workflows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REBUTTAL_HOME", str(tmp_path / "home"))
     save_profile("runs-code", Profile(model="fake", execute=True))
-    assert item_options(BatchItem(target="x", profile="runs-code"), {})["execute"] is True
-    assert item_options(BatchItem(target="x", execute=False, profile="runs-code"), {})["execute"] is False
+    assert api.merge(run_options(BatchItem(target="x", profile="runs-code"))).execute is True
+    assert api.merge(run_options(BatchItem(target="x", execute=False, profile="runs-code"))).execute is False
     req = parse_request({"model": "rebuttal/debate", "messages": [{"role": "user", "content": "x"}],
                          "rebuttal": {"execute": True}})
     assert req.rebuttal.execute is True

@@ -10,7 +10,9 @@ from typer.testing import CliRunner
 
 from engine import api
 from engine.cli import app
-from engine.profiles import Profile, request_options, resolve_options, save_profile
+from engine.options import RunOptions
+from engine.profiles import Profile, save_profile
+from engine.serve.openai_api import RequestOptions, run_layers
 from tests.conftest import EXAMPLE
 
 # workflow -> what its file states (None: nothing, the model decides)
@@ -39,16 +41,12 @@ def test_cli_and_server_options_follow_the_precedence(
 ) -> None:
     name = "four" if profile else "none"
     given = {"personas": explicit, "k": explicit and 1}
-    # CLI and batch: options given, then the profile fills the rest
-    options = {"workflow": workflow, "model": model, **given}
-    explicit_names = {k for k, v in options.items() if v is not None}
-    opts = resolve_options(name, options, explicit_names)
-    s = api.build_settings("x.py", **{k: v for k, v in opts.items() if v is not None})
+    # CLI and batch: the options given (None: not given) and the profile they name
+    s = api.build_settings("x.py", RunOptions(workflow=workflow, model=model, profile=name, **given))
     assert (s.personas, s.k) == expected(explicit, profile, workflow, model)
-    # the server: request overrides, then the profile, then the workflow and model defaults
-    overrides = {k: v for k, v in given.items() if v is not None}
-    opts = request_options(profile=name, workflow=workflow, overrides=overrides, default_model=model)
-    s = api.build_settings("x.py", **opts)
+    # the server: the request body, then the profile, then the workflow and model defaults
+    body = RequestOptions(**{k: v for k, v in given.items() if v is not None})
+    s = api.build_settings("x.py", *run_layers(body, workflow, name, model))
     assert (s.personas, s.k) == expected(explicit, profile, workflow, model)
 
 

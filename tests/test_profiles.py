@@ -8,20 +8,20 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from engine.api import merge
 from engine.cli import app
 from engine.errors import ConfigError
+from engine.options import RunOptions
 from engine.profiles import (
     Profile,
-    apply_profile,
     delete_profile,
     expand_panel,
     list_profiles,
     load_profile,
     profile_path,
-    request_options,
-    resolve_options,
     save_profile,
 )
+from engine.serve.openai_api import RequestOptions, run_layers
 
 runner = CliRunner()
 
@@ -78,14 +78,12 @@ def test_bad_names_and_references_are_refused_on_save() -> None:
 
 def test_profile_fills_only_what_was_not_given() -> None:
     save_profile("p", Profile(workflow="fusion", model="fake", judge="fake:1", personas=2, strict=True))
-    given = {"workflow": "debate", "model": None, "personas": 4, "strict": False}
-    # With the set of explicit options (the CLI case): defaults are filled, explicit values kept.
-    out = apply_profile("p", given, explicit={"personas"})
-    assert (out["workflow"], out["model"], out["judge"], out["personas"], out["strict"]) == (
-        "fusion", "fake", "fake:1", 4, True)
-    # Without it (API and batch): a value that is not None counts as given.
-    out = apply_profile("p", given)
-    assert (out["workflow"], out["model"], out["personas"], out["strict"]) == ("debate", "fake", 4, False)
+    # Only what was given counts (on the command line: what did not come from a default); the profile fills the rest.
+    out = merge(RunOptions(personas=4, profile="p"))
+    assert (out.workflow, out.model, out.judge, out.personas, out.strict) == ("fusion", "fake", "fake:1", 4, True)
+    # A value given wins even when it equals a default.
+    out = merge(RunOptions(workflow="debate", personas=4, strict=False, profile="p"))
+    assert (out.workflow, out.model, out.personas, out.strict) == ("debate", "fake", 4, False)
 
 
 def test_panel_of_panels_expands_in_order() -> None:
@@ -94,9 +92,9 @@ def test_panel_of_panels_expands_in_order() -> None:
     save_profile("mixed", Profile(panel=["profile:cheap", "fake", "profile:solo"], judge="fake"))
     save_profile("top", Profile(panel=["profile:mixed,fake:9"]))
     assert expand_panel(["profile:top"]) == ["fake:1", "fake:2", "fake", "fake:3", "fake:9"]
-    out = apply_profile("mixed", {})
-    assert out["panel"] == ["fake:1", "fake:2", "fake", "fake:3"] and out["judge"] == "fake"
-    assert resolve_options(None, {"panel": ["profile:solo", "fake"]})["panel"] == ["fake:3", "fake"]
+    out = merge(RunOptions(profile="mixed"))
+    assert out.panel == ["fake:1", "fake:2", "fake", "fake:3"] and out.judge == "fake"
+    assert merge(RunOptions(panel=["profile:solo", "fake"])).panel == ["fake:3", "fake"]
     save_profile("empty", Profile(description="no models"))
     with pytest.raises(ConfigError, match="names no panel and no model"):
         expand_panel(["profile:empty"])
@@ -111,14 +109,15 @@ def test_cycles_are_one_line_errors() -> None:
         save_profile("a", Profile(panel=["profile:b"]))
     write_raw("a", {"panel": ["profile:b"]})  # a cycle written by hand is caught when used
     with pytest.raises(ConfigError, match=r"^profile cycle: b -> a -> b$"):
-        apply_profile("b", {})
+        merge(RunOptions(profile="b"))
 
 
 def test_request_options_for_the_server() -> None:
     save_profile("p", Profile(model="fake:5", personas=2))
-    assert request_options(workflow="fusion", default_model="fake") == {"workflow": "fusion", "model": "fake"}
-    out = request_options(profile="p", overrides={"personas": 3}, default_model="local")
-    assert out == {"model": "fake:5", "personas": 3}
+    out = merge(*run_layers(RequestOptions(), "fusion", None, "fake"))
+    assert out.model_dump(exclude_none=True) == {"workflow": "fusion", "model": "fake"}
+    out = merge(*run_layers(RequestOptions(personas=3), None, "p", "local"))
+    assert out.model_dump(exclude_none=True) == {"model": "fake:5", "personas": 3}
 
 
 def test_cli_profile_commands_and_review_profile(tmp_path: Path, example: Path) -> None:
@@ -158,16 +157,16 @@ def test_cli_profile_commands_and_review_profile(tmp_path: Path, example: Path) 
 
 def test_panel_mixed_resolves_to_configured_models(tmp_path, monkeypatch) -> None:
     """`--panel mixed`: a saved `mixed` profile, else $REBUTTAL_MIXED_PANEL, else both embedded models."""
-    from engine.profiles import MIXED_LOCAL, resolve_options
+    from engine.profiles import MIXED_LOCAL
 
     monkeypatch.setenv("REBUTTAL_HOME", str(tmp_path))
     monkeypatch.delenv("REBUTTAL_MIXED_PANEL", raising=False)
-    assert resolve_options(None, {"panel": ["mixed"]})["panel"] == MIXED_LOCAL
+    assert merge(RunOptions(panel=["mixed"])).panel == MIXED_LOCAL
     monkeypatch.setenv("REBUTTAL_MIXED_PANEL", "fake:1,fake:2")
-    assert resolve_options(None, {"panel": ["mixed"]})["panel"] == ["fake:1", "fake:2"]
+    assert merge(RunOptions(panel=["mixed"])).panel == ["fake:1", "fake:2"]
     (tmp_path / "profiles").mkdir(exist_ok=True)
     (tmp_path / "profiles" / "mixed.yaml").write_text("panel: [fake:3, fake]\n", encoding="utf-8")
-    assert resolve_options(None, {"panel": ["mixed", "fake:9"]})["panel"] == ["fake:3", "fake", "fake:9"]
+    assert merge(RunOptions(panel=["mixed", "fake:9"])).panel == ["fake:3", "fake", "fake:9"]
     (tmp_path / "profiles" / "mixed.yaml").write_text("panel: [mixed]\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="cycle"):
-        resolve_options(None, {"panel": ["mixed"]})
+        merge(RunOptions(panel=["mixed"]))

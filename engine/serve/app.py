@@ -29,7 +29,6 @@ from engine import api
 from engine.errors import ProviderError, RebuttalError
 from engine.llm.ledger import read_ledger
 from engine.models import Report
-from engine.profiles import request_options
 from engine.serve import openai_api as oa
 from engine.serve.inputs import InputError, ingest_texts, remove_inputs, target_files
 
@@ -108,13 +107,12 @@ def prepare_run(cfg: ServeConfig, req: oa.ChatRequest) -> api.PreparedRun:
         files = target_files(req.messages, req.rebuttal.filename)
     except InputError as exc:
         raise oa.ApiError(400, str(exc), param="messages") from None
-    overrides = req.rebuttal.model_dump(exclude={"filename"}, exclude_none=True)
     folder = None
     try:
-        opts = request_options(profile=profile, workflow=workflow, overrides=overrides, default_model=cfg.model)
+        layers = oa.run_layers(req.rebuttal, workflow, profile, cfg.model)
         target, snap = ingest_texts(cfg.out_dir, files)
         folder = Path(target) if Path(target).is_dir() else Path(target).parent
-        settings = api.build_settings(target, **opts)
+        settings = api.build_settings(target, *layers)
         prep = api.prepare(settings, cfg.out_dir, check_providers=cfg.check_providers, snapshot=snap)
         folder = None  # the run uses it: keep it
         return prep

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from engine.config import workflow_library
 from engine.llm.ledger import LedgerLine
 from engine.models import Report
+from engine.options import RunOptions, options_model, run_options
 from engine.profiles import list_profiles
 
 WORKFLOW_PREFIX = "rebuttal/"
@@ -34,21 +35,10 @@ class ApiError(Exception):
         return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
 
 
-class RequestOptions(BaseModel):
-    """Per-request options under the body key `rebuttal` (all optional)."""
-
-    model_config = ConfigDict(extra="forbid")
-    filename: str | None = None
-    personas: int | None = Field(default=None, ge=1, le=64)
-    persona: list[str] | None = None
-    k: int | None = Field(default=None, ge=0, le=16)
-    panel: list[str] | None = None
-    judge: str | None = None
-    max_calls: int | None = Field(default=None, ge=1)
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_usd: float | None = Field(default=None, ge=0)
-    strict: bool | None = None
-    execute: bool | None = None  # sandboxed reproducers; a request can never ask for the unsandboxed opt-out
+# Per-request options under the body key `rebuttal` (all optional): the run options of SURFACES["request"] (a
+# request can never ask for the unsandboxed opt-out) and the file name of the text.
+RequestOptions = options_model("RequestOptions", "request", "Per-request options under the body key `rebuttal`.",
+                               filename=(str | None, Field(None, description="File name of the text under review.")))
 
 
 class ChatRequest(BaseModel):
@@ -77,6 +67,14 @@ def parse_request(data: Any) -> ChatRequest:
     if req.n != 1:
         raise ApiError(400, "'n' must be 1: one review per request", param="n", code="invalid_value")
     return req
+
+
+def run_layers(options: BaseModel, workflow: str | None, profile: str | None,
+               default_model: str) -> tuple[RunOptions, RunOptions]:
+    """The request's options (with the workflow or profile its model name picks), then the server's default model:
+    the layers `engine.api.resolve` orders."""
+    return (run_options(options).model_copy(update={"workflow": workflow, "profile": profile}),
+            RunOptions(model=default_model))
 
 
 def model_ids() -> list[str]:
