@@ -19,6 +19,7 @@ from engine.llm.gateway import ModelFactory
 from engine.llm.providers import parse_model, preflight
 from engine.llm.speed import Speed
 from engine.models import Report
+from engine.rundir import RunDir
 from engine.target import ingest
 from engine.target.snapshot import TargetSnapshot
 
@@ -126,14 +127,13 @@ def remember_speed(run_dir: Path, settings: RunSettings) -> Speed | None:
     import os
 
     from engine.llm import local
-    from engine.llm.ledger import read_ledger
     from engine.llm.speed import save_speed, speed_from_ledger
 
     name = local.resolve_local_name(spec.name)
     server = local.running_server(name)
     if server is None:  # no call was made in this process
         return None
-    found = speed_from_ledger(read_ledger(run_dir / "ledger.jsonl"), settings.model, slots=server.slots,
+    found = speed_from_ledger(RunDir(run_dir).ledger_lines(), settings.model, slots=server.slots,
                               threads=server.threads, load1=os.getloadavg()[0], run_id=settings.run_id)
     if found is not None:
         save_speed(local.cache_dir(), found.model_copy(update={"model": name}))

@@ -32,8 +32,8 @@ from engine.errors import ConfigError, RebuttalError
 from engine.graph import build_graph
 from engine.llm.gateway import Gateway
 from engine.profiles import PanelChoice, request_options
+from engine.rundir import RunDir
 from engine.serve.inputs import DEFAULT_NAME, ingest_texts, remove_inputs
-from engine.serve.openai_api import strip_front_matter
 from engine.state import RunState
 
 OUT_ENV = "REBUTTAL_SERVER_OUT"
@@ -117,8 +117,8 @@ async def run_review(state: ServerState, runtime: Runtime[ServerContext]) -> dic
     final = await inner.ainvoke({}, config, context=ctx)  # type: ignore[call-overload]
     if final.get("report") is None:
         raise RebuttalError(f"the run ended without a report (run directory {run_dir})")
-    md = await asyncio.to_thread((run_dir / "review-findings.md").read_text, encoding="utf-8")
-    return {**final, "report_markdown": strip_front_matter(md)}
+    md = await asyncio.to_thread(RunDir(run_dir).report_markdown)
+    return {**final, "report_markdown": md}
 
 
 def build_server_graph() -> StateGraph[ServerState, ServerContext, ServerInput, ServerState]:

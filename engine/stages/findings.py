@@ -10,6 +10,7 @@ from langgraph.types import Send
 
 from engine.context import RunContext
 from engine.models import FindingItem, Issue, PersonaFindings
+from engine.rundir import RunDir
 from engine.schemas import FindingsOut
 from engine.stages.cluster import supported
 from engine.stages.common import ask, failure_update, write
@@ -85,7 +86,7 @@ async def write_findings(task: FindingsTask, runtime: Runtime[RunContext]) -> di
     derived += sorted({i.source_issue.split("#")[0] for i in items if i.adopted})
     findings = PersonaFindings(id=f"FS-{persona.slug}", persona=persona.slug, model=model, items=items,
                                derived_from=derived)
-    write(ctx, f"findings/{persona.slug}-findings.md", "findings",
+    write(ctx, RunDir.findings_file(persona.slug), "findings",
           {"id": findings.id, "persona": persona.slug, "model": model, "derived_from": derived},
           persona=persona, findings=findings)
     return {"findings": [findings]}

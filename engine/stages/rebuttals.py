@@ -9,6 +9,7 @@ from langgraph.types import Send
 
 from engine.context import RunContext
 from engine.models import Rebuttal, RebuttalPoint
+from engine.rundir import RunDir
 from engine.schemas import RebuttalOut
 from engine.stages.common import ask, counter_quote_status, excerpts, failure_update, write
 from engine.state import RebuttalTask, RunState, failed_personas, latest_reviews
@@ -59,7 +60,7 @@ async def write_rebuttal(task: RebuttalTask, runtime: Runtime[RunContext]) -> di
                                          quote_status=counter_quote_status(ctx, issue, quote)))
     rebuttal = Rebuttal(id=f"B-{persona.slug}--{response.persona}", persona=persona.slug, response_id=response.id,
                         review_id=review.id, model=model, points=rpoints)
-    write(ctx, f"rebuttals/{persona.slug}--{response.persona}-rebuttal.md", "rebuttal",
+    write(ctx, RunDir.rebuttal_file(persona.slug, response.persona), "rebuttal",
           {"id": rebuttal.id, "persona": persona.slug, "model": model, "derived_from": [response.id, review.id]},
           persona=persona, rebuttal=rebuttal)
     return {"rebuttals": [rebuttal]}

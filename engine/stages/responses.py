@@ -10,6 +10,7 @@ from langgraph.types import Send
 from engine.claims.model import CLAIMS_CHECKER
 from engine.context import RunContext
 from engine.models import Pick, Response, ResponsePoint
+from engine.rundir import RunDir
 from engine.schemas import PickOut, ResponseOut
 from engine.stages.common import ask, counter_quote_status, excerpts, failure_update, write
 from engine.stages.selection import anonymise, repair_assignments, shortlists
@@ -130,7 +131,7 @@ async def write_response(task: ResponseTask, runtime: Runtime[RunContext]) -> di
                                         quote=quote, quote_status=counter_quote_status(ctx, issue, quote)))
     response = Response(id=f"S-{author}--{persona.slug}", persona=persona.slug, review_id=review.id, model=model,
                         summary=out.summary.strip()[:1000], reason_for_pick=task["reason"], points=points)
-    write(ctx, f"responses/{author}--{persona.slug}-response.md", "response",
+    write(ctx, RunDir.response_file(author, persona.slug), "response",
           {"id": response.id, "persona": persona.slug, "model": model, "derived_from": [review.id, persona.id],
            "review": review.id},
           persona=persona, review=review, response=response)

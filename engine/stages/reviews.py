@@ -10,6 +10,7 @@ from langgraph.types import Send
 from engine.claims.wishes import wish_only
 from engine.context import RunContext
 from engine.models import Issue, Persona, Review
+from engine.rundir import RunDir
 from engine.schemas import IssueOut, ReviewOut
 from engine.stages.common import MAX_ISSUES, ask, failure_update, wrap, write
 from engine.state import ReviewTask, RunState
@@ -73,7 +74,7 @@ async def write_review(task: ReviewTask, runtime: Runtime[RunContext]) -> dict[s
     rid = f"R-{persona.slug}"
     review = Review(id=rid, persona=persona.slug, model=model, abstract=out.abstract.strip()[:2000],
                     issues=to_issues(ctx, rid, out.issues), derived_from=[persona.id, "target"])
-    save_review(ctx, persona, review, f"reviews/{persona.slug}-review.md")
+    save_review(ctx, persona, review, RunDir.review_file(persona.slug))
     wishes = sum(wish_only(it.title, it.fix) for it in out.issues[:MAX_ISSUES])
     note = f"reviews: {persona.slug}: {wishes} issue(s) that only asked for more detail, docs or tests dropped"
     return {"reviews": [review], **({"notes": [note]} if wishes else {})}

@@ -8,6 +8,7 @@ from langgraph.runtime import Runtime
 
 from engine.context import RunContext
 from engine.models import Critique, Review
+from engine.rundir import RunDir
 from engine.schemas import CritiqueOut, ReviewOut
 from engine.stages.common import MAX_ISSUES, ask, failure_update, write
 from engine.stages.reviews import save_review, to_issues
@@ -37,7 +38,7 @@ async def critique(state: RunState, runtime: Runtime[RunContext]) -> dict[str, A
         return failure_update(ctx, "critique", reviewer.slug, exc)
     c = Critique(id=f"C-{reviewer.slug}-r{review.round}", persona=reviewer.slug, review_id=review.id,
                  round=review.round, model=model, approve=out.approve, points=[p.strip()[:500] for p in out.points])
-    write(ctx, f"critiques/{reviewer.slug}-critique-r{review.round}.md", "critique",
+    write(ctx, RunDir.critique_file(reviewer.slug, review.round), "critique",
           {"id": c.id, "persona": reviewer.slug, "model": model, "derived_from": [review.id]},
           persona=reviewer, critique=c)
     return {"critiques": [c]}
@@ -70,5 +71,5 @@ async def revise(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any
     rid = f"R-{producer.slug}-r{rnd}"
     new = Review(id=rid, persona=producer.slug, model=model, abstract=out.abstract.strip()[:2000],
                  issues=to_issues(ctx, rid, out.issues), round=rnd, derived_from=[review.id, crit.id])
-    save_review(ctx, producer, new, f"reviews/{producer.slug}-review-r{rnd}.md")
+    save_review(ctx, producer, new, RunDir.review_file(producer.slug, rnd))
     return {"reviews": [new]}
