@@ -14,7 +14,6 @@ import yaml
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from pydantic import ValidationError
 
-from engine import models as M
 from engine import rundir, yamlio
 from engine.config import Budget, RunSettings, Workflow, load_workflow, load_workflow_file
 from engine.context import Progress, RunContext
@@ -200,30 +199,33 @@ async def execute(
     run_dir: Path, settings: RunSettings, workflow: Workflow, target: TargetSnapshot, nonce: str, *,
     factory: ModelFactory | None = None, listener: Callable[[str, int, int], None] | None = None,
     clock: Callable[[], str] | None = None,
-) -> M.Report:
-    """Run (or resume) the workflow graph, checkpointed in the run directory's SQLite file or in PostgreSQL."""
+) -> dict[str, Any]:
+    """Run (or resume) the workflow graph to its report and return the final state: under the run lock, after the
+    temp-file sweep, checkpointed in the run directory's SQLite file or in PostgreSQL (see `api.run`)."""
     progress = Progress(listener=listener or (lambda s, d, t: None))
     gateway = Gateway(run_dir=run_dir, settings=settings, factory=factory or default_factory(settings),
                       on_call_done=progress.advance)
     ctx = RunContext(settings=settings, workflow=workflow, target=target, run_dir=run_dir, gateway=gateway,
                      nonce=nonce, progress=progress,
                      clock=clock or (lambda: datetime.now(UTC).isoformat(timespec="seconds")))
+    # its own `configurable` replaces a calling graph's (the LangGraph Server's node), so the run keeps its own
+    # checkpointer and thread instead of becoming that graph's subgraph
     config: dict[str, Any] = {"configurable": {"thread_id": settings.thread_id}, "recursion_limit": 200}
     with run_lock(run_dir):
         sweep_temp_files(run_dir)
-        report = await _execute_locked(run_dir, workflow, settings, ctx, config)
-    if report is None:
+        state = await _execute_locked(run_dir, workflow, ctx, config)
+    if state.get("report") is None:
         raise RebuttalError(f"the run ended without a report; resume it with: rebuttal resume {run_dir}")
-    return report
+    return state
 
 
-async def _execute_locked(run_dir: Path, workflow: Workflow, settings: RunSettings, ctx: RunContext,
-                          config: dict[str, Any]) -> M.Report | None:
+async def _execute_locked(run_dir: Path, workflow: Workflow, ctx: RunContext,
+                          config: dict[str, Any]) -> dict[str, Any]:
     async with open_saver(run_dir, serializer()) as saver:  # checkpoint.sqlite, or PostgreSQL (engine/store.py)
         graph = build_graph(workflow).compile(checkpointer=saver)
         snapshot = await graph.aget_state(config)
         if snapshot.values.get("report") is not None and not snapshot.next:
-            return snapshot.values["report"]
+            return dict(snapshot.values)
         start = None if snapshot.next else {}
         final = await graph.ainvoke(start, config, context=ctx)
-    return final.get("report") if isinstance(final, dict) else None
+    return dict(final) if isinstance(final, dict) else {}
