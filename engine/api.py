@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from engine.llm.speed import Speed
 from engine.models import Report
 from engine.options import RunOptions, first_given, given, one_line, run_options
 from engine.profiles import expand_panel, load_profile
+from engine.rundir import RunDir
 from engine.target import ingest
 from engine.target.snapshot import TargetSnapshot
 
@@ -141,14 +143,13 @@ def remember_speed(run_dir: Path, settings: RunSettings) -> Speed | None:
     import os
 
     from engine.llm import local
-    from engine.llm.ledger import read_ledger
     from engine.llm.speed import save_speed, speed_from_ledger
 
     name = local.resolve_local_name(spec.name)
     server = local.running_server(name)
     if server is None:  # no call was made in this process
         return None
-    found = speed_from_ledger(read_ledger(run_dir / "ledger.jsonl"), settings.model, slots=server.slots,
+    found = speed_from_ledger(RunDir(run_dir).ledger_lines(), settings.model, slots=server.slots,
                               threads=server.threads, load1=os.getloadavg()[0], run_id=settings.run_id)
     if found is not None:
         save_speed(local.cache_dir(), found.model_copy(update={"model": name}))
@@ -184,27 +185,41 @@ def prepare(settings: RunSettings, out_dir: Path, *, check_providers: bool = Tru
     return PreparedRun(run_dir, settings, wf, snap, nonce, est, budget_warning(settings, est))
 
 
+async def run(run_dir: Path, *, prepared: PreparedRun | None = None, factory: ModelFactory | None = None,
+              listener: Callable[[str, int, int], None] | None = None, clock: Callable[[], str] | None = None,
+              budget: Budget | None = None) -> dict[str, Any]:
+    """The one way a run executes, from every entry point (CLI, HTTP server, batch, MCP, LangGraph Server): a
+    prepared run, or the run directory read back (with `budget`, raised past a budget stop), run to its report
+    by `runner.execute` (run lock, temp-file sweep, the run's checkpointer). Returns the final graph state."""
+    if prepared is not None:
+        settings, wf, snap, nonce = prepared.settings, prepared.workflow, prepared.target, prepared.nonce
+    else:
+        settings, wf, snap, nonce = await asyncio.to_thread(runner.load_run, run_dir)
+        if budget is not None and budget.max_usd is not None:  # refused like review: a dollar cap needs prices
+            settings_usd = settings.model_copy(update={"budget": budget})
+            if unknown := estimate(settings_usd, wf, snap).unknown_prices:
+                raise ConfigError(f"--max-usd needs prices for: {', '.join(unknown)} (saved in run.yaml's prices; "
+                                  "this run has none for them)")
+        if budget is not None and budget.model_dump(exclude_none=True):
+            with runner.run_lock(run_dir):  # not while another process runs it
+                settings = runner.raise_budget(run_dir, settings, budget)
+    return await runner.execute(run_dir, settings, wf, snap, nonce, factory=factory, listener=listener, clock=clock)
+
+
 async def execute(prepared: PreparedRun, *, factory: ModelFactory | None = None,
                   listener: Callable[[str, int, int], None] | None = None,
                   clock: Callable[[], str] | None = None) -> Report:
     """Run a prepared run to its report (the first one on a local model also caches its measured speed)."""
-    report = await runner.execute(prepared.run_dir, prepared.settings, prepared.workflow, prepared.target,
-                                  prepared.nonce, factory=factory, listener=listener, clock=clock)
+    state = await run(prepared.run_dir, prepared=prepared, factory=factory, listener=listener, clock=clock)
     if factory is None:
         remember_speed(prepared.run_dir, prepared.settings)
+    report: Report = state["report"]
     return report
 
 
 async def resume(run_dir: Path, *, factory: ModelFactory | None = None,
                  listener: Callable[[str, int, int], None] | None = None, budget: Budget | None = None) -> Report:
     """Resume an interrupted run from its directory; with `budget`, go on past a budget stop."""
-    settings, wf, snap, nonce = runner.load_run(run_dir)
-    if budget is not None and budget.max_usd is not None:  # refused like review: a dollar cap needs prices
-        settings_usd = settings.model_copy(update={"budget": budget})
-        if unknown := estimate(settings_usd, wf, snap).unknown_prices:
-            raise ConfigError(f"--max-usd needs prices for: {', '.join(unknown)} (saved in run.yaml's prices; "
-                              "this run has none for them)")
-    if budget is not None and budget.model_dump(exclude_none=True):
-        with runner.run_lock(run_dir):  # not while another process runs it
-            settings = runner.raise_budget(run_dir, settings, budget)
-    return await runner.execute(run_dir, settings, wf, snap, nonce, factory=factory, listener=listener)
+    state = await run(run_dir, factory=factory, listener=listener, budget=budget)
+    report: Report = state["report"]
+    return report

@@ -11,7 +11,7 @@ from typing import Any
 
 import jinja2
 
-from engine import yamlio
+from engine import frontmatter, yamlio
 from engine.config import TEMPLATES_DIR
 from engine.paths import inside
 
@@ -92,11 +92,4 @@ def write_json(root: Path, relative: str, data: Any) -> Path:
 
 def read_front_matter(path: Path) -> dict[str, Any]:
     """The front matter of an artifact file (empty dict when absent)."""
-    text = path.read_text(encoding="utf-8")
-    if not text.startswith("---\n"):
-        return {}
-    end = text.find("\n---\n", 4)
-    if end < 0:
-        return {}
-    meta = yamlio.load(text[4:end])
-    return meta if isinstance(meta, dict) else {}
+    return frontmatter.meta(path.read_text(encoding="utf-8"))

@@ -28,9 +28,9 @@ from engine import api, yamlio
 from engine.artifacts import write_json
 from engine.errors import ConfigError, RebuttalError
 from engine.llm.gateway import ModelFactory
-from engine.llm.ledger import read_ledger
 from engine.models import Report
 from engine.options import BUDGET, RunOptions, options_model, run_options
+from engine.rundir import RunDir
 
 STATE_FILE = "batch.json"
 FINAL = ("complete", "partial")
@@ -86,7 +86,7 @@ def item_keys(items: list[BatchItem]) -> list[str]:
 
 def spent(run_dir: Path) -> dict[str, float]:
     """What a run spent so far, from its ledger: calls, tokens, USD."""
-    lines = read_ledger(run_dir / "ledger.jsonl")
+    lines = RunDir(run_dir).ledger_lines()
     return {"calls": len(lines), "tokens": sum(ln.prompt_tokens + ln.completion_tokens for ln in lines),
             "usd": round(sum(ln.cost_usd or 0.0 for ln in lines), 6)}
 
@@ -179,7 +179,7 @@ class Batch:
             self.on_done(e)
 
     async def _execute(self, item: BatchItem, e: dict[str, Any]) -> Report:
-        if e["run_dir"] and (Path(e["run_dir"]) / "run.yaml").exists():
+        if e["run_dir"] and RunDir(Path(e["run_dir"])).is_run():
             e.update(status="running", error=None)
             self.save()
             return await api.resume(Path(e["run_dir"]), factory=self.factory)

@@ -24,6 +24,7 @@ from engine.errors import ConfigError, RebuttalError
 from engine.llm.providers import parse_model
 from engine.models import Report
 from engine.options import BUDGET, RESUME_HELP, command_line, with_options
+from engine.rundir import RunDir
 from engine.target import ingest
 from engine.trace import render_trace, trace
 
@@ -76,7 +77,7 @@ def print_result(run_dir: Path, report: Report, as_json: bool) -> None:
     out.print(f"[bold]{status}[/] — judge {report.judge} — {cost}")
     for note in report.degraded:
         out.print(f"[yellow]degraded:[/] {note}")
-    out.print(f"Report: {run_dir / 'review-findings.md'}")
+    out.print(f"Report: {RunDir(run_dir).report_md}")
     out.print(f"Trace a finding: rebuttal trace {run_dir} F-001")
     if not report.complete and (report.partial_reason or "").startswith("budget"):
         out.print(f"To go on: rebuttal resume {run_dir} --max-calls N (or --max-tokens / --max-usd), larger than "

@@ -16,6 +16,7 @@ from engine.report.ci import FailOnError, failing, parse_fail_on, repo_prefix, w
 from engine.report.comments import DEFAULT_MAX_COMMENTS, DEFAULT_THRESHOLD, write_review_comments
 from engine.report.history import RunDiff, diff_runs, list_runs
 from engine.report.html import load_report, nice_time, write_html
+from engine.rundir import RunDir
 
 Opt = typer.Option
 
@@ -70,8 +71,8 @@ def print_summary(run_dir: Path, report: Report, limit: int = 10) -> None:
               f"judge {report.judge} — {cost}", highlight=False)
     for note in report.degraded:
         out.print(f"[yellow]degraded:[/] {note}", highlight=False)
-    html = run_dir / "report.html"
-    out.print(f"Report: {html if html.exists() else run_dir / 'review-findings.md'}", highlight=False)
+    run = RunDir(run_dir)
+    out.print(f"Report: {run.report_html if run.report_html.exists() else run.report_md}", highlight=False)
     out.print(f"Trace a finding: rebuttal trace {run_dir} F-001", highlight=False)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -14,6 +13,7 @@ from rich.table import Table
 
 from engine.console import err, fail, out
 from engine.errors import ConfigError, RebuttalError
+from engine.rundir import RunDir
 from engine.triage import Label, read_triage, set_labels
 from engine.verify import calibration, fitting
 
@@ -24,10 +24,7 @@ ANSWERS: dict[str, Label | None] = {"a": "accept", "accept": "accept", "d": "dis
 
 def load_findings(run_dir: Path) -> tuple[str, list[dict[str, Any]]]:
     """(run id, findings) of a finished run directory."""
-    path = run_dir / "report.json"
-    if not path.exists():
-        raise ConfigError(f"{run_dir}: no report.json (not a finished run directory)")
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = RunDir(run_dir).report_data()
     return str(data["run_id"]), list(data["findings"])
 
 

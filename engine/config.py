@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from engine import yamlio
+from engine import frontmatter, yamlio
 from engine.errors import ConfigError
 from engine.models import Persona
 from engine.options import bounded, options_model
@@ -72,23 +71,22 @@ class PersonaFile(BaseModel):
 
 # Keys a run's persona artifact adds to the library format; ignored when loading it back.
 ARTIFACT_KEYS = {"id", "kind", "persona", "derived_from", "created", "source"}
-FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n?(.*)\Z", re.S)
 
 
 def split_front_matter(text: str, where: str) -> tuple[dict[str, Any], str]:
     """Split `---\\nyaml\\n---\\nbody`; raise ConfigError naming `where` on bad input."""
-    m = FRONT_MATTER.match(text)
-    if not m:
-        raise ConfigError(f"{where}: missing YAML front matter (a '---' block at the top)")
     try:
-        meta = yamlio.load(m.group(1))
+        found = frontmatter.split(text)
     except yaml.YAMLError as exc:
         line = getattr(getattr(exc, "problem_mark", None), "line", None)
         at = f" at line {line + 2}" if line is not None else ""
         raise ConfigError(f"{where}: invalid YAML front matter{at}") from None
+    if found is None:
+        raise ConfigError(f"{where}: missing YAML front matter (a '---' block at the top)")
+    meta, body = found
     if not isinstance(meta, dict):
         raise ConfigError(f"{where}: front matter must be a mapping of fields")
-    return meta, m.group(2).strip()
+    return meta, body.strip()
 
 
 def load_persona_file(path: Path) -> Persona:

@@ -13,8 +13,8 @@ from engine.stages.claims import planned_calls
 from engine.stages.common import MAX_TOKENS, PROMPT_OVERHEAD, STAGE_ROOM
 from engine.stages.selection import SHORTLIST
 from engine.target.snapshot import TargetSnapshot
+from engine.tokens import CHARS_PER_TOKEN
 
-CHARS_PER_TOKEN = 3.5
 OUTPUT_SHARE = 0.6  # typical share of max_tokens actually generated (hosted models; errs high for cost)
 LOCAL_OUTPUT_SHARE = 0.35  # the embedded 1.5B: 4,637 completion tokens of ~13,300 allowed in a default run
 RULES_TOKENS = 150  # the system prompt's rules, before the target: part of the shared prefix

@@ -22,7 +22,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from pydantic import Field
 
-from engine import api
+from engine import api, rundir
 from engine.config import Budget, load_workflow
 from engine.errors import RebuttalError
 from engine.estimate import estimate as estimate_run
@@ -38,7 +38,7 @@ from engine.mcp_tools import (
 from engine.models import Report
 from engine.options import BUDGET, RESUME_HELP, RunOptions, run_options, with_options
 from engine.report.history import list_runs
-from engine.report.html import load_report
+from engine.rundir import RunDir
 from engine.serve.inputs import ingest_texts
 from engine.target import ingest
 from engine.trace import render_trace, trace
@@ -183,7 +183,7 @@ def build_server(runs_dir: Path, *, default_model: str = "local", check_provider
         """A finished run's findings filtered by truth, usefulness, status, file and triage label, best first."""
         try:
             run_dir = run_dir_of(runs_dir, run_id)
-            report = load_report(run_dir)
+            report = RunDir(run_dir).report()
             labels = {k: v.label for k, v in read_triage(run_dir, report.run_id).findings.items()}
             return filter_findings(report, min_truth=min_truth, min_usefulness=min_usefulness, status=status,
                                    file=file, labels=labels, triage=triage, limit=limit)
@@ -196,7 +196,7 @@ def build_server(runs_dir: Path, *, default_model: str = "local", check_provider
         """Accept or dismiss findings of a run (saved in its triage.yaml; labels feed `rebuttal calibrate`)."""
         try:
             run_dir = run_dir_of(runs_dir, run_id)
-            report = load_report(run_dir)
+            report = RunDir(run_dir).report()
             known = {f.id for f in report.findings}
             if unknown := [fid for fid in finding_ids if fid not in known]:
                 raise ToolError(f"no finding {', '.join(unknown)} in run {run_id}")
@@ -223,15 +223,15 @@ def build_server(runs_dir: Path, *, default_model: str = "local", check_provider
             if runs_dir.exists() else []
         return json.dumps(rows, indent=2, default=str)
 
-    @mcp.resource("rebuttal://runs/{run_id}/review-findings.md", name="review-findings", mime_type="text/markdown")
+    @mcp.resource(f"rebuttal://runs/{{run_id}}/{rundir.REPORT_MD}", name="review-findings", mime_type="text/markdown")
     def report_md(run_id: str) -> str:
         """A run's compiled report (markdown)."""
-        return read(run_id, "review-findings.md")
+        return read(run_id, rundir.REPORT_MD)
 
-    @mcp.resource("rebuttal://runs/{run_id}/report.json", name="report-json", mime_type="application/json")
+    @mcp.resource(f"rebuttal://runs/{{run_id}}/{rundir.REPORT_JSON}", name="report-json", mime_type="application/json")
     def report_json(run_id: str) -> str:
         """A run's report, machine-readable."""
-        return read(run_id, "report.json")
+        return read(run_id, rundir.REPORT_JSON)
 
     @mcp.resource("rebuttal://runs/{run_id}/artifacts/{+path}", name="artifact", mime_type="text/plain")
     def artifact(run_id: str, path: str) -> str:

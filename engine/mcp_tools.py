@@ -13,9 +13,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from engine import rundir
 from engine.errors import ConfigError
 from engine.models import Finding, Report
-from engine.report.ci import rel_path
+from engine.paths import clean_path
+from engine.rundir import RunDir
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 ARTIFACT_SUFFIXES = {".md": "text/markdown", ".json": "application/json", ".jsonl": "application/x-ndjson",
@@ -64,7 +66,7 @@ def run_dir_of(runs_dir: Path, run_id: str) -> Path:
     if not RUN_ID.match(run_id) or run_id in (".", ".."):
         raise ConfigError(f"not a run id: {run_id!r} (use the run_id a review returned)")
     run_dir = runs_dir / run_id
-    if not (run_dir / "run.yaml").is_file():
+    if not RunDir(run_dir).is_run():
         raise ConfigError(f"no run {run_id!r} in {runs_dir}")
     return run_dir
 
@@ -115,7 +117,7 @@ def summarise(f: Finding, labels: dict[str, str] | None = None) -> FindingSummar
 
 def matches_file(path: str, pattern: str) -> bool:
     """A glob (`src/*.py`), a folder prefix (`src/`) or an exact path."""
-    path, pattern = rel_path(path), rel_path(pattern)
+    path, pattern = clean_path(path), clean_path(pattern)
     if any(c in pattern for c in "*?["):
         return fnmatch.fnmatchcase(path, pattern)
     return path == pattern or path.startswith(pattern.rstrip("/") + "/")
@@ -158,7 +160,8 @@ def run_result(run_dir: Path, report: Report, top: int = 5) -> RunResult:
     return RunResult(
         run_id=run_dir.name, run_dir=str(run_dir), complete=report.complete, partial_reason=report.partial_reason,
         findings_total=len(report.findings), top_findings=[summarise(f) for f in report.findings[:top]],
-        report_path=str(run_dir / "review-findings.md"), report_uri=f"{uri}/review-findings.md",
-        report_json_uri=f"{uri}/report.json", calls=tot.calls if tot else 0, cost_usd=tot.cost_usd if tot else 0.0,
+        report_path=str(RunDir(run_dir).report_md), report_uri=f"{uri}/{rundir.REPORT_MD}",
+        report_json_uri=f"{uri}/{rundir.REPORT_JSON}", calls=tot.calls if tot else 0,
+        cost_usd=tot.cost_usd if tot else 0.0,
         trace_hint="call the trace tool with this run_id and a finding id (F-001) for the debate behind it",
     )

@@ -1,4 +1,4 @@
-"""Safe names and paths: everything written stays inside the run directory."""
+"""Safe names and paths: everything written stays inside the run directory; target paths compared one way."""
 
 from __future__ import annotations
 
@@ -37,6 +37,22 @@ def unique_slug(text: str, taken: set[str]) -> str:
         slug = f"{base}-{n}"
         n += 1
     return slug
+
+
+def clean_path(path: str) -> str:
+    """A target-relative path as written: forward slashes, no leading './' ('.github/x' keeps its dot)."""
+    return re.sub(r"^(\./)+", "", path.strip().replace("\\", "/"))
+
+
+def path_key(path: str) -> str:
+    """A path for comparison: clean_path without a leading '/', lower case."""
+    return clean_path(path).lstrip("/").lower()
+
+
+def same_file(a: str, b: str) -> bool:
+    """The same file: equal paths, or one ends with the other (a path relative to another root)."""
+    pa, pb = path_key(a), path_key(b)
+    return pa == pb or pa.endswith("/" + pb) or pb.endswith("/" + pa)
 
 
 def inside(root: Path, relative: str) -> Path:

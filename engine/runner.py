@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import secrets
 from collections.abc import Callable, Iterator
@@ -15,9 +14,7 @@ import yaml
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from pydantic import ValidationError
 
-from engine import models as M
-from engine import yamlio
-from engine.artifacts import write_atomic
+from engine import rundir, yamlio
 from engine.config import Budget, RunSettings, Workflow, load_workflow, load_workflow_file
 from engine.context import Progress, RunContext
 from engine.errors import ConfigError, RebuttalError, RunBusyError
@@ -25,12 +22,12 @@ from engine.graph import build_graph
 from engine.llm.gateway import Gateway, ModelFactory
 from engine.llm.providers import make_chat_model
 from engine.paths import slugify
+from engine.rundir import RunDir
 from engine.store import configured_backend, open_saver
 from engine.target.secrets import redact_name
 from engine.target.snapshot import TargetSnapshot
 from engine.verify import calibration
 
-WORKFLOW_FILE = "workflow.yaml"  # the workflow as it was when the run started; resume reads this copy
 STATE_TYPES = ["Persona", "Issue", "Review", "Pick", "ResponsePoint", "Response", "RebuttalPoint", "Rebuttal",
                "FindingItem", "PersonaFindings", "Critique", "Scores", "Stance", "Finding", "Failure", "CostLine",
                "Report"]
@@ -61,7 +58,7 @@ def create_run_dir(out: Path, run_id: str) -> Path:
     try:
         run_dir.mkdir(parents=True, exist_ok=False)
     except FileExistsError:
-        if run_dir.is_dir() and not (run_dir / "run.yaml").exists() and _unstarted(run_dir):
+        if RunDir(run_dir).unstarted():
             return run_dir
         raise ConfigError(f"run directory already exists: {run_dir} (use `rebuttal resume {run_dir}`)") from None
     except OSError as exc:
@@ -71,16 +68,10 @@ def create_run_dir(out: Path, run_id: str) -> Path:
 
 def remove_unstarted(run_dir: Path) -> None:
     """Delete a run directory whose creation stopped before run.yaml (it holds nothing paid for)."""
-    if run_dir.is_dir() and not (run_dir / "run.yaml").exists() and _unstarted(run_dir):
+    if RunDir(run_dir).unstarted():
         for p in run_dir.iterdir():
             p.unlink()
         run_dir.rmdir()
-
-
-def _unstarted(run_dir: Path) -> bool:
-    """Whether a folder holds only what run creation writes before run.yaml (nothing paid for)."""
-    early = ("target.json", WORKFLOW_FILE, calibration.RUN_COPY)
-    return all(p.name in early or p.name.endswith(".tmp") for p in run_dir.iterdir())
 
 
 def write_run_files(run_dir: Path, settings: RunSettings, workflow: Workflow, target: TargetSnapshot,
@@ -102,27 +93,22 @@ def write_run_files(run_dir: Path, settings: RunSettings, workflow: Workflow, ta
         "settings": settings.model_copy(update={"target": redact_name(settings.target)}).model_dump(mode="json"),
     }
     cal, source = calibration.resolve()  # the run keeps its own copy: resuming it later scores the same way
-    calibration.save(cal, run_dir / calibration.RUN_COPY)
+    run = RunDir(run_dir)
+    calibration.save(cal, run.calibration)
     info["calibration"] = {"name": cal.name, "kind": cal.kind, "source": source, "label": cal.label}
     if configured_backend() == "postgres":  # recorded so a resume without the database fails clearly
         info["checkpoints"] = "postgres"
-    write_atomic(run_dir, "target.json", target.model_dump_json())
-    write_atomic(run_dir, WORKFLOW_FILE, yaml.safe_dump(workflow.model_dump(mode="json", exclude_unset=True),
-                                                    sort_keys=False))
-    save_run_yaml(run_dir, info)  # last: a run directory with run.yaml has everything resume needs
-
-
-def save_run_yaml(run_dir: Path, info: dict[str, Any]) -> None:
-    """Write run.yaml (settings, target metadata, nonce) atomically."""
-    write_atomic(run_dir, "run.yaml", yaml.safe_dump(info, sort_keys=False, allow_unicode=True))
+    run.write(rundir.TARGET, target.model_dump_json())
+    run.write(rundir.WORKFLOW, yaml.safe_dump(workflow.model_dump(mode="json", exclude_unset=True), sort_keys=False))
+    run.save_info(info)  # last: a run directory with run.yaml has everything resume needs
 
 
 def load_run(run_dir: Path) -> tuple[RunSettings, Workflow, TargetSnapshot, str]:
     """Read back what a run needs to resume: one ConfigError line when a file is missing or damaged."""
-    path = run_dir / "run.yaml"
+    run = RunDir(run_dir)
+    path = run.run_yaml
     if not path.exists():
-        hint = " (its creation was interrupted before it started: run the review again)" if (
-            run_dir.is_dir() and _unstarted(run_dir)) else ""
+        hint = " (its creation was interrupted before it started: run the review again)" if run.unstarted() else ""
         raise ConfigError(f"not a run directory (no run.yaml): {run_dir}{hint}")
     try:
         info = yamlio.load(path.read_text(encoding="utf-8"))
@@ -130,7 +116,7 @@ def load_run(run_dir: Path) -> tuple[RunSettings, Workflow, TargetSnapshot, str]
         nonce = str(info["nonce"])
     except (OSError, UnicodeDecodeError, yaml.YAMLError, KeyError, TypeError, ValidationError) as exc:
         raise ConfigError(f"{path}: damaged run.yaml ({type(exc).__name__}); cannot resume") from None
-    target_path = run_dir / "target.json"
+    target_path = run.target_json
     try:
         target = TargetSnapshot.model_validate_json(target_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -142,7 +128,7 @@ def load_run(run_dir: Path) -> tuple[RunSettings, Workflow, TargetSnapshot, str]
 
 def _run_workflow(run_dir: Path, settings: RunSettings) -> Workflow:
     """The workflow snapshot taken when the run started (runs made before snapshots: by name or path)."""
-    snap = run_dir / WORKFLOW_FILE
+    snap = RunDir(run_dir).workflow_yaml
     if not snap.exists():
         return load_workflow(settings.workflow)
     return load_workflow_file(snap)
@@ -158,16 +144,14 @@ def raise_budget(run_dir: Path, settings: RunSettings, budget: Budget) -> RunSet
     given = budget.model_dump(exclude_none=True)
     new_budget = settings.budget.model_copy(update=given)
     update: dict[str, Any] = {"budget": new_budget}
-    report = run_dir / "report.json"
-    if report.exists():
-        data = json.loads(report.read_text(encoding="utf-8"))
-        if not data.get("complete", True) and str(data.get("partial_reason") or "").startswith("budget"):
-            update["passes"] = settings.passes + 1
+    run = RunDir(run_dir)
+    data = run.optional_json(rundir.REPORT_JSON)
+    if data and not data.get("complete", True) and str(data.get("partial_reason") or "").startswith("budget"):
+        update["passes"] = settings.passes + 1
     settings = settings.model_copy(update=update)
-    path = run_dir / "run.yaml"
-    info = yamlio.load(path.read_text(encoding="utf-8"))
+    info = run.info()
     info["settings"] = settings.model_dump(mode="json")
-    save_run_yaml(run_dir, info)
+    run.save_info(info)
     return settings
 
 
@@ -188,7 +172,7 @@ def run_lock(run_dir: Path) -> Iterator[None]:
     except ImportError:  # no flock (Windows): runs are not guarded against concurrent resumes
         yield
         return
-    path = run_dir / "run.lock"
+    path = RunDir(run_dir).lock
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
@@ -215,30 +199,33 @@ async def execute(
     run_dir: Path, settings: RunSettings, workflow: Workflow, target: TargetSnapshot, nonce: str, *,
     factory: ModelFactory | None = None, listener: Callable[[str, int, int], None] | None = None,
     clock: Callable[[], str] | None = None,
-) -> M.Report:
-    """Run (or resume) the workflow graph, checkpointed in the run directory's SQLite file or in PostgreSQL."""
+) -> dict[str, Any]:
+    """Run (or resume) the workflow graph to its report and return the final state: under the run lock, after the
+    temp-file sweep, checkpointed in the run directory's SQLite file or in PostgreSQL (see `api.run`)."""
     progress = Progress(listener=listener or (lambda s, d, t: None))
     gateway = Gateway(run_dir=run_dir, settings=settings, factory=factory or default_factory(settings),
                       on_call_done=progress.advance)
     ctx = RunContext(settings=settings, workflow=workflow, target=target, run_dir=run_dir, gateway=gateway,
                      nonce=nonce, progress=progress,
                      clock=clock or (lambda: datetime.now(UTC).isoformat(timespec="seconds")))
+    # its own `configurable` replaces a calling graph's (the LangGraph Server's node), so the run keeps its own
+    # checkpointer and thread instead of becoming that graph's subgraph
     config: dict[str, Any] = {"configurable": {"thread_id": settings.thread_id}, "recursion_limit": 200}
     with run_lock(run_dir):
         sweep_temp_files(run_dir)
-        report = await _execute_locked(run_dir, workflow, settings, ctx, config)
-    if report is None:
+        state = await _execute_locked(run_dir, workflow, ctx, config)
+    if state.get("report") is None:
         raise RebuttalError(f"the run ended without a report; resume it with: rebuttal resume {run_dir}")
-    return report
+    return state
 
 
-async def _execute_locked(run_dir: Path, workflow: Workflow, settings: RunSettings, ctx: RunContext,
-                          config: dict[str, Any]) -> M.Report | None:
+async def _execute_locked(run_dir: Path, workflow: Workflow, ctx: RunContext,
+                          config: dict[str, Any]) -> dict[str, Any]:
     async with open_saver(run_dir, serializer()) as saver:  # checkpoint.sqlite, or PostgreSQL (engine/store.py)
         graph = build_graph(workflow).compile(checkpointer=saver)
         snapshot = await graph.aget_state(config)
         if snapshot.values.get("report") is not None and not snapshot.next:
-            return snapshot.values["report"]
+            return dict(snapshot.values)
         start = None if snapshot.next else {}
         final = await graph.ainvoke(start, config, context=ctx)
-    return final.get("report") if isinstance(final, dict) else None
+    return dict(final) if isinstance(final, dict) else {}

@@ -7,32 +7,28 @@ context=...)`. The server's environment gives the defaults: `REBUTTAL_SERVER_MOD
 `local`) and `REBUTTAL_SERVER_OUT` (where run directories go, default `runs`).
 
 Two nodes: `prepare_run` writes the text under `$REBUTTAL_SERVER_OUT/_inputs/`, ingests it (secrets
-redacted) and creates the run directory; `run_review` builds the engine's RunContext from that
-directory and runs the workflow graph as a subgraph, so the server's own checkpointer records every
-stage and a retried thread resumes after the last finished one (finished calls are also cached in
-the run directory). Progress goes to the `custom` stream mode as `{"stage", "done", "total"}`.
+redacted) and creates the run directory; `run_review` runs it through `engine.api.run`, the same path
+as the CLI, the HTTP server and batch: under the run lock, after the temp-file sweep, checkpointed by
+the run's own checkpointer. The server's checkpointer records the two nodes; a retried thread runs
+`run_review` again, which resumes the run after its last finished step and replays finished calls
+from the run directory. Progress goes to the `custom` stream mode as `{"stage", "done", "total"}`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypedDict
 
-from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
-from engine import api, runner
-from engine.context import Progress, RunContext
-from engine.errors import ConfigError, RebuttalError
-from engine.graph import build_graph
-from engine.llm.gateway import Gateway
+from engine import api
+from engine.errors import ConfigError
 from engine.options import RunOptions, options_model, run_options
+from engine.rundir import RunDir
 from engine.serve.inputs import DEFAULT_NAME, ingest_texts, remove_inputs
-from engine.serve.openai_api import strip_front_matter
 from engine.state import RunState
 
 OUT_ENV = "REBUTTAL_SERVER_OUT"
@@ -89,29 +85,14 @@ async def prepare_run(state: ServerState, runtime: Runtime[ServerContext]) -> di
     return {"run_id": prep.settings.run_id, "run_dir": str(prep.run_dir)}
 
 
-def run_context(run_dir: Path, writer: Any) -> RunContext:
-    """The engine's per-run dependencies, rebuilt from a run directory (as `engine.runner.execute` does)."""
-    settings, workflow, target, nonce = runner.load_run(run_dir)
-    progress = Progress(listener=lambda stage, done, total: writer({"stage": stage, "done": done, "total": total}))
-    gateway = Gateway(run_dir=run_dir, settings=settings, factory=runner.default_factory(settings),
-                      on_call_done=progress.advance)
-    return RunContext(settings=settings, workflow=workflow, target=target, run_dir=run_dir, gateway=gateway,
-                      nonce=nonce, progress=progress,
-                      clock=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
-
-
 async def run_review(state: ServerState, runtime: Runtime[ServerContext]) -> dict[str, Any]:
-    """Node: run the workflow graph as a subgraph (the server's checkpointer records each stage)."""
+    """Node: run (or resume) the thread's run directory to its report, through the engine's one execution path."""
     run_dir = Path(state["run_dir"])
-    ctx = await asyncio.to_thread(run_context, run_dir, runtime.stream_writer)
-    inner = build_graph(ctx.workflow).compile()
-    # The node's config (thread, checkpointer, namespace) is inherited from the running graph.
-    config: RunnableConfig = {"recursion_limit": 200}
-    final = await inner.ainvoke({}, config, context=ctx)  # type: ignore[call-overload]
-    if final.get("report") is None:
-        raise RebuttalError(f"the run ended without a report (run directory {run_dir})")
-    md = await asyncio.to_thread((run_dir / "review-findings.md").read_text, encoding="utf-8")
-    return {**final, "report_markdown": strip_front_matter(md)}
+    writer = runtime.stream_writer
+    final = await api.run(run_dir, listener=lambda stage, done, total: writer(
+        {"stage": stage, "done": done, "total": total}))
+    md = await asyncio.to_thread(RunDir(run_dir).report_markdown)
+    return {**final, "report_markdown": md}
 
 
 def build_server_graph() -> StateGraph[ServerState, ServerContext, ServerInput, ServerState]:

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import aiosqlite
-import yaml
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from engine.errors import ConfigError
+from engine.rundir import RunDir
 
 DSN_ENV = "REBUTTAL_CHECKPOINT_DSN"
 Backend = Literal["sqlite", "postgres"]
@@ -32,11 +32,10 @@ def configured_backend() -> Backend:
 
 def run_backend(run_dir: Path) -> Backend:
     """The backend a run was created with (run.yaml `checkpoints`, absent for sqlite)."""
-    path = run_dir / "run.yaml"
-    info = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
-    value = (info or {}).get("checkpoints", "sqlite")
+    run = RunDir(run_dir)
+    value = run.info().get("checkpoints", "sqlite")
     if value not in ("sqlite", "postgres"):
-        raise ConfigError(f"{path}: checkpoints must be sqlite or postgres, got {value!r}")
+        raise ConfigError(f"{run.run_yaml}: checkpoints must be sqlite or postgres, got {value!r}")
     return value  # type: ignore[no-any-return]
 
 
@@ -49,7 +48,7 @@ def redact_dsn(dsn: str) -> str:
 async def open_saver(run_dir: Path, serde: Any) -> AsyncIterator[Any]:
     """The checkpointer of a run, open for the duration of one execution."""
     if run_backend(run_dir) == "sqlite":
-        async with aiosqlite.connect(str(run_dir / "checkpoint.sqlite")) as conn:
+        async with aiosqlite.connect(str(RunDir(run_dir).checkpoint)) as conn:
             # WAL + NORMAL: no fsync per checkpoint write; a power cut may drop the last writes, which resume
             # re-runs from calls/*.json without repeating a model call
             await conn.execute("PRAGMA journal_mode=WAL")

@@ -2,34 +2,26 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from engine import rundir
 from engine.artifacts import read_front_matter
 from engine.claims.trace import claim_trace, finding_claims, load_claims, render_claim, render_finding_claims
 from engine.errors import ConfigError
+from engine.rundir import RunDir
 from engine.stages.cluster import supported
 
 
 def artifact_index(run_dir: Path) -> dict[str, dict[str, Any]]:
     """id -> {path, kind, persona, derived_from} for every markdown artifact in the run."""
     out: dict[str, dict[str, Any]] = {}
-    for path in sorted(run_dir.rglob("*.md")):
-        meta = read_front_matter(path)
-        if "id" in meta:
-            out[str(meta["id"])] = {
-                "path": str(path.relative_to(run_dir)), "kind": meta.get("kind"), "persona": meta.get("persona"),
-                "derived_from": list(meta.get("derived_from") or []),
-            }
+    for path, meta in RunDir(run_dir).artifacts():
+        out[str(meta["id"])] = {
+            "path": str(path.relative_to(run_dir)), "kind": meta.get("kind"), "persona": meta.get("persona"),
+            "derived_from": list(meta.get("derived_from") or []),
+        }
     return out
-
-
-def load_json(run_dir: Path, name: str) -> dict[str, Any]:
-    path = run_dir / name
-    if not path.exists():
-        raise ConfigError(f"{run_dir} has no {name} (the run has not compiled yet; try `rebuttal resume {run_dir}`)")
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def issue_chain(run_dir: Path, issue_ids: list[str], debate: dict[str, Any], index: dict[str, Any]) -> list[dict]:
@@ -62,7 +54,8 @@ def issue_chain(run_dir: Path, issue_ids: list[str], debate: dict[str, Any], ind
 
 def trace(run_dir: Path, ref: str) -> dict[str, Any]:
     """The provenance chain of a finding id (F-003), a review issue id (R-x#2) or an artifact id/path."""
-    report, debate = load_json(run_dir, "report.json"), load_json(run_dir, "debate.json")
+    run = RunDir(run_dir)
+    report, debate = run.report_data(), run.read_json(rundir.DEBATE)
     index = artifact_index(run_dir)
     claims = load_claims(run_dir)
     for f in report["findings"]:
@@ -127,7 +120,7 @@ def render_trace(t: dict[str, Any]) -> str:
                   f"  truth: {s['truth_rationale']}", f"  usefulness: {s['usefulness_rationale']}",
                   *([f"  judge: P(yes) {s['judge_p_yes']:.2f} ({s['judge_mode']}) · calibration {s['calibration']}"]
                     if s.get("judge_mode") else []),
-                  f"  raised by: {', '.join(f['personas'])}", "  report: review-findings.md"]
+                  f"  raised by: {', '.join(f['personas'])}", f"  report: {rundir.REPORT_MD}"]
         lead = next((m["issue"] for m in f.get("members", []) if m.get("lead")), None)
         if lead and len(f.get("members", [])) > 1:
             lines.append(f"  lead claim: {lead} (of {len(f['members'])} merged)")

@@ -7,11 +7,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from engine import yamlio
-from engine.artifacts import write_atomic
+from engine import rundir, yamlio
 from engine.errors import ConfigError
+from engine.rundir import RunDir
 
-TRIAGE_FILE = "triage.yaml"
 Label = Literal["accept", "dismiss"]
 
 
@@ -32,7 +31,7 @@ class Triage(BaseModel):
 
 def read_triage(run_dir: Path, run_id: str) -> Triage:
     """The run's triage file, or an empty one; a malformed file is a ConfigError naming it."""
-    path = run_dir / TRIAGE_FILE
+    path = RunDir(run_dir).triage
     if not path.exists():
         return Triage(run_id=run_id)
     try:
@@ -48,5 +47,5 @@ def set_labels(run_dir: Path, run_id: str, labels: dict[str, Label], at: str = "
     for fid, label in labels.items():
         tri.findings[fid] = TriageEntry(label=label, note=note, at=at)
     text = yamlio.dump(tri.model_dump(), sort_keys=True, allow_unicode=True, width=1000)
-    write_atomic(run_dir, TRIAGE_FILE, text)
+    RunDir(run_dir).write(rundir.TRIAGE, text)
     return tri

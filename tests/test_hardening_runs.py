@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from engine import api, runner
 from engine.cli import app
+from engine.rundir import RunDir
 from tests.conftest import EXAMPLE, run_fake
 
 WF = "name: mine\ndescription: d\nstages:\n  - stage: personas\n    mode: repeat\n  - reviews\n  - compile\n"
@@ -32,7 +33,7 @@ def test_a_signal_during_creation_leaves_no_run_directory(tmp_path: Path, monkey
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(runner, "save_run_yaml", interrupted)
+    monkeypatch.setattr(RunDir, "save_info", interrupted)
     settings = api.build_settings(str(EXAMPLE), model="fake", run_id="x")
     with pytest.raises(KeyboardInterrupt):
         api.prepare(settings, tmp_path / "runs", check_providers=False)

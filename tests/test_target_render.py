@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from engine.target import ingest
-from engine.target.render import CHARS_PER_TOKEN, render_map, render_view
+from engine.target.render import render_map, render_view
 from engine.target.snapshot import FileEntry, SourceFile, TargetSnapshot
+from engine.tokens import CHARS_PER_TOKEN
 
 HEADER = re.compile(r"^=== FILE: (.+) \(lines (\d+)-(\d+)\) ===$")
 NUMBERED = re.compile(r"^ *(\d+)\| (.*)$")

@@ -31,6 +31,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from engine import paths
+from engine.paths import path_key
 from engine.verify.fitting import auroc  # one AUROC for the benchmark and `rebuttal calibrate`
 
 TOLERANCE = 3
@@ -123,18 +125,9 @@ def f1(precision: float | None, recall: float | None) -> float | None:
     return 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
 
 
-def norm_path(path: str) -> str:
-    """Forward slashes, no leading ./ or /, lowercase."""
-    p = path.strip().replace("\\", "/")
-    while p.startswith("./"):
-        p = p[2:]
-    return p.lstrip("/").lower()
-
-
 def same_file(a: str, b: str) -> bool:
-    """Equal paths, or one is a path suffix of the other (`src/x.py` vs `x.py`)."""
-    x, y = norm_path(a), norm_path(b)
-    return bool(x and y) and (x == y or x.endswith("/" + y) or y.endswith("/" + x))
+    """Equal paths, or one is a path suffix of the other (`src/x.py` vs `x.py`); the engine's comparison."""
+    return bool(path_key(a) and path_key(b)) and paths.same_file(a, b)
 
 
 def overlaps(a_start: int, a_end: int, b_start: int, b_end: int, tolerance: int = 0) -> bool:

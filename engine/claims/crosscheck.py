@@ -8,6 +8,7 @@ from engine.claims.exposure import decision_without_alternative, missing_timeout
 from engine.claims.extract import EXTERNAL_NOUNS, FAILURE
 from engine.claims.model import Claim, Hit
 from engine.claims.quantities import Quantity, same_amount, violates
+from engine.paths import same_file
 from engine.verify.checks import Check, Subject
 
 STOP = {
@@ -211,8 +212,7 @@ def cross_check(claims: list[Claim]) -> list[Hit]:
 
 def touches(hit: Hit, file: str, start: int, end: int) -> bool:
     """Whether a hit lies at (or within NEAR_LINES of) a span of a file."""
-    same = file.strip().lstrip("./").lower() == hit.file.lower() or hit.file.lower().endswith("/" + file.lower())
-    return same and any(start - NEAR_LINES <= n <= end + NEAR_LINES for n in hit.lines)
+    return same_file(file, hit.file) and any(start - NEAR_LINES <= n <= end + NEAR_LINES for n in hit.lines)
 
 
 def claim_checks(claims: list[Claim], subject: Subject, hits: list[Hit] | None = None) -> list[Check]:

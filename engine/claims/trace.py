@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from engine.stages.cluster import same_file  # one path comparison (keeps leading dots: .github stays .github)
+from engine import rundir
+from engine.paths import same_file
+from engine.rundir import RunDir
 
 NEAR = 2
 
 
 def load_claims(run_dir: Path) -> dict[str, Any] | None:
     """claims.json of a run ({claims, hits}), or None for runs without claims (code targets)."""
-    path = run_dir / "claims.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+    return RunDir(run_dir).optional_json(rundir.CLAIMS_JSON)
 
 
 def claims_at(claims: list[dict[str, Any]], file: str, lo: int, hi: int) -> list[dict[str, Any]]:

@@ -34,6 +34,8 @@ from engine.llm.logprobs import JudgeAnswer, judge_answer
 from engine.llm.providers import ServerHooks, parse_model, price_of, server_hooks
 from engine.llm.retry import OUTPUT_ERRORS, cut_off_message, is_transient, retry_after, status_of
 from engine.paths import slugify
+from engine.rundir import RunDir
+from engine.tokens import estimate_tokens
 
 T = TypeVar("T", bound=BaseModel)
 ModelFactory = Callable[[str, int], BaseChatModel]
@@ -69,7 +71,7 @@ class Gateway:
     stopped: str | None = None
 
     def __post_init__(self) -> None:
-        self.ledger = Ledger(self.run_dir / "ledger.jsonl")
+        self.ledger = Ledger(RunDir(self.run_dir).ledger)
         self._ok_calls: set[str] = set()
         for line in read_ledger(self.ledger.path):
             if line.stage != WARM_STAGE:  # warming is the engine's own overhead, not a call of the budget
@@ -163,12 +165,8 @@ class Gateway:
         self.reserved.usd -= usd
 
     def _cached(self, cid: str, sha: str, schema: type[T]) -> T | None:
-        path = self.run_dir / "calls" / f"{cid}.json"
-        if not path.exists():
-            return None
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        data = RunDir(self.run_dir).call_record(cid)
+        if data is None:
             return None
         if data.get("prompt_sha") != sha or data.get("parsed") is None:
             return None
@@ -260,14 +258,13 @@ class Gateway:
         text = json.dumps(record, ensure_ascii=False) + "\n"
         # shielded: a Ctrl-C here would otherwise cancel the write while it still waits in the thread pool's
         # queue, and a paid call would be made again on resume; shielded, the executor's shutdown awaits it
-        await asyncio.shield(asyncio.to_thread(write_atomic, self.run_dir, f"calls/{cid}.json", text))
+        await asyncio.shield(asyncio.to_thread(write_atomic, self.run_dir, RunDir.call_file(cid), text))
 
     def _recover_ledger_line(self, cid: str) -> None:
         """A replayed call whose `ok` ledger line a kill -9 cut off (after its record was saved): add it once."""
         if cid in self._ok_calls:
             return
-        path = self.run_dir / "calls" / f"{cid}.json"
-        line = json.loads(path.read_text(encoding="utf-8")).get("ledger")
+        line = json.loads((self.run_dir / RunDir.call_file(cid)).read_text(encoding="utf-8")).get("ledger")
         if line is not None:
             entry = LedgerLine.model_validate(line)
             self._account(entry.prompt_tokens + entry.completion_tokens, entry.cost_usd or 0.0)
@@ -282,7 +279,7 @@ class Gateway:
         transient_left, parse_left, attempt = self.settings.max_retries, self.settings.parse_retries, 0
         while True:
             attempt += 1
-            est_prompt = sum(len(str(m.content)) for m in messages) // 4
+            est_prompt = sum(estimate_tokens(str(m.content)) for m in messages)
             reserved = self._reserve(model, est_prompt, max_tokens)
             started = datetime.now(UTC).isoformat(timespec="seconds")
             t0 = time.monotonic()
@@ -373,5 +370,5 @@ class Gateway:
         usage = getattr(raw, "usage_metadata", None)
         if usage:
             return int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0)), False
-        prompt = sum(len(str(m.content)) for m in messages) // 4
-        return prompt, len(str(raw.content)) // 4, True
+        prompt = sum(estimate_tokens(str(m.content)) for m in messages)
+        return prompt, estimate_tokens(str(raw.content)), True

@@ -15,7 +15,8 @@ from urllib.parse import quote
 
 from engine.errors import ConfigError
 from engine.models import SEVERITY_RANK, Finding, Report
-from engine.report.html import read_run_yaml
+from engine.paths import clean_path
+from engine.rundir import RunDir
 
 STATUSES = ("consensus", "contested", "unique", "refuted")
 FIELDS = ("truth", "usefulness", "severity", "status")
@@ -192,7 +193,7 @@ def _repo_root(start: Path) -> Path | None:
 
 
 def _target_root(run_dir: Path) -> Path | None:
-    target = read_run_yaml(run_dir).get("target") or {}
+    target = RunDir(run_dir).info().get("target") or {}
     if not target.get("path"):
         return None
     root = Path(str(target["path"]))
@@ -207,14 +208,9 @@ def repo_prefix(run_dir: Path) -> str:
     return "" if prefix == "." else prefix
 
 
-def rel_path(path: str) -> str:
-    """A finding's file as a clean relative path ('./a/b.py' -> 'a/b.py'; '.github/x' stays)."""
-    return re.sub(r"^(\./)+", "", path.strip().replace("\\", "/"))
-
-
 def fingerprint(f: Finding) -> str:
     """A content hash of a finding (file + whitespace-normalised evidence), stable across runs."""
-    text = rel_path(f.file) + "\n" + " ".join(f.evidence.split())
+    text = clean_path(f.file) + "\n" + " ".join(f.evidence.split())
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -238,7 +234,7 @@ def sarif_log(report: Report, run_dir: Path) -> dict[str, Any]:
             "defaultConfiguration": {"level": SARIF_LEVEL[f.severity]},
             "properties": {"tags": ["rebuttal", f.severity, f.status], "problem.severity": SARIF_LEVEL[f.severity]},
         })
-        uri = quote("/".join(x for x in (prefix, rel_path(f.file)) if x), safe="/")
+        uri = quote("/".join(x for x in (prefix, clean_path(f.file)) if x), safe="/")
         start = max(1, f.line_start)
         results.append({
             "ruleId": rule_id, "ruleIndex": n, "level": SARIF_LEVEL[f.severity],

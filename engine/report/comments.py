@@ -17,7 +17,9 @@ from typing import Any
 
 from engine.errors import ConfigError
 from engine.models import Finding, Report
-from engine.report.ci import matches, md_cell, md_code, parse_fail_on, rel_path
+from engine.paths import clean_path
+from engine.report.ci import matches, md_cell, md_code, parse_fail_on
+from engine.rundir import RunDir
 
 DEFAULT_THRESHOLD = "truth>=0.6 and usefulness>=0.5 and status!=refuted"
 DEFAULT_MAX_COMMENTS = 20
@@ -37,12 +39,12 @@ class Placement:
 
 def place(f: Finding, prefix: str, changed: Ranges | None) -> Placement | None:
     """The finding's lines on the new side of the diff, clamped into the nearest hunk; None if none is near."""
-    path = "/".join(x for x in (prefix, rel_path(f.file)) if x)
+    path = "/".join(x for x in (prefix, clean_path(f.file)) if x)
     start = max(1, f.line_start)
     end = max(start, f.line_end)
     if changed is None:
         return Placement(path, start, end)
-    for lo, hi in changed.get(rel_path(f.file), []):
+    for lo, hi in changed.get(clean_path(f.file), []):
         lo, hi = max(1, lo - DIFF_CONTEXT), hi + DIFF_CONTEXT
         if start <= hi and end >= lo:
             return Placement(path, max(start, lo), min(end, hi))
@@ -96,7 +98,7 @@ def review_payload(report: Report, *, run_dir: str, prefix: str = "", changed: R
 
 def changed_ranges(run_dir: Path) -> Ranges | None:
     """The changed line ranges per file of a diff run (from target.json), or None for other targets."""
-    path = run_dir / "target.json"
+    path = RunDir(run_dir).target_json
     if not path.exists():
         return None
     data = json.loads(path.read_text(encoding="utf-8"))

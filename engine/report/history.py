@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import ConfigError
-from engine.llm.ledger import read_ledger, total
+from engine.llm.ledger import total
 from engine.models import Finding, Report
-from engine.report.ci import rel_path
-from engine.report.html import load_report, read_run_yaml
+from engine.paths import clean_path
+from engine.rundir import RunDir
 
 MATCH_THRESHOLD = 0.55
 SCORE_EPSILON = 0.05
@@ -41,18 +41,19 @@ class RunSummary:
 
 def summarise_run(run_dir: Path) -> RunSummary:
     """What `rebuttal runs` shows for one run directory (an unfinished run has no report.json yet)."""
-    info = read_run_yaml(run_dir)
+    run = RunDir(run_dir)
+    info = run.info()
     if not info:
         raise ConfigError(f"not a run directory (no run.yaml): {run_dir}")
     settings = info.get("settings") or {}
     target = (info.get("target") or {}).get("path") or settings.get("target", "")
-    if (run_dir / "report.json").exists():
-        report = load_report(run_dir)
+    if run.report_json.exists():
+        report = run.report()
         return RunSummary(report.run_id, run_dir, report.target, target, report.workflow, report.models, report.judge,
                           len(report.findings), report.total.cost_usd if report.total else 0.0,
                           str(info.get("created", "")), "complete" if report.complete else "partial")
     models = sorted({settings.get("model") or "", *(settings.get("panel") or [])} - {""})
-    spent = total(read_ledger(run_dir / "ledger.jsonl"))
+    spent = total(run.ledger_lines())
     return RunSummary(str(info.get("run_id", run_dir.name)), run_dir, Path(target).name or target, target,
                       str(info.get("workflow", "")), models,
                       str(info.get("judge", "")), None, spent.cost_usd if spent else 0.0,
@@ -63,7 +64,7 @@ def list_runs(runs_dir: Path) -> list[RunSummary]:
     """Every run directory under `runs_dir` (those with a run.yaml), newest first."""
     if not runs_dir.is_dir():
         raise ConfigError(f"no runs folder at {runs_dir} (runs go to ./runs by default; pass the --out folder)")
-    runs = [summarise_run(d) for d in sorted(runs_dir.iterdir()) if (d / "run.yaml").is_file()]
+    runs = [summarise_run(d) for d in sorted(runs_dir.iterdir()) if RunDir(d).is_run()]
     return sorted(runs, key=lambda r: (r.created, r.run_id), reverse=True)
 
 
@@ -108,7 +109,7 @@ def _norm(text: str) -> str:
 
 def similarity(a: Finding, b: Finding) -> float:
     """How likely two findings (from two runs) are the same one: same file, then evidence, title and lines."""
-    if rel_path(a.file) != rel_path(b.file):
+    if clean_path(a.file) != clean_path(b.file):
         return 0.0
     ev = difflib.SequenceMatcher(None, _norm(a.evidence), _norm(b.evidence)).ratio()
     title = difflib.SequenceMatcher(None, _norm(a.title), _norm(b.title)).ratio()
@@ -153,9 +154,9 @@ def diff_findings(before: list[Finding], after: list[Finding]) -> tuple[list[Fin
 
 def diff_runs(a: Path, b: Path) -> RunDiff:
     """Compare two runs' findings, matched by location and content (finding ids differ between runs)."""
-    ra, rb = load_report(a), load_report(b)
-    ta = (read_run_yaml(a).get("target") or {}).get("path") or ra.target
-    tb = (read_run_yaml(b).get("target") or {}).get("path") or rb.target
+    ra, rb = RunDir(a).report(), RunDir(b).report()
+    ta = (RunDir(a).info().get("target") or {}).get("path") or ra.target
+    tb = (RunDir(b).info().get("target") or {}).get("path") or rb.target
     warning = None if ta == tb else f"the runs reviewed different targets ({ta} vs {tb}); matching by content anyway"
     appeared, disappeared, matched = diff_findings(ra.findings, rb.findings)
     return RunDiff(ra, rb, appeared, disappeared, [c for c in matched if c.changes],

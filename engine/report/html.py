@@ -12,15 +12,13 @@ from typing import Any
 from urllib.parse import quote
 
 import jinja2
-import yaml
 
-from engine import yamlio
-from engine.artifacts import write_atomic
+from engine import rundir
 from engine.config import TEMPLATES_DIR
-from engine.errors import ConfigError
-from engine.llm.ledger import LedgerLine, read_ledger
+from engine.llm.ledger import LedgerLine
 from engine.models import SEVERITY_RANK, Finding, Report
-from engine.trace import artifact_index, issue_chain, load_json
+from engine.rundir import RunDir
+from engine.trace import artifact_index, issue_chain
 
 STATUS_COLOURS = {"consensus": "#1a7f37", "contested": "#b35900", "unique": "#0969da", "refuted": "#cf222e"}
 SEVERITY_RADIUS = {"low": 7, "medium": 8, "high": 9, "critical": 10}
@@ -169,34 +167,19 @@ def human_duration(seconds: float | None) -> str:
     return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
-def read_run_yaml(run_dir: Path) -> dict[str, Any]:
-    """run.yaml as a dict (empty when absent); a broken file is a clear error."""
-    path = run_dir / "run.yaml"
-    if not path.exists():
-        return {}
-    try:
-        data = yamlio.load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
-    return data if isinstance(data, dict) else {}
-
-
 def load_report(run_dir: Path) -> Report:
-    """report.json as a Report record, with one clear error when it is missing or malformed."""
-    data = load_json(run_dir, "report.json")
-    try:
-        return Report.model_validate(data)
-    except ValueError as exc:
-        raise ConfigError(f"{run_dir / 'report.json'} does not match the report format: {exc}") from None
+    """report.json as a Report record (see RunDir.report)."""
+    return RunDir(run_dir).report()
 
 
 def build_context(run_dir: Path) -> dict[str, Any]:
     """Everything the template shows, read from the run directory's files."""
-    report = load_report(run_dir)
-    debate = load_json(run_dir, "debate.json")
-    info = read_run_yaml(run_dir)
+    run = RunDir(run_dir)
+    report = run.report()
+    debate = run.read_json(rundir.DEBATE)
+    info = run.info()
     index = artifact_index(run_dir)
-    lines = read_ledger(run_dir / "ledger.jsonl")
+    lines = run.ledger_lines()
     author = {r["id"]: r["persona"] for r in debate.get("reviews", [])}
     critiques: dict[str, list[dict[str, Any]]] = {}  # self-review: critiques of each author's reviews, by round
     for cr in sorted(debate.get("critiques", []), key=lambda c: c["round"]):
@@ -227,7 +210,7 @@ def build_context(run_dir: Path) -> dict[str, Any]:
         "retries": sum(1 for x in lines if x.attempt > 1), "failed_calls": sum(1 for x in lines if x.outcome != "ok"),
         "severities": list(SEVERITY_RANK), "statuses": list(STATUS_COLOURS),
         "counts": {s: sum(1 for f in report.findings if f.status == s) for s in STATUS_COLOURS},
-        "has_md": (run_dir / "review-findings.md").exists(), "run_dir": str(run_dir),
+        "has_md": run.report_md.exists(), "run_dir": str(run_dir),
     }
 
 
@@ -238,5 +221,5 @@ def render_html(run_dir: Path) -> str:
 
 def write_html(run_dir: Path) -> Path:
     """Render `report.html` into the run directory (atomically) and return its path."""
-    return write_atomic(run_dir, "report.html", render_html(run_dir))
+    return RunDir(run_dir).write(rundir.REPORT_HTML, render_html(run_dir))
 

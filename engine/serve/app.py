@@ -27,8 +27,8 @@ from starlette.routing import Route
 
 from engine import api
 from engine.errors import ProviderError, RebuttalError
-from engine.llm.ledger import read_ledger
 from engine.models import Report
+from engine.rundir import RunDir
 from engine.serve import openai_api as oa
 from engine.serve.inputs import InputError, ingest_texts, remove_inputs, target_files
 
@@ -137,9 +137,8 @@ def public(cfg: ServeConfig, exc: Exception) -> str:
 
 def answer(prep: api.PreparedRun, report: Report) -> tuple[str, dict[str, Any]]:
     """(markdown content, the `rebuttal` extra key) of a finished run."""
-    md = oa.strip_front_matter((prep.run_dir / "review-findings.md").read_text(encoding="utf-8"))
-    calls = read_ledger(prep.run_dir / "ledger.jsonl")
-    return md, oa.extra(report, str(prep.run_dir), calls)
+    run = RunDir(prep.run_dir)
+    return run.report_markdown(), oa.extra(report, str(prep.run_dir), run.ledger_lines())
 
 
 async def chat_completions(request: Request) -> Response:

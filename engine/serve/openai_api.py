@@ -141,15 +141,6 @@ def chunk(cid: str, model: str, created: int, delta: dict[str, Any] | None, fini
             "system_fingerprint": None, "choices": choices, **extra_keys}
 
 
-def strip_front_matter(text: str) -> str:
-    """A markdown artifact without its YAML front matter."""
-    if text.startswith("---\n"):
-        end = text.find("\n---\n", 4)
-        if end != -1:
-            return text[end + 5:].lstrip("\n")
-    return text
-
-
 def progress_line(stage: str, done: int, total: int) -> str:
     """The progress text streamed when a stage finishes its calls."""
     return f"> {stage}: {done}/{total} call{'s' if total != 1 else ''} done\n"

@@ -14,8 +14,8 @@ from starlette.responses import JSONResponse, Response
 
 from engine import api
 from engine.errors import ConfigError, RebuttalError, RunBusyError
-from engine.llm.ledger import read_ledger
 from engine.mcp_tools import run_dir_of
+from engine.rundir import RunDir
 from engine.serve import openai_api as oa
 
 
@@ -40,6 +40,6 @@ async def resume_run(request: Request) -> Response:
                               code="run_failed") from None
     except oa.ApiError as exc:
         return error_response(exc)
-    md = oa.strip_front_matter(await asyncio.to_thread((run_dir / "review-findings.md").read_text, "utf-8"))
-    calls = await asyncio.to_thread(read_ledger, run_dir / "ledger.jsonl")
+    run = RunDir(run_dir)
+    md, calls = await asyncio.to_thread(lambda: (run.report_markdown(), run.ledger_lines()))
     return JSONResponse({"content": md, "rebuttal": oa.extra(report, str(run_dir), calls)})

@@ -8,6 +8,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from engine import rundir
 from engine.artifacts import render_template, write_json
 from engine.claims.crosscheck import cross_check, stems, touches
 from engine.claims.extract import extract_claims as rule_claims
@@ -17,6 +18,7 @@ from engine.claims.quantities import quantities
 from engine.context import RunContext
 from engine.errors import BudgetExceeded, ModelOutputError, ProviderError
 from engine.models import SEVERITY_RANK, Issue, Persona, Review
+from engine.rundir import RunDir
 from engine.schemas import ClaimsOut, ContradictionOut
 from engine.stages.common import MAX_ISSUES, system_prompt, wrap, write
 from engine.stages.reviews import save_review
@@ -168,9 +170,9 @@ async def extract_claims(state: RunState, runtime: Runtime[RunContext]) -> dict[
     claims.sort(key=lambda c: (c.file, c.line, c.source != "rule"))
     claims = [c.model_copy(update={"id": f"CL-{n:03d}"}) for n, c in enumerate(claims, 1)]
     hits = await confirm_pairs(ctx, claims, cross_check(claims), notes)
-    write(ctx, "claims.md", "claims", {"id": "claims", "persona": None, "model": ctx.settings.judge_model,
+    write(ctx, rundir.CLAIMS_MD, "claims", {"id": "claims", "persona": None, "model": ctx.settings.judge_model,
                                         "derived_from": ["target"]}, claims=claims, hits=hits)
-    write_json(ctx.run_dir, "claims.json", {"claims": [c.model_dump() for c in claims],
+    write_json(ctx.run_dir, rundir.CLAIMS_JSON, {"claims": [c.model_dump() for c in claims],
                                              "hits": [h.model_dump() for h in hits]})
     return {"claims": claims, "claim_hits": hits, "notes": notes}
 
@@ -222,6 +224,6 @@ def check_claims(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any
                 f"led by: {issues[0].title}.")
     review = Review(id=f"R-{CHECKER.slug}", persona=CHECKER.slug, model="rules", abstract=abstract, issues=issues,
                     derived_from=["claims", "target"])
-    save_review(ctx, CHECKER, review, f"reviews/{CHECKER.slug}-review.md")
+    save_review(ctx, CHECKER, review, RunDir.review_file(CHECKER.slug))
     return {"reviews": [review]}
 

@@ -17,6 +17,7 @@ from engine.models import (
     Review,
     Stance,
 )
+from engine.paths import same_file
 from engine.stages.claims_match import Verdict, claim_similarity, verdict
 
 EVIDENCE_RANK = {"verified": 3, "moved": 2, "not_found": 1}
@@ -72,19 +73,6 @@ class Cluster:
     @property
     def evidence_status(self) -> str:
         return max((m.issue.evidence_status or "not_found" for m in self.members), key=EVIDENCE_RANK.__getitem__)
-
-
-def norm_path(path: str) -> str:
-    """A path for comparison: forward slashes, no leading './', lower case (keeps leading dots of names)."""
-    p = path.strip().replace("\\", "/")
-    while p.startswith("./"):
-        p = p[2:]
-    return p.lstrip("/").lower()
-
-
-def same_file(a: str, b: str) -> bool:
-    pa, pb = norm_path(a), norm_path(b)
-    return pa == pb or pa.endswith("/" + pb) or pb.endswith("/" + pa)
 
 
 def same_place(a: Issue, b: Issue) -> bool:

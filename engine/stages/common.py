@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -127,3 +130,47 @@ def write(ctx: RunContext, relative: str, kind: str, meta: dict[str, Any], **val
     """Render an artifact from its template and write it atomically (no fsync: see write_atomic)."""
     meta = {**meta, "created": ctx.clock()}
     write_atomic(ctx.run_dir, relative, render_artifact(kind, meta, **values), durable=False)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What a stage worker made of its answer: the record for its state key and, with a path, its artifact."""
+
+    key: str  # the state key that receives the record (a one-item list)
+    record: Any
+    path: str | None = None  # the artifact's path in the run directory (None: nothing written)
+    kind: str = ""  # the artifact kind (its template); the record is rendered under this name
+    derived_from: list[str] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)  # front matter after id, persona, model, derived_from
+    values: dict[str, Any] = field(default_factory=dict)  # template values besides the persona and the record
+    notes: list[str] = field(default_factory=list)
+
+
+def save(ctx: RunContext, persona: Persona, model: str, turn: Turn) -> None:
+    """Write a turn's artifact: front matter `id, kind, persona, model, derived_from, ...`, the kind's template."""
+    if turn.path is None:
+        return
+    write(ctx, turn.path, turn.kind, {"id": turn.record.id, "persona": persona.slug, "model": model,
+                                      "derived_from": turn.derived_from, **turn.meta},
+          persona=persona, **{turn.kind: turn.record}, **turn.values)
+
+
+async def persona_turn(
+    ctx: RunContext, persona: Persona, index: int, *, stage: str, subject: str, schema: type[T], prompt: str,
+    build: Callable[[T, str], Turn | Awaitable[Turn]], failed: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    **values: Any,
+) -> dict[str, Any]:
+    """The stage workers' skeleton: the persona's model, one structured call, then either the failure (a budget
+    stop, a visible Failure, or re-raised; `failed` may reshape it) or the record built from the answer, written."""
+    model = ctx.settings.model_for(index, persona)
+    try:
+        out = await ask(ctx, stage=stage, persona=persona, subject=subject, model=model, schema=schema,
+                        prompt=prompt, **values)
+    except Exception as exc:  # routed: budget stop, visible failure, or re-raised
+        update = failure_update(ctx, stage, persona.slug, exc)
+        return failed(update) if failed else update
+    turn = build(out, model)
+    if inspect.isawaitable(turn):  # a builder that still has work to await (a responder's reproducer runs)
+        turn = await turn
+    save(ctx, persona, model, turn)
+    return {turn.key: [turn.record], **({"notes": turn.notes} if turn.notes else {})}

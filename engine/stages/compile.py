@@ -9,12 +9,14 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from engine import rundir
 from engine.artifacts import render_artifact, write_atomic, write_json
 from engine.claims.extract import heading_of
 from engine.context import RunContext
-from engine.llm.ledger import read_ledger, summarise, total
+from engine.llm.ledger import summarise, total
 from engine.models import SEVERITY_RANK, Finding, FindingMember, Report, Scores
 from engine.report.html import write_html
+from engine.rundir import RunDir
 from engine.stages.claim_pairs import decide_unsure
 from engine.stages.cluster import Cluster, mechanical_usefulness
 from engine.stages.debate_summary import summarise_debate
@@ -117,7 +119,7 @@ async def compile_report(state: RunState, runtime: Runtime[RunContext]) -> dict[
     findings = to_findings(clusters, scores, verifications)
     report = build_report(ctx, state, findings, degraded + pair_notes + list(state.get("notes", [])), cal)
     write_report(ctx, report)
-    write_json(ctx.run_dir, "debate.json", debate_record(state))
+    write_json(ctx.run_dir, rundir.DEBATE, debate_record(state))
     write_html(ctx.run_dir)
     return {"report": report}
 
@@ -133,7 +135,7 @@ def build_report(ctx: RunContext, state: RunState, findings: list[Finding], degr
     """The Report record, with the cost tables read back from the ledger."""
     s = ctx.settings
     personas = state.get("personas", [])
-    lines = read_ledger(ctx.run_dir / "ledger.jsonl")
+    lines = RunDir(ctx.run_dir).ledger_lines()
     models = sorted({s.model_for(i, p) for i, p in enumerate(personas)} | {s.model})
     return Report(
         run_id=s.run_id, target=ctx.target.name, workflow=ctx.workflow.name, models=models,
@@ -153,5 +155,5 @@ def write_report(ctx: RunContext, report: Report) -> None:
     sections = {f.id: heading_of(ctx.target.file(f.file), f.line_start) for f in report.findings
                 if ctx.target.is_document}
     text = render_artifact("report", meta, report=report, run_dir=str(ctx.run_dir), sections=sections)
-    write_atomic(ctx.run_dir, "review-findings.md", text)
-    write_json(ctx.run_dir, "report.json", json.loads(report.model_dump_json()))
+    write_atomic(ctx.run_dir, rundir.REPORT_MD, text)
+    write_json(ctx.run_dir, rundir.REPORT_JSON, json.loads(report.model_dump_json()))

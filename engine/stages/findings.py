@@ -10,9 +10,10 @@ from langgraph.types import Send
 
 from engine.context import RunContext
 from engine.models import FindingItem, Issue, PersonaFindings
+from engine.rundir import RunDir
 from engine.schemas import FindingsOut
 from engine.stages.cluster import supported
-from engine.stages.common import ask, failure_update, write
+from engine.stages.common import Turn, persona_turn
 from engine.state import FindingsTask, RunState, failed_personas, latest_reviews
 
 
@@ -63,32 +64,28 @@ async def write_findings(task: FindingsTask, runtime: Runtime[RunContext]) -> di
     """Stage worker: the persona keeps what it still stands by."""
     ctx = runtime.context
     persona = task["persona"]
-    model = ctx.settings.model_for(task["index"], persona)
     own, adopted = own_candidates(task), adopted_candidates(task)
-    try:
-        out = await ask(ctx, stage="findings", persona=persona, subject="findings", model=model,
-                        schema=FindingsOut, prompt="findings", own=own, adopted=adopted)
-    except Exception as exc:  # routed: budget stop, visible failure, or re-raised
-        return failure_update(ctx, "findings", persona.slug, exc)
-    labels = {c["label"]: c for c in own + adopted}
-    items, seen = [], set()
-    for keep in out.keep:
-        c = labels.get(keep.source.strip().strip("[]").lower())
-        if c is None or c["label"] in seen:
-            continue
-        seen.add(c["label"])
-        items.append(FindingItem(
-            id=f"FS-{persona.slug}#{len(items) + 1}", source_issue=c["issue"].id,
-            adopted=c["label"].startswith("adopt"), title=keep.title.strip()[:200] or c["issue"].title,
-            severity=keep.severity, note=keep.note.strip()[:600]))
-    derived = [task["review"].id] + [r.id for r in task["responses_to_me"]] + [b.id for b in task["my_rebuttals"]]
-    derived += sorted({i.source_issue.split("#")[0] for i in items if i.adopted})
-    findings = PersonaFindings(id=f"FS-{persona.slug}", persona=persona.slug, model=model, items=items,
-                               derived_from=derived)
-    write(ctx, f"findings/{persona.slug}-findings.md", "findings",
-          {"id": findings.id, "persona": persona.slug, "model": model, "derived_from": derived},
-          persona=persona, findings=findings)
-    return {"findings": [findings]}
+
+    def build(out: FindingsOut, model: str) -> Turn:
+        labels = {c["label"]: c for c in own + adopted}
+        items, seen = [], set()
+        for keep in out.keep:
+            c = labels.get(keep.source.strip().strip("[]").lower())
+            if c is None or c["label"] in seen:
+                continue
+            seen.add(c["label"])
+            items.append(FindingItem(
+                id=f"FS-{persona.slug}#{len(items) + 1}", source_issue=c["issue"].id,
+                adopted=c["label"].startswith("adopt"), title=keep.title.strip()[:200] or c["issue"].title,
+                severity=keep.severity, note=keep.note.strip()[:600]))
+        derived = [task["review"].id] + [r.id for r in task["responses_to_me"]] + [b.id for b in task["my_rebuttals"]]
+        derived += sorted({i.source_issue.split("#")[0] for i in items if i.adopted})
+        findings = PersonaFindings(id=f"FS-{persona.slug}", persona=persona.slug, model=model, items=items,
+                                   derived_from=derived)
+        return Turn("findings", findings, RunDir.findings_file(persona.slug), "findings", derived)
+
+    return await persona_turn(ctx, persona, task["index"], stage="findings", subject="findings", schema=FindingsOut,
+                              prompt="findings", build=build, own=own, adopted=adopted)
 
 
 def findings_done(state: RunState) -> dict[str, Any]:

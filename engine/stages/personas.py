@@ -12,6 +12,7 @@ from engine.context import RunContext
 from engine.errors import BudgetExceeded, ConfigError, ModelOutputError, ProviderError
 from engine.models import Persona
 from engine.paths import unique_slug
+from engine.rundir import RunDir
 from engine.schemas import PersonaOut, PersonasOut
 from engine.stages.common import ask, write
 from engine.state import RunState
@@ -134,7 +135,7 @@ async def choose_personas(state: RunState, runtime: Runtime[RunContext]) -> dict
             personas = [lib[CORRECTNESS], *(p for k, p in lib.items() if k != CORRECTNESS)][: s.personas]
             notes = [f"persona generation failed ({exc}); used library personas instead"]
     for i, p in enumerate(personas):
-        write(ctx, f"personas/{p.slug}.md", "persona",
+        write(ctx, RunDir.persona_file(p.slug), "persona",
               {"id": p.id, "persona": p.slug, "model": s.model_for(i, p), "derived_from": ["target"],
                "slug": p.slug, "name": p.name, "role": p.role, "perspective": p.perspective, "focus": p.focus,
                "applies_to": p.applies_to, "source": p.source},

@@ -9,8 +9,9 @@ from langgraph.types import Send
 
 from engine.context import RunContext
 from engine.models import Rebuttal, RebuttalPoint
+from engine.rundir import RunDir
 from engine.schemas import RebuttalOut
-from engine.stages.common import ask, counter_quote_status, excerpts, failure_update, write
+from engine.stages.common import Turn, counter_quote_status, excerpts, persona_turn
 from engine.state import RebuttalTask, RunState, failed_personas, latest_reviews
 
 
@@ -35,34 +36,31 @@ async def write_rebuttal(task: RebuttalTask, runtime: Runtime[RunContext]) -> di
     """Stage worker: the author answers one response, per point."""
     ctx = runtime.context
     persona, review, response = task["persona"], task["review"], task["response"]
-    model = ctx.settings.model_for(task["index"], persona)
     numbers = {issue.id: n for n, issue in enumerate(review.issues, 1)}
     points = [{"number": numbers[p.issue_id], "stance": p.stance, "reason": p.reason, "quote": p.quote,
                "quote_status": p.quote_status, "reproducer": p.reproducer} for p in response.points]
-    try:
-        out = await ask(ctx, stage="rebuttals", persona=persona, subject=f"to-{response.persona}", model=model,
-                        schema=RebuttalOut, prompt="rebuttal", issues=review.issues, points=points,
-                        response=response,
-                        target=excerpts(ctx, [(x.file, x.line_start, x.line_end) for x in review.issues]))
-    except Exception as exc:  # routed: budget stop, visible failure, or re-raised
-        return failure_update(ctx, "rebuttals", persona.slug, exc)
-    answered = {p.issue_id for p in response.points}
-    by_number = {n: iid for iid, n in numbers.items() if iid in answered}
-    issues = {x.id: x for x in review.issues}
-    rpoints, seen = [], set()
-    for pt in out.points:
-        if pt.issue in by_number and pt.issue not in seen:
-            seen.add(pt.issue)
-            issue, quote = issues[by_number[pt.issue]], pt.quote.strip()[:400]
-            rpoints.append(RebuttalPoint(issue_id=issue.id, stance=pt.stance, reason=pt.reason.strip()[:800],
-                                         revision=pt.revision.strip()[:800], quote=quote,
-                                         quote_status=counter_quote_status(ctx, issue, quote)))
-    rebuttal = Rebuttal(id=f"B-{persona.slug}--{response.persona}", persona=persona.slug, response_id=response.id,
-                        review_id=review.id, model=model, points=rpoints)
-    write(ctx, f"rebuttals/{persona.slug}--{response.persona}-rebuttal.md", "rebuttal",
-          {"id": rebuttal.id, "persona": persona.slug, "model": model, "derived_from": [response.id, review.id]},
-          persona=persona, rebuttal=rebuttal)
-    return {"rebuttals": [rebuttal]}
+
+    def build(out: RebuttalOut, model: str) -> Turn:
+        answered = {p.issue_id for p in response.points}
+        by_number = {n: iid for iid, n in numbers.items() if iid in answered}
+        issues = {x.id: x for x in review.issues}
+        rpoints, seen = [], set()
+        for pt in out.points:
+            if pt.issue in by_number and pt.issue not in seen:
+                seen.add(pt.issue)
+                issue, quote = issues[by_number[pt.issue]], pt.quote.strip()[:400]
+                rpoints.append(RebuttalPoint(issue_id=issue.id, stance=pt.stance, reason=pt.reason.strip()[:800],
+                                             revision=pt.revision.strip()[:800], quote=quote,
+                                             quote_status=counter_quote_status(ctx, issue, quote)))
+        rebuttal = Rebuttal(id=f"B-{persona.slug}--{response.persona}", persona=persona.slug,
+                            response_id=response.id, review_id=review.id, model=model, points=rpoints)
+        return Turn("rebuttals", rebuttal, RunDir.rebuttal_file(persona.slug, response.persona), "rebuttal",
+                    [response.id, review.id])
+
+    return await persona_turn(ctx, persona, task["index"], stage="rebuttals", subject=f"to-{response.persona}",
+                              schema=RebuttalOut, prompt="rebuttal", build=build, issues=review.issues,
+                              points=points, response=response,
+                              target=excerpts(ctx, [(x.file, x.line_start, x.line_end) for x in review.issues]))
 
 
 def rebuttals_done(state: RunState) -> dict[str, Any]:

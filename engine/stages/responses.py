@@ -10,8 +10,9 @@ from langgraph.types import Send
 from engine.claims.model import CLAIMS_CHECKER
 from engine.context import RunContext
 from engine.models import AttachedReproducer, Pick, Response, ResponsePoint
+from engine.rundir import RunDir
 from engine.schemas import PickOut, ResponseExecOut, ResponseOut
-from engine.stages.common import ask, counter_quote_status, excerpts, failure_update, write
+from engine.stages.common import Turn, counter_quote_status, excerpts, persona_turn
 from engine.stages.selection import anonymise, repair_assignments, shortlists
 from engine.stages.uncertainty import uncertain_issues
 from engine.state import PickTask, ResponseTask, RunState, failed_personas, latest_reviews
@@ -65,17 +66,19 @@ async def pick_reviews(task: PickTask, runtime: Runtime[RunContext]) -> dict[str
         reason = "answers every other review (k covers them all)"
         return {"picks": [Pick(persona=persona.slug, review_ids=list(lab.values()),
                                reasons=dict.fromkeys(lab.values(), reason))]}
-    model = ctx.settings.model_for(task["index"], persona)
-    try:
-        out = await ask(ctx, stage="picks", persona=persona, subject="picks", model=model, schema=PickOut,
-                        prompt="pick", k=k, abstracts=uncertain_first(task["abstracts"], task.get("uncertain", {})))
-    except Exception as exc:  # routed: a failed pick is repaired like an empty one
-        update = failure_update(ctx, "picks", persona.slug, exc)
-        return {"picks": [Pick(persona=persona.slug, review_ids=[])], "notes": [
-            f.error for f in update.get("failures", [])]}
-    chosen = [(lab[p.label.strip().upper()], p.reason) for p in out.picks if p.label.strip().upper() in lab]
-    return {"picks": [Pick(persona=persona.slug, review_ids=[rid for rid, _ in chosen],
-                           reasons={rid: why.strip()[:300] for rid, why in chosen})]}
+
+    def build(out: PickOut, model: str) -> Turn:
+        chosen = [(lab[p.label.strip().upper()], p.reason) for p in out.picks if p.label.strip().upper() in lab]
+        return Turn("picks", Pick(persona=persona.slug, review_ids=[rid for rid, _ in chosen],
+                                  reasons={rid: why.strip()[:300] for rid, why in chosen}))
+
+    def failed(update: dict[str, Any]) -> dict[str, Any]:  # a failed pick is repaired like an empty one
+        return {"picks": [Pick(persona=persona.slug, review_ids=[])],
+                "notes": [f.error for f in update.get("failures", [])]}
+
+    return await persona_turn(ctx, persona, task["index"], stage="picks", subject="picks", schema=PickOut,
+                              prompt="pick", build=build, failed=failed, k=k,
+                              abstracts=uncertain_first(task["abstracts"], task.get("uncertain", {})))
 
 
 def picks_done(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
@@ -141,36 +144,34 @@ async def write_response(task: ResponseTask, runtime: Runtime[RunContext]) -> di
     carry a reproducer, run in the sandbox here so the review's author sees its outcome."""
     ctx = runtime.context
     persona, review = task["persona"], task["review"]
-    model = ctx.settings.model_for(task["index"], persona)
     author = review.persona
     runnable = runnable_files(ctx, review.issues)
-    try:
-        out = await ask(ctx, stage="responses", persona=persona, subject=f"to-{author}", model=model,
-                        schema=ResponseExecOut if runnable else ResponseOut, prompt="response", label=task["label"],
-                        review=review, issues=review.issues, uncertain=task.get("uncertain", {}), runnable=runnable,
-                        target=excerpts(ctx, [(x.file, x.line_start, x.line_end) for x in review.issues]))
-    except Exception as exc:  # routed: budget stop, visible failure, or re-raised
-        return failure_update(ctx, "responses", persona.slug, exc)
-    by_number = dict(enumerate(review.issues, 1))
     response_id = f"S-{author}--{persona.slug}"
-    points, seen = [], set()
-    for pt in out.points:
-        if pt.issue in by_number and pt.issue not in seen:
-            seen.add(pt.issue)
-            issue, quote = by_number[pt.issue], pt.quote.strip()[:400]
-            code = getattr(pt, "reproducer", "").strip()
-            run = (await attached(ctx, response_id, pt.issue, issue, code, pt.reason)
-                   if code and issue.file in runnable else None)
-            points.append(ResponsePoint(issue_id=issue.id, stance=pt.stance, reason=pt.reason.strip()[:800],
-                                        quote=quote, quote_status=counter_quote_status(ctx, issue, quote),
-                                        reproducer=run))
-    response = Response(id=response_id, persona=persona.slug, review_id=review.id, model=model,
-                        summary=out.summary.strip()[:1000], reason_for_pick=task["reason"], points=points)
-    write(ctx, f"responses/{author}--{persona.slug}-response.md", "response",
-          {"id": response.id, "persona": persona.slug, "model": model, "derived_from": [review.id, persona.id],
-           "review": review.id},
-          persona=persona, review=review, response=response)
-    return {"responses": [response]}
+
+    async def build(out: ResponseOut, model: str) -> Turn:
+        by_number = dict(enumerate(review.issues, 1))
+        points, seen = [], set()
+        for pt in out.points:
+            if pt.issue in by_number and pt.issue not in seen:
+                seen.add(pt.issue)
+                issue, quote = by_number[pt.issue], pt.quote.strip()[:400]
+                code = getattr(pt, "reproducer", "").strip()
+                run = (await attached(ctx, response_id, pt.issue, issue, code, pt.reason)
+                       if code and issue.file in runnable else None)
+                points.append(ResponsePoint(issue_id=issue.id, stance=pt.stance, reason=pt.reason.strip()[:800],
+                                            quote=quote, quote_status=counter_quote_status(ctx, issue, quote),
+                                            reproducer=run))
+        response = Response(id=response_id, persona=persona.slug, review_id=review.id,
+                            model=model, summary=out.summary.strip()[:1000], reason_for_pick=task["reason"],
+                            points=points)
+        return Turn("responses", response, RunDir.response_file(author, persona.slug), "response",
+                    [review.id, persona.id], meta={"review": review.id}, values={"review": review})
+
+    return await persona_turn(ctx, persona, task["index"], stage="responses", subject=f"to-{author}",
+                              schema=ResponseExecOut if runnable else ResponseOut, prompt="response", build=build,
+                              label=task["label"], review=review, issues=review.issues,
+                              uncertain=task.get("uncertain", {}), runnable=runnable,
+                              target=excerpts(ctx, [(x.file, x.line_start, x.line_end) for x in review.issues]))
 
 
 def responses_done(state: RunState) -> dict[str, Any]:

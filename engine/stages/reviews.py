@@ -10,8 +10,9 @@ from langgraph.types import Send
 from engine.claims.wishes import wish_only
 from engine.context import RunContext
 from engine.models import Issue, Persona, Review
+from engine.rundir import RunDir
 from engine.schemas import IssueOut, ReviewOut
-from engine.stages.common import MAX_ISSUES, ask, failure_update, wrap, write
+from engine.stages.common import MAX_ISSUES, Turn, persona_turn, save, wrap
 from engine.state import ReviewTask, RunState
 from engine.target.evidence import check_evidence
 
@@ -51,32 +52,33 @@ def to_issues(ctx: RunContext, review_id: str, items: list[IssueOut]) -> list[Is
     return issues
 
 
+def review_turn(review: Review, relative: str, notes: list[str] | None = None) -> Turn:
+    """A review as a stage's turn: into `reviews`, written as a review artifact with its round."""
+    return Turn("reviews", review, relative, "review", review.derived_from, meta={"round": review.round},
+                notes=notes or [])
+
+
 def save_review(ctx: RunContext, persona: Persona, review: Review, relative: str) -> None:
-    """Write a review artifact."""
-    write(ctx, relative, "review",
-          {"id": review.id, "persona": persona.slug, "model": review.model, "derived_from": review.derived_from,
-           "round": review.round},
-          persona=persona, review=review)
+    """Write a review artifact (the checker reviews, which no model call writes)."""
+    save(ctx, persona, review.model, review_turn(review, relative))
 
 
 async def write_review(task: ReviewTask, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Stage worker: one persona reviews the target independently."""
     ctx = runtime.context
     persona = task["persona"]
-    model = ctx.settings.model_for(task["index"], persona)
-    try:
-        out = await ask(ctx, stage="reviews", persona=persona, subject="review", model=model, schema=ReviewOut,
-                        prompt="review", max_issues=MAX_ISSUES, document=ctx.target.is_document,
-                        claims=task.get("claims", ""))
-    except Exception as exc:  # routed: budget stop, visible failure, or re-raised
-        return failure_update(ctx, "reviews", persona.slug, exc)
-    rid = f"R-{persona.slug}"
-    review = Review(id=rid, persona=persona.slug, model=model, abstract=out.abstract.strip()[:2000],
-                    issues=to_issues(ctx, rid, out.issues), derived_from=[persona.id, "target"])
-    save_review(ctx, persona, review, f"reviews/{persona.slug}-review.md")
-    wishes = sum(wish_only(it.title, it.fix) for it in out.issues[:MAX_ISSUES])
-    note = f"reviews: {persona.slug}: {wishes} issue(s) that only asked for more detail, docs or tests dropped"
-    return {"reviews": [review], **({"notes": [note]} if wishes else {})}
+
+    def build(out: ReviewOut, model: str) -> Turn:
+        rid = f"R-{persona.slug}"
+        review = Review(id=rid, persona=persona.slug, model=model, abstract=out.abstract.strip()[:2000],
+                        issues=to_issues(ctx, rid, out.issues), derived_from=[persona.id, "target"])
+        wishes = sum(wish_only(it.title, it.fix) for it in out.issues[:MAX_ISSUES])
+        note = f"reviews: {persona.slug}: {wishes} issue(s) that only asked for more detail, docs or tests dropped"
+        return review_turn(review, RunDir.review_file(persona.slug), [note] if wishes else [])
+
+    return await persona_turn(ctx, persona, task["index"], stage="reviews", subject="review", schema=ReviewOut,
+                              prompt="review", build=build, max_issues=MAX_ISSUES, document=ctx.target.is_document,
+                              claims=task.get("claims", ""))
 
 
 def reviews_done(state: RunState) -> dict[str, Any]:

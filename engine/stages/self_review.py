@@ -8,9 +8,10 @@ from langgraph.runtime import Runtime
 
 from engine.context import RunContext
 from engine.models import Critique, Review
+from engine.rundir import RunDir
 from engine.schemas import CritiqueOut, ReviewOut
-from engine.stages.common import MAX_ISSUES, ask, failure_update, write
-from engine.stages.reviews import save_review, to_issues
+from engine.stages.common import MAX_ISSUES, Turn, persona_turn
+from engine.stages.reviews import review_turn, to_issues
 from engine.state import RunState, latest_reviews
 
 
@@ -28,19 +29,17 @@ async def critique(state: RunState, runtime: Runtime[RunContext]) -> dict[str, A
     review = latest_reviews(state.get("reviews", [])).get(producer.slug)
     if review is None:
         return {}
-    model = ctx.settings.model_for(1, reviewer)
-    try:
-        out = await ask(ctx, stage="critique", persona=reviewer, subject=f"round-{review.round}", model=model,
-                        schema=CritiqueOut, prompt="critique", round=review.round, review=review,
-                        issues=review.issues)
-    except Exception as exc:  # routed: budget stop, visible failure, or re-raised
-        return failure_update(ctx, "critique", reviewer.slug, exc)
-    c = Critique(id=f"C-{reviewer.slug}-r{review.round}", persona=reviewer.slug, review_id=review.id,
-                 round=review.round, model=model, approve=out.approve, points=[p.strip()[:500] for p in out.points])
-    write(ctx, f"critiques/{reviewer.slug}-critique-r{review.round}.md", "critique",
-          {"id": c.id, "persona": reviewer.slug, "model": model, "derived_from": [review.id]},
-          persona=reviewer, critique=c)
-    return {"critiques": [c]}
+
+    def build(out: CritiqueOut, model: str) -> Turn:
+        c = Critique(id=f"C-{reviewer.slug}-r{review.round}", persona=reviewer.slug, review_id=review.id,
+                     round=review.round, model=model, approve=out.approve,
+                     points=[p.strip()[:500] for p in out.points])
+        return Turn("critiques", c, RunDir.critique_file(reviewer.slug, review.round), "critique",
+                    [review.id])
+
+    return await persona_turn(ctx, reviewer, 1, stage="critique", subject=f"round-{review.round}",
+                              schema=CritiqueOut, prompt="critique", build=build, round=review.round, review=review,
+                              issues=review.issues)
 
 
 def after_critique(state: RunState, runtime: Runtime[RunContext]) -> str:
@@ -59,16 +58,14 @@ async def revise(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any
     producer, _ = _pair(state)
     review = latest_reviews(state.get("reviews", []))[producer.slug]
     crit = state["critiques"][-1]
-    model = ctx.settings.model_for(0, producer)
     rnd = review.round + 1
-    try:
-        out = await ask(ctx, stage="reviews", persona=producer, subject=f"revise-r{rnd}", model=model,
-                        schema=ReviewOut, prompt="revise", points=crit.points, review=review, issues=review.issues,
-                        max_issues=MAX_ISSUES)
-    except Exception as exc:  # routed: budget stop, visible failure, or re-raised
-        return failure_update(ctx, "reviews", producer.slug, exc)
-    rid = f"R-{producer.slug}-r{rnd}"
-    new = Review(id=rid, persona=producer.slug, model=model, abstract=out.abstract.strip()[:2000],
-                 issues=to_issues(ctx, rid, out.issues), round=rnd, derived_from=[review.id, crit.id])
-    save_review(ctx, producer, new, f"reviews/{producer.slug}-review-r{rnd}.md")
-    return {"reviews": [new]}
+
+    def build(out: ReviewOut, model: str) -> Turn:
+        rid = f"R-{producer.slug}-r{rnd}"
+        new = Review(id=rid, persona=producer.slug, model=model, abstract=out.abstract.strip()[:2000],
+                     issues=to_issues(ctx, rid, out.issues), round=rnd, derived_from=[review.id, crit.id])
+        return review_turn(new, RunDir.review_file(producer.slug, rnd))
+
+    return await persona_turn(ctx, producer, 0, stage="reviews", subject=f"revise-r{rnd}", schema=ReviewOut,
+                              prompt="revise", build=build, points=crit.points, review=review, issues=review.issues,
+                              max_issues=MAX_ISSUES)

@@ -12,6 +12,7 @@ from langgraph.runtime import Runtime
 from engine.claims.crosscheck import claim_checks
 from engine.context import RunContext
 from engine.errors import ConfigError
+from engine.rundir import RunDir
 from engine.stages.claim_pairs import decide_unsure
 from engine.stages.common import write
 from engine.stages.reviews import save_review
@@ -66,7 +67,7 @@ async def analyze(state: RunState, runtime: Runtime[RunContext]) -> dict[str, An
         return {"notes": notes}
     review = review.model_copy(update={"issues": [i.model_copy(update={"evidence_status": check_evidence(
         ctx.target, i.file, i.line_start, i.line_end, i.evidence)}) for i in review.issues]})
-    save_review(ctx, ANALYZERS_PERSONA, review, f"reviews/{ANALYZERS}-review.md")
+    save_review(ctx, ANALYZERS_PERSONA, review, RunDir.review_file(ANALYZERS))
     return {"reviews": [review], "notes": notes}
 
 
@@ -116,7 +117,7 @@ async def verify_findings(state: RunState, runtime: Runtime[RunContext]) -> dict
             v = v.model_copy(update={"checks": v.checks + await reproduce_checks(ctx, subject)})
         derived = sorted({i.split("#")[0] for i in subject.issues}
                          | {fi.split("#")[0] for m in c.members for fi in m.finding_items})
-        write(ctx, f"verifications/{subject.id}-verification.md", "verification",
+        write(ctx, RunDir.verification_file(subject.id), "verification",
               {"id": subject.id, "persona": None, "model": None, "derived_from": derived, "issues": subject.issues},
               verification=v, analyzers=run)
         out.append(v)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from engine.rundir import RunDir
 from engine.target.builder import Builder
 from engine.target.secrets import redact_name
 from engine.target.snapshot import TargetSnapshot
@@ -13,7 +14,7 @@ RUN_DIR_REASON = "rebuttal run directory or output folder (never reviewed: earli
 
 def looks_like_run_dir(folder: Path) -> bool:
     """A run directory: run.yaml beside ledger.jsonl or a calls/ folder."""
-    return (folder / "run.yaml").is_file() and ((folder / "ledger.jsonl").exists() or (folder / "calls").is_dir())
+    return RunDir(folder).looks_like_run()
 
 
 def excluded(folder: Path, exclude: tuple[Path, ...]) -> bool:

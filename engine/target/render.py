@@ -6,8 +6,8 @@ each file block opens with `=== FILE: <path> (lines <a>-<b>) ===`, then `<n>| <t
 line `...` between shown ranges. Other blocks (`=== MAP ===`, `=== CHANGES ===`,
 `=== OUTLINE: <path> ===`) never contain `<n>| ` lines.
 
-Tokens are estimated as characters / 3.5 (a conservative average for code and English with
-BPE tokenizers). When everything fits, every file is shown whole in path order. Otherwise a
+Tokens are estimated as characters / 3.5 (`engine.tokens`: a conservative average for code and
+English with BPE tokenizers). When everything fits, every file is shown whole in path order. Otherwise a
 repo map comes first (at most a quarter of the budget: per-file lines with symbols, then
 without, then folded into folders) and whole files follow in relevance order. Per focus
 keyword (3+ letters): 20 points if it is in the path, else 6 if its first 4 letters are
@@ -17,21 +17,15 @@ A file is never cut, except the top-ranked one when no whole file fits.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable
 
 from engine.target.snapshot import FileEntry, SourceFile, TargetSnapshot, TargetView
+from engine.tokens import chars_for, estimate_tokens
 
-CHARS_PER_TOKEN = 3.5
 MAP_SHARE = 0.25
 DIFF_CONTEXT = 10
 _STOP = {"the", "and", "for", "with", "that", "this", "are", "from", "into", "its", "not"}
-
-
-def estimate_tokens(text: str) -> int:
-    """Estimated tokens of a text: characters / 3.5, rounded up."""
-    return math.ceil(len(text) / CHARS_PER_TOKEN)
 
 
 def _merge(ranges: Iterable[tuple[int, int]], last: int) -> list[tuple[int, int]]:
@@ -237,7 +231,7 @@ def _render_diff(snap: TargetSnapshot, budget: float, focus: list[str]) -> Targe
 
 def render_view(snap: TargetSnapshot, budget_tokens: int, focus: list[str]) -> TargetView:
     """What one persona sees: everything if it fits, else a map plus the most relevant files."""
-    budget = budget_tokens * CHARS_PER_TOKEN
+    budget = chars_for(budget_tokens)
     if snap.kind == "diff":
         return _render_diff(snap, budget, focus)
     outlines = [_outline(f) for f in snap.files if snap.is_document and f.sections]

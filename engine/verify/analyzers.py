@@ -13,14 +13,14 @@ import sys
 import tempfile
 from collections.abc import Callable
 from importlib.metadata import version
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine.artifacts import write_json
 from engine.errors import ConfigError
-from engine.paths import inside
+from engine.paths import clean_path, inside
 from engine.target import classify
 from engine.target.classify import is_document_path
 from engine.target.snapshot import TargetSnapshot
@@ -90,7 +90,7 @@ def parse_bandit(data: dict[str, Any]) -> list[Hit]:
     """Hits from `bandit -f json` run inside the copy's root."""
     out = []
     for r in data.get("results", []):
-        rel = PurePosixPath(r["filename"].replace("\\", "/")).as_posix().removeprefix("./")
+        rel = clean_path(r["filename"])
         rng = r.get("line_range") or [r["line_number"]]
         out.append(Hit(tool="bandit", rule=r["test_id"], message=r["issue_text"], file=rel,
                        line=int(r["line_number"]), end_line=max(int(r["line_number"]), int(max(rng))),

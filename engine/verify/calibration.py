@@ -25,9 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from engine.artifacts import write_atomic
 from engine.errors import ConfigError
+from engine.rundir import RunDir
 from engine.verify.features import FEATURES
 
-RUN_COPY = "calibration.json"
 ENV = "REBUTTAL_CALIBRATION"
 
 
@@ -149,7 +149,7 @@ def save(cal: Calibration, path: Path) -> Path:
 
 def for_run(run_dir: Path) -> Calibration:
     """The run's own copy of its calibration (written when the run was created; made now for older runs)."""
-    copy = run_dir / RUN_COPY
+    copy = RunDir(run_dir).calibration
     if copy.exists():
         return load(copy)
     cal, _ = resolve()

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import ConfigError
+from engine.rundir import RunDir
 from engine.triage import read_triage
 from engine.verify.calibration import Calibration, predict, sigmoid
 from engine.verify.features import FEATURES
@@ -44,10 +45,7 @@ def held_out_by_hash(key: str, every: int = 4) -> bool:
 
 def rows_from_run(run_dir: Path) -> list[Row]:
     """The triaged findings of a run directory (report.json features + triage.yaml labels)."""
-    path = run_dir / "report.json"
-    if not path.exists():
-        raise ConfigError(f"{run_dir}: no report.json (not a finished run directory)")
-    report = json.loads(path.read_text(encoding="utf-8"))
+    report = RunDir(run_dir).report_data()
     labels = read_triage(run_dir, report["run_id"]).findings
     rows = []
     for f in report["findings"]:

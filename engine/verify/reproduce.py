@@ -25,9 +25,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from engine import rundir
 from engine.artifacts import render_template, write_atomic
 from engine.context import RunContext
 from engine.errors import ConfigError
+from engine.rundir import RunDir
 from engine.schemas import ReproducerOut
 from engine.stages.common import excerpts, system_prompt, wrap
 from engine.target.secrets import redact
@@ -132,7 +134,7 @@ def prepared(ctx: RunContext) -> Setup:
                 r = sandbox.run(base, ["/bin/sh", "-c", config.setup], ctx.settings.sandbox, isolation)
             status = "timed out" if r.timed_out else f"exit code {r.exit_code}, signal {r.signal}"
             setup.log = f"$ {config.setup}\n# {status}, {r.seconds} s, isolation {isolation}\n{r.tail()}\n"
-            write_atomic(ctx.run_dir, "verifications/setup.log", redact(setup.log, "setup.log")[0])
+            write_atomic(ctx.run_dir, rundir.SETUP_LOG, redact(setup.log, "setup.log")[0])
         _SETUPS[key] = setup
         return setup
 
@@ -219,7 +221,7 @@ async def ask_reproducer(ctx: RunContext, subject: Subject, language: str, previ
 
 def stem(subject: Subject) -> str:
     """The artifact name of a subject's reproducer: `verifications/<id>-reproducer` (unsafe characters dashed)."""
-    return "verifications/" + re.sub(r"[^A-Za-z0-9._-]", "-", subject.id).lstrip(".") + "-reproducer"
+    return RunDir.reproducer_stem(subject.id)
 
 
 def stored(ctx: RunContext, subject: Subject) -> list[Check] | None:
@@ -297,7 +299,7 @@ def record(ctx: RunContext, subject: Subject, language: str, out: ReproducerOut,
     if first:
         data["first_attempt"] = first  # why the first reproducer was broken (it was repaired once)
     if setup.log:
-        data["setup"] = "verifications/setup.log"
+        data["setup"] = rundir.SETUP_LOG
     detail = f"{v.classification.replace('_', ' ')}: {v.reason}"
     outcome = REPRODUCER_OUTCOMES[v.classification]
     check = Check(kind="reproducer", outcome=outcome, detail=re.sub(r"\s+", " ", detail), data=data)  # type: ignore[arg-type]
