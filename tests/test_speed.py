@@ -17,7 +17,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from engine.cli import app, format_duration, remaining_s
-from engine.cli_report import time_table
+from engine.cli.report import time_table
 from engine.config import RunSettings, load_workflow
 from engine.estimate import estimate
 from engine.llm import gateway as gateway_module

@@ -13,7 +13,7 @@ import yaml
 from typer.testing import CliRunner
 
 from engine.cli import app
-from engine.cli_truth import ask_labels, parse_label_args
+from engine.cli.truth import ask_labels, parse_label_args
 from engine.errors import ConfigError
 from engine.llm import fake_answers
 from engine.llm.fake import FakeChatModel, FakeHTTPError

@@ -192,7 +192,7 @@ def review(
     **options: Any,
 ) -> None:
     """Review TARGET with a panel of personas and write a run directory."""
-    from engine.cli_report import ci_exit
+    from engine.cli.report import ci_exit
     from engine.report.ci import parse_fail_on
 
     try:
@@ -339,10 +339,10 @@ def workflows_cmd() -> None:
 
 # Extension commands: each module below defines `register(app)` (one line per module).
 # -- extension commands --
-from engine.cli_mcp import register as _register_mcp  # noqa: E402
-from engine.cli_report import register as _register_report  # noqa: E402
-from engine.cli_serve import register as _register_serve  # noqa: E402
-from engine.cli_truth import register as _register_truth  # noqa: E402
+from engine.cli.mcp import register as _register_mcp  # noqa: E402
+from engine.cli.report import register as _register_report  # noqa: E402
+from engine.cli.serve import register as _register_serve  # noqa: E402
+from engine.cli.truth import register as _register_truth  # noqa: E402
 
 _register_report(app)
 _register_serve(app)
