@@ -27,7 +27,10 @@ from engine.target import ingest
 from engine.target.snapshot import TargetSnapshot
 
 BUILT_IN = RunOptions(workflow="debate", model="local", strict=False, seed=0, execute=False, execute_unsafe=False)
-LOCAL_DEFAULTS = RunOptions(personas=3, k=1, concurrency=4)  # smaller panels for the embedded model: slow on a CPU
+# The embedded model's defaults: `single` (one checklist review, the analyzers, verify and the judge), which
+# measured best on it (benchmarks/RESULTS.md §2, §5: one call beat the debate and fusion on F1 at a third of their
+# calls); a debate on it (`--workflow debate`) gets a smaller panel, as it is slow on a CPU.
+LOCAL_DEFAULTS = RunOptions(workflow="single", personas=3, k=1, concurrency=4)
 MODEL_DEFAULTS = RunOptions(personas=5, k=3, concurrency=16)
 
 
@@ -53,12 +56,13 @@ def resolve(*layers: RunOptions) -> RunOptions:
     `layers` go from most to least explicit (a batch entry, then the batch's options; a server request, then the
     server's default model); a layer naming a `profile` is followed by that profile's options; per option the
     first layer that gives it wins. Then the workflow file's `defaults` (only what it states), then the defaults
-    of the chosen model (a smaller panel on the embedded local model), then `BUILT_IN`. Panel members
+    of the chosen model (on the embedded local model the `single` workflow, and a smaller panel for a debate), then
+    `BUILT_IN`. Panel members
     `profile:NAME` and `mixed` are expanded. Every option but judges, budgets, panel and persona is then set.
     """
     head = merge(*layers)
-    wf = load_workflow(head.workflow or str(BUILT_IN.workflow))
     local = parse_model(head.model or str(BUILT_IN.model)).provider == "local"
+    wf = load_workflow(head.workflow or str((LOCAL_DEFAULTS if local else BUILT_IN).workflow))
     stated = run_options(wf.defaults.model_dump(include=wf.defaults.model_fields_set))
     return RunOptions.model_validate(first_given([head, stated, LOCAL_DEFAULTS if local else MODEL_DEFAULTS,
                                                   BUILT_IN]))
