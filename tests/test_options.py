@@ -113,7 +113,8 @@ LOCAL = {"workflow": "debate", "model": "local", "personas": 3, "k": 1, "concurr
 
 
 @pytest.mark.parametrize(("layers", "expected"), [
-    ([], LOCAL),  # built-in defaults and the local model's smaller panel
+    ([], {**LOCAL, "workflow": "single", "personas": 1, "k": 0}),  # the local model's workflow, as single states
+    ([RunOptions(workflow="debate")], LOCAL),  # a debate on the local model: its smaller panel
     ([RunOptions(model="fake")], {**LOCAL, "model": "fake", "personas": 5, "k": 3, "concurrency": 16}),
     ([RunOptions(model="fake", workflow="single")], {"personas": 1, "k": 0}),  # what the workflow file states
     ([RunOptions(k=2, personas=4), RunOptions(k=1, model="fake")], {"k": 2, "personas": 4, "model": "fake"}),

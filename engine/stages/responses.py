@@ -17,6 +17,7 @@ from engine.stages.selection import anonymise, repair_assignments, shortlists
 from engine.stages.uncertainty import uncertain_issues
 from engine.state import PickTask, ResponseTask, RunState, failed_personas, latest_reviews
 from engine.verify.checks import Subject
+from engine.verify.gather import module_name, reproducible
 from engine.verify.matching import ANALYZERS
 
 
@@ -115,12 +116,17 @@ def runnable_files(ctx: RunContext, issues: list[Any]) -> dict[str, str]:
     """`--execute`: {file: how a reproducer loads it} for the issues' files the sandbox can run; {} when off."""
     if not ctx.settings.execute:
         return {}
-    from engine.verify.reproduce import language_of, module_name  # lazy: only runs that opt in need the sandbox
+    from engine.verify import sandbox  # lazy: only runs that opt in look for interpreters
 
     files = {}
     for f in sorted({i.file for i in issues}):
-        if ctx.target.file(f) is not None and (language := language_of(f)):
-            files[f] = f"import {module_name(f)}" if language == "python" else f"require('./{f}')"
+        subject = Subject(id="-", title="-", file=f, line_start=1, line_end=1)
+        if ctx.target.file(f) is None or not reproducible(ctx.target, subject):
+            continue
+        if f.endswith(".py"):
+            files[f] = f"import {module_name(f)}"
+        elif sandbox.interpreter("javascript"):
+            files[f] = f"require('./{f}')"
     return files
 
 

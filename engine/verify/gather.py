@@ -145,6 +145,16 @@ def _files(snap: TargetSnapshot, c: Cluster) -> list[str]:
     return [f.path for m in c.members if (f := resolve_path(snap, m.issue.file)) is not None]
 
 
+def module_name(path: str) -> str:
+    """The import name of a Python file from the copy's root (`src/` layouts import without `src.`)."""
+    parts = path[:-3].split("/")
+    if parts[-1] == "__init__":
+        parts.pop()
+    if len(parts) > 1 and parts[0] == "src":
+        parts = parts[1:]
+    return ".".join(parts)
+
+
 def reproducible(snap: TargetSnapshot, subject: Subject) -> bool:
     """Whether `--execute` applies: the subject's file is Python or JavaScript code."""
     f = resolve_path(snap, subject.file)

@@ -36,6 +36,7 @@ from engine.target.secrets import redact
 from engine.target.snapshot import TargetSnapshot
 from engine.verify import classify, sandbox
 from engine.verify.checks import REPRODUCER_OUTCOMES, Check, Subject
+from engine.verify.gather import module_name
 
 STAGE, PERSONA, MAX_TOKENS = "reproducer", "verifier", 1200
 SCRIPTS = {"python": "_rebuttal_reproducer.py", "javascript": "_rebuttal_reproducer.js"}
@@ -91,16 +92,6 @@ def language_of(path: str) -> str | None:
     if path.endswith((".js", ".cjs")) and sandbox.interpreter("javascript"):
         return "javascript"
     return None
-
-
-def module_name(path: str) -> str:
-    """The import name of a Python file from the copy's root (`src/` layouts import without `src.`)."""
-    parts = path[:-3].split("/")
-    if parts[-1] == "__init__":
-        parts.pop()
-    if len(parts) > 1 and parts[0] == "src":
-        parts = parts[1:]
-    return ".".join(parts)
 
 
 @dataclass
