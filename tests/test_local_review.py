@@ -27,7 +27,8 @@ def average(values):
 def test_real_debate_on_the_default_local_model(tmp_path: Path) -> None:
     target = tmp_path / "tool.py"
     target.write_text(TINY, encoding="utf-8")
-    run_dir, report = run_fake(tmp_path, target, model="local", persona=["security-auditor", "maintainer"], k=1)
+    run_dir, report = run_fake(tmp_path, target, model="local", workflow="debate",
+                               persona=["security-auditor", "maintainer"], k=1)
     assert report.complete and report.judge == "local"
     lines = read_ledger(run_dir / "ledger.jsonl")
     assert {"reviews", "compile"} <= {line.stage for line in lines} or not report.findings
