@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from engine.context import RunContext
-from engine.errors import BudgetExceeded, ModelOutputError, ProviderError
 from engine.schemas import SameClaimOut
 from engine.stages.cluster import Member, pair_key, unsure_pairs
-from engine.stages.common import ask
+from engine.stages.common import ask, optional_call
 
 MAX_PAIR_CALLS = 8  # per run; pairs past the cap stay apart (no claim is lost, at worst a duplicate stays)
 
@@ -26,18 +25,11 @@ async def decide_unsure(ctx: RunContext, members: list[Member],
         return {}, notes
 
     async def one(a: Member, b: Member) -> bool | None:
-        try:
-            out = await ask(ctx, stage=stage, persona=None, subject=f"same-claim-{pair_key(a, b)}",
-                            model=ctx.settings.judge_model, schema=SameClaimOut, prompt="same_claim",
-                            a=view(a), b=view(b))
-        except BudgetExceeded:
-            return None
-        except (ProviderError, ModelOutputError) as exc:
-            if ctx.settings.strict:
-                raise
-            notes.append(f"same-claim call for {pair_key(a, b)} failed ({exc}); the issues stay apart")
-            return None
-        return out.same
+        out = await optional_call(
+            ctx, ask(ctx, stage=stage, persona=None, subject=f"same-claim-{pair_key(a, b)}",
+                     model=ctx.settings.judge_model, schema=SameClaimOut, prompt="same_claim", a=view(a), b=view(b)),
+            notes, lambda exc: f"same-claim call for {pair_key(a, b)} failed ({exc}); the issues stay apart")
+        return None if out is None else out.same
 
     answers = await asyncio.gather(*(one(a, b) for a, b in pairs))
     return {pair_key(a, b): ans for (a, b), ans in zip(pairs, answers, strict=True) if ans is not None}, notes

@@ -16,11 +16,10 @@ from engine.claims.extract import section_paths
 from engine.claims.model import CLAIMS_CHECKER, Claim, Hit
 from engine.claims.quantities import quantities
 from engine.context import RunContext
-from engine.errors import BudgetExceeded, ModelOutputError, ProviderError
 from engine.models import SEVERITY_RANK, Issue, Persona, Review
 from engine.rundir import RunDir
 from engine.schemas import ClaimsOut, ContradictionOut
-from engine.stages.common import MAX_ISSUES, system_prompt, wrap, write
+from engine.stages.common import MAX_ISSUES, optional_call, system_prompt, wrap, write
 from engine.stages.reviews import save_review
 from engine.state import RunState, latest_reviews
 from engine.target.evidence import check_evidence
@@ -98,19 +97,13 @@ async def section_claims(ctx: RunContext, n: int, f: Any, section: str, lo: int,
                          notes: list[str]) -> list[Claim]:
     """The model's extra claims for one section ([] when its call failed or the budget stopped it, noted)."""
     found = [c for c in claims if c.file == f.path and lo <= c.line <= hi]
-    try:
-        found_lines = "\n".join(f"- line {c.line} [{c.kind}] {c.text[:100]}" for c in found) or "- (none)"
-        res = await call(ctx, f"section-{n}", ClaimsOut, "claims", found=wrap(ctx, found_lines),
-                         target=wrap(ctx, f"Section: {section or f.path}\n" + numbered(f, lo, hi)))
-    except BudgetExceeded:
-        notes.append(f"claims: model extraction of '{section}' stopped by the budget; rules only there")
-        return []
-    except (ProviderError, ModelOutputError) as exc:
-        if ctx.settings.strict:
-            raise
-        notes.append(f"claims: model extraction of '{section}' failed ({exc}); rules only there")
-        return []
-    return model_claims(f, lo, hi, section, res, {c.line for c in found})
+    found_lines = "\n".join(f"- line {c.line} [{c.kind}] {c.text[:100]}" for c in found) or "- (none)"
+    res = await optional_call(
+        ctx, call(ctx, f"section-{n}", ClaimsOut, "claims", found=wrap(ctx, found_lines),
+                  target=wrap(ctx, f"Section: {section or f.path}\n" + numbered(f, lo, hi))),
+        notes, lambda exc: f"claims: model extraction of '{section}' failed ({exc}); rules only there",
+        stopped=f"claims: model extraction of '{section}' stopped by the budget; rules only there")
+    return [] if res is None else model_claims(f, lo, hi, section, res, {c.line for c in found})
 
 
 async def add_model_claims(ctx: RunContext, claims: list[Claim], notes: list[str]) -> list[Claim]:
@@ -126,16 +119,12 @@ async def add_model_claims(ctx: RunContext, claims: list[Claim], notes: list[str
 
 async def pair_verdict(ctx: RunContext, h: Hit, by_id: dict[str, Claim], notes: list[str]) -> Hit:
     """One model call on a shortlisted pair: confirmed or rejected (left a candidate when it failed)."""
-    try:
-        pair = render_template("prompts/_claim_pair.md.j2", a=by_id[h.claims[0]], b=by_id[h.claims[1]])
-        res = await call(ctx, f"pair-{'-'.join(h.claims)}", ContradictionOut, "contradiction",
-                         pair=wrap(ctx, pair.strip()), detail=h.detail)
-    except BudgetExceeded:
-        return h
-    except (ProviderError, ModelOutputError) as exc:
-        if ctx.settings.strict:
-            raise
-        notes.append(f"claims: pair check {' / '.join(h.claims)} failed ({exc}); left a candidate")
+    pair = render_template("prompts/_claim_pair.md.j2", a=by_id[h.claims[0]], b=by_id[h.claims[1]])
+    res = await optional_call(
+        ctx, call(ctx, f"pair-{'-'.join(h.claims)}", ContradictionOut, "contradiction", pair=wrap(ctx, pair.strip()),
+                  detail=h.detail),
+        notes, lambda exc: f"claims: pair check {' / '.join(h.claims)} failed ({exc}); left a candidate")
+    if res is None:
         return h
     return h.model_copy(update={"strength": "confirmed" if res.contradict else "rejected",
                                 "detail": f"{h.detail}; model: {res.reason.strip()[:200]}"})

@@ -117,6 +117,23 @@ async def ask(
     )
 
 
+async def optional_call(ctx: RunContext, call: Awaitable[T], notes: list[str], failed: Callable[[Exception], str],
+                        stopped: str | None = None) -> T | None:
+    """A model call the run can do without: its answer, or None when the budget stopped it (noted as `stopped`
+    when given) or the provider or the output failed (noted by `failed`; re-raised under --strict)."""
+    try:
+        return await call
+    except BudgetExceeded:
+        if stopped:
+            notes.append(stopped)
+        return None
+    except (ProviderError, ModelOutputError) as exc:
+        if ctx.settings.strict:
+            raise
+        notes.append(failed(exc))
+        return None
+
+
 def failure_update(ctx: RunContext, stage: str, persona: str, exc: Exception) -> dict[str, Any]:
     """Turn a failed call into a visible Failure (or re-raise under --strict / budget stop)."""
     if isinstance(exc, BudgetExceeded):
