@@ -19,12 +19,21 @@ from typer.testing import CliRunner
 from engine.cli import app, format_duration, remaining_s
 from engine.cli.report import time_table
 from engine.config import RunSettings, load_workflow
+from engine.errors import LocalModelError
 from engine.estimate import estimate
 from engine.llm import gateway as gateway_module
 from engine.llm.fake import FakeChatModel
 from engine.llm.gateway import Gateway
 from engine.llm.ledger import read_ledger, summarise
-from engine.llm.llamacpp import busy_cores, cpu_times, free_cores, parse_decode_total, server_timings, until_stalled
+from engine.llm.llamacpp import (
+    busy_cores,
+    cpu_times,
+    default_threads,
+    free_cores,
+    parse_decode_total,
+    server_timings,
+    until_stalled,
+)
 from engine.llm.providers import ServerHooks
 from engine.llm.speed import Speed, concurrent_groups, generation_speedup, load_speed, save_speed, speed_from_ledger
 from engine.schemas import ReviewOut
@@ -128,6 +137,20 @@ def test_a_stalled_call_times_out(mark: int | None) -> None:
 ])
 def test_free_cores(cpus: int, load: float, own: float, expected: int) -> None:
     assert free_cores(cpus, load, own) == expected
+
+
+@pytest.mark.parametrize("raw", ["0", "-2", "two", "1.5"])
+def test_a_bad_thread_count_is_one_line_error(monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
+    monkeypatch.setenv("REBUTTAL_THREADS", raw)
+    with pytest.raises(LocalModelError, match=r"REBUTTAL_THREADS=.*positive integer"):
+        default_threads(2)
+
+
+def test_a_pinned_thread_count_wins_over_the_free_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REBUTTAL_THREADS", " 3 ")
+    assert default_threads(64) == 3
+    monkeypatch.setenv("REBUTTAL_THREADS", "")
+    assert 1 <= default_threads(2) <= 2
 
 
 def test_cpu_times_counts_niced_and_idle_time_as_free() -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from langchain_core.messages import AIMessage
 
+from engine import envvars
 from engine.errors import LocalModelError
 
 DRAFT_ENV = "REBUTTAL_DRAFT"  # a local model name used as the speculative draft (off unless set: see RESULTS.md)
@@ -112,11 +113,9 @@ def busy_cores(cpus: int, interval: float = 0.5) -> float | None:
 def default_threads(cpus: int) -> int:
     """Threads for a new server: $REBUTTAL_THREADS, else the free cores (affinity less the cores busy now at
     normal priority; the 1-minute load average where /proc/stat is missing)."""
-    env = os.environ.get("REBUTTAL_THREADS", "").strip()
-    if env:
-        if not env.isdigit() or int(env) < 1:
-            raise LocalModelError(f"REBUTTAL_THREADS={env!r}: expected a positive integer")
-        return int(env)
+    pinned = envvars.positive_int("REBUTTAL_THREADS", error=LocalModelError)
+    if pinned is not None:
+        return pinned
     busy = busy_cores(cpus)
     if busy is None:
         busy = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
@@ -201,7 +200,7 @@ def set_draft(params: Any, draft: str, target: str, resolve: Callable[[str], str
         raise LocalModelError(f"{DRAFT_ENV}={draft!r}: the draft must be a smaller model than {target}")
     params.speculative.types = [xllamacpp.common_speculative_type.COMMON_SPECULATIVE_TYPE_DRAFT_SIMPLE]
     params.speculative.draft.mparams.path = str(model_path(name))
-    params.speculative.draft.n_max = int(os.environ.get("REBUTTAL_DRAFT_MAX", "8"))
+    params.speculative.draft.n_max = envvars.positive_int("REBUTTAL_DRAFT_MAX", error=LocalModelError) or 8
     params.speculative.draft.p_min = 0.6
     params.speculative.draft.cpuparams.n_threads = params.cpuparams.n_threads
     params.speculative.draft.cpuparams_batch.n_threads = params.cpuparams_batch.n_threads

@@ -12,6 +12,7 @@ import os
 
 from langchain_core.language_models import BaseChatModel
 
+from engine import envvars
 from engine.errors import ConfigError, ProviderError
 from engine.llm.registry import PROVIDERS, ModelSpec, Prices, ServerHooks, parse_model
 
@@ -38,11 +39,9 @@ def preflight(model: Model) -> None:
 
 def context_window(model: Model) -> int:
     """Tokens of context a model accepts (per request); REBUTTAL_CONTEXT overrides."""
-    raw = os.environ.get("REBUTTAL_CONTEXT", "").strip()
-    if raw:
-        if not raw.isdigit() or int(raw) < 1:
-            raise ConfigError(f"REBUTTAL_CONTEXT={raw!r}: expected a positive number of tokens")
-        return int(raw)
+    override = envvars.positive_int("REBUTTAL_CONTEXT", "a positive number of tokens")
+    if override is not None:
+        return override
     spec = parse_model(model)
     return spec.impl.context_window(spec)
 
