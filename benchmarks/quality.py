@@ -46,7 +46,7 @@ FINDING_KEYS = ("file", "line_start", "line_end", "title", "evidence", "fix", "s
                 "evidence_status", "personas")
 SCORE_KEYS = ("truth", "usefulness", "scored_by", "judge_mode", "judge_p_yes", "features", "calibration")
 COLUMNS = ["workflow", "cases", "defects", "found", "recall", "precision", "F1", "F1 strict", "truth-AUROC",
-           "judged", "findings", "clean FP", "calls", "tokens", "wall s"]
+           "AUROC strict", "judged", "findings", "clean FP", "calls", "tokens", "wall s"]
 
 
 _LOOP: asyncio.AbstractEventLoop | None = None
@@ -249,11 +249,13 @@ def load_calibration(run_dir: Path) -> Any:
 
 
 def mark_labels(result: dict[str, Any], defects: list[Any], spec: dict[str, Any]) -> dict[str, Any]:
-    """Each finding's `matched` (it matches a labelled defect) and the case's `held_out`: the labels that
-    `rebuttal calibrate --corpus` fits the truth model on (held-out cases are never fitted on)."""
-    scored = score_result(result, defects)
-    for f, hits in zip(result["findings"], scored.finding_matches, strict=True):
-        f["matched"] = bool(hits)
+    """Each finding's `matched` (at a labelled defect's place), `claim_matched` (there and naming it: the strict
+    scorer) and the case's `held_out`: the labels that `rebuttal calibrate --corpus` fits the truth model on
+    (`claim_matched`: truth asks whether the claim is correct, and a generic claim next to a defect is not;
+    held-out cases are never fitted on). Re-marked on every load, so stored results follow the scorer."""
+    scored, strict = score_result(result, defects), score_result(result, defects, strict=True)
+    for f, hits, claim in zip(result["findings"], scored.finding_matches, strict.finding_matches, strict=True):
+        f["matched"], f["claim_matched"] = bool(hits), bool(claim)
     result["held_out"] = bool(spec.get("held_out", False))
     return result
 
@@ -352,7 +354,7 @@ def summarise(workflow: str, results: list[dict[str, Any]], defects: dict[str, l
     strict = S.aggregate([score_result(r, defects[r["case"]], strict=True) for r in results])
     return {
         "workflow": workflow, **agg,
-        "strict": {k: strict[k] for k in ("found", "matched", "recall", "precision", "f1")},
+        "strict": {k: strict[k] for k in ("found", "matched", "recall", "precision", "f1", "truth_auroc")},
         "calls": sum(r["calls"] for r in results), "tokens": sum(r["tokens"] for r in results),
         "wall_s": round(sum(r["wall_s"] for r in results), 1),
         "judged": S.ratio(sum(f.get("scored_by") != "mechanical" for r in results for f in r["findings"]),
@@ -369,7 +371,8 @@ def table(rows: list[dict[str, Any]]) -> str:
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for r in rows:
         cells = [r["workflow"], r["cases"], r["defects"], r["found"], fmt(r["recall"]), fmt(r["precision"]),
-                 fmt(r["f1"]), fmt(r["strict"]["f1"]), fmt(r["truth_auroc"]), fmt(r["judged"]), r["findings"],
+                 fmt(r["f1"]), fmt(r["strict"]["f1"]), fmt(r["truth_auroc"]),
+                 fmt(r["strict"]["truth_auroc"]), fmt(r["judged"]), r["findings"],
                  r["clean_findings"], r["calls"], r["tokens"], fmt(float(r["wall_s"]), 1)]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines)
@@ -434,6 +437,9 @@ def main(argv: list[str] | None = None) -> int:
             path = result_path(out, w, case)
             stored = json.loads(path.read_text(encoding="utf-8")) if path.exists() and not args.fresh else None
             if stored is not None and (stored["error"] is None or args.no_run):
+                stored = mark_labels(stored, defects[case], labels["cases"][case])
+                if args.no_run and not args.fresh:
+                    path.write_text(json.dumps(stored, indent=1), encoding="utf-8")  # labels follow the scorer
                 results[w].append(stored)  # a failed run is tried again unless only tabulating
                 continue
             if args.no_run:

@@ -55,6 +55,22 @@ def test_losses_separate_what_compile_and_the_truth_score_lost() -> None:
     assert bench.losses([{k: v for k, v in result.items() if k != "review_issues"}], defects)["reviews"] is None
 
 
+def test_labels_mark_the_place_and_the_claim_apart() -> None:
+    bench = _load_bench()
+    labels = bench.load_labels()
+    d = bench.S.defects_from_labels(labels)["py_pagination"][0]
+    at = {"file": d.file, "line_start": d.line_start, "line_end": d.line_end, "evidence": "e", "truth": 0.5}
+    named = {**at, "title": f"{d.keywords[0]} is wrong here", "fix": "f"}
+    generic = {**at, "title": "Lack of proper error handling", "fix": "add logging"}
+    far = {**named, "line_start": d.line_end + 40, "line_end": d.line_end + 41}
+    result = {"case": "py_pagination", "findings": [named, generic, far]}
+    marked = bench.mark_labels(result, bench.S.defects_from_labels(labels)["py_pagination"],
+                               labels["cases"]["py_pagination"])
+    assert [(f["matched"], f["claim_matched"]) for f in marked["findings"]] == [
+        (True, True), (True, False), (False, False)]
+    assert marked["held_out"] is True
+
+
 def test_split_picks_held_out_cases_and_reports_them_in_their_own_table(tmp_path: Path, capsys) -> None:
     bench = _load_bench()
     labels = bench.load_labels()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -15,7 +16,16 @@ from engine.verify import calibration
 from engine.verify.calibration import Calibration, predict, rationale
 from engine.verify.checks import Check
 from engine.verify.features import FEATURES, Signals, extract
-from engine.verify.fitting import Row, auroc, calibrate, ece, fit_weights, held_out_by_hash, solve
+from engine.verify.fitting import (
+    Row,
+    auroc,
+    calibrate,
+    ece,
+    fit_weights,
+    held_out_by_hash,
+    rows_from_corpus,
+    solve,
+)
 
 
 def position(token: str, lp: float, top: list[tuple[str, float]]) -> dict[str, object]:
@@ -235,6 +245,19 @@ def test_calibrate_refuses_too_few_labels() -> None:
         calibrate(synthetic(6), PRIOR, name="t")
     with pytest.raises(ConfigError, match="unknown feature"):
         calibrate([Row("a", {"nope": 1.0}, 1, False)] * 9, PRIOR, name="t")
+
+
+def test_corpus_rows_take_the_claim_label_over_the_place(tmp_path: Path) -> None:
+    feats = {"judge": 0.5, "quote_verified": 1.0}
+    findings = [{"features": feats, "matched": True, "claim_matched": False},  # generic claim at the defect
+                {"features": feats, "matched": True, "claim_matched": True},
+                {"features": feats, "matched": True},  # a result from before claim labels: the place decides
+                {"features": feats, "matched": None}, {"matched": True}]  # unlabelled, no features: left out
+    (tmp_path / "single__case_a.json").write_text(json.dumps({"case": "case_a", "workflow": "single",
+                                                              "held_out": True, "findings": findings}))
+    rows = rows_from_corpus(tmp_path)
+    assert [(r.key, r.label, r.held_out) for r in rows] == [
+        ("single/case_a/1", 0, True), ("single/case_a/2", 1, True), ("single/case_a/3", 1, True)]
 
 
 def test_prior_file_round_trips(tmp_path: Path) -> None:

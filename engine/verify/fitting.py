@@ -1,7 +1,8 @@
 """Fit the truth model to labelled findings (pure Python): rows from triaged runs and the quality corpus.
 
 A row is one finding's feature vector (report.json `scores.features`) with a label: 1 when a person
-accepted it (`triage.yaml`) or it matched a labelled defect of the corpus, 0 when dismissed or
+accepted it (`triage.yaml`) or its claim matched a labelled defect of the corpus (`claim_matched`: the
+defect's place and a word naming it; older results carry only the place, `matched`), 0 when dismissed or
 unmatched. Fitting is Newton's method on the log-likelihood with an L2 penalty that pulls every weight
 toward the base calibration's (the shipped prior): with few labels the model stays near the prior,
 with many the data win. The intercept is not penalised. Held-out rows (the corpus's `held_out` cases,
@@ -75,9 +76,10 @@ def rows_from_corpus(folder: Path) -> list[Row]:
     for res in results:
         held = bool(res.get("held_out")) if marked else held_out_by_hash(str(res.get("case")))
         for n, f in enumerate(res["findings"], 1):
-            if f.get("features") and f.get("matched") is not None:
+            label = f.get("claim_matched", f.get("matched"))  # the claim names the defect, else its place
+            if f.get("features") and label is not None:
                 rows.append(Row(f"{res.get('workflow')}/{res.get('case')}/{n}", dict(f["features"]),
-                                int(bool(f["matched"])), held))
+                                int(bool(label)), held))
     return rows
 
 
