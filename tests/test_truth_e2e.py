@@ -159,7 +159,8 @@ def test_triage_then_calibrate_then_the_next_run_uses_it(tmp_path: Path, monkeyp
         runs.append(run_dir)
     res = runner.invoke(app, ["calibrate", *map(str, runs), "--name", "mine", "--l2", "0.1"])
     assert res.exit_code == 0, res.output
-    assert "held out" in res.output and "AUROC" in res.output
+    assert "held out" in res.output and "AUROC" in res.output and "(the shipped prior-v1: AUROC" in res.output
+    assert "positive)" in res.output and "ECE" in res.output
     saved = json.loads((tmp_path / "config" / "rebuttal" / "calibration.json").read_text(encoding="utf-8"))
     assert saved["name"] == "mine" and saved["kind"] == "fitted" and saved["n"] + saved["n_held_out"] >= 8
     assert saved["weights"]["judge"] > 0.6, "labels that follow the judge raise its weight"

@@ -164,11 +164,12 @@ def register(app: typer.Typer) -> None:
             return
         out.print(weights_table(base, fitted))
         held = [r for r in rows if r.held_out]
-        base_auc = fitting.auroc((calibration.predict(base, r.features), r.label) for r in held)
+        base_scored = [(calibration.predict(base, r.features), r.label) for r in held]
         fmt = lambda x: "n/a" if x is None else f"{x:.3f}"  # noqa: E731
-        out.print(f"fitted on {fitted.n} labelled findings; held out {fitted.n_held_out}: AUROC "
-                  f"{fmt(fitted.held_out_auroc)} (the shipped {base.name}: {fmt(base_auc)}), ECE "
-                  f"{fmt(fitted.held_out_ece)}", highlight=False)
+        out.print(f"fitted on {fitted.n} labelled findings ({sum(r.label for r in rows if not r.held_out)} "
+                  f"positive); held out {fitted.n_held_out} ({sum(r.label for r in held)} positive): AUROC "
+                  f"{fmt(fitted.held_out_auroc)}, ECE {fmt(fitted.held_out_ece)} (the shipped {base.name}: AUROC "
+                  f"{fmt(fitting.auroc(base_scored))}, ECE {fmt(fitting.ece(base_scored))})", highlight=False)
         out.print(f"written to {target}" + ("" if out_path else " (later runs use it)"), highlight=False)
         if fitted.n_held_out == 0:
             err.print("warning: nothing was held out, so the fit is not evaluated (label more findings)")
