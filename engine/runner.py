@@ -92,7 +92,8 @@ def write_run_files(run_dir: Path, settings: RunSettings, workflow: Workflow, ta
         "nonce": nonce,
         "settings": settings.model_copy(update={"target": redact_name(settings.target)}).model_dump(mode="json"),
     }
-    cal, source = calibration.resolve()  # the run keeps its own copy: resuming it later scores the same way
+    # the judge model picks the shipped fit; the run keeps its own copy: resuming it later scores the same way
+    cal, source = calibration.resolve(settings.judge_model)
     run = RunDir(run_dir)
     calibration.save(cal, run.calibration)
     info["calibration"] = {"name": cal.name, "kind": cal.kind, "source": source, "label": cal.label}

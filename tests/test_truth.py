@@ -194,6 +194,19 @@ def test_which_calibration_a_run_uses(tmp_path: Path, monkeypatch: pytest.Monkey
     assert calibration.resolve()[0].name == "mine"
 
 
+def test_a_calibration_fitted_for_one_judge_model_is_not_used_for_another(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REBUTTAL_CALIBRATION")
+    monkeypatch.setenv("REBUTTAL_HOME", str(tmp_path))
+    mine = PRIOR.model_copy(update={"name": "mine", "kind": "fitted", "n": 20, "models": ["openai:gpt-4o"]})
+    calibration.save(mine, tmp_path / "calibration.json")
+    assert calibration.resolve("openai:gpt-4o")[0].name == "mine"
+    assert calibration.resolve("fake")[0].name == "prior-v1"
+    assert calibration.resolve(None)[0].name == "prior-v1"
+    assert calibration.canonical_model("local") == calibration.canonical_model("local:1.5b") \
+        == "local:qwen2.5-coder-1.5b"
+
+
 @pytest.mark.parametrize(("quote", "status", "stance", "counted", "note"), [
     ("", None, "disagree", False, "unsupported disagreement: no counter-quote"),
     ("self.lock = Lock()", "not_found", "disagree", False, "unsupported disagreement: counter-quote not found"),

@@ -171,6 +171,14 @@ def test_triage_then_calibrate_then_the_next_run_uses_it(tmp_path: Path, monkeyp
     assert json.loads((run_dir / "report.json").read_text(encoding="utf-8"))["calibration"] == report.calibration
     assert f"**Truth calibration:** {report.calibration}" in (run_dir / "review-findings.md").read_text("utf-8")
     assert {f.scores.calibration for f in report.findings} == {"mine"}
+    # a fit for another judge model is written with its model, and the fake's runs keep the prior
+    res = runner.invoke(app, ["calibrate", *map(str, runs), "--for-model", "openai:gpt-4o", "--out",
+                              str(tmp_path / "config" / "rebuttal" / "calibration.json")])
+    assert res.exit_code == 0, res.output
+    saved = json.loads((tmp_path / "config" / "rebuttal" / "calibration.json").read_text(encoding="utf-8"))
+    assert saved["models"] == ["openai:gpt-4o"]
+    _, report = run_fake(tmp_path / "after", run_id="after")
+    assert report.calibration.startswith("prior-v1")
 
 
 def test_calibrate_without_labels_is_one_clear_error(tmp_path: Path) -> None:

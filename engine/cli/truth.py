@@ -137,6 +137,8 @@ def register(app: typer.Typer) -> None:
                                                            "directory, used by later runs).")] = None,
         name: Annotated[str | None, Opt(help="Name of the calibration (default user-<time>).")] = None,
         l2: Annotated[float, Opt(help="L2 pull toward the shipped prior's weights.")] = 1.0,
+        for_model: Annotated[list[str] | None, Opt(help="Judge model the fit is for (repeatable; runs with another "
+                                                        "judge keep their own). Default: any model.")] = None,
     ) -> None:
         """Refit the truth model from triaged runs and/or the quality corpus; report held-out AUROC and ECE."""
         now = datetime.now(UTC)
@@ -155,8 +157,9 @@ def register(app: typer.Typer) -> None:
             rows += [r for c in corpus or [] for r in fitting.rows_from_corpus(c)]
             base = calibration.shipped()
             sources = [str(d) for d in run_dirs or []] + [f"corpus:{c}" for c in corpus or []]
+            models = [calibration.canonical_model(m) for m in for_model or []]
             fitted = fitting.calibrate(rows, base, name=name or f"user-{now:%Y%m%d-%H%M%S}", l2=l2,
-                                       sources=sources, created=now.isoformat(timespec="seconds"))
+                                       sources=sources, created=now.isoformat(timespec="seconds"), models=models)
             target = out_path or calibration.user_path()
             calibration.save(fitted, target)
         except (RebuttalError, OSError) as exc:

@@ -3,12 +3,16 @@
 truth = sigmoid(intercept + sum(weight[f] * x[f])). The weights are data: a JSON file with its name,
 how it was obtained (`kind`: `prior` = hand-set, `fitted` = fitted by `rebuttal calibrate`), the number
 of labelled findings it was fitted on and its held-out AUROC and expected calibration error. The
-package ships a hand-set PRIOR (engine/data/calibration.json, not fitted on anything); `rebuttal
-calibrate` writes a user's fitted model to the config directory, and runs use it when present.
+package ships a hand-set PRIOR for any model (engine/data/calibration.json, not fitted on anything) and
+fitted models for the judge models they were fitted on (engine/data/calibration-*.json, `models:`): the
+features mean different things from different models (a 1.5B's P(yes) is not GPT-4o's), so a fit applies
+only to its own. `rebuttal calibrate` writes a user's fitted model to the config directory, and runs
+use it when present.
 
 Which calibration a run uses: $REBUTTAL_CALIBRATION (a file, or `shipped`), else the user's
 `calibration.json` in the config directory ($REBUTTAL_HOME, else $XDG_CONFIG_HOME/rebuttal, else
-~/.config/rebuttal), else the shipped prior. A run keeps a copy in its directory, so resuming or
+~/.config/rebuttal) when it is for any model or names the run's judge model, else the shipped fit for
+the run's judge model, else the shipped prior. A run keeps a copy in its directory, so resuming or
 re-rendering it later scores with the same weights.
 """
 
@@ -48,6 +52,8 @@ class Calibration(BaseModel):
     l2: float | None = None
     sources: list[str] = Field(default_factory=list)
     created: str = ""
+    models: list[str] = Field(default_factory=list,
+                              description="judge models it applies to (canonical provider:name); empty: any model")
 
     @field_validator("weights")
     @classmethod
@@ -123,22 +129,43 @@ def load(path: Path) -> Calibration:
         raise ConfigError(f"{path}: not a valid calibration file (field '{loc}': {e['msg']})") from None
 
 
-def shipped() -> Calibration:
-    """The calibration that ships with the package (a documented prior until fitted weights replace it)."""
-    text = resources.files("engine").joinpath("data", "calibration.json").read_text(encoding="utf-8")
-    return Calibration.model_validate_json(text)
+def canonical_model(model: str) -> str:
+    """`provider:name` with the embedded model's alias resolved ("local" -> "local:qwen2.5-coder-1.5b")."""
+    from engine.llm.local import resolve_local_name
+    from engine.llm.registry import parse_model
+
+    spec = parse_model(model)
+    return f"local:{resolve_local_name(spec.name)}" if spec.provider == "local" else f"{spec.provider}:{spec.name}"
 
 
-def resolve() -> tuple[Calibration, str]:
-    """(the calibration new runs use, where it came from): $REBUTTAL_CALIBRATION, the user's, or shipped."""
+def shipped(model: str | None = None) -> Calibration:
+    """The calibration the package ships for a judge model: a fit made for it, else the hand-set prior."""
+    data = resources.files("engine").joinpath("data")
+    if model:
+        for entry in sorted(data.iterdir(), key=lambda e: e.name):
+            if entry.name.startswith("calibration-") and entry.name.endswith(".json"):
+                cal = Calibration.model_validate_json(entry.read_text(encoding="utf-8"))
+                if cal.models and applies(cal, model):
+                    return cal
+    return Calibration.model_validate_json(data.joinpath("calibration.json").read_text(encoding="utf-8"))
+
+
+def resolve(model: str | None = None) -> tuple[Calibration, str]:
+    """(the calibration new runs use, where it came from): $REBUTTAL_CALIBRATION, the user's, or the shipped one
+    for the run's judge model."""
     chosen = os.environ.get(ENV, "").strip()
     if chosen == "shipped":
-        return shipped(), "shipped"
+        return shipped(model), "shipped"
     if chosen:
         return load(Path(chosen)), chosen
-    if user_path().exists():
-        return load(user_path()), str(user_path())
-    return shipped(), "shipped"
+    if user_path().exists() and applies(mine := load(user_path()), model):
+        return mine, str(user_path())
+    return shipped(model), "shipped"
+
+
+def applies(cal: Calibration, model: str | None) -> bool:
+    """Whether a calibration is for this judge model (one without `models` is for any)."""
+    return not cal.models or (model is not None and canonical_model(model) in cal.models)
 
 
 def save(cal: Calibration, path: Path) -> Path:
@@ -152,6 +179,7 @@ def for_run(run_dir: Path) -> Calibration:
     copy = RunDir(run_dir).calibration
     if copy.exists():
         return load(copy)
-    cal, _ = resolve()
+    judge = RunDir(run_dir).info().get("judge")
+    cal, _ = resolve(judge if isinstance(judge, str) else None)
     save(cal, copy)
     return cal

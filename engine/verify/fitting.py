@@ -159,7 +159,7 @@ def ece(scored: Sequence[tuple[float, int]], bins: int = 10) -> float | None:
 
 
 def calibrate(rows: Sequence[Row], base: Calibration, *, name: str, l2: float = 1.0, sources: Sequence[str] = (),
-              created: str = "") -> Calibration:
+              created: str = "", models: Sequence[str] = ()) -> Calibration:
     """Fit on the rows not held out; evaluate on the held-out ones; a clear error when there is too little."""
     check_rows(rows)
     train = [r for r in rows if not r.held_out]
@@ -174,7 +174,7 @@ def calibrate(rows: Sequence[Row], base: Calibration, *, name: str, l2: float = 
         description=(f"Fitted by `rebuttal calibrate` on {len(train)} labelled findings ({sum(r.label for r in train)}"
                      f" positive): logistic regression by Newton's method with L2 = {l2} toward {base.name}; "
                      f"evaluated on {len(test)} held-out findings never used for fitting."),
-        l2=l2, sources=list(sources), created=created)
+        l2=l2, sources=list(sources), created=created, models=list(models))
     scored = [(predict(fitted, r.features), r.label) for r in test]
     auc, err = auroc(scored), ece(scored)
     return fitted.model_copy(update={"held_out_auroc": None if auc is None else round(auc, 4),
