@@ -273,6 +273,17 @@ def test_corpus_rows_take_the_claim_label_over_the_place(tmp_path: Path) -> None
         ("single/case_a/1", 0, True), ("single/case_a/2", 1, True), ("single/case_a/3", 1, True)]
 
 
+def test_corpus_rows_follow_explicit_held_out_marks(tmp_path: Path) -> None:
+    one = [{"features": {"judge": 0.5}, "claim_matched": True}]
+    for i in range(12):  # a tuning-only folder: every case says held_out false, so nothing is held out
+        (tmp_path / f"single__c{i}.json").write_text(json.dumps({"case": f"c{i}", "held_out": False, "findings": one}))
+    assert not any(r.held_out for r in rows_from_corpus(tmp_path))
+    for i in range(12):  # results without the key: a deterministic quarter of the cases, by name
+        (tmp_path / f"single__c{i}.json").write_text(json.dumps({"case": f"c{i}", "findings": one}))
+    held = [r.held_out for r in rows_from_corpus(tmp_path)]
+    assert any(held) and not all(held)
+
+
 def test_prior_file_round_trips(tmp_path: Path) -> None:
     path = calibration.save(PRIOR, tmp_path / "deep" / "c.json")
     assert calibration.load(path) == PRIOR

@@ -7,7 +7,7 @@ unmatched. Fitting is Newton's method on the log-likelihood with an L2 penalty t
 toward the base calibration's (the shipped prior): with few labels the model stays near the prior,
 with many the data win. The intercept is not penalised. Held-out rows (the corpus's `held_out` cases,
 and a deterministic quarter of triaged findings by a hash of run id and finding id) are never used for
-fitting (a corpus without `held_out` marks holds out a deterministic quarter of its cases, by case name);
+fitting (a corpus whose results carry no `held_out` key holds out a deterministic quarter of its cases, by case name);
 AUROC and expected calibration error (ECE, 10 equal-width bins) are reported on them.
 """
 
@@ -71,7 +71,7 @@ def rows_from_corpus(folder: Path) -> list[Row]:
             raise ConfigError(f"{path}: not a quality result JSON ({exc.__class__.__name__})") from None
         if isinstance(res, dict) and not res.get("error") and "findings" in res:
             results.append(res)
-    marked = any(res.get("held_out") for res in results)  # else: a deterministic quarter of the cases
+    marked = any("held_out" in res for res in results)  # else: a deterministic quarter of the cases
     rows = []
     for res in results:
         held = bool(res.get("held_out")) if marked else held_out_by_hash(str(res.get("case")))
