@@ -151,6 +151,16 @@ def test_the_shipped_calibration_is_a_named_prior() -> None:
 ])
 def test_prior_moves_truth_the_right_way(higher: dict[str, object], lower: dict[str, object]) -> None:
     assert truth(**higher) > truth(**lower)
+    fit = calibration.shipped("local")  # the embedded model's fit keeps every direction the prior sets
+    assert predict(fit, extract(Signals(**higher))[0]) > predict(fit, extract(Signals(**lower))[0])  # type: ignore[arg-type]
+
+
+def test_the_embedded_model_ships_a_fit_and_other_models_the_prior() -> None:
+    fit = calibration.shipped("local")
+    assert fit.kind == "fitted" and fit.models == ["local:qwen2.5-coder-1.5b"] and fit.n >= 40
+    assert fit.held_out_auroc is not None and fit.held_out_ece is not None and fit.n_held_out >= 20
+    assert set(fit.weights) == set(FEATURES) and fit.name in fit.label and "fitted on" in fit.label
+    assert calibration.shipped("local:0.5b") == calibration.shipped("openai:gpt-4o") == PRIOR
 
 
 def test_a_verified_quote_is_never_refuted_for_a_missing_quote() -> None:
