@@ -15,7 +15,7 @@ from engine.stages.cluster import stance_of
 from engine.verify import calibration
 from engine.verify.calibration import Calibration, predict, rationale
 from engine.verify.checks import Check
-from engine.verify.features import FEATURES, Signals, extract
+from engine.verify.features import CHECKLIST_HEADINGS, FEATURES, Signals, content_words, extract, generic_title
 from engine.verify.fitting import (
     Row,
     auroc,
@@ -122,12 +122,43 @@ def test_feature_extraction(signals: Signals, expected: dict[str, float]) -> Non
     assert set(expected) <= set(labels)
 
 
+@pytest.mark.parametrize(("title", "generic"), [
+    ("Unbounded Cost", True), ("Missing Authentication and Authorization Checks", True),
+    ("Contradictions between sections", True), ("Security and privacy holes", True), ("Untrusted Input", True),
+    ("Unbounded growth of the cache dict", False), ("Incorrect handling of quotes", False),
+    ("Race condition in allow()", False), ("Requirement cannot be tested: 'intuitive'", False),
+    ("Off-by-one in the loop bound", False), ("", False),
+])
+def test_a_title_that_only_repeats_a_checklist_heading(title: str, generic: bool) -> None:
+    assert generic_title(title) is generic
+    x, labels = extract(Signals(title=title, raised_by=("generalist-1",)))
+    assert x["generic_title"] == float(generic) and ("generic_title" in labels) is generic
+    for checker in ("analyzers", "claims-checker"):  # a checker's title is never an echo of the prompt
+        assert extract(Signals(title=title, raised_by=("generalist-1", checker)))[0]["generic_title"] == 0.0
+
+
+def test_the_checklist_headings_are_the_review_prompts() -> None:
+    text = " ".join((ROOT / "templates" / "prompts" / name).read_text(encoding="utf-8").lower()
+                    for name in ("review.md.j2", "_doc_checklist.md.j2"))
+    prompt_words = set(content_words(text))
+    for heading in CHECKLIST_HEADINGS:
+        assert set(content_words(heading)) & prompt_words, heading
+        assert any(w in prompt_words for w in content_words(heading) if w not in ("authorization", "dependencie"))
+
+
+def test_stored_findings_get_features_added_since(tmp_path: Path) -> None:
+    old = {"features": {"judge": 0.5}, "claim_matched": False, "title": "Unbounded Cost", "personas": ["generalist-1"]}
+    (tmp_path / "single__c.json").write_text(json.dumps({"case": "c", "held_out": False, "findings": [old]}))
+    assert rows_from_corpus(tmp_path)[0].features == {"judge": 0.5, "generic_title": 1.0}
+
+
 def test_analyzer_labels_name_the_rules() -> None:
     _, labels = extract(Signals(checks=[ANALYZER, BANDIT]))
     assert labels["analyzer_support"] == "analyzer B006, B301"
 
 
 PRIOR = calibration.shipped()
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def truth(**kw: object) -> float:

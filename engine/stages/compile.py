@@ -58,7 +58,8 @@ async def score_all(ctx: RunContext, clusters: list[Cluster], verifications: lis
         x, labels = extract(Signals(
             evidence_status=c.evidence_status, checks=checks[i], raisers=len(c.personas), agree=c.agree,
             disagree=c.disagree, concede=c.conceded, maintain=c.maintained, severity=c.lead.severity,
-            judge_p_yes=answer.p_yes if answer else None, judge_mode=answer.mode if answer else None))
+            judge_p_yes=answer.p_yes if answer else None, judge_mode=answer.mode if answer else None,
+            title=c.lead.title, raised_by=tuple(c.personas)))
         why = rationale(cal, x, labels) + ("" if answer else "; no judge answer (judge feature left out)")
         truth, why = floored(round(predict(cal, x), 2), why, checks[i])
         u, u_why = useful.get(i) or mechanical_usefulness(c)

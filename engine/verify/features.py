@@ -15,19 +15,39 @@ checks and the debate alone; without a reproducer the three reproducer indicator
 | agree / disagree / concede / maintain | debate counts, at most 5 each (`disagree`: only those backed by a |
 |   | counter-quote found in the target) |
 | severity | severity rank centred: low -1.5, medium -0.5, high 0.5, critical 1.5 |
+| generic_title | 1 when a model-raised finding's title only repeats a heading of the review prompt's checklist |
+|   | ("Unbounded Cost", "Missing Authentication", "Security and privacy holes"): the small model echoing |
+|   | the prompt instead of naming a problem; 0 when an analyzer or the claims checker raised it |
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
+from engine.claims.model import CLAIMS_CHECKER
 from engine.verify.checks import Check
+from engine.verify.matching import ANALYZERS
 
 FEATURES: tuple[str, ...] = (
     "judge", "quote_verified", "quote_not_found", "location_refutes", "analyzer_support", "reproduced",
     "not_reproduced", "reproducer_broken", "raisers", "agree", "disagree", "concede", "maintain", "severity",
+    "generic_title",
 )
+# The headings of the review prompt's checklists (templates/prompts/review.md.j2 and _doc_checklist.md.j2;
+# tests/test_truth.py checks each still appears there), as the content words a title that echoes one uses.
+CHECKLIST_HEADINGS: tuple[str, ...] = (
+    "wrong logic", "wrong arithmetic", "wrong boundaries", "unhandled errors", "edge cases", "untrusted input",
+    "missing authentication authorisation authorization", "unbounded cost", "claims contradict",
+    "contradictions between sections", "external dependency dependencies", "unbounded cost growth",
+    "security privacy holes", "requirements cannot tested", "decisions taken alternatives reason",
+    "missing non-functional requirements",
+)
+MECHANICAL_RAISERS = frozenset({ANALYZERS, CLAIMS_CHECKER})
+_STOP = frozenset(["a", "an", "the", "of", "or", "and", "in", "on", "to", "for", "with", "without", "by", "at", "from",
+                   "is", "are", "be", "not", "no", "that", "this", "its", "it", "as", "each", "which", "what", "who",
+                   "when"])
 EVIDENCE_RANK = {"verified": 3, "moved": 2, "not_found": 1}
 SEVERITY_CENTRED = {"low": -1.5, "medium": -0.5, "high": 0.5, "critical": 1.5}
 P_CLIP = 0.02
@@ -47,6 +67,32 @@ class Signals:
     concede: int = 0
     maintain: int = 0
     severity: str = "medium"
+    title: str = ""
+    raised_by: tuple[str, ...] = ()  # persona slugs of the raisers
+
+
+def content_words(text: str) -> list[str]:
+    """Lower-case words of 3+ letters, stop words dropped, a plural -s cut."""
+    return [w.rstrip("s") for w in re.findall(r"[a-z][a-z\-]+", text.lower()) if w not in _STOP and len(w) > 2]
+
+
+_HEADING_WORDS = [set(content_words(h)) for h in CHECKLIST_HEADINGS]
+
+
+def generic_title(title: str) -> bool:
+    """A short title (at most 5 content words, nothing quoted, no code or number) whose words are at least
+    two thirds those of one checklist heading: "Unbounded Cost", "Lack of Authentication and Authorization"."""
+    if re.search(r"[`'\"()\[\]0-9_.=<>]", title):
+        return False
+    words = content_words(title)
+    if not words or len(words) > 5:
+        return False
+    return any(sum(w in h for w in words) / len(words) >= 0.66 for h in _HEADING_WORDS)
+
+
+def echoes_checklist(title: str, raised_by: tuple[str, ...] | list[str]) -> bool:
+    """generic_title, for a finding no analyzer or claims checker raised."""
+    return not (set(raised_by) & MECHANICAL_RAISERS) and generic_title(title)
 
 
 def logit(p: float) -> float:
@@ -131,4 +177,6 @@ def extract(s: Signals) -> tuple[dict[str, float], dict[str, str]]:
             x[key], label[key] = float(min(n, 5)), f"{n} {text}"
     x["severity"] = SEVERITY_CENTRED.get(s.severity, 0.0)
     label["severity"] = f"severity {s.severity}"
+    if echoes_checklist(s.title, s.raised_by):
+        x["generic_title"], label["generic_title"] = 1.0, "title only repeats a checklist heading"
     return x, label

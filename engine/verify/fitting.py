@@ -19,12 +19,13 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from engine.errors import ConfigError
 from engine.rundir import RunDir
 from engine.triage import read_triage
 from engine.verify.calibration import Calibration, predict, sigmoid
-from engine.verify.features import FEATURES
+from engine.verify.features import FEATURES, echoes_checklist
 
 MIN_ROWS = 8
 
@@ -58,6 +59,14 @@ def rows_from_run(run_dir: Path) -> list[Row]:
     return rows
 
 
+def backfilled(finding: dict[str, Any]) -> dict[str, float]:
+    """A stored finding's features, with those added since it was stored computed from its stored fields."""
+    x = dict(finding["features"])
+    if "generic_title" not in x:
+        x["generic_title"] = float(echoes_checklist(str(finding.get("title", "")), finding.get("personas") or []))
+    return x
+
+
 def rows_from_corpus(folder: Path) -> list[Row]:
     """Findings of benchmarks/quality.py result JSONs (`matched` per finding, `held_out` per case)."""
     files = sorted({*folder.glob("*.json"), *folder.glob("results/*.json")})
@@ -78,7 +87,7 @@ def rows_from_corpus(folder: Path) -> list[Row]:
         for n, f in enumerate(res["findings"], 1):
             label = f.get("claim_matched", f.get("matched"))  # the claim names the defect, else its place
             if f.get("features") and label is not None:
-                rows.append(Row(f"{res.get('workflow')}/{res.get('case')}/{n}", dict(f["features"]),
+                rows.append(Row(f"{res.get('workflow')}/{res.get('case')}/{n}", backfilled(f),
                                 int(bool(label)), held))
     return rows
 
