@@ -141,12 +141,12 @@ def canonical_model(model: str) -> str:
 def shipped(model: str | None = None) -> Calibration:
     """The calibration the package ships for a judge model: a fit made for it, else the hand-set prior."""
     data = resources.files("engine").joinpath("data")
-    if model:
-        for entry in sorted(data.iterdir(), key=lambda e: e.name):
-            if entry.name.startswith("calibration-") and entry.name.endswith(".json"):
-                cal = Calibration.model_validate_json(entry.read_text(encoding="utf-8"))
-                if cal.models and applies(cal, model):
-                    return cal
+    key = canonical_model(model) if model else None
+    for entry in sorted(data.iterdir(), key=lambda e: e.name) if key else ():
+        if entry.name.startswith("calibration-") and entry.name.endswith(".json"):
+            cal = Calibration.model_validate_json(entry.read_text(encoding="utf-8"))
+            if key in cal.models:
+                return cal
     return Calibration.model_validate_json(data.joinpath("calibration.json").read_text(encoding="utf-8"))
 
 
