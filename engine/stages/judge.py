@@ -4,6 +4,7 @@ and usefulness labels (a separate axis, in small batches; truth is never asked t
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -12,7 +13,7 @@ from engine.context import RunContext
 from engine.errors import BudgetExceeded, ModelOutputError, ProviderError
 from engine.llm.logprobs import JudgeAnswer
 from engine.llm.providers import parse_model
-from engine.schemas import UsefulnessOut
+from engine.schemas import UsefulnessOut, UsefulOut
 from engine.stages.cluster import Cluster
 from engine.stages.common import MAX_TOKENS, ask, excerpts, system_prompt
 from engine.verify.checks import Check, Verification
@@ -26,6 +27,7 @@ QUOTE_LINE = {
     "moved": "quote: inconclusive — the quoted evidence is in the target, but not at the cited lines",
     "not_found": "quote: refutes — the quoted evidence is nowhere in the target",
 }
+LABEL = re.compile(r"F\d+")
 R = TypeVar("R")
 
 
@@ -151,12 +153,37 @@ async def judge_usefulness(ctx: RunContext, clusters: list[Cluster],
     degraded: list[str] = []
     results = await asyncio.gather(*(one(b) for b in range(len(batches))), return_exceptions=True)
     out: dict[int, tuple[float, str]] = {}
+    positional = 0
     for batch, got in zip(batches, outcomes(results, "the usefulness judge was", len(batches), degraded), strict=True):
         if got is None:
             continue
-        labels = {f"F{i + 1}": i for i, _ in batch}
-        for item in got[0].items:
-            key = item.finding.strip().strip("[]").upper()
-            if key in labels and labels[key] not in out:
-                out[labels[key]] = (USEFUL_SCORE[item.usefulness], item.reason.strip()[:400])
+        labelled, by_place = label_items(got[0].items, [i for i, _ in batch])
+        out.update(labelled)
+        positional += by_place
+    if positional:
+        degraded.append(f"{positional} usefulness label(s) matched to their finding by order: the judge did not "
+                        "name the finding")
     return out, summarise_errors(errors, "usefulness", len(batches)) + degraded
+
+
+def label_items(items: list[UsefulOut], indices: list[int]) -> tuple[dict[int, tuple[float, str]], int]:
+    """Each answered item's (score, reason) by cluster index. An item names its finding by label ("F3", "[F3]",
+    "F3: ..."); a small model often writes something else there (a severity, a title's first letters), so when
+    the answer has exactly one item per finding, the items it did not name go, in order, to the findings no
+    item named. Returns the labels and how many were matched by order."""
+    labels = {f"F{i + 1}": i for i in indices}
+    out: dict[int, tuple[float, str]] = {}
+    unnamed: list[UsefulOut] = []
+    for item in items:
+        named = LABEL.search(item.finding.upper())
+        key = labels.get(named.group(0)) if named else None
+        if key is None or key in out:
+            unnamed.append(item)
+        else:
+            out[key] = (USEFUL_SCORE[item.usefulness], item.reason.strip()[:400])
+    free = [i for i in indices if i not in out]
+    if len(items) != len(indices) or len(unnamed) != len(free):
+        return out, 0
+    for i, item in zip(free, unnamed, strict=True):
+        out[i] = (USEFUL_SCORE[item.usefulness], item.reason.strip()[:400])
+    return out, len(free)
