@@ -254,9 +254,12 @@ def report_review(label: str, took: float, lines: list, speed: Speed) -> None:
     calls = len([x for x in lines if x.stage != "warm"])
     cache_note = (f"evaluated {evaluated} ({evaluated / max(prompt, 1):.0%}), cached {cached}" if known
                   else "cache not recorded by this commit")
+    again = [x for x in lines if x.attempt > 1]
+    failed = [x for x in lines if x.outcome != "ok"]
     print(f"  review [{label}]: wall {took:.0f} s | {calls} calls | prompt {prompt} tok: {cache_note} | "
           f"generated {gen} | limit at single-stream rates {limit:.0f} s | wall/limit {took / max(limit, 1e-6):.2f} "
-          f"{WATCH.others()}")
+          f"| attempts {len(lines)}: {len(again)} retried, {len(failed)} not ok"
+          f"{' (' + ', '.join(sorted({x.outcome for x in failed})) + ')' if failed else ''} {WATCH.others()}")
 
 
 def baseline_repo(ref: str) -> Path:

@@ -43,10 +43,11 @@ QUALITY = ROOT / "benchmarks" / "quality"
 CORPUS = QUALITY / "corpus"
 WORKFLOWS = ["single", "sample", "self-review", "fusion", "debate"]
 FINDING_KEYS = ("file", "line_start", "line_end", "title", "evidence", "fix", "severity", "status",
-                "evidence_status", "personas")
+                "evidence_status", "personas", "set_aside")
 SCORE_KEYS = ("truth", "usefulness", "scored_by", "judge_mode", "judge_p_yes", "features", "calibration")
 COLUMNS = ["workflow", "cases", "defects", "found", "recall", "precision", "F1", "F1 strict", "truth-AUROC",
-           "AUROC strict", "judged", "findings", "clean FP", "calls", "tokens", "wall s"]
+           "AUROC strict", "judged", "findings", "clean FP", "set aside", "reported: found / precision / F1 strict",
+           "calls", "tokens", "wall s"]
 
 
 _LOOP: asyncio.AbstractEventLoop | None = None
@@ -257,6 +258,24 @@ def mark_labels(result: dict[str, Any], defects: list[Any], spec: dict[str, Any]
     for f, hits, claim in zip(result["findings"], scored.finding_matches, strict.finding_matches, strict=True):
         f["matched"], f["claim_matched"] = bool(hits), bool(claim)
     result["held_out"] = bool(spec.get("held_out", False))
+    return backfill_set_aside(result)
+
+
+def backfill_set_aside(result: dict[str, Any]) -> dict[str, Any]:
+    """Results stored before the engine set claims aside get `set_aside` from the engine's own rule, with
+    each quote located again by today's matcher on the case's files (`set_aside_backfilled` says so)."""
+    if all("set_aside" in f for f in result["findings"]):
+        return result
+    from engine.stages.compile import set_aside_reason
+    from engine.target.evidence import locate_quote
+    from engine.target.ingest import ingest
+
+    snap = ingest(CORPUS / result["case"])
+    for f in result["findings"]:
+        quote = locate_quote(snap, f["file"], f["line_start"], f["line_end"], f["evidence"]).status
+        best = max((quote, f.get("evidence_status") or "not_found"), key=["not_found", "moved", "verified"].index)
+        f["set_aside"] = set_aside_reason(f["title"], f["file"], f.get("personas") or [], best)
+    result["set_aside_backfilled"] = True
     return result
 
 
@@ -279,14 +298,14 @@ def ledger_span(run_dir: Path) -> float:
 
 
 def score_result(result: dict[str, Any], defects: list[Any], strict: bool = False, key: str = "findings",
-                 min_truth: float | None = None) -> Any:
+                 min_truth: float | None = None, reported: bool = False) -> Any:
     """Score a stored result against the case's defects (rescored on every load).
 
     `key="review_issues"` scores every issue the reviews raised (before compile); `min_truth` keeps only
-    the findings the report stands behind."""
+    the findings with that truth; `reported` leaves out the claims the report set aside."""
     found = [S.Found(file=f["file"], line_start=f["line_start"], line_end=f["line_end"], title=f["title"],
                      evidence=f["evidence"], fix=f["fix"], truth=f.get("truth")) for f in result.get(key, [])
-             if min_truth is None or (f.get("truth") or 0.0) >= min_truth]
+             if (min_truth is None or (f.get("truth") or 0.0) >= min_truth) and not (reported and f.get("set_aside"))]
     return S.score_case(result["case"], found, defects, doc_sections(CORPUS / result["case"]), strict)
 
 
@@ -352,9 +371,13 @@ def summarise(workflow: str, results: list[dict[str, Any]], defects: dict[str, l
     scores = [score_result(r, defects[r["case"]]) for r in results]
     agg = S.aggregate(scores)
     strict = S.aggregate([score_result(r, defects[r["case"]], strict=True) for r in results])
+    reported = S.aggregate([score_result(r, defects[r["case"]], strict=True, reported=True) for r in results])
     return {
         "workflow": workflow, **agg,
         "strict": {k: strict[k] for k in ("found", "matched", "recall", "precision", "f1", "truth_auroc")},
+        "reported": {k: reported[k] for k in ("found", "findings", "matched", "recall", "precision", "f1",
+                                              "clean_findings")},
+        "set_aside": sum(bool(f.get("set_aside")) for r in results for f in r["findings"]),
         "calls": sum(r["calls"] for r in results), "tokens": sum(r["tokens"] for r in results),
         "wall_s": round(sum(r["wall_s"] for r in results), 1),
         "judged": S.ratio(sum(f.get("scored_by") != "mechanical" for r in results for f in r["findings"]),
@@ -373,7 +396,9 @@ def table(rows: list[dict[str, Any]]) -> str:
         cells = [r["workflow"], r["cases"], r["defects"], r["found"], fmt(r["recall"]), fmt(r["precision"]),
                  fmt(r["f1"]), fmt(r["strict"]["f1"]), fmt(r["truth_auroc"]),
                  fmt(r["strict"]["truth_auroc"]), fmt(r["judged"]), r["findings"],
-                 r["clean_findings"], r["calls"], r["tokens"], fmt(float(r["wall_s"]), 1)]
+                 r["clean_findings"], r["set_aside"],
+                 f"{r['reported']['found']} / {fmt(r['reported']['precision'])} / {fmt(r['reported']['f1'])}",
+                 r["calls"], r["tokens"], fmt(float(r["wall_s"]), 1)]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines)
 

@@ -227,6 +227,8 @@ class Finding(Record):
     derived_from: list[str]
     checks: list[Check] = Field(default_factory=list)  # evidence the verify stage gathered (engine/verify)
     verification: str | None = None  # id of its verifications/<id>-verification.md
+    # Why the report does not stand behind it (a model's claim with nothing checkable); None: reported.
+    set_aside: str | None = None
 
     @property
     def rank(self) -> float:
@@ -291,3 +293,12 @@ class Report(Record):
     cost_by_model: list[CostLine] = Field(default_factory=list)
     total: CostLine | None = None
     debate: DebateSummary | None = None  # workflows with responses: what the debate changed
+
+    @property
+    def reported(self) -> list[Finding]:
+        """The findings the report stands behind: all but those set aside (still in `findings`, traceable)."""
+        return [f for f in self.findings if not f.set_aside]
+
+    @property
+    def aside(self) -> list[Finding]:
+        return [f for f in self.findings if f.set_aside]

@@ -182,7 +182,7 @@ def matches(finding: Finding | dict[str, Any], expr: Expr | str) -> bool:
 def failing(report: Report, expr: Expr | str) -> list[Finding]:
     """The findings that trip the gate; a non-empty list means exit code 1."""
     node = parse_fail_on(expr) if isinstance(expr, str) else expr
-    return [f for f in report.findings if matches(f, node)]
+    return [f for f in report.reported if matches(f, node)]
 
 
 def _repo_root(start: Path) -> Path | None:
@@ -225,7 +225,7 @@ def sarif_log(report: Report, run_dir: Path) -> dict[str, Any]:
     except PackageNotFoundError:
         tool_version = "0"
     rules, results = [], []
-    for n, f in enumerate(report.findings):
+    for n, f in enumerate(report.reported):
         fp = fingerprint(f)
         rule_id = f"rebuttal/{fp[:12]}"
         rules.append({
@@ -294,9 +294,10 @@ def md_code(text: str) -> str:
 
 def markdown_summary(report: Report, *, fail_on: str | None = None) -> str:
     """A short summary for a pull-request comment: headline, top findings, gate result, cost."""
-    n = len(report.findings)
+    shown = report.reported
+    n = len(shown)
     by_sev = ", ".join(f"{c} {s}" for s in reversed(SEVERITY_RANK)
-                       if (c := sum(1 for f in report.findings if f.severity == s)))
+                       if (c := sum(1 for f in shown if f.severity == s)))
     state = "complete" if report.complete else f"**partial**: {md_cell(report.partial_reason or 'stopped early')}"
     cost = (f"${report.total.cost_usd:.4f} · {report.total.calls} calls" if report.total else "no calls")
     lines = [f"### rebuttal: {n} finding{'' if n == 1 else 's'} on `{md_code(report.target)}`",
@@ -309,16 +310,18 @@ def markdown_summary(report: Report, *, fail_on: str | None = None) -> str:
         verdict = (f"**fails**: {len(hits)} finding(s) match ({', '.join(f.id for f in hits)})" if hits
                    else "passes: no finding matches")
         lines += [f"Gate `{md_code(fail_on)}` {verdict}.", ""]
-    if report.findings:
+    if shown:
         lines += ["| id | severity | status | truth | useful | location | title | disagreed |",
                   "|---|---|---|---:|---:|---|---|---|"]
-        for f in report.findings[:SUMMARY_ROWS]:
+        for f in shown[:SUMMARY_ROWS]:
             against = sorted({s.persona for s in f.stances if s.stance == "disagree"})
             lines.append(f"| {f.id} | {f.severity} | {f.status} | {f.scores.truth:.2f} | {f.scores.usefulness:.2f} "
                          f"| `{md_code(f.file)}:{f.line_start}` | {md_cell(f.title)} "
                          f"| {md_cell(', '.join(against)) or '-'} |")
         if n > SUMMARY_ROWS:
             lines.append(f"\n…and {n - SUMMARY_ROWS} more.")
+    if report.aside:
+        lines.append(f"\n{len(report.aside)} model claim(s) set aside (nothing checkable; listed in the report).")
     for note in report.degraded:
         lines.append(f"\n> degraded: {md_cell(note)}")
     lines += ["", f"<sub>Run `{md_code(report.run_id)}` · full report: report.html and review-findings.md "

@@ -70,7 +70,7 @@ def review_payload(report: Report, *, run_dir: str, prefix: str = "", changed: R
     if max_comments < 0:
         raise ConfigError(f"--max-comments must be 0 or more, got {max_comments}")
     node = parse_fail_on(threshold)
-    chosen = sorted((f for f in report.findings if matches(f, node)), key=lambda f: -f.rank)
+    chosen = sorted((f for f in report.reported if matches(f, node)), key=lambda f: -f.rank)
     comments: list[dict[str, Any]] = []
     outside: list[Finding] = []
     for f in chosen:
@@ -86,7 +86,7 @@ def review_payload(report: Report, *, run_dir: str, prefix: str = "", changed: R
             c.update(start_line=where.start, start_side="RIGHT")
         comments.append(c)
     left = len(chosen) - len(comments) - len(outside)
-    body = [f"rebuttal: {len(comments)} of {len(report.findings)} finding(s) commented "
+    body = [f"rebuttal: {len(comments)} of {len(report.reported)} finding(s) commented "
             f"(threshold `{md_code(threshold)}`, at most {max_comments}); run `{md_code(report.run_id)}`."]
     if outside:
         body.append("Outside the diff: " + "; ".join(f"{f.id} `{md_code(f.file)}:{f.line_start}` {md_cell(f.title)}"

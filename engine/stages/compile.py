@@ -22,10 +22,11 @@ from engine.stages.cluster import Cluster, mechanical_usefulness
 from engine.stages.debate_summary import summarise_debate
 from engine.stages.judge import checks_for, judge_truth, judge_usefulness
 from engine.state import RunState
+from engine.target.classify import is_document_path
 from engine.verify import calibration
 from engine.verify.calibration import Calibration, predict, rationale
 from engine.verify.checks import Verification
-from engine.verify.features import Signals, extract, reproducer_outcome
+from engine.verify.features import MECHANICAL_RAISERS, Signals, extract, generic_title, quote_status, reproducer_outcome
 from engine.verify.gather import clustering_members, find_verification, run_clusters
 
 REPRODUCED_FLOOR = 0.5  # a failure the sandbox reproduced is not refuted by opinion (issue 12)
@@ -78,9 +79,28 @@ async def score_all(ctx: RunContext, clusters: list[Cluster], verifications: lis
     return scores, degraded
 
 
+def set_aside_reason(title: str, file: str, raised_by: list[str] | tuple[str, ...], quote: str) -> str | None:
+    """Why a model's claim is not reported as a finding, or None (`quote`: its best quote verdict). Only claims
+    no analyzer or claims checker raised: in a document, one without a quote found in it ("add more detail" is
+    not a finding) or whose title only repeats a checklist heading; in code, a checklist heading as title with
+    no quote found. Measured on the stored corpus results (RESULTS §7)."""
+    if set(raised_by) & MECHANICAL_RAISERS:
+        return None
+    quoted = quote in ("verified", "moved")
+    echo = generic_title(title)
+    if is_document_path(file):
+        if not quoted:
+            return "no quote from the document: a document finding must quote the sentence it is about"
+        if echo:
+            return "the title only repeats a heading of the review checklist; it names no flaw"
+    elif echo and not quoted:
+        return "the title only repeats a heading of the review checklist and the quoted evidence is not in the target"
+    return None
+
+
 def to_findings(clusters: list[Cluster], scores: list[Scores],
                 verifications: list[Verification] | None = None) -> list[Finding]:
-    """Findings sorted by truth × usefulness, then severity and location; ids F-001..."""
+    """Findings sorted by truth × usefulness, then severity and location, those set aside last; ids F-001..."""
     rows = []
     for c, s in zip(clusters, scores, strict=True):
         lead = c.lead
@@ -99,8 +119,11 @@ def to_findings(clusters: list[Cluster], scores: list[Scores],
             evidence_status=c.evidence_status, scores=s, personas=c.personas,
             issues=[m.issue.id for m in c.members] + [fi for m in c.members for fi in m.finding_items],
             stances=c.stances, members=members, derived_from=derived, checks=v.checks if v else [],
-            verification=v.subject.id if v else None))
-    order = sorted(range(len(rows)), key=lambda i: (-round(rows[i].rank, 6), -SEVERITY_RANK[rows[i].severity],
+            verification=v.subject.id if v else None,
+            set_aside=set_aside_reason(lead.title, lead.issue.file, c.personas,
+                                       quote_status(c.evidence_status, v.checks if v else []))))
+    order = sorted(range(len(rows)), key=lambda i: (rows[i].set_aside is not None, -round(rows[i].rank, 6),
+                                                    -SEVERITY_RANK[rows[i].severity],
                                                     rows[i].file, rows[i].line_start, rows[i].title))
     ids = {i: f"F-{n:03d}" for n, i in enumerate(order, 1)}
     return [rows[i].model_copy(update={"id": ids[i], "same_place": [ids[j] for j in clusters[i].same_place]})

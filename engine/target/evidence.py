@@ -7,7 +7,8 @@ may span lines, single, double and typographic quotes are one quote character
 surrounding backticks and a leading or trailing `...` are removed. The whole quote is tried
 first, then its longest piece between `...` and its longest line, if at least 12 characters. Found within
 `near` lines of the named range: "verified"; elsewhere in that file or in another file:
-"moved"; otherwise "not_found".
+"moved"; otherwise "not_found". In a document, a quote stitched from its sentences (or from the claims
+list's "Section: sentence" lines) is found when most of it, by length, is the document's own text.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import re
 from pathlib import PurePosixPath
 from typing import Literal, NamedTuple
 
+from engine.target.classify import is_document_path
 from engine.target.snapshot import SourceFile, TargetSnapshot
 
 Verdict = Literal["verified", "moved", "not_found"]
@@ -29,6 +31,10 @@ _TYPOGRAPHY = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "�
 _QUOTE_CHARS = str.maketrans({"'": '"', "‘": '"', "’": '"', "“": '"', "”": '"', "–": "-", "—": "-"})
 _LOOSE_SPACE = re.compile(r"(?<=\W) | (?=\W)")  # a space with punctuation on either side
 _WORD_CHAR = re.compile(r"\w")
+MIN_SEGMENT = 20
+SEGMENT_COVER = 0.6
+_SEGMENT_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'`])|;\s+")
+_LABEL = re.compile(r"^[A-Za-z][\w /&()-]{0,40}:\s+")  # "Goals: ", "requirement: " before the quoted text
 
 
 class QuoteMatch(NamedTuple):
@@ -61,6 +67,39 @@ def _variants(quote: str) -> list[str]:
     longest_line = max((_norm(x) for x in lines), key=len, default="")
     out = [whole] + [v for v in (longest_piece, longest_line) if len(v) >= MIN_FRAGMENT]
     return [v for v in dict.fromkeys(out) if v]
+
+
+def _segments(quote: str) -> list[str]:
+    """A prose quote's pieces: its sentences and `;`-separated parts, each without a leading "Label: " (the
+    engine's own claims list writes "Goals: <sentence>" and table rows as "id: R1; requirement: ..."). Only
+    pieces of at least MIN_SEGMENT characters and three words, normalised."""
+    text = quote.translate(_TYPOGRAPHY).replace("\n", " ")
+    out = []
+    for piece in _SEGMENT_SPLIT.split(text):
+        piece = _LABEL.sub("", piece.strip().strip("`\"'")).strip()
+        norm = _norm(piece)
+        if len(norm) >= MIN_SEGMENT and len(piece.split()) >= 3:
+            out.append(norm)
+    return list(dict.fromkeys(out))
+
+
+def _segment_hits(snap: TargetSnapshot, f: SourceFile, quote: str) -> list[tuple[int, int]]:
+    """Occurrences of a prose quote's segments in a document, when the segments found make up at least SEGMENT_COVER of
+    all of them (by length): a quote stitched from the document's own sentences, not one real sentence
+    padded with invented ones. A trailing full stop may be missing from the file's text (a table cell)."""
+    if not is_document_path(f.path):
+        return []  # code: a quote is the code itself, not sentences to take apart
+    segments = _segments(quote)
+    if len(segments) < 2 and not _LABEL.match(quote.strip().strip("`\"'")):
+        return []  # one plain piece: the whole-quote variant already looked for it
+    found: list[tuple[int, int]] = []
+    covered = 0
+    for seg in segments:
+        hits = _occurrences(snap, f, seg) or _occurrences(snap, f, seg.rstrip("."))
+        if hits:
+            covered += len(seg)
+            found.extend(hits)
+    return found if segments and covered >= SEGMENT_COVER * sum(map(len, segments)) else []
 
 
 def _index(snap: TargetSnapshot, f: SourceFile) -> tuple[str, list[int], list[int]]:
@@ -143,7 +182,7 @@ def locate_quote(
     lo = line_start if line_start is not None else line_end
     hi = line_end if line_end is not None and lo is not None and line_end >= lo else lo
     if f is not None:
-        hits = [h for v in variants for h in _occurrences(snap, f, v)]
+        hits = [h for v in variants for h in _occurrences(snap, f, v)] or _segment_hits(snap, f, quote)
         if hits:
             if lo is None or hi is None:
                 return QuoteMatch("verified", f.path, hits[0])
@@ -154,10 +193,9 @@ def locate_quote(
     for g in snap.files:
         if g is f:
             continue
-        for v in variants:
-            found = _occurrences(snap, g, v)
-            if found:
-                return QuoteMatch("moved", g.path, found[0])
+        found = [h for v in variants for h in _occurrences(snap, g, v)] or _segment_hits(snap, g, quote)
+        if found:
+            return QuoteMatch("moved", g.path, found[0])
     return QuoteMatch("not_found")
 
 
