@@ -11,11 +11,12 @@ from engine.claims.crosscheck import (
     cross_check,
     delivery_guarantee,
     dependency_without_failure,
+    downtime_contradiction,
     limit_contradictions,
     unbounded_growth,
     untestable_requirements,
 )
-from engine.claims.exposure import decision_without_alternative, missing_timeout, security_exposure
+from engine.claims.exposure import decision_without_alternative, missing_timeout, security_exposure, sensitive_data
 from engine.claims.extract import extract_claims, mermaid_statements, table_rows
 from engine.claims.quantities import quantities, same_amount, violates
 from engine.claims.wishes import is_wish, wish_only
@@ -156,6 +157,19 @@ CASES = [
     (decision_without_alternative, "# D\n\nWe decided to use Postgres.\nMongoDB was rejected: no joins.\n", 0),
     (untestable_requirements, "# R\n\nThe page must be fast.\n", 1),
     (untestable_requirements, "# R\n\nThe page must load in under 2 s.\n", 0),
+    (unbounded_growth, "Events are never updated or deleted by the application.\n", 1),
+    (unbounded_growth, "The page loads all of the events, newest first.\n", 1),
+    # a cap in a sentence with no unit ("500 flags") is a claim, so it bounds what the other sentence loads
+    (unbounded_growth, "The app loads all flags at startup.\n\nAt most 500 flags per app; larger sets fail.\n", 0),
+    (sensitive_data, "An event contains:\n\n- the complete request headers and body, as received;\n", 1),
+    (sensitive_data, "Every query is stored with the customer's e-mail address and IP address.\n", 1),
+    (sensitive_data, "We log every query with the IP address.\n\nIP addresses are hashed before storage.\n", 0),
+    (sensitive_data, "Provider calls use an API key stored in the secrets manager.\n", 0),
+    (sensitive_data, "State changes are recorded: role changes, API-key creation and revocation.\n", 0),
+    (downtime_contradiction, "# Goals\n\nThe migration happens with zero downtime.\n\n# Cutover\n\n"
+                             "The API is put in read-only mode for up to two hours.\n", 1),
+    (downtime_contradiction, "# Goals\n\nThe migration happens with zero downtime.\n\n# Cutover\n\n"
+                             "Both systems run side by side for two hours.\n", 0),
 ]
 
 

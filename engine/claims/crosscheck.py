@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from engine.claims.exposure import decision_without_alternative, missing_timeout, security_exposure
+from engine.claims.exposure import decision_without_alternative, missing_timeout, security_exposure, sensitive_data
 from engine.claims.extract import EXTERNAL_NOUNS, FAILURE
 from engine.claims.model import Claim, Hit
 from engine.claims.quantities import Quantity, same_amount, violates
@@ -29,9 +29,15 @@ GROWTH = re.compile(r"\b(stores?|stored|keeps?|kept|logs?|logged|retains?|retain
                     r"accumulat\w+|autoscal\w+|grows?)\W+(?:[\w`-]+\W+){0,4}?(all|every(?!\s+(?:\d|"
                     r"one|two|few|day|week|hour|minute|second|month|tick|time))|everything)\b|"
                     r"\bno (?:upper )?(?:bound|limit)\b|\bunlimited\b|\bforever\b|\bindefinitely\b|"
-                    r"\bany (?:range|size|number|amount|length)\b|\bin one (?:call|request)\b", re.I)
+                    r"\bany (?:range|size|number|amount|length)\b|\bin one (?:call|request)\b|"
+                    r"\bnever (?:\w+ or )?(?:deleted|removed|purged|expired|archived)\b|"
+                    r"\b(?:loads?|fetch(?:es)?|returns?|downloads?|lists?|shows?)\s+all\b", re.I)
 RETENTION = re.compile(r"\b(retention|retain(?:ed)? for|deleted? after|expir\w+|TTL|purg\w+|rotat\w+|quota|capped|"
                        r"at most|up to|maximum|limit(?:ed)? (?:of|to))\b", re.I)
+NO_DOWNTIME = re.compile(r"\b(?:zero|no|without(?: any)?) (?:downtime|down-time|outage|interruption)s?\b", re.I)
+OUTAGE = re.compile(r"\bread[- ]only (?:mode|for)\b|\bmaintenance (?:window|mode|page)\b|"
+                    r"\b(?:offline|unavailable|switched off|taken down) (?:for|during|while)\b|"
+                    r"\b(?:are|is) (?:rejected|refused|blocked) during\b|\bdowntime of\b", re.I)
 LATENCY = re.compile(r"\b(p\d{2}|latency|respond\w*|answer\w*|response time)\b", re.I)
 TIMEOUT = re.compile(r"\btime ?outs?\b", re.I)
 NEAR_LINES = 2
@@ -193,8 +199,27 @@ def unbounded_growth(claims: list[Claim]) -> list[Hit]:
     return hits
 
 
-RULES = (conflicting_values, limit_contradictions, delivery_guarantee, security_exposure, dependency_without_failure,
-         missing_timeout, unbounded_growth, untestable_requirements, decision_without_alternative)
+def downtime_contradiction(claims: list[Claim]) -> list[Hit]:
+    """'Zero downtime' promised while another sentence takes the service read-only, offline or into a maintenance
+    window, or rejects requests for a while."""
+    promise = next((c for c in claims if NO_DOWNTIME.search(c.text)), None)
+    if promise is None:
+        return []
+    for c in claims:
+        if c.id != promise.id and (m := OUTAGE.search(c.text)):
+            return [Hit(rule="limit-contradiction", claims=[promise.id, c.id], file=c.file,
+                        lines=[promise.line, c.line],
+                        title=f"'{NO_DOWNTIME.search(promise.text).group(0)}' ('{promise.section}') contradicted by "
+                              f"'{m.group(0)}' ('{c.section}')",
+                        detail=f"line {promise.line} promises no downtime; line {c.line} takes the service out of "
+                               f"normal use ('{m.group(0)}')",
+                        evidence=promise.text, severity="high")]
+    return []
+
+
+RULES = (conflicting_values, limit_contradictions, delivery_guarantee, downtime_contradiction, security_exposure,
+         sensitive_data, dependency_without_failure, missing_timeout, unbounded_growth, untestable_requirements,
+         decision_without_alternative)
 
 
 def cross_check(claims: list[Claim]) -> list[Hit]:

@@ -1,11 +1,12 @@
 """Rules for holes a design states outright: public access, identifiers taken from the request unchecked,
-external calls with no timeout. Pure functions over claims, like the cross-checks."""
+credentials or personal data kept whole, external calls with no timeout. Pure functions over claims, like the
+cross-checks."""
 
 from __future__ import annotations
 
 import re
 
-from engine.claims.extract import EXTERNAL_NOUNS, FAILURE
+from engine.claims.extract import EXTERNAL_NOUNS, FAILURE, SENSITIVE
 from engine.claims.model import Claim, Hit
 
 PUBLIC = re.compile(r"\b(public[- ]read\w*|publicly (?:readable|accessible|available|listed)|world[- ]readable|"
@@ -35,6 +36,37 @@ def security_exposure(claims: list[Claim], all_text: list[str] | None = None) ->
                             detail=f"nothing checks that the caller may access the {m.group(1)} it sends "
                                    "(insecure direct object reference)",
                             evidence=c.text, severity="critical"))
+    return hits
+
+
+WHOLE = re.compile(r"\b(complete|full|entire|raw|whole|verbatim|unredacted|as received|in (?:plain|clear) ?text|"
+                   r"stor\w*|log(?:s|ged|ging)?|record\w*|captur\w*|kept|keeps?|retain\w*|sen[dt]s? (?:\w+ ){0,3}?to|"
+                   r"shared? with|forward\w*|export\w*)\b", re.I)
+PROTECTED = re.compile(r"\b(redact\w*|mask\w*|scrub\w*|strip\w*|hash\w*|encrypt\w*|anonymi[sz]\w*|"
+                       r"pseudonymi[sz]\w*|tokeni[sz]\w*|exclud\w*|omit\w*|never (?:stored|logged|recorded)|"
+                       r"filtered out|removed before)\b", re.I)
+KEPT_SAFE = re.compile(r"\b(secrets? manager|vault|key management|kms|keychain|hsm)\b", re.I)  # where secrets belong
+
+
+def sensitive_data(claims: list[Claim], all_text: list[str] | None = None) -> list[Hit]:
+    """Credentials or personal data stored, logged or passed on whole, in a document that never says they are
+    redacted, masked, hashed, encrypted or left out (one hit per sentence; the first three)."""
+    texts = all_text if all_text is not None else [c.text for c in claims]
+    if any(PROTECTED.search(t) for t in texts):
+        return []
+    hits = []
+    for c in claims:
+        found = list(dict.fromkeys(m.group(0).lower() for m in SENSITIVE.finditer(c.text)))
+        if not found or not WHOLE.search(c.text) or KEPT_SAFE.search(c.text):
+            continue
+        what = ", ".join(found[:3])
+        hits.append(Hit(rule="sensitive-data", claims=[c.id], file=c.file, lines=[c.line],
+                        title=f"Sensitive data kept whole: {what} ('{c.section}')",
+                        detail=f"{what} end up stored, logged or passed on as they are; no sentence says they are "
+                               "redacted, masked, hashed, encrypted or left out, or who may read them",
+                        evidence=c.text, severity="high"))
+        if len(hits) >= 3:
+            break
     return hits
 
 

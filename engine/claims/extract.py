@@ -29,7 +29,15 @@ FAILURE = re.compile(r"\b(time ?outs?|timed out|retr(?:y|ies|ied)|fall ?back|deg
                      r"fails?|failure|failed|errors?|circuit[- ]breaker|backoff|dead[- ]letter|redeliver\w*)\b", re.I)
 # statements with no cue word that the rules still need: growth, open access, ids from the request
 NOTABLE = re.compile(r"\b(all|every|forever|no limit|unlimited|no upper bound|any|public\w*|anyone|anonymous\w*|"
+                     r"(?:zero|no) downtime|(?:at most|up to|no more than|maximum of|limited to|capped at) \d+|"
                      r"query string|from the (?:url|request|path|body)|without (?:auth\w*|login))\b", re.I)
+# credentials and personal data: a sentence naming them is a claim (engine/claims/exposure.py checks them)
+SENSITIVE = re.compile(r"\b(request headers|(?:request|response) bod(?:y|ies)|authori[sz]ation headers?|cookies?|"
+                       r"session (?:ids?|tokens?)|passwords?|api[- ]keys?|access tokens?|secrets?|credentials?|"
+                       r"card numbers?|e-?mail address(?:es)?|ip address(?:es)?|phone numbers?|home address(?:es)?|"
+                       r"dates? of birth|social security numbers?|full names?|query text|search terms)\b"
+                       r"(?![- ](?:creation|revocation|rotation|management|settings|resets?|changes?|polic(?:y|ies)|"
+                       r"strength|length|rules?|requirements?))", re.I)
 DEP_NOUNS = ("provider", "gateway", "api", "service", "queue", "bucket", "cdn", "database", "db", "cache",
              "broker", "bus", "storage", "endpoint", "webhook", "sdk", "vendor", "manager", "library", "system")
 EXTERNAL_NOUNS = ("provider", "gateway", "vendor", "cdn", "third-party", "third party", "external", "sdk")
@@ -219,7 +227,7 @@ def extract_claims(file: SourceFile, start: int = 1) -> list[Claim]:
         if source == "diagram":
             kind, tags, deps = "dependency", ["dependency"], dependency_names(text) or deps
             deps = deps or [text.split(": ", 1)[-1].lower()]
-        if kind == "statement" and not NOTABLE.search(text):
+        if kind == "statement" and not NOTABLE.search(text) and not SENSITIVE.search(text):
             continue
         claims.append(Claim(id=f"CL-{start + len(claims):03d}", kind=kind, text=text[:400], file=file.path, line=line,
                             section=section_at(paths, line), tags=tags, quantities=qs,

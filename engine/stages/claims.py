@@ -40,6 +40,8 @@ FIXES = {
     "untestable-requirement": "Replace the vague word with a measurable criterion and how it is checked.",
     "decision-without-alternative": "Name the alternatives considered and why this one wins.",
     "security-exposure": "Check on every request that the caller may read or change this data; deny by default.",
+    "sensitive-data": "Redact or leave out credentials and personal data before they are stored, logged or sent on; "
+                      "say who may read what is kept, and for how long.",
 }
 RAISED = ("certain", "confirmed")
 
