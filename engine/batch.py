@@ -172,7 +172,7 @@ class Batch:
                     e["cap"] = None
             else:
                 e.update(status="complete" if report.complete else "partial", error=report.partial_reason,
-                         findings=len(report.findings))
+                         findings=len(report.reported))
             if e["run_dir"]:
                 e["spent"] = await asyncio.to_thread(spent, Path(e["run_dir"]))
             self.save()

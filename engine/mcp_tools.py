@@ -140,7 +140,7 @@ def filter_findings(report: Report, *, min_truth: float = 0.0, min_usefulness: f
         raise ConfigError(f"triage filter takes accept, dismiss or none, got {triage!r}")
     labels = labels or {}
     out = []
-    for f in report.findings:
+    for f in report.reported:  # set-aside claims stay out of an agent's list (trace still reaches them)
         if f.scores.truth < min_truth or f.scores.usefulness < min_usefulness:
             continue
         if wanted and f.status not in wanted:
@@ -159,7 +159,7 @@ def run_result(run_dir: Path, report: Report, top: int = 5) -> RunResult:
     tot = report.total
     return RunResult(
         run_id=run_dir.name, run_dir=str(run_dir), complete=report.complete, partial_reason=report.partial_reason,
-        findings_total=len(report.findings), top_findings=[summarise(f) for f in report.findings[:top]],
+        findings_total=len(report.reported), top_findings=[summarise(f) for f in report.reported[:top]],
         report_path=str(RunDir(run_dir).report_md), report_uri=f"{uri}/{rundir.REPORT_MD}",
         report_json_uri=f"{uri}/{rundir.REPORT_JSON}", calls=tot.calls if tot else 0,
         cost_usd=tot.cost_usd if tot else 0.0,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from engine.report.ci import failing, markdown_summary, sarif_log
 from engine.report.comments import review_payload
+from engine.report.html import write_html
 from engine.stages.compile import set_aside_reason
 from engine.target.evidence import locate_quote
 from engine.target.ingest import ingest
@@ -90,3 +91,16 @@ def test_a_quote_stitched_from_the_claims_list_is_found(tmp_path: Path) -> None:
     code = tmp_path / "a.py"
     code.write_text("def f(x):\n    return x + 1000000000000000000\n", encoding="utf-8")
     assert locate_quote(ingest(code), "a.py", 1, 2, "def g(x): return x + 1000000000000000000").status == "not_found"
+
+
+def test_report_html_marks_set_aside_and_keeps_them_out_of_the_top_list(tmp_path: Path, small_py: Path) -> None:
+    run_dir, report = run_fake(tmp_path, small_py, workflow="single")
+    assert report.findings
+    data = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
+    for f in data["findings"]:
+        f["set_aside"] = "the title only repeats a heading of the review checklist"
+    (run_dir / "report.json").write_text(json.dumps(data), encoding="utf-8")
+    html = write_html(run_dir).read_text(encoding="utf-8")
+    assert html.count('class="badge set-aside"') == 2 * len(data["findings"])  # table row and details
+    assert '<ol class="top-list">' not in html and "model claim(s) set aside" in html
+    assert "the title only repeats a heading of the review checklist" in html

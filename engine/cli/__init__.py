@@ -55,10 +55,12 @@ def staged_diff(diff: str | None) -> str:
 
 
 def summary_table(report: Report, limit: int = 10) -> Table:
-    t = Table(title=f"Top findings ({len(report.findings)} in all)", show_lines=False)
+    from engine.cli.report import findings_count
+
+    t = Table(title=f"Top findings ({findings_count(report)})", show_lines=False)
     for col in ("id", "severity", "status", "truth", "useful", "location", "title"):
         t.add_column(col, overflow="fold")
-    for f in report.findings[:limit]:
+    for f in report.reported[:limit]:
         t.add_row(f.id, f.severity, f.status, f"{f.scores.truth:.2f}", f"{f.scores.usefulness:.2f}",
                   f"{f.file}:{f.line_start}", f.title)
     return t

@@ -53,12 +53,17 @@ def check_comment_on(expr: str) -> None:
         raise ConfigError(str(exc).replace("--fail-on:", "--comment-on:", 1)) from None
 
 
+def findings_count(report: Report) -> str:
+    """'3 in all' or '3 in all, 2 set aside' (set-aside claims are listed in the report, not here)."""
+    return f"{len(report.reported)} in all" + (f", {len(report.aside)} set aside" if report.aside else "")
+
+
 def print_summary(run_dir: Path, report: Report, limit: int = 10) -> None:
     """The run's headline, top findings, cost and where to look next."""
-    t = Table(title=f"{report.target}: top findings ({len(report.findings)} in all)")
+    t = Table(title=f"{report.target}: top findings ({findings_count(report)})")
     for col in ("id", "severity", "status", "truth", "useful", "location", "title", "raised by"):
         t.add_column(col, overflow="fold")
-    for f in report.findings[:limit]:
+    for f in report.reported[:limit]:
         t.add_row(f.id, f.severity, f.status, f"{f.scores.truth:.2f}", f"{f.scores.usefulness:.2f}",
                   f"{f.file}:{f.line_start}", f.title, str(len(f.personas)))
     out.print(t)

@@ -50,7 +50,7 @@ def summarise_run(run_dir: Path) -> RunSummary:
     if run.report_json.exists():
         report = run.report()
         return RunSummary(report.run_id, run_dir, report.target, target, report.workflow, report.models, report.judge,
-                          len(report.findings), report.total.cost_usd if report.total else 0.0,
+                          len(report.reported), report.total.cost_usd if report.total else 0.0,
                           str(info.get("created", "")), "complete" if report.complete else "partial")
     models = sorted({settings.get("model") or "", *(settings.get("panel") or [])} - {""})
     spent = total(run.ledger_lines())
