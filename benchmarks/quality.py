@@ -266,9 +266,9 @@ def backfill_set_aside(result: dict[str, Any]) -> dict[str, Any]:
     each quote located again by today's matcher on the case's files (`set_aside_backfilled` says so)."""
     if all("set_aside" in f for f in result["findings"]):
         return result
-    from engine.stages.compile import set_aside_reason
     from engine.target.evidence import locate_quote
     from engine.target.ingest import ingest
+    from engine.verify.features import set_aside_reason
 
     snap = ingest(CORPUS / result["case"])
     for f in result["findings"]:

@@ -83,6 +83,19 @@ def test_unraised_keeps_strong_hits_no_persona_raised() -> None:
     assert [h.lines[0] for h in unraised(hits, reviews)] == [41, 30, 51]
 
 
+def test_an_issue_that_will_be_set_aside_does_not_hide_a_hit() -> None:
+    """Seen on a held-out document: a reviewer's "Unbounded cost" with no quote found in the document sat on the
+    lines of two rules' hits (personal data stored whole, kept indefinitely), so the hits were not raised, and the
+    issue itself was then set aside: the flaw vanished from the report."""
+    echo = Issue(id="R-a#1", title="Unbounded cost", file="prd.md", line_start=10, line_end=10,
+                 evidence="The document stores data.", severity="high", fix="Add limits on growth of uploads.",
+                 evidence_status="not_found")
+    quoted = echo.model_copy(update={"id": "R-a#2", "title": "Unbounded growth: uploads kept forever", "line_start": 30,
+                                     "line_end": 30, "evidence_status": "verified"})
+    reviews = [Review(id="R-a", persona="a", model="fake", abstract="", issues=[echo, quoted])]
+    assert [h.lines[0] for h in unraised([hit("unbounded-growth", 10), hit("unbounded-growth", 30)], reviews)] == [10]
+
+
 def test_document_text_reaches_claims_prompts_only_inside_nonce_markers(tmp_path: Path) -> None:
     canary = "CANARY-5d1e"
     target = tmp_path / "prd.md"

@@ -9,10 +9,9 @@ from pathlib import Path
 from engine.report.ci import failing, markdown_summary, sarif_log
 from engine.report.comments import review_payload
 from engine.report.html import write_html
-from engine.stages.compile import set_aside_reason
 from engine.target.evidence import locate_quote
 from engine.target.ingest import ingest
-from engine.verify.features import quote_status
+from engine.verify.features import quote_status, set_aside_reason
 from tests.conftest import run_fake
 from tests.test_report_ci import finding, report_of
 

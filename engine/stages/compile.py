@@ -22,11 +22,10 @@ from engine.stages.cluster import Cluster, mechanical_usefulness
 from engine.stages.debate_summary import summarise_debate
 from engine.stages.judge import checks_for, judge_truth, judge_usefulness
 from engine.state import RunState
-from engine.target.classify import is_document_path
 from engine.verify import calibration
 from engine.verify.calibration import Calibration, predict, rationale
 from engine.verify.checks import Verification
-from engine.verify.features import MECHANICAL_RAISERS, Signals, extract, generic_title, quote_status, reproducer_outcome
+from engine.verify.features import Signals, extract, quote_status, reproducer_outcome, set_aside_reason
 from engine.verify.gather import clustering_members, find_verification, run_clusters
 
 REPRODUCED_FLOOR = 0.5  # a failure the sandbox reproduced is not refuted by opinion (issue 12)
@@ -77,25 +76,6 @@ async def score_all(ctx: RunContext, clusters: list[Cluster], verifications: lis
         degraded.append(f"{len(clusters) - len(useful)} finding(s) without a usefulness label: usefulness from "
                         "severity")
     return scores, degraded
-
-
-def set_aside_reason(title: str, file: str, raised_by: list[str] | tuple[str, ...], quote: str) -> str | None:
-    """Why a model's claim is not reported as a finding, or None (`quote`: its best quote verdict). Only claims
-    no analyzer or claims checker raised: in a document, one without a quote found in it ("add more detail" is
-    not a finding) or whose title only repeats a checklist heading; in code, a checklist heading as title with
-    no quote found. Measured on the stored corpus results (RESULTS §7)."""
-    if set(raised_by) & MECHANICAL_RAISERS:
-        return None
-    quoted = quote in ("verified", "moved")
-    echo = generic_title(title)
-    if is_document_path(file):
-        if not quoted:
-            return "no quote from the document: a document finding must quote the sentence it is about"
-        if echo:
-            return "the title only repeats a heading of the review checklist; it names no flaw"
-    elif echo and not quoted:
-        return "the title only repeats a heading of the review checklist and the quoted evidence is not in the target"
-    return None
 
 
 def to_findings(clusters: list[Cluster], scores: list[Scores],

@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass, field
 
 from engine.claims.model import CLAIMS_CHECKER
+from engine.target.classify import is_document_path
 from engine.verify.checks import Check
 from engine.verify.matching import ANALYZERS
 
@@ -93,6 +94,25 @@ def generic_title(title: str) -> bool:
 def echoes_checklist(title: str, raised_by: tuple[str, ...] | list[str]) -> bool:
     """generic_title, for a finding no analyzer or claims checker raised."""
     return not (set(raised_by) & MECHANICAL_RAISERS) and generic_title(title)
+
+
+def set_aside_reason(title: str, file: str, raised_by: list[str] | tuple[str, ...], quote: str) -> str | None:
+    """Why a model's claim is not reported as a finding, or None (`quote`: its best quote verdict). Only claims
+    no analyzer or claims checker raised: in a document, one without a quote found in it ("add more detail" is
+    not a finding) or whose title only repeats a checklist heading; in code, a checklist heading as title with
+    no quote found. Measured on the stored corpus results (RESULTS §7)."""
+    if set(raised_by) & MECHANICAL_RAISERS:
+        return None
+    quoted = quote in ("verified", "moved")
+    echo = generic_title(title)
+    if is_document_path(file):
+        if not quoted:
+            return "no quote from the document: a document finding must quote the sentence it is about"
+        if echo:
+            return "the title only repeats a heading of the review checklist; it names no flaw"
+    elif echo and not quoted:
+        return "the title only repeats a heading of the review checklist and the quoted evidence is not in the target"
+    return None
 
 
 def logit(p: float) -> float:
