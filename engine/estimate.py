@@ -19,6 +19,9 @@ OUTPUT_SHARE = 0.6  # typical share of max_tokens actually generated (hosted mod
 LOCAL_OUTPUT_SHARE = 0.35  # the embedded 1.5B: 4,637 completion tokens of ~13,300 allowed in a default run
 RULES_TOKENS = 150  # the system prompt's rules, before the target: part of the shared prefix
 USER_TOKENS = 350  # persona and stage instructions of one call (275-300 measured on the Qwen tokenizer), rounded up
+FOCUSED_TOKENS = 150  # the question of a focused call (a claims section, a pair, a truth judge): no target prefix
+# stages whose prompts carry only an excerpt (the judge), a section or a pair (claims), not the shared target
+FOCUSED = frozenset({"claims", "judge"})
 
 
 class StageEstimate(BaseModel):
@@ -48,7 +51,8 @@ def estimate(settings: RunSettings, workflow: Workflow, target: TargetSnapshot, 
 
     Every prompt opens with the rules and the target: a local model evaluates that prefix once per view
     (one view when the target fits; else one per persona's focus and one for the panel) and serves the
-    rest of the run's copies from its cache.
+    rest of the run's copies from its cache. Focused calls (a claims section or pair, a truth judge's
+    excerpt) share only the rules.
     """
     n = len(settings.persona_slugs) or settings.personas
     k = min(settings.k, max(n - 1, 0))
@@ -68,7 +72,8 @@ def estimate(settings: RunSettings, workflow: Workflow, target: TargetSnapshot, 
     if not settings.persona_slugs and not (personas_spec and personas_spec.mode == "repeat") and generated:
         plan.append(("personas", 1, 0))
     if target.is_document:  # one short call per section, one per candidate pair (both capped)
-        plan.append(("claims", planned_calls(target), 300))
+        claim_calls = planned_calls(target)
+        plan.append(("claims", claim_calls, min(400, target_tokens // max(1, claim_calls))))
     plan.append(("reviews", writers, 0))
     if workflow.stage("responses"):
         plan.append(("picks", n if n - 1 > k > 0 else 0, 80 * min(n - 1, SHORTLIST)))
@@ -81,7 +86,7 @@ def estimate(settings: RunSettings, workflow: Workflow, target: TargetSnapshot, 
         plan.append(("critique", sr.max_rounds, 0))
         plan.append(("reviews", sr.max_rounds - 1, 0))
     issues = writers * 4
-    plan.append(("judge", issues, excerpt * 2))  # one isolated yes/no call per finding (at most `issues`)
+    plan.append(("judge", issues, excerpt))  # one isolated yes/no call per finding (at most `issues`)
     plan.append(("compile", max(1, math.ceil(issues / 6)), excerpt * 3))  # usefulness labels, 6 per call
     models = {settings.model, settings.judge_model, *settings.panel}
     unknown = sorted(m for m in models if price_of(m, settings.prices) is None)
@@ -90,10 +95,13 @@ def estimate(settings: RunSettings, workflow: Workflow, target: TargetSnapshot, 
     first_evaluations = prefix * views  # each view's prefix is evaluated once (warmed), then cached
     rows = []
     for stage, calls, own in plan:
-        p = calls * (prefix + own + USER_TOKENS)
+        focused = stage in FOCUSED  # the rules, then its own excerpt: only the rules are shared
+        p = calls * (RULES_TOKENS + own + FOCUSED_TOKENS if focused else prefix + own + USER_TOKENS)
         c = int(calls * MAX_TOKENS.get(stage, 600) * (LOCAL_OUTPUT_SHARE if local else OUTPUT_SHARE))
         cached = 0
-        if local and calls:
+        if local and calls and focused:
+            cached = calls * RULES_TOKENS  # the rules were evaluated with the first prefix
+        elif local and calls:
             cached = max(0, calls * prefix - first_evaluations)
             first_evaluations = max(0, first_evaluations - calls * prefix)
         cost = None if price is None else round((p * price[0] + c * price[1]) / 1e6, 6)

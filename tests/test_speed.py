@@ -333,3 +333,18 @@ def test_a_call_without_the_shared_target_gets_the_rules_and_the_organiser_role(
                              plain=False)
     assert "You are impartial." in bare and "The target:" not in bare
     assert shared.rstrip().endswith("<<<END n0>>>") and "You are impartial." not in shared
+
+
+def test_focused_calls_carry_an_excerpt_not_the_target(tmp_path: Path) -> None:
+    """The truth judge and the claims calls see an excerpt, a section or a pair: the estimate must not charge
+    them the whole target (it did, and predicted document runs 20-97 % too long)."""
+    doc = tmp_path / "prd.md"
+    doc.write_text("# Goals\n\n" + "The service must answer within 200 ms for every request we get.\n" * 300
+                   + "\n# Design\n\nThe worker calls the SMS gateway for each event.\n", encoding="utf-8")
+    settings = RunSettings(run_id="t", target=str(doc), model="local:1.5b", workflow="single")
+    est = estimate(settings, load_workflow("single"), ingest(str(doc)), speed=speed(), slots=4)
+    rows = {r.stage: r for r in est.stages}
+    review = rows["reviews"].prompt_tokens / rows["reviews"].calls
+    for stage in ("claims", "judge"):
+        assert rows[stage].calls and rows[stage].prompt_tokens / rows[stage].calls < review / 2
+        assert rows[stage].prompt_cached < rows[stage].prompt_tokens  # only the rules are shared

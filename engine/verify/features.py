@@ -98,19 +98,15 @@ def echoes_checklist(title: str, raised_by: tuple[str, ...] | list[str]) -> bool
 
 def set_aside_reason(title: str, file: str, raised_by: list[str] | tuple[str, ...], quote: str) -> str | None:
     """Why a model's claim is not reported as a finding, or None (`quote`: its best quote verdict). Only claims
-    no analyzer or claims checker raised: in a document, one without a quote found in it ("add more detail" is
-    not a finding) or whose title only repeats a checklist heading; in code, a checklist heading as title with
-    no quote found. Measured on the stored corpus results (RESULTS §7)."""
-    if set(raised_by) & MECHANICAL_RAISERS:
+    no analyzer or claims checker raised, and only when their quote is not found in the target: in a document
+    every such claim ("add more detail" is not a finding), in code one whose title only repeats a checklist
+    heading. A found quote keeps a claim whatever its title: its fix may name the flaw the title does not
+    (RESULTS §7)."""
+    if set(raised_by) & MECHANICAL_RAISERS or quote in ("verified", "moved"):
         return None
-    quoted = quote in ("verified", "moved")
-    echo = generic_title(title)
     if is_document_path(file):
-        if not quoted:
-            return "no quote from the document: a document finding must quote the sentence it is about"
-        if echo:
-            return "the title only repeats a heading of the review checklist; it names no flaw"
-    elif echo and not quoted:
+        return "no quote from the document: a document finding must quote the sentence it is about"
+    if generic_title(title):
         return "the title only repeats a heading of the review checklist and the quoted evidence is not in the target"
     return None
 
