@@ -1,16 +1,22 @@
 """The claims-checker alone on the document corpus: what the rules raise with no model and no persona.
 
     python benchmarks/claims.py --cases doc_payments,doc_notifications
+    python benchmarks/claims.py --replay runs/quality/local     # stored document runs, today's rules
 
 Extracts each document's claims, runs the cross-check rules, keeps the hits the engine would raise as the
 claims-checker review (candidates need a model, so they are left out here), and scores them with the quality
 benchmark's scorer (section + a keyword the document does not contain). No model call; seconds.
+
+`--replay DIR` takes a quality results folder of document runs instead and replays, on each stored run, the
+claims checker's choice of hits to raise (`unraised`, over the run's stored hits and reviews) and the set-aside
+rule as they are today: which findings the report would stand behind, and which flaws they name.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,8 +26,11 @@ sys.path.insert(0, str(ROOT))
 
 from engine.claims.crosscheck import cross_check  # noqa: E402
 from engine.claims.extract import extract_claims  # noqa: E402
+from engine.claims.model import Hit  # noqa: E402
+from engine.models import Review  # noqa: E402
 from engine.stages.claims import FIXES, unraised  # noqa: E402
 from engine.target.ingest import ingest  # noqa: E402
+from engine.verify.features import set_aside_reason  # noqa: E402
 
 QUALITY = ROOT / "benchmarks" / "quality.py"
 
@@ -50,13 +59,52 @@ def checker_findings(case_dir: Path, score: Any) -> list[Any]:
     return out
 
 
+def found_of(score: Any, f: dict[str, Any]) -> Any:
+    return score.Found(file=f["file"], line_start=f["line_start"], line_end=f["line_end"], title=f["title"],
+                       evidence=f["evidence"], fix=f["fix"])
+
+
+def replay(folder: Path, q: Any, defects: dict[str, list[Any]]) -> int:
+    """Today's `unraised` and set-aside rule over stored document runs: reported flaws and precision."""
+    totals = [0, 0, 0, 0]  # flaws, flaws found, reported findings, reported naming a flaw
+    for path in sorted((folder / "results").glob("*.json")):
+        r = json.loads(path.read_text(encoding="utf-8"))
+        run, case = Path(r["run_dir"]), r["case"]
+        if not run.exists():  # a committed results folder keeps each run's claims.json and debate.json here
+            run = folder / "run-records" / run.name
+        if not case.startswith("doc_") or not (run / "claims.json").exists():
+            continue
+        hits = [Hit(**h) for h in json.loads((run / "claims.json").read_text(encoding="utf-8"))["hits"]]
+        debate = json.loads((run / "debate.json").read_text(encoding="utf-8"))
+        reviews = [Review(**x) for x in debate["reviews"] if x["persona"] != "claims-checker"]
+        checker = next((x for x in debate["reviews"] if x["persona"] == "claims-checker"), {"issues": []})
+        before = {(i["line_start"], i["title"]) for i in checker["issues"]}
+        raised = [h for h in unraised(hits, reviews) if (h.lines[0], h.title[:200]) not in before]
+        kept = [found_of(q.S, f) for f in r["findings"]
+                if not set_aside_reason(f["title"], f["file"], f["personas"], f["evidence_status"])]
+        extra = [q.S.Found(file=h.file, line_start=h.lines[0], line_end=h.lines[0], title=h.title, evidence=h.evidence,
+                           fix=f"{FIXES[h.rule]} ({h.detail})") for h in raised]
+        s = q.S.score_case(case, kept + extra, defects.get(case, []), q.doc_sections(q.CORPUS / case))
+        totals = [totals[0] + s.defects, totals[1] + len(s.found_defects), totals[2] + s.findings,
+                  totals[3] + s.matched_findings]
+        print(f"{case}: found {len(s.found_defects)}/{s.defects} {s.found_defects}; reported {s.findings} "
+              f"({len(extra)} hits raised today that the run did not), {s.matched_findings} naming a flaw")
+    print(f"recall {totals[1]}/{totals[0]}, precision {totals[3]}/{totals[2]}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Score the rules-only claims-checker on the chosen document cases."""
+    """Score the rules-only claims-checker on the chosen document cases (or replay stored runs)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--cases", required=True, help="comma-separated document case names")
+    ap.add_argument("--cases", help="comma-separated document case names")
+    ap.add_argument("--replay", type=Path, help="a quality results folder of document runs to replay")
     args = ap.parse_args(argv)
+    if not args.cases and not args.replay:
+        ap.error("give --cases or --replay")
     q = quality_module()
     defects = q.S.defects_from_labels(q.load_labels())
+    if args.replay:
+        return replay(args.replay, q, defects)
     rows = []
     for case in args.cases.split(","):
         case_dir = q.CORPUS / case

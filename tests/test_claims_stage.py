@@ -123,6 +123,19 @@ def test_rules_only_benchmark_scores_a_case(capsys) -> None:  # type: ignore[no-
     assert "doc_clean_flags: found 0/0" in out and "recall 0/0, precision 0/0" in out
 
 
+def test_replay_of_stored_document_runs(capsys) -> None:  # type: ignore[no-untyped-def]
+    """`claims.py --replay` re-decides, on the committed held-out document runs, what today's engine would raise
+    and set aside: the clean document keeps no finding, and the raised hits are counted."""
+    from tests.conftest import load_benchmark
+
+    bench = load_benchmark("claims.py", "rebuttal_claims_bench")
+    folder = Path(bench.ROOT) / "benchmarks" / "quality" / "results" / "single-heldout-docs-0f143bc"
+    assert bench.main(["--replay", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "doc_clean_flags: found 0/0 []; reported 0 " in out
+    assert "hits raised today that the run did not" in out and "recall " in out and "/9, precision " in out
+
+
 def test_wish_only_issues_are_dropped_visibly(tmp_path: Path, small_py: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from engine.llm import fake_answers
 
