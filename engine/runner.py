@@ -30,8 +30,9 @@ from engine.verify import calibration
 
 STATE_TYPES = ["Persona", "Issue", "Review", "Pick", "ResponsePoint", "Response", "RebuttalPoint", "Rebuttal",
                "FindingItem", "PersonaFindings", "Critique", "Scores", "Stance", "Finding", "Failure", "CostLine",
-               "Report"]
+               "Report", "FindingMember", "DebateSummary", "AttachedReproducer"]  # tests/test_checkpoint_types.py
 VERIFY_TYPES = ["Check", "Subject", "Verification"]
+CLAIM_TYPES = ["Claim", "Hit"]  # a document's claims and cross-checks (state: claims, claim_hits)
 
 
 def new_run_id(target_name: str, now: datetime | None = None) -> str:
@@ -48,7 +49,9 @@ def default_factory(settings: RunSettings) -> ModelFactory:
 def serializer() -> JsonPlusSerializer:
     """Checkpoint serializer that may revive exactly our state records."""
     return JsonPlusSerializer(allowed_msgpack_modules=[("engine.models", t) for t in STATE_TYPES]
-                              + [("engine.verify.checks", t) for t in VERIFY_TYPES])
+                              + [("engine.verify.checks", t) for t in VERIFY_TYPES]
+                              + [("engine.claims.model", t) for t in CLAIM_TYPES]
+                              + [("engine.claims.quantities", "Quantity")])
 
 
 def create_run_dir(out: Path, run_id: str) -> Path:
