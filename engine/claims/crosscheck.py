@@ -202,14 +202,14 @@ def unbounded_growth(claims: list[Claim]) -> list[Hit]:
 def downtime_contradiction(claims: list[Claim]) -> list[Hit]:
     """'Zero downtime' promised while another sentence takes the service read-only, offline or into a maintenance
     window, or rejects requests for a while."""
-    promise = next((c for c in claims if NO_DOWNTIME.search(c.text)), None)
+    promise, said = next(((c, m.group(0)) for c in claims if (m := NO_DOWNTIME.search(c.text))), (None, ""))
     if promise is None:
         return []
     for c in claims:
         if c.id != promise.id and (m := OUTAGE.search(c.text)):
             return [Hit(rule="limit-contradiction", claims=[promise.id, c.id], file=c.file,
                         lines=[promise.line, c.line],
-                        title=f"'{NO_DOWNTIME.search(promise.text).group(0)}' ('{promise.section}') contradicted by "
+                        title=f"'{said}' ('{promise.section}') contradicted by "
                               f"'{m.group(0)}' ('{c.section}')",
                         detail=f"line {promise.line} promises no downtime; line {c.line} takes the service out of "
                                f"normal use ('{m.group(0)}')",

@@ -48,11 +48,10 @@ PROTECTED = re.compile(r"\b(redact\w*|mask\w*|scrub\w*|strip\w*|hash\w*|encrypt\
 KEPT_SAFE = re.compile(r"\b(secrets? manager|vault|key management|kms|keychain|hsm)\b", re.I)  # where secrets belong
 
 
-def sensitive_data(claims: list[Claim], all_text: list[str] | None = None) -> list[Hit]:
+def sensitive_data(claims: list[Claim]) -> list[Hit]:
     """Credentials or personal data stored, logged or passed on whole, in a document that never says they are
     redacted, masked, hashed, encrypted or left out (one hit per sentence; the first three)."""
-    texts = all_text if all_text is not None else [c.text for c in claims]
-    if any(PROTECTED.search(t) for t in texts):
+    if any(PROTECTED.search(c.text) for c in claims):
         return []
     hits = []
     for c in claims:
