@@ -269,12 +269,12 @@ def backfill_set_aside(result: dict[str, Any]) -> dict[str, Any]:
         return result
     from engine.target.evidence import locate_quote
     from engine.target.ingest import ingest
-    from engine.verify.features import set_aside_reason
+    from engine.verify.features import EVIDENCE_RANK, set_aside_reason
 
     snap = ingest(CORPUS / result["case"])
     for f in result["findings"]:
         quote = locate_quote(snap, f["file"], f["line_start"], f["line_end"], f["evidence"]).status
-        best = max((quote, f.get("evidence_status") or "not_found"), key=["not_found", "moved", "verified"].index)
+        best = max((quote, f.get("evidence_status") or "not_found"), key=EVIDENCE_RANK.__getitem__)
         f["set_aside"] = set_aside_reason(f["title"], f["file"], f.get("personas") or [], best)
     result["set_aside_backfilled"] = True
     return result
