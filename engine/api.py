@@ -25,6 +25,8 @@ from engine.profiles import expand_panel, load_profile
 from engine.rundir import RunDir
 from engine.target import ingest
 from engine.target.snapshot import TargetSnapshot
+from engine.verify.analyzers import analyzable, run_analyzers
+from engine.verify.matching import analyzer_review
 
 BUILT_IN = RunOptions(workflow="debate", model="local", strict=False, seed=0, execute=False, execute_unsafe=False)
 # The embedded model's defaults: `single` (one checklist review, the analyzers, verify and the judge), which
@@ -134,9 +136,21 @@ def measured_speed(settings: RunSettings) -> Speed | None:
     return load_speed(local.cache_dir(), local.resolve_local_name(spec.name))
 
 
+def expected_analyzer_issues(workflow: Any, snapshot: TargetSnapshot) -> int:
+    """How many issues the `analyzers` review will add: the workflow's analyzers run now (a second or two, no
+    model), counted as if no persona raised any of their hits (the usual case on the embedded model)."""
+    spec = workflow.stage("verify")
+    tools = list(spec.analyzers) if spec is not None else []
+    if not tools or not analyzable(snapshot):
+        return 0
+    review = analyzer_review(run_analyzers(snapshot, tools), [], {})
+    return len(review.issues) if review is not None else 0
+
+
 def estimate_run(settings: RunSettings, workflow: Any, snapshot: TargetSnapshot) -> Estimate:
     """The estimate, with a wall time where the local model's speed has been measured on this machine."""
-    return estimate(settings, workflow, snapshot, speed=measured_speed(settings), slots=local_slots(settings))
+    return estimate(settings, workflow, snapshot, speed=measured_speed(settings), slots=local_slots(settings),
+                    analyzer_issues=expected_analyzer_issues(workflow, snapshot))
 
 
 def remember_speed(run_dir: Path, settings: RunSettings) -> Speed | None:
