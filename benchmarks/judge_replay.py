@@ -158,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     report["all"] = {"claim": summary(rows, "claim_matched"), "place": summary(rows, "matched")}
     reasked = [r for r in rows if "p_reasked" in r and r["p_reasked"] is not None]
     if reasked:
-        report["reasked"] = {"n": len(reasked), "max_abs_diff": max(abs(r["p_reasked"] - r["p_stored"]) for r in reasked)}
+        diff = max(abs(r["p_reasked"] - r["p_stored"]) for r in reasked)
+        report["reasked"] = {"n": len(reasked), "max_abs_diff": round(diff, 4)}
     report["missing"] = missing
     print(json.dumps(report, indent=1))
     if args.out:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -44,8 +45,16 @@ STAGE_NEEDS: dict[str, tuple[str, ...]] = {
 
 
 def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
+    """The first error as `field 'x': ...`; a missing field that an unknown one misspells names it."""
+    errors = exc.errors()
+    err = errors[0]
     loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    unknown = [".".join(map(str, e["loc"])) for e in errors if e["type"] == "extra_forbidden"]
+    if err["type"] == "missing" and unknown:
+        close = difflib.get_close_matches(loc, unknown, n=1)
+        hint = f"'{close[0]}' looks like a misspelling of it" if close else "unknown field(s) " + ", ".join(
+            f"'{u}'" for u in unknown)
+        return f"field '{loc}': {err['msg']} ({hint})"
     return f"field '{loc}': {err['msg']}"
 
 

@@ -45,6 +45,8 @@ GOOD = "---\nslug: x\nname: X\nrole: r\nperspective: p\nfocus: [a]\n---\nbrief\n
         (GOOD.replace("focus: [a]", "focus: []"), "field 'focus'"),
         (GOOD.replace("slug: x", "slug: Bad Slug"), "field 'slug'"),
         (GOOD.replace("role: r", "role: r\ncolour: blue"), "field 'colour'"),
+        (GOOD.replace("name: X", "nmae: X"), "field 'name': Field required ('nmae' looks like a misspelling of it)"),
+        (GOOD.replace("name: X", "title: X"), "field 'name': Field required (unknown field(s) 'title')"),
         (GOOD.replace("focus: [a]", "focus: [a]\napplies_to: cats"), "field 'applies_to'"),
         ("---\n- a list\n---\n", "must be a mapping"),
     ],

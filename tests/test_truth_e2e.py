@@ -57,7 +57,8 @@ def test_each_finding_is_judged_alone_and_all_at_once(tmp_path: Path) -> None:
         assert "Their outcomes are facts" in user and "- quote: " in user
     by_title = {f.title: f for f in report.findings}
     for r in records:
-        title = r["messages"][1]["content"].split("\n")[1].split("]: ", 1)[1].split(" — ")[0]
+        claim = next(ln for ln in r["messages"][1]["content"].splitlines() if ln.startswith("Claim ["))
+        title = claim.split("]: ", 1)[1].split(" — ")[0]
         s = by_title[title].scores if title in by_title else None
         if s is None:
             continue

@@ -54,25 +54,15 @@ def staged_diff(diff: str | None) -> str:
     return STAGED
 
 
-def summary_table(report: Report, limit: int = 10) -> Table:
-    from engine.cli.report import findings_count
-
-    t = Table(title=f"Top findings ({findings_count(report)})", show_lines=False)
-    for col in ("id", "severity", "status", "truth", "useful", "location", "title"):
-        t.add_column(col, overflow="fold")
-    for f in report.reported[:limit]:
-        t.add_row(f.id, f.severity, f.status, f"{f.scores.truth:.2f}", f"{f.scores.usefulness:.2f}",
-                  f"{f.file}:{f.line_start}", f.title)
-    return t
-
-
 def print_result(run_dir: Path, report: Report, as_json: bool) -> None:
     if as_json:
         data = json.loads(report.model_dump_json())
         print(json.dumps({"run_dir": str(run_dir), "complete": report.complete, "findings": data["findings"],
                           "total": data["total"]}, indent=2))
         return
-    out.print(summary_table(report))
+    from engine.cli.report import findings_table
+
+    out.print(findings_table(report, "Top findings"))
     tot = report.total
     cost = f"{tot.calls} calls, {tot.prompt_tokens + tot.completion_tokens} tokens, ${tot.cost_usd:.4f}" if tot else ""
     status = "complete" if report.complete else f"PARTIAL ({report.partial_reason})"

@@ -58,15 +58,20 @@ def findings_count(report: Report) -> str:
     return f"{len(report.reported)} in all" + (f", {len(report.aside)} set aside" if report.aside else "")
 
 
-def print_summary(run_dir: Path, report: Report, limit: int = 10) -> None:
-    """The run's headline, top findings, cost and where to look next."""
-    t = Table(title=f"{report.target}: top findings ({findings_count(report)})")
-    for col in ("id", "severity", "status", "truth", "useful", "location", "title", "raised by"):
+def findings_table(report: Report, title: str, limit: int = 10, raised_by: bool = False) -> Table:
+    """The findings the report stands behind (set-aside ones left out), first `limit`, one row each."""
+    t = Table(title=f"{title} ({findings_count(report)})")
+    for col in ("id", "severity", "status", "truth", "useful", "location", "title", *(["raised by"] * raised_by)):
         t.add_column(col, overflow="fold")
     for f in report.reported[:limit]:
         t.add_row(f.id, f.severity, f.status, f"{f.scores.truth:.2f}", f"{f.scores.usefulness:.2f}",
-                  f"{f.file}:{f.line_start}", f.title, str(len(f.personas)))
-    out.print(t)
+                  f"{f.file}:{f.line_start}", f.title, *([str(len(f.personas))] * raised_by))
+    return t
+
+
+def print_summary(run_dir: Path, report: Report, limit: int = 10) -> None:
+    """The run's headline, top findings, cost and where to look next."""
+    out.print(findings_table(report, f"{report.target}: top findings", limit, raised_by=True))
     if any(c.timed_calls or c.prompt_cached for c in report.cost_by_stage):
         out.print(time_table(report))
     tot = report.total
