@@ -6,6 +6,7 @@ import pytest
 
 from engine.claims.crosscheck import (
     MAX_HITS_PER_RULE,
+    cadence_contradictions,
     claim_checks,
     conflicting_values,
     cross_check,
@@ -16,7 +17,13 @@ from engine.claims.crosscheck import (
     unbounded_growth,
     untestable_requirements,
 )
-from engine.claims.exposure import decision_without_alternative, missing_timeout, security_exposure, sensitive_data
+from engine.claims.exposure import (
+    address_authentication,
+    decision_without_alternative,
+    missing_timeout,
+    security_exposure,
+    sensitive_data,
+)
 from engine.claims.extract import extract_claims, mermaid_statements, table_rows
 from engine.claims.quantities import quantities, same_amount, violates
 from engine.claims.wishes import is_wish, wish_only
@@ -170,6 +177,18 @@ CASES = [
                              "The API is put in read-only mode for up to two hours.\n", 1),
     (downtime_contradiction, "# Goals\n\nThe migration happens with zero downtime.\n\n# Cutover\n\n"
                              "Both systems run side by side for two hours.\n", 0),
+    # a promise "within N" against a cadence "every M" with M > N: no shared words needed
+    (cadence_contradictions, "# R\n\nA notification is delivered within 1 second.\n\n# Design\n\n"
+                             "The notifier sends them in one batch every 5 minutes.\n", 1),
+    (cadence_contradictions, "# R\n\nA notification is delivered within 10 minutes.\n\n# Design\n\n"
+                             "The notifier sends them in one batch every 5 minutes.\n", 0),
+    (cadence_contradictions, "# R\n\nA notification is delivered within 1 second.\n\n# Design\n\n"
+                             "Old notifications are deleted after 30 days.\n", 0),  # not a cadence
+    (address_authentication, "To check that a call comes from us, compare its source address with our IP ranges.\n",
+     1),
+    (address_authentication, "Receivers check the source address.\n\nEach delivery carries an HMAC signature.\n", 0),
+    (address_authentication, "We log the client IP address of each request.\n", 0),  # not trusted for anything
+    (untestable_requirements, "# R\n\nData must be migrated correctly.\n", 1),
 ]
 
 

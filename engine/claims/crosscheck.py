@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import re
 
-from engine.claims.exposure import decision_without_alternative, missing_timeout, security_exposure, sensitive_data
+from engine.claims.exposure import (
+    address_authentication,
+    decision_without_alternative,
+    missing_timeout,
+    security_exposure,
+    sensitive_data,
+)
 from engine.claims.extract import EXTERNAL_NOUNS, FAILURE
 from engine.claims.model import Claim, Hit
 from engine.claims.quantities import Quantity, same_amount, violates
@@ -22,7 +28,8 @@ STOP = {
 }
 MEASURABLE = re.compile(r"\b(tests?|tested|measured?|metrics?|acceptance|verified|SLO|SLA|p\d{2}|alerts?)\b",
                         re.I)
-VAGUE = re.compile(r"\b(fast|quickly|user[- ]friendly|intuitive|seamless(?:ly)?|scalable|robust|real[- ]time|"
+VAGUE = re.compile(r"\b(fast|quickly|correctly|properly|smoothly|user[- ]friendly|intuitive|seamless(?:ly)?|scalable|"
+                   r"robust|real[- ]time|"
                    r"as soon as possible|highly available|easy|easily|efficient(?:ly)?|secure(?:ly)?|reliable|"
                    r"responsive|instant(?:ly)?)\b", re.I)
 GROWTH = re.compile(r"\b(stores?|stored|keeps?|kept|logs?|logged|retains?|retained|archiv\w+|saves?|saved|"
@@ -40,6 +47,10 @@ OUTAGE = re.compile(r"\bread[- ]only (?:mode|for)\b|\bmaintenance (?:window|mode
                     r"\b(?:are|is) (?:rejected|refused|blocked) during\b|\bdowntime of\b", re.I)
 LATENCY = re.compile(r"\b(p\d{2}|latency|respond\w*|answer\w*|response time)\b", re.I)
 TIMEOUT = re.compile(r"\btime ?outs?\b", re.I)
+# a promise about how soon something happens (delivered, visible, shown within N) ...
+PROMPT = re.compile(r"\b(deliver\w*|visible|appears?|shown|propagat\w*|notif\w*|synced|available)\b", re.I)
+# ... and a cadence that only lets it happen every M ('sends them in one batch every 5 minutes')
+CADENCE = re.compile(r"\b(?:every|each)\s*$", re.I)
 NEAR_LINES = 2
 MAX_HITS_PER_RULE = 40
 MAX_QUANTITIES = 400  # the pair rules compare at most this many quantities (a document has a few dozen)
@@ -111,6 +122,30 @@ def limit_contradictions(claims: list[Claim]) -> list[Hit]:
                                    f"(shared: {', '.join(sorted(shared)) or 'a latency bound and a timeout'})",
                             evidence=a.text, severity="high",
                             strength="certain" if len(shared & wb) >= 2 else "candidate"))
+            if len(hits) >= MAX_HITS_PER_RULE:
+                return hits
+    return hits
+
+
+def cadence_contradictions(claims: list[Claim]) -> list[Hit]:
+    """A promise that something happens within N ('visible on other devices within 5 seconds') while another
+    sentence does it only every M > N ('sync in the background every 15 minutes'): no shared words needed."""
+    hits: list[Hit] = []
+    entries = quantity_entries(claims)
+    promises = [(c, q) for c, q, _ in entries if q.dimension == "time" and q.bound == "upper"
+                and (PROMPT.search(c.text) or LATENCY.search(c.text))]
+    cadences = [(c, q) for c, q, _ in entries if q.dimension == "time" and not q.bound
+                and CADENCE.search(c.text[:q.start])]
+    for a, qa in promises:
+        for b, qb in cadences:
+            if b.id == a.id or not violates(qa, qb):
+                continue
+            hits.append(Hit(rule="limit-contradiction", claims=[a.id, b.id], file=a.file, lines=[a.line, b.line],
+                            title=f"Within {qa.text} ('{a.section}') contradicted by a cadence of every {qb.text} "
+                                  f"('{b.section}')",
+                            detail=f"line {a.line} promises it within {qa.text}; line {b.line} does it only every "
+                                   f"{qb.text}, so most of the time it takes longer",
+                            evidence=a.text, severity="high"))
             if len(hits) >= MAX_HITS_PER_RULE:
                 return hits
     return hits
@@ -217,8 +252,9 @@ def downtime_contradiction(claims: list[Claim]) -> list[Hit]:
     return []
 
 
-RULES = (conflicting_values, limit_contradictions, delivery_guarantee, downtime_contradiction, security_exposure,
-         sensitive_data, dependency_without_failure, missing_timeout, unbounded_growth, untestable_requirements,
+RULES = (conflicting_values, cadence_contradictions, limit_contradictions, delivery_guarantee, downtime_contradiction,
+         security_exposure, address_authentication, sensitive_data, dependency_without_failure, missing_timeout,
+         unbounded_growth, untestable_requirements,
          decision_without_alternative)
 
 

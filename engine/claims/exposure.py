@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from engine.claims.extract import EXTERNAL_NOUNS, FAILURE, SENSITIVE
+from engine.claims.extract import BY_ADDRESS, EXTERNAL_NOUNS, FAILURE, SENSITIVE, SIGNED
 from engine.claims.model import Claim, Hit
 
 PUBLIC = re.compile(r"\b(public[- ]read\w*|publicly (?:readable|accessible|available|listed)|world[- ]readable|"
@@ -17,6 +17,7 @@ REQUEST_ID = re.compile(r"\b([\w`]*id`?)\b[^.;]{0,40}\b(?:from|in) the (?:query(
 AUTHZ = re.compile(r"\b(authori[sz]\w*|belongs? to|owns?|ownership|checked against|scoped to|permission\w*|"
                    r"must match|matches the session)\b", re.I)
 TIMEOUT = re.compile(r"\btime ?outs?\b|\btimed out\b|\bdeadline\b", re.I)
+TRUSTS = re.compile(r"\b(check\w*|verif\w*|authenticat\w*|trust\w*|comes? from|prove\w*|accept\w*|only from)\b", re.I)
 
 
 def security_exposure(claims: list[Claim], all_text: list[str] | None = None) -> list[Hit]:
@@ -37,6 +38,23 @@ def security_exposure(claims: list[Claim], all_text: list[str] | None = None) ->
                                    "(insecure direct object reference)",
                             evidence=c.text, severity="critical"))
     return hits
+
+
+def address_authentication(claims: list[Claim]) -> list[Hit]:
+    """Requests told apart by their source IP address alone, in a document that never signs them (no HMAC,
+    signature or client certificate anywhere): the first such sentence."""
+    if any(SIGNED.search(c.text) for c in claims):
+        return []
+    for c in claims:
+        if (m := BY_ADDRESS.search(c.text)) and TRUSTS.search(c.text):
+            return [Hit(rule="security-exposure", claims=[c.id], file=c.file, lines=[c.line],
+                        title=f"Requests authenticated only by {m.group(0)} ('{c.section}')",
+                        detail="an address says where a request came through, not who sent it: anyone behind the same "
+                               "cloud egress, proxy or NAT can forge or replay it, and nothing signs the request",
+                        evidence=c.text, severity="high",
+                        fix="Sign each request (an HMAC of the body and a timestamp with a per-receiver secret) and "
+                            "have the receiver check it and reject old timestamps.")]
+    return []
 
 
 WHOLE = re.compile(r"\b(complete|full|entire|raw|whole|verbatim|unredacted|as received|in (?:plain|clear) ?text|"

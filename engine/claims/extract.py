@@ -31,6 +31,11 @@ FAILURE = re.compile(r"\b(time ?outs?|timed out|retr(?:y|ies|ied)|fall ?back|deg
 NOTABLE = re.compile(r"\b(all|every|forever|no limit|unlimited|no upper bound|any|public\w*|anyone|anonymous\w*|"
                      r"(?:zero|no) downtime|(?:at most|up to|no more than|maximum of|limited to|capped at) \d+|"
                      r"query string|from the (?:url|request|path|body)|without (?:auth\w*|login))\b", re.I)
+# telling who sent a request by where it came from (engine/claims/exposure.py: forged by anyone behind a shared
+# egress, proxy or NAT): a sentence naming it is a claim
+BY_ADDRESS = re.compile(r"\b(source (?:ip|address)(?:es)?|(?:egress |client |caller'?s? )?ip (?:address(?:es)?|ranges?|"
+                        r"allow-?lists?|white-?lists?)|allow-?listed ips?)\b", re.I)
+SIGNED = re.compile(r"\b(signatures?|signed|signing|hmac|mutual tls|mtls|client certificates?|shared secret)\b", re.I)
 # credentials and personal data: a sentence naming them is a claim (engine/claims/exposure.py checks them)
 SENSITIVE = re.compile(r"\b(request headers|(?:request|response) bod(?:y|ies)|authori[sz]ation headers?|cookies?|"
                        r"session (?:ids?|tokens?)|passwords?|api[- ]keys?|access tokens?|secrets?|credentials?|"
@@ -227,7 +232,8 @@ def extract_claims(file: SourceFile, start: int = 1) -> list[Claim]:
         if source == "diagram":
             kind, tags, deps = "dependency", ["dependency"], dependency_names(text) or deps
             deps = deps or [text.split(": ", 1)[-1].lower()]
-        if kind == "statement" and not NOTABLE.search(text) and not SENSITIVE.search(text):
+        if kind == "statement" and not NOTABLE.search(text) and not SENSITIVE.search(text) \
+                and not BY_ADDRESS.search(text) and not SIGNED.search(text):
             continue
         claims.append(Claim(id=f"CL-{start + len(claims):03d}", kind=kind, text=text[:400], file=file.path, line=line,
                             section=section_at(paths, line), tags=tags, quantities=qs,

@@ -47,3 +47,4 @@ class Hit(BaseModel):
     evidence: str  # the sentence to quote, as written in the document
     severity: Literal["low", "medium", "high", "critical"] = "medium"
     strength: Literal["certain", "candidate", "confirmed", "rejected"] = "certain"
+    fix: str = ""  # a fix for this hit when its rule's usual one (engine/stages/claims.py FIXES) does not fit

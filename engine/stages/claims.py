@@ -202,8 +202,9 @@ def quote_span(ctx: RunContext, hit: Hit) -> tuple[str, int, int]:
 def checker_issue(ctx: RunContext, n: int, hit: Hit) -> Issue:
     """A review issue for one hit, quoting the sentence (or table row, or diagram line) of its first claim."""
     quote, start, end = quote_span(ctx, hit)
+    fix = f"{hit.fix or FIXES[hit.rule]} ({hit.detail})"
     return Issue(id=f"R-{CHECKER.slug}#{n}", title=hit.title[:200], file=hit.file, line_start=start, line_end=end,
-                 evidence=quote[:2000], severity=hit.severity, fix=f"{FIXES[hit.rule]} ({hit.detail})"[:1000],
+                 evidence=quote[:2000], severity=hit.severity, fix=fix[:1000],
                  evidence_status=check_evidence(ctx.target, hit.file, start, end, quote))
 
 
