@@ -31,7 +31,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from engine.llm.logprobs import p_yes_from_logprobs  # noqa: E402
-from engine.stages.common import target_block  # noqa: E402
 from engine.stages.judge import judge_question, judge_system  # noqa: E402
 from engine.target.snapshot import TargetSnapshot  # noqa: E402
 from engine.verify import calibration  # noqa: E402
@@ -131,8 +130,7 @@ def main(argv: list[str] | None = None) -> int:
                     ctx = SimpleNamespace(target=snap, nonce=NONCE.search(stored_user)[1])
                     q = parse_question(stored_user)
                     assert q is not None
-                    system = judge_system(ctx, "local")  # type: ignore[arg-type]
-                    assert target_block(ctx, None, "local") in system  # type: ignore[arg-type]
+                    system = judge_system(ctx)  # type: ignore[arg-type]
                     p_now, timings, wall = ask(server.base_url, system, judge_question(ctx, **q))  # type: ignore[arg-type]
                     row = {"results": folder.name, "case": res["case"], "title": f["title"],
                            "matched": bool(f.get("matched")), "claim_matched": bool(f.get("claim_matched")),

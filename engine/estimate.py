@@ -19,10 +19,9 @@ OUTPUT_SHARE = 0.6  # typical share of max_tokens actually generated (hosted mod
 LOCAL_OUTPUT_SHARE = 0.35  # the embedded 1.5B: 4,637 completion tokens of ~13,300 allowed in a default run
 RULES_TOKENS = 150  # the system prompt's rules, before the target: part of the shared prefix
 USER_TOKENS = 350  # persona and stage instructions of one call (275-300 measured on the Qwen tokenizer), rounded up
-FOCUSED_TOKENS = 150  # the question of a focused call (a claims section or pair): no target prefix
-# stages whose prompts carry only a section or a pair (claims), not the shared target
-FOCUSED = frozenset({"claims"})
-JUDGE_OWN = 60  # the truth judge's own material: the cited lines again (the whole target is its shared prefix)
+FOCUSED_TOKENS = 150  # the question of a focused call (a claims section, a pair, a truth judge): no target prefix
+# stages whose prompts carry only an excerpt (the judge), a section or a pair (claims), not the shared target
+FOCUSED = frozenset({"claims", "judge"})
 
 
 class StageEstimate(BaseModel):
@@ -52,7 +51,8 @@ def estimate(settings: RunSettings, workflow: Workflow, target: TargetSnapshot, 
 
     Every prompt opens with the rules and the target: a local model evaluates that prefix once per view
     (one view when the target fits; else one per persona's focus and one for the panel) and serves the
-    rest of the run's copies from its cache. Focused calls (a claims section or pair) share only the rules.
+    rest of the run's copies from its cache. Focused calls (a claims section or pair, a truth judge's
+    excerpt) share only the rules.
     `analyzer_issues`: the issues the `analyzers` review will add (static analyzers' hits no persona raises):
     each becomes a finding with its own truth-judge call.
     """
@@ -88,7 +88,7 @@ def estimate(settings: RunSettings, workflow: Workflow, target: TargetSnapshot, 
         plan.append(("critique", sr.max_rounds, 0))
         plan.append(("reviews", sr.max_rounds - 1, 0))
     issues = writers * 4 + analyzer_issues
-    plan.append(("judge", issues, JUDGE_OWN))  # one isolated yes/no call per finding (at most `issues`)
+    plan.append(("judge", issues, excerpt))  # one isolated yes/no call per finding (at most `issues`)
     plan.append(("compile", max(1, math.ceil(issues / 6)), excerpt * 3))  # usefulness labels, 6 per call
     models = {settings.model, settings.judge_model, *settings.panel}
     unknown = sorted(m for m in models if price_of(m, settings.prices) is None)

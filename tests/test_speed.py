@@ -68,16 +68,11 @@ def test_fake_run_records_cache_and_timings(tmp_path: Path) -> None:
 def test_every_call_of_a_run_shares_the_rules_and_target_prefix(tmp_path: Path) -> None:
     run_dir, _ = run_fake(tmp_path, personas=3, k=1)
     records = [json.loads(p.read_text()) for p in (run_dir / "calls").glob("*.json")]
+    # the judge's yes/no calls send only their own excerpt (engine/stages/judge.py): no shared target
     systems = {r["messages"][0]["content"] for r in records if r["stage"] != "judge"}
     assert len(systems) == 1  # the example fits: one view for every stage and persona
     system = systems.pop()
     assert "=== FILE: ratelimiter.py" in system and "Your persona" not in system
-    # the truth judge's yes/no calls share the rules and the whole target too; only the answer format differs,
-    # after the target (engine/stages/judge.py)
-    judges = {r["messages"][0]["content"] for r in records if r["stage"] == "judge"}
-    assert len(judges) == 1 and judges != {system}
-    head = system[:system.rindex("<<<END")]
-    assert judges.pop().startswith(head) and head.count("=== FILE: ratelimiter.py") == 1
     users = [json.loads(p.read_text())["messages"][1]["content"] for p in (run_dir / "calls").glob("reviews--*")]
     assert all(u.startswith("You are one reviewer on a review panel.") for u in users)
 
@@ -336,21 +331,13 @@ def test_a_call_without_the_shared_target_gets_the_rules_and_the_organiser_role(
     bare = render_template("prompts/system.md.j2", nonce="n0", target=None, persona=None, plain=False)
     shared = render_template("prompts/system.md.j2", nonce="n0", target="<<<DATA n0>>>\nx\n<<<END n0>>>", persona=None,
                              plain=False)
-    plain = render_template("prompts/system.md.j2", nonce="n0", target="<<<DATA n0>>>\nx\n<<<END n0>>>", persona=None,
-                            plain=True)
     assert "You are impartial." in bare and "The target:" not in bare
-    assert "You are impartial." not in shared
-    # the answer format comes after the target, so JSON calls and one-word calls share the rules and the target
-    end = shared.index("<<<END n0>>>") + len("<<<END n0>>>")
-    assert plain[:end] == shared[:end]
-    assert shared.rstrip().endswith("Answer only with JSON that matches the requested schema.")
-    assert plain.rstrip().endswith("Answer with one word.")
+    assert shared.rstrip().endswith("<<<END n0>>>") and "You are impartial." not in shared
 
 
 def test_focused_calls_carry_an_excerpt_not_the_target(tmp_path: Path) -> None:
-    """The claims calls see a section or a pair: the estimate must not charge them the whole target (it did,
-    and predicted document runs 20-97 % too long). The truth judge shares the whole target's prefix: charged,
-    and served from the cache."""
+    """The truth judge and the claims calls see an excerpt, a section or a pair: the estimate must not charge
+    them the whole target (it did, and predicted document runs 20-97 % too long)."""
     doc = tmp_path / "prd.md"
     doc.write_text("# Goals\n\n" + "The service must answer within 200 ms for every request we get.\n" * 300
                    + "\n# Design\n\nThe worker calls the SMS gateway for each event.\n", encoding="utf-8")
@@ -358,12 +345,9 @@ def test_focused_calls_carry_an_excerpt_not_the_target(tmp_path: Path) -> None:
     est = estimate(settings, load_workflow("single"), ingest(str(doc)), speed=speed(), slots=4)
     rows = {r.stage: r for r in est.stages}
     review = rows["reviews"].prompt_tokens / rows["reviews"].calls
-    claims = rows["claims"]
-    assert claims.calls and claims.prompt_tokens / claims.calls < review / 2
-    assert claims.prompt_cached < claims.prompt_tokens  # only the rules are shared
-    judge = rows["judge"]
-    assert judge.prompt_tokens / judge.calls >= review  # the whole target, then the question
-    assert judge.prompt_tokens - judge.prompt_cached < judge.calls * review / 2  # evaluated: the question alone
+    for stage in ("claims", "judge"):
+        assert rows[stage].calls and rows[stage].prompt_tokens / rows[stage].calls < review / 2
+        assert rows[stage].prompt_cached < rows[stage].prompt_tokens  # only the rules are shared
 
 
 def test_the_estimate_foresees_the_analyzers_findings(tmp_path: Path) -> None:
