@@ -9,14 +9,21 @@ from pydantic import BaseModel
 from engine.config import RunSettings, Workflow
 from engine.llm.providers import context_window, parse_model, price_of
 from engine.llm.speed import Speed, stage_seconds
-from engine.stages.claims import planned_calls
+from engine.stages.claims import planned_calls, planned_checker_issues
 from engine.stages.common import MAX_TOKENS, PROMPT_OVERHEAD, STAGE_ROOM
+from engine.stages.judge import USEFUL_BATCH
 from engine.stages.selection import SHORTLIST
 from engine.target.snapshot import TargetSnapshot
 from engine.tokens import CHARS_PER_TOKEN
 
 OUTPUT_SHARE = 0.6  # typical share of max_tokens actually generated (hosted models; errs high for cost)
 LOCAL_OUTPUT_SHARE = 0.35  # the embedded 1.5B: 4,637 completion tokens of ~13,300 allowed in a default run
+# issues one review raises, on average: 2.8 on code and 4.4 on documents in the embedded 1.5B's ledgers of 21 code
+# and 13 document runs (2026-11-26); a hosted model is planned at 4 (its cost errs high)
+LOCAL_ISSUES = {"code": 3, "document": 4}
+HOSTED_ISSUES = 4
+JUDGE_LINES = 13  # the judge's excerpt: the cited lines and 6 either side (engine/stages/common.py excerpts)
+USEFUL_LINES, USEFUL_ITEM = 5, 40  # per finding in a usefulness batch: its lines and 2 either side, and its item
 RULES_TOKENS = 150  # the system prompt's rules, before the target: part of the shared prefix
 USER_TOKENS = 350  # persona and stage instructions of one call (275-300 measured on the Qwen tokenizer), rounded up
 FOCUSED_TOKENS = 150  # the question of a focused call (a claims section, a pair, a truth judge): no target prefix
@@ -54,7 +61,7 @@ def estimate(settings: RunSettings, workflow: Workflow, target: TargetSnapshot, 
     rest of the run's copies from its cache. Focused calls (a claims section or pair, a truth judge's
     excerpt) share only the rules.
     `analyzer_issues`: the issues the `analyzers` review will add (static analyzers' hits no persona raises):
-    each becomes a finding with its own truth-judge call.
+    each becomes a finding with its own truth-judge call, like the claims checker's on a document.
     """
     n = len(settings.persona_slugs) or settings.personas
     k = min(settings.k, max(n - 1, 0))
@@ -66,6 +73,7 @@ def estimate(settings: RunSettings, workflow: Workflow, target: TargetSnapshot, 
     target_tokens = min(full, shared_budget)
     views = 1 if full <= shared_budget else n + 1
     excerpt = min(400, target_tokens)  # excerpts around cited lines: never more than the target itself
+    per_line = full / max(1, sum(len(f.lines) for f in target.files))  # tokens per target line
     review_spec = workflow.stage("reviews")
     writers = 1 if review_spec is not None and review_spec.writers == "first" else n
     plan: list[tuple[str, int, int]] = []
@@ -87,9 +95,14 @@ def estimate(settings: RunSettings, workflow: Workflow, target: TargetSnapshot, 
     if (sr := workflow.stage("self_review")) is not None:
         plan.append(("critique", sr.max_rounds, 0))
         plan.append(("reviews", sr.max_rounds - 1, 0))
-    issues = writers * 4 + analyzer_issues
-    plan.append(("judge", issues, excerpt))  # one isolated yes/no call per finding (at most `issues`)
-    plan.append(("compile", max(1, math.ceil(issues / 6)), excerpt * 3))  # usefulness labels, 6 per call
+    per_review = LOCAL_ISSUES["document" if target.is_document else "code"] if local else HOSTED_ISSUES
+    checker = planned_checker_issues(target)  # the claims checker's hits no persona raises (documents)
+    issues = writers * per_review + analyzer_issues + checker
+    # one isolated yes/no call per finding, its own excerpt; usefulness labels in batches of USEFUL_BATCH
+    plan.append(("judge", issues, min(excerpt, int(JUDGE_LINES * per_line))))
+    batches = max(1, math.ceil(issues / USEFUL_BATCH))
+    per_batch = math.ceil(issues / batches)
+    plan.append(("compile", batches, min(excerpt * 3, int(per_batch * (USEFUL_LINES * per_line + USEFUL_ITEM)))))
     models = {settings.model, settings.judge_model, *settings.panel}
     unknown = sorted(m for m in models if price_of(m, settings.prices) is None)
     price = price_of(spec, settings.prices)

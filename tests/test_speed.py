@@ -369,3 +369,22 @@ def test_the_estimate_foresees_the_analyzers_findings(tmp_path: Path) -> None:
     doc = tmp_path / "notes.md"
     doc.write_text("# Plan\n\nWe store the data.\n", encoding="utf-8")
     assert expected_analyzer_issues(workflow, ingest(str(doc))) == 0
+
+
+def test_the_estimate_foresees_the_claims_checkers_findings(tmp_path: Path) -> None:
+    """On a document the claims checker's rule hits become findings too (each a truth-judge call)."""
+    from engine.stages.claims import planned_checker_issues
+
+    plain, open_bucket = tmp_path / "plain.md", tmp_path / "bucket.md"
+    plain.write_text("# Plan\n\nWe store the data.\n", encoding="utf-8")
+    open_bucket.write_text("# Storage\n\nThe bucket is configured for public-read.\n", encoding="utf-8")
+    assert planned_checker_issues(ingest(str(plain))) == 0
+    assert planned_checker_issues(ingest(str(open_bucket))) == 1
+    assert planned_checker_issues(ingest(str(Path(__file__).parents[1] / "examples" / "ratelimiter.py"))) == 0
+
+    def judge_calls(path: Path) -> int:
+        settings = RunSettings(run_id="t", target=str(path), model="local:1.5b", workflow="single")
+        return next(r.calls for r in estimate(settings, load_workflow("single"), ingest(str(path))).stages
+                    if r.stage == "judge")
+
+    assert judge_calls(open_bucket) == judge_calls(plain) + 1

@@ -19,7 +19,7 @@ from engine.context import RunContext
 from engine.models import SEVERITY_RANK, Issue, Persona, Review
 from engine.rundir import RunDir
 from engine.schemas import ClaimsOut, ContradictionOut
-from engine.stages.common import MAX_ISSUES, optional_call, system_prompt, wrap, write
+from engine.stages.common import MAX_ISSUES, MAX_TOKENS, optional_call, system_prompt, wrap, write
 from engine.stages.reviews import save_review
 from engine.state import RunState, latest_reviews
 from engine.target.evidence import check_evidence
@@ -75,6 +75,14 @@ def planned_calls(target: TargetSnapshot) -> int:
     return min(len(section_jobs(target)), MAX_SECTION_CALLS) + min(pairs, MAX_PAIR_CALLS)
 
 
+def planned_checker_issues(target: TargetSnapshot) -> int:
+    """The claims checker's issues on a document if no persona raised any of its rules' hits (the usual case on
+    the embedded model): what the estimate plans truth-judge calls for (candidate pairs left out)."""
+    if not target.is_document:
+        return 0
+    return len(unraised(cross_check([c for f in target.files for c in rule_claims(f)]), []))
+
+
 def model_claims(file: SourceFile, lo: int, hi: int, section: str, out: ClaimsOut, known: set[int]) -> list[Claim]:
     """The model's extra claims for one section, kept only at a line of the section the rules did not claim."""
     added = []
@@ -93,7 +101,7 @@ async def call(ctx: RunContext, subject: str, schema: type[Any], prompt: str, **
     user = render_template(f"prompts/{prompt}.md.j2", **values).strip()
     return await ctx.gateway.structured(stage="claims", persona="panel", subject=subject,
                                         model=ctx.settings.judge_model, schema=schema,
-                                        system=system_prompt(ctx, None), user=user, max_tokens=300)
+                                        system=system_prompt(ctx, None), user=user, max_tokens=MAX_TOKENS["claims"])
 
 
 async def section_claims(ctx: RunContext, n: int, f: Any, section: str, lo: int, hi: int, claims: list[Claim],

@@ -21,7 +21,7 @@ T = TypeVar("T", bound=BaseModel)
 
 MAX_TOKENS = {
     "personas": 1400, "reviews": 1000, "picks": 300, "responses": 850, "rebuttals": 750,
-    "findings": 600, "compile": 600, "judge": 5, "critique": 500, "verify": 300,
+    "findings": 600, "compile": 600, "judge": 5, "critique": 500, "verify": 300, "claims": 300,
 }
 MAX_ISSUES = 5
 PROMPT_OVERHEAD = 900  # tokens for the system prompt and instructions around the target
