@@ -30,7 +30,6 @@ from engine.claims.model import Hit  # noqa: E402
 from engine.models import Review  # noqa: E402
 from engine.stages.claims import FIXES, unraised  # noqa: E402
 from engine.target.ingest import ingest  # noqa: E402
-from engine.verify.features import set_aside_reason  # noqa: E402
 
 QUALITY = ROOT / "benchmarks" / "quality.py"
 
@@ -80,8 +79,7 @@ def replay(folder: Path, q: Any, defects: dict[str, list[Any]]) -> int:
         checker = next((x for x in debate["reviews"] if x["persona"] == "claims-checker"), {"issues": []})
         before = {(i["line_start"], i["title"]) for i in checker["issues"]}
         raised = [h for h in unraised(hits, reviews) if (h.lines[0], h.title[:200]) not in before]
-        kept = [found_of(q.S, f) for f in r["findings"]
-                if not set_aside_reason(f["title"], f["file"], f["personas"], f["evidence_status"])]
+        kept = [found_of(q.S, f) for f in q.backfill_set_aside(r, force=True)["findings"] if not f["set_aside"]]
         extra = [q.S.Found(file=h.file, line_start=h.lines[0], line_end=h.lines[0], title=h.title, evidence=h.evidence,
                            fix=f"{FIXES[h.rule]} ({h.detail})") for h in raised]
         s = q.S.score_case(case, kept + extra, defects.get(case, []), q.doc_sections(q.CORPUS / case))

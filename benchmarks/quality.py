@@ -261,11 +261,11 @@ def mark_labels(result: dict[str, Any], defects: list[Any], spec: dict[str, Any]
     return backfill_set_aside(result)
 
 
-def backfill_set_aside(result: dict[str, Any]) -> dict[str, Any]:
+def backfill_set_aside(result: dict[str, Any], force: bool = False) -> dict[str, Any]:
     """Results stored before the engine set claims aside get `set_aside` from the engine's own rule as it is
     today (again on every load), with each quote located again by today's matcher on the case's files
-    (`set_aside_backfilled` says so)."""
-    if all("set_aside" in f for f in result["findings"]) and not result.get("set_aside_backfilled"):
+    (`set_aside_backfilled` says so); `force`: every result (benchmarks/claims.py --replay)."""
+    if not force and all("set_aside" in f for f in result["findings"]) and not result.get("set_aside_backfilled"):
         return result
     from engine.target.evidence import locate_quote
     from engine.target.ingest import ingest
