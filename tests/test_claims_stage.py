@@ -83,6 +83,18 @@ def test_unraised_keeps_strong_hits_no_persona_raised() -> None:
     assert [h.lines[0] for h in unraised(hits, reviews)] == [41, 30, 51]
 
 
+def test_the_checker_raises_more_than_a_reviewers_five_issues() -> None:
+    """Its hits are deterministic: a sixth (a medium-severity untestable requirement under five high hits, seen on
+    a held-out document) is raised too; beyond MAX_CHECKER_ISSUES the least severe are left out."""
+    from engine.stages.claims import MAX_CHECKER_ISSUES
+
+    six = [hit("unbounded-growth", 10 * n) for n in range(1, 6)] + [hit("untestable-requirement", 99, "certain",
+                                                                      "medium")]
+    assert [h.lines[0] for h in unraised(six, [])][-1] == 99
+    many = [hit("unbounded-growth", n) for n in range(1, MAX_CHECKER_ISSUES + 4)]
+    assert len(unraised(many, [])) == MAX_CHECKER_ISSUES and len(unraised(many, [], cap=None)) == len(many)
+
+
 def test_an_issue_that_will_be_set_aside_does_not_hide_a_hit() -> None:
     """Seen on a held-out document: a reviewer's "Unbounded cost" with no quote found in the document sat on the
     lines of two rules' hits (personal data stored whole, kept indefinitely), so the hits were not raised, and the

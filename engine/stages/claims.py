@@ -19,7 +19,7 @@ from engine.context import RunContext
 from engine.models import SEVERITY_RANK, Issue, Persona, Review
 from engine.rundir import RunDir
 from engine.schemas import ClaimsOut, ContradictionOut
-from engine.stages.common import MAX_ISSUES, MAX_TOKENS, optional_call, system_prompt, wrap, write
+from engine.stages.common import MAX_TOKENS, optional_call, system_prompt, wrap, write
 from engine.stages.reviews import save_review
 from engine.state import RunState, latest_reviews
 from engine.target.evidence import check_evidence
@@ -28,6 +28,9 @@ from engine.verify.features import set_aside_reason
 
 MAX_PAIR_CALLS = 4  # "do these two statements contradict?" calls per run, for pairs the rules only shortlist
 MAX_SECTION_CALLS = 6  # "which statements did the rules miss?" calls per run, one section each
+# the checker's issues: deterministic hits, not a model's output, so more than a reviewer's MAX_ISSUES (a 6th hit
+# below five more severe ones was dropped: a held-out document's untestable requirement, 2026-11-27)
+MAX_CHECKER_ISSUES = 8
 MIN_SECTION_LINES = 3
 MAX_QUOTE_LINES = 6
 CHECKER = Persona(slug=CLAIMS_CHECKER, name="Claims checker", role="mechanical cross-checks of the document's claims",
@@ -184,8 +187,8 @@ def raised_by(hit: Hit, issue: Issue) -> bool:
     return len(stems(f"{hit.title} {hit.detail}") & stems(f"{issue.title} {issue.fix}")) >= 2
 
 
-def unraised(hits: list[Hit], reviews: list[Review]) -> list[Hit]:
-    """Hits strong enough to raise that no persona's issue already raises, most severe first."""
+def unraised(hits: list[Hit], reviews: list[Review], cap: int | None = MAX_CHECKER_ISSUES) -> list[Hit]:
+    """Hits strong enough to raise that no persona's issue already raises, most severe first (the first `cap`)."""
     # an issue the report will set aside (no quote found, a checklist heading as title) raises nothing
     issues = [i for r in reviews for i in r.issues
               if i.evidence_status is None or set_aside_reason(i.title, i.file, [r.persona], i.evidence_status) is None]
@@ -193,7 +196,7 @@ def unraised(hits: list[Hit], reviews: list[Review]) -> list[Hit]:
                                                                         "decision-without-alternative")
             or h.rule == "untestable-requirement" and h.strength == "certain"]
     keep = [h for h in keep if not any(raised_by(h, i) for i in issues)]
-    return sorted(keep, key=lambda h: -SEVERITY_RANK[h.severity])[:MAX_ISSUES]
+    return sorted(keep, key=lambda h: -SEVERITY_RANK[h.severity])[:cap]
 
 
 def quote_span(ctx: RunContext, hit: Hit) -> tuple[str, int, int]:
@@ -219,14 +222,17 @@ def checker_issue(ctx: RunContext, n: int, hit: Hit) -> Issue:
 def check_claims(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Stage: after the reviews join, a `claims-checker` review of the cross-check hits no persona raised."""
     ctx = runtime.context
-    hits = unraised(state.get("claim_hits", []), list(latest_reviews(state.get("reviews", [])).values()))
+    every = unraised(state.get("claim_hits", []), list(latest_reviews(state.get("reviews", [])).values()), cap=None)
+    hits = every[:MAX_CHECKER_ISSUES]
     if not ctx.target.is_document or not hits:
         return {}
+    notes = [f"claims checker: {len(every) - len(hits)} least severe hit(s) beyond its {MAX_CHECKER_ISSUES} issues "
+             "left out of the findings (claims.md lists them)"] if len(every) > len(hits) else []
     issues = [checker_issue(ctx, n, h) for n, h in enumerate(hits, 1)]
     abstract = (f"Mechanical cross-checks of the document's claims found {len(issues)} problem(s) no reviewer raised, "
                 f"led by: {issues[0].title}.")
     review = Review(id=f"R-{CHECKER.slug}", persona=CHECKER.slug, model="rules", abstract=abstract, issues=issues,
                     derived_from=["claims", "target"])
     save_review(ctx, CHECKER, review, RunDir.review_file(CHECKER.slug))
-    return {"reviews": [review]}
+    return {"reviews": [review], **({"notes": notes} if notes else {})}
 
