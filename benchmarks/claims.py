@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from engine.claims.crosscheck import cross_check  # noqa: E402
 from engine.claims.extract import extract_claims  # noqa: E402
-from engine.claims.model import Hit  # noqa: E402
+from engine.claims.model import Claim, Hit  # noqa: E402
 from engine.models import Review  # noqa: E402
 from engine.stages.claims import FIXES, unraised  # noqa: E402
 from engine.target.ingest import ingest  # noqa: E402
@@ -63,8 +63,20 @@ def found_of(score: Any, f: dict[str, Any]) -> Any:
                        evidence=f["evidence"], fix=f["fix"])
 
 
+def today_hits(stored: dict[str, Any]) -> list[Hit]:
+    """Today's rules over a run's stored claims (the rules' and the model's), each candidate pair keeping the
+    verdict the run's model gave it (a pair it never asked about stays a candidate, so it raises nothing)."""
+    verdicts = {(h["rule"], frozenset(h["claims"])): h["strength"] for h in stored["hits"]
+                if h["strength"] in ("confirmed", "rejected")}
+    out = []
+    for h in cross_check([Claim(**c) for c in stored["claims"]]):
+        verdict = verdicts.get((h.rule, frozenset(h.claims))) if h.strength == "candidate" else None
+        out.append(h.model_copy(update={"strength": verdict}) if verdict else h)
+    return out
+
+
 def replay(folder: Path, q: Any, defects: dict[str, list[Any]]) -> int:
-    """Today's `unraised` and set-aside rule over stored document runs: reported flaws and precision."""
+    """Today's rules, `unraised` and set-aside rule over stored document runs: reported flaws and precision."""
     totals = [0, 0, 0, 0]  # flaws, flaws found, reported findings, reported naming a flaw
     for path in sorted((folder / "results").glob("*.json")):
         r = json.loads(path.read_text(encoding="utf-8"))
@@ -73,7 +85,7 @@ def replay(folder: Path, q: Any, defects: dict[str, list[Any]]) -> int:
             run = folder / "run-records" / run.name
         if not case.startswith("doc_") or not (run / "claims.json").exists():
             continue
-        hits = [Hit(**h) for h in json.loads((run / "claims.json").read_text(encoding="utf-8"))["hits"]]
+        hits = today_hits(json.loads((run / "claims.json").read_text(encoding="utf-8")))
         debate = json.loads((run / "debate.json").read_text(encoding="utf-8"))
         reviews = [Review(**x) for x in debate["reviews"] if x["persona"] != "claims-checker"]
         checker = next((x for x in debate["reviews"] if x["persona"] == "claims-checker"), {"issues": []})

@@ -172,6 +172,9 @@ CASES = [
     (sensitive_data, "Every query is stored with the customer's e-mail address and IP address.\n", 1),
     (sensitive_data, "We log every query with the IP address.\n\nIP addresses are hashed before storage.\n", 0),
     (sensitive_data, "Provider calls use an API key stored in the secrets manager.\n", 0),
+    (sensitive_data, "We log every request with the phone number.\n\nAll personal data is encrypted at rest.\n", 0),
+    # protecting something else is not protecting the data (a model-added claim silenced the rule on a document)
+    (sensitive_data, "We log every request with the phone number.\n\nThe parser strips the country name.\n", 1),
     (sensitive_data, "State changes are recorded: role changes, API-key creation and revocation.\n", 0),
     (downtime_contradiction, "# Goals\n\nThe migration happens with zero downtime.\n\n# Cutover\n\n"
                              "The API is put in read-only mode for up to two hours.\n", 1),

@@ -63,14 +63,15 @@ WHOLE = re.compile(r"\b(complete|full|entire|raw|whole|verbatim|unredacted|as re
 PROTECTED = re.compile(r"\b(redact\w*|mask\w*|scrub\w*|strip\w*|hash\w*|encrypt\w*|anonymi[sz]\w*|"
                        r"pseudonymi[sz]\w*|tokeni[sz]\w*|exclud\w*|omit\w*|never (?:stored|logged|recorded)|"
                        r"filtered out|removed before)\b", re.I)
+PERSONAL = re.compile(r"\b(personal (?:data|information)|pii|sensitive|confidential)\b", re.I)
 KEPT_SAFE = re.compile(r"\b(secrets? manager|vault|key management|kms|keychain|hsm)\b", re.I)  # where secrets belong
 
 
 def sensitive_data(claims: list[Claim]) -> list[Hit]:
-    """Credentials or personal data stored, logged or passed on whole, in a document that never says they are
-    redacted, masked, hashed, encrypted or left out (one hit per sentence; the first three)."""
-    if any(PROTECTED.search(c.text) for c in claims):
-        return []
+    """Credentials or personal data stored, logged or passed on whole, in a document where no sentence about such
+    data says it is redacted, masked, hashed, encrypted or left out (one hit per sentence; the first three)."""
+    if any(PROTECTED.search(c.text) and (SENSITIVE.search(c.text) or PERSONAL.search(c.text)) for c in claims):
+        return []  # a sentence protects such data ("IP addresses are hashed"); "strips the country name" does not
     hits = []
     for c in claims:
         found = list(dict.fromkeys(m.group(0).lower() for m in SENSITIVE.finditer(c.text)))
