@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from engine.claims.crosscheck import cross_check  # noqa: E402
 from engine.claims.extract import extract_claims  # noqa: E402
-from engine.claims.model import Claim, Hit  # noqa: E402
+from engine.claims.model import CLAIMS_CHECKER, Claim, Hit  # noqa: E402
 from engine.models import Review  # noqa: E402
 from engine.stages.claims import FIXES, unraised  # noqa: E402
 from engine.target.ingest import ingest  # noqa: E402
@@ -76,7 +76,8 @@ def today_hits(stored: dict[str, Any]) -> list[Hit]:
 
 
 def replay(folder: Path, q: Any, defects: dict[str, list[Any]]) -> int:
-    """Today's rules, `unraised` and set-aside rule over stored document runs: reported flaws and precision."""
+    """Today's rules, `unraised` and set-aside rule over stored document runs: reported flaws and precision (a
+    finding only the claims checker raised is dropped when today's rules no longer raise its hit)."""
     totals = [0, 0, 0, 0]  # flaws, flaws found, reported findings, reported naming a flaw
     for path in sorted((folder / "results").glob("*.json")):
         r = json.loads(path.read_text(encoding="utf-8"))
@@ -87,11 +88,15 @@ def replay(folder: Path, q: Any, defects: dict[str, list[Any]]) -> int:
             continue
         hits = today_hits(json.loads((run / "claims.json").read_text(encoding="utf-8")))
         debate = json.loads((run / "debate.json").read_text(encoding="utf-8"))
-        reviews = [Review(**x) for x in debate["reviews"] if x["persona"] != "claims-checker"]
-        checker = next((x for x in debate["reviews"] if x["persona"] == "claims-checker"), {"issues": []})
+        reviews = [Review(**x) for x in debate["reviews"] if x["persona"] != CLAIMS_CHECKER]
+        checker = next((x for x in debate["reviews"] if x["persona"] == CLAIMS_CHECKER), {"issues": []})
         before = {(i["line_start"], i["title"]) for i in checker["issues"]}
-        raised = [h for h in unraised(hits, reviews) if (h.lines[0], h.title[:200]) not in before]
-        kept = [found_of(q.S, f) for f in q.backfill_set_aside(r, force=True)["findings"] if not f["set_aside"]]
+        today = unraised(hits, reviews)
+        raised = [h for h in today if (h.lines[0], h.title[:200]) not in before]
+        # a finding only the checker raised, for a hit today's rules no longer raise, goes
+        gone = {(i["line_start"], i["title"]) for i in checker["issues"]} - {(h.lines[0], h.title[:200]) for h in today}
+        kept = [found_of(q.S, f) for f in q.backfill_set_aside(r, force=True)["findings"] if not f["set_aside"]
+                and not (f["personas"] == [CLAIMS_CHECKER] and (f["line_start"], f["title"]) in gone)]
         extra = [q.S.Found(file=h.file, line_start=h.lines[0], line_end=h.lines[0], title=h.title, evidence=h.evidence,
                            fix=f"{FIXES[h.rule]} ({h.detail})") for h in raised]
         s = q.S.score_case(case, kept + extra, defects.get(case, []), q.doc_sections(q.CORPUS / case))
