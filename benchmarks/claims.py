@@ -28,7 +28,7 @@ from engine.claims.crosscheck import cross_check  # noqa: E402
 from engine.claims.extract import extract_claims  # noqa: E402
 from engine.claims.model import CLAIMS_CHECKER, Claim, Hit  # noqa: E402
 from engine.models import Review  # noqa: E402
-from engine.stages.claims import FIXES, unraised  # noqa: E402
+from engine.stages.claims import hit_fix, unraised  # noqa: E402
 from engine.target.ingest import ingest  # noqa: E402
 
 QUALITY = ROOT / "benchmarks" / "quality.py"
@@ -54,7 +54,7 @@ def checker_findings(case_dir: Path, score: Any) -> list[Any]:
             line = h.lines[0]
             out.append(score.Found(file=str(path.relative_to(case_dir)), line_start=line, line_end=line,
                                    title=h.title, evidence=f.lines[line - 1].strip(),
-                                   fix=f"{FIXES[h.rule]} ({h.detail})"))
+                                   fix=hit_fix(h)))
     return out
 
 
@@ -94,11 +94,11 @@ def replay(folder: Path, q: Any, defects: dict[str, list[Any]]) -> int:
         today = unraised(hits, reviews)
         raised = [h for h in today if (h.lines[0], h.title[:200]) not in before]
         # a finding only the checker raised, for a hit today's rules no longer raise, goes
-        gone = {(i["line_start"], i["title"]) for i in checker["issues"]} - {(h.lines[0], h.title[:200]) for h in today}
+        gone = before - {(h.lines[0], h.title[:200]) for h in today}
         kept = [found_of(q.S, f) for f in q.backfill_set_aside(r, force=True)["findings"] if not f["set_aside"]
                 and not (f["personas"] == [CLAIMS_CHECKER] and (f["line_start"], f["title"]) in gone)]
         extra = [q.S.Found(file=h.file, line_start=h.lines[0], line_end=h.lines[0], title=h.title, evidence=h.evidence,
-                           fix=f"{FIXES[h.rule]} ({h.detail})") for h in raised]
+                           fix=hit_fix(h)) for h in raised]
         s = q.S.score_case(case, kept + extra, defects.get(case, []), q.doc_sections(q.CORPUS / case))
         totals = [totals[0] + s.defects, totals[1] + len(s.found_defects), totals[2] + s.findings,
                   totals[3] + s.matched_findings]

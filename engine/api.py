@@ -23,6 +23,7 @@ from engine.models import Report
 from engine.options import RunOptions, first_given, given, one_line, run_options
 from engine.profiles import expand_panel, load_profile
 from engine.rundir import RunDir
+from engine.stages.verify import analyzer_tools
 from engine.target import ingest
 from engine.target.snapshot import TargetSnapshot
 from engine.verify.analyzers import analyzable, run_analyzers
@@ -139,8 +140,7 @@ def measured_speed(settings: RunSettings) -> Speed | None:
 def expected_analyzer_issues(workflow: Any, snapshot: TargetSnapshot) -> int:
     """How many issues the `analyzers` review will add: the workflow's analyzers run now (a second or two, no
     model), counted as if no persona raised any of their hits (the usual case on the embedded model)."""
-    spec = workflow.stage("verify")
-    tools = list(spec.analyzers) if spec is not None else []
+    tools = analyzer_tools(workflow)
     if not tools or not analyzable(snapshot):
         return 0
     review = analyzer_review(run_analyzers(snapshot, tools), [], {})

@@ -210,10 +210,15 @@ def quote_span(ctx: RunContext, hit: Hit) -> tuple[str, int, int]:
     return raw or hit.evidence, line, line
 
 
+def hit_fix(hit: Hit) -> str:
+    """The fix a hit's finding proposes: the hit's own, else its rule's, with what the rule saw."""
+    return f"{hit.fix or FIXES[hit.rule]} ({hit.detail})"
+
+
 def checker_issue(ctx: RunContext, n: int, hit: Hit) -> Issue:
     """A review issue for one hit, quoting the sentence (or table row, or diagram line) of its first claim."""
     quote, start, end = quote_span(ctx, hit)
-    fix = f"{hit.fix or FIXES[hit.rule]} ({hit.detail})"
+    fix = hit_fix(hit)
     return Issue(id=f"R-{CHECKER.slug}#{n}", title=hit.title[:200], file=hit.file, line_start=start, line_end=end,
                  evidence=quote[:2000], severity=hit.severity, fix=fix[:1000],
                  evidence_status=check_evidence(ctx.target, hit.file, start, end, quote))

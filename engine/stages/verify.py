@@ -10,6 +10,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from engine.claims.crosscheck import claim_checks
+from engine.config import Workflow
 from engine.context import RunContext
 from engine.errors import ConfigError
 from engine.rundir import RunDir
@@ -31,9 +32,14 @@ from engine.verify.gather import (
 from engine.verify.matching import ANALYZERS, ANALYZERS_PERSONA, analyzer_review
 
 
-def _tools(ctx: RunContext) -> list[str]:
-    spec = ctx.workflow.stage("verify")
+def analyzer_tools(workflow: Workflow) -> list[str]:
+    """The analyzers a workflow's verify stage runs (none without one)."""
+    spec = workflow.stage("verify")
     return list(spec.analyzers) if spec is not None else []
+
+
+def _tools(ctx: RunContext) -> list[str]:
+    return analyzer_tools(ctx.workflow)
 
 
 async def analyzers(ctx: RunContext) -> AnalyzerRun:
