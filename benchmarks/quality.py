@@ -47,7 +47,7 @@ FINDING_KEYS = ("file", "line_start", "line_end", "title", "evidence", "fix", "s
 SCORE_KEYS = ("truth", "usefulness", "scored_by", "judge_mode", "judge_p_yes", "features", "calibration")
 COLUMNS = ["workflow", "cases", "defects", "found", "recall", "precision", "F1", "F1 strict", "truth-AUROC",
            "AUROC strict", "judged", "findings", "clean FP", "set aside", "reported: found / precision / F1 strict",
-           "calls", "tokens", "wall s"]
+           "truth ≥ 0.5: found / findings / precision", "calls", "tokens", "wall s"]
 
 
 _LOOP: asyncio.AbstractEventLoop | None = None
@@ -280,6 +280,34 @@ def backfill_set_aside(result: dict[str, Any], force: bool = False) -> dict[str,
     return result
 
 
+def load_calibration_file(ap: argparse.ArgumentParser, path: Path) -> Any:
+    """A calibration file for --calibration, or the parser's one-line error."""
+    from engine.errors import ConfigError
+    from engine.verify import calibration
+
+    try:
+        return calibration.load(path)
+    except ConfigError as exc:
+        ap.error(str(exc))
+
+
+def rescored(result: dict[str, Any], cal: Any, out: Path) -> dict[str, Any]:
+    """A copy of a stored result whose findings' truth is `cal`'s prediction from their stored features (those
+    added since the run computed from its stored fields and claims hits); a reproduced finding keeps the floor."""
+    from engine.stages.compile import REPRODUCED_FLOOR
+    from engine.verify.fitting import backfilled, stored_hits
+
+    hits = stored_hits(result, out)
+    findings = []
+    for f in result["findings"]:
+        if f.get("features"):
+            x = backfilled(f, hits)
+            t = round(predict(cal, x), 2)
+            f = {**f, "features": x, "truth": max(t, REPRODUCED_FLOOR) if f.get("reproducer") == "reproduced" else t}
+        findings.append(f)
+    return {**result, "findings": findings, "calibration_rescored": cal.name}
+
+
 def find_partial(out: Path, workflow: str, case: str) -> Path | None:
     """The latest run directory of (workflow, case) that was interrupted after its first call, if any."""
     prefix = f"{workflow}-{case}-".replace("_", "-")
@@ -373,11 +401,14 @@ def summarise(workflow: str, results: list[dict[str, Any]], defects: dict[str, l
     agg = S.aggregate(scores)
     strict = S.aggregate([score_result(r, defects[r["case"]], strict=True) for r in results])
     reported = S.aggregate([score_result(r, defects[r["case"]], strict=True, reported=True) for r in results])
+    trusted = S.aggregate([score_result(r, defects[r["case"]], strict=True, reported=True, min_truth=0.5)
+                           for r in results])
     return {
         "workflow": workflow, **agg,
         "strict": {k: strict[k] for k in ("found", "matched", "recall", "precision", "f1", "truth_auroc")},
         "reported": {k: reported[k] for k in ("found", "findings", "matched", "recall", "precision", "f1",
                                               "clean_findings")},
+        "trusted": {k: trusted[k] for k in ("found", "findings", "matched", "recall", "precision", "clean_findings")},
         "set_aside": sum(bool(f.get("set_aside")) for r in results for f in r["findings"]),
         "calls": sum(r["calls"] for r in results), "tokens": sum(r["tokens"] for r in results),
         "wall_s": round(sum(r["wall_s"] for r in results), 1),
@@ -399,6 +430,7 @@ def table(rows: list[dict[str, Any]]) -> str:
                  fmt(r["strict"]["truth_auroc"]), fmt(r["judged"]), r["findings"],
                  r["clean_findings"], r["set_aside"],
                  f"{r['reported']['found']} / {fmt(r['reported']['precision'])} / {fmt(r['reported']['f1'])}",
+                 f"{r['trusted']['found']} / {r['trusted']['findings']} / {fmt(r['trusted']['precision'])}",
                  r["calls"], r["tokens"], fmt(float(r["wall_s"]), 1)]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines)
@@ -438,10 +470,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print the rows as JSON instead of a table")
     ap.add_argument("--execute", action="store_true",
                     help="run each finding's reproducer in the sandbox (review --execute) and report what it decided")
+    ap.add_argument("--calibration", type=Path, default=None,
+                    help="with --no-run: score every stored finding's truth again under this calibration file "
+                         "(from its stored features, those added since computed from its stored fields)")
     ap.add_argument("--prompts", type=Path, default=None,
                     help="folder of prompt templates (prompts/<stage>.md.j2) overriding templates/ for an A/B test")
     args = ap.parse_args(argv)
     args.prompt_hashes = use_prompts(args.prompts) if args.prompts else {}
+    if args.calibration and not args.no_run:
+        ap.error("--calibration rescores stored results: use it with --no-run")
+    cal = load_calibration_file(ap, args.calibration) if args.calibration else None
     args.engine = engine_fingerprint()  # at start: the code this process runs, whatever is edited meanwhile
     try:
         labels = load_labels()
@@ -464,6 +502,9 @@ def main(argv: list[str] | None = None) -> int:
             stored = json.loads(path.read_text(encoding="utf-8")) if path.exists() and not args.fresh else None
             if stored is not None and (stored["error"] is None or args.no_run):
                 stored = mark_labels(stored, defects[case], labels["cases"][case])
+                if cal is not None:
+                    results[w].append(rescored(stored, cal, out))
+                    continue  # a what-if: the stored file keeps the truth its run gave
                 if args.no_run and not args.fresh:
                     path.write_text(json.dumps(stored, indent=1), encoding="utf-8")  # labels follow the scorer
                 results[w].append(stored)  # a failed run is tried again unless only tabulating

@@ -258,3 +258,30 @@ def test_extract_from_a_pdf(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert [(c.kind, c.section, c.text) for c in claims] == [
         ("limit", "Limits", "Uploads must be at most 5 MB."), ("statement", "Storage", "We keep every upload forever.")]
     assert [h.rule for h in cross_check(claims)] == ["unbounded-growth"]
+
+
+def test_a_pair_another_rule_is_certain_about_is_not_shortlisted_again() -> None:
+    """The cadence rule is certain about "within 1 second" against "every 5 minutes"; the limit rule would also
+    shortlist the same two sentences for a model call, and the report would list the flaw twice."""
+    doc = ("# Requirements\n\nA notification is delivered to the customer within 1 second of the change.\n\n"
+           "# Design\n\nThe notifier collects notification events and sends them in one batch every 5 minutes.\n")
+    hits = [h for h in cross_check(claims_of(doc)) if len(h.claims) == 2]
+    assert [(h.rule, h.strength) for h in hits] == [("limit-contradiction", "certain")]
+    assert "cadence" in hits[0].title
+
+
+@pytest.mark.parametrize(("doc", "pairs"), [
+    # the situation today, in a problem section, is not a design value a limit can contradict
+    ("# Problem\n\n58 % of users on a phone said sync was slow.\n\n# Requirements\n\n"
+     "Background sync on a phone must use less than 1 % of battery per day.\n", 0),
+    # a project plan's calendar time is not a duration of the system
+    ("# Requirements\n\nEvery report arrives within 2 hours of its schedule.\n\n# Rollout\n\n"
+     "The reports run behind a flag for three weeks before everyone gets them.\n", 0),
+    # ... but a plan's rate is the system's: 60 per minute against 20 per second is still compared
+    ("# Limits\n\nEach client may send at most 60 requests per minute.\n\n# Rollout\n\n"
+     "In the first phase each client may send 20 requests per second.\n", 1),
+    ("# Requirements\n\nEvery report arrives within 2 hours of its schedule.\n\n# Design\n\n"
+     "A report can wait in the queue for 3 hours when the workers are busy.\n", 1),
+])
+def test_pair_rules_compare_only_the_designs_own_numbers(doc: str, pairs: int) -> None:
+    assert len([h for h in cross_check(claims_of(doc)) if len(h.claims) == 2]) == pairs

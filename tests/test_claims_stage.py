@@ -20,7 +20,7 @@ A notification is delivered to the customer within 1 second of the change.
 
 ## Design
 
-The notifier calls the push provider for each event, and sends them in one batch every 5 minutes.
+The notifier calls the push provider for each event, and holds a notification for 5 minutes when it fails.
 
 
 

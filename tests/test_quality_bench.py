@@ -86,3 +86,24 @@ def test_split_picks_held_out_cases_and_reports_them_in_their_own_table(tmp_path
     with pytest.raises(SystemExit):
         bench.main([*args, "--split", "tuning"])  # a held-out case is not in the tuning split
     assert "not in the tuning split" in capsys.readouterr().err
+
+
+def test_stored_results_rescored_under_another_calibration_without_a_model_call(tmp_path: Path, capsys) -> None:
+    """--no-run --calibration FILE: each stored finding's truth from its stored features under that file (a
+    what-if: the stored results keep the truth their run gave); without --no-run it is refused."""
+    bench = _load_bench()
+    args = ["--workflow", "single", "--model", "fake", "--cases", "doc_export_api", "--out", str(tmp_path)]
+    assert bench.main(args) == 0
+    capsys.readouterr()
+    stored = (tmp_path / "results" / "single__doc_export_api.json").read_text()
+    from engine.verify import calibration
+
+    high = calibration.shipped().model_copy(update={"name": "all-true", "intercept": 9.0})
+    path = calibration.save(high, tmp_path / "all-true.json")
+    assert bench.main([*args, "--no-run", "--json", "--calibration", str(path)]) == 0
+    row = json.loads(capsys.readouterr().out)[0]
+    assert row["trusted"]["findings"] == row["findings"] - row["set_aside"] > 0  # every reported one now >= 0.5
+    assert (tmp_path / "results" / "single__doc_export_api.json").read_text() == stored
+    with pytest.raises(SystemExit):
+        bench.main([*args, "--calibration", str(path)])
+    assert "use it with --no-run" in capsys.readouterr().err

@@ -74,6 +74,10 @@ ANALYZER = Check(kind="analyzer:ruff", outcome="supports", detail="B006 mutable 
 BANDIT = Check(kind="analyzer:bandit", outcome="supports", detail="pickle", data={"test_id": "B301"})
 
 
+def CLAIMS(strength: str, outcome: str = "supports") -> Check:  # noqa: N802 - reads like the constants above
+    return Check(kind="claims", outcome=outcome, detail="limit-contradiction: d", data={"strength": strength})
+
+
 @pytest.mark.parametrize(("signals", "expected"), [
     (Signals(evidence_status="verified"), {"quote_verified": 1.0, "severity": -0.5}),
     (Signals(evidence_status="moved", severity="critical"), {"severity": 1.5}),
@@ -112,6 +116,14 @@ BANDIT = Check(kind="analyzer:bandit", outcome="supports", detail="pickle", data
     (Signals(evidence_status="moved", raisers=9, agree=2, disagree=1, concede=7, maintain=1),
      {"raisers": 4.0, "agree": 2.0, "disagree": 1.0, "concede": 5.0, "maintain": 1.0, "severity": -0.5}),
     (Signals(evidence_status="moved", judge_p_yes=0.75), {"judge": round(math.log(3), 4), "severity": -0.5}),
+    # a document's claims cross-checks: the strongest supporting one decides; a candidate or a rest-on note none
+    (Signals(evidence_status="verified", checks=[CLAIMS("confirmed"), CLAIMS("certain")]),
+     {"quote_verified": 1.0, "claims_certain": 1.0, "severity": -0.5}),
+    (Signals(evidence_status="verified", checks=[CLAIMS("confirmed")]),
+     {"quote_verified": 1.0, "claims_confirmed": 1.0, "severity": -0.5}),
+    (Signals(evidence_status="verified", checks=[CLAIMS("candidate", "inconclusive"),
+                                                 Check(kind="claims", outcome="inconclusive", detail="rests on")]),
+     {"quote_verified": 1.0, "severity": -0.5}),
     (Signals(evidence_status="moved", judge_p_yes=1.0), {"judge": round(math.log(0.98 / 0.02), 4),
                                                          "severity": -0.5}),
 ])
@@ -149,7 +161,32 @@ def test_the_checklist_headings_are_the_review_prompts() -> None:
 def test_stored_findings_get_features_added_since(tmp_path: Path) -> None:
     old = {"features": {"judge": 0.5}, "claim_matched": False, "title": "Unbounded Cost", "personas": ["generalist-1"]}
     (tmp_path / "single__c.json").write_text(json.dumps({"case": "c", "held_out": False, "findings": [old]}))
-    assert rows_from_corpus(tmp_path)[0].features == {"judge": 0.5, "generic_title": 1.0}
+    assert rows_from_corpus(tmp_path)[0].features == {"judge": 0.5, "generic_title": 1.0, "claims_certain": 0.0,
+                                                      "claims_confirmed": 0.0}
+
+
+def test_stored_document_findings_get_the_claims_features_from_the_runs_claims(tmp_path: Path) -> None:
+    """A document run stored before the claims features: its committed claims.json says which hits were at a
+    finding's lines and how sure each was (a run-records copy, as committed results folders keep them)."""
+    hit = {"rule": "limit-contradiction", "claims": ["CL-001", "CL-002"], "file": "prd.md", "lines": [5, 9],
+           "title": "Limit 1 second contradicted by 5 minutes", "detail": "d", "evidence": "e", "severity": "high"}
+    record = tmp_path / "run-records" / "single-doc-x-1"
+    record.mkdir(parents=True)
+    (record / "claims.json").write_text(json.dumps({"claims": [], "hits": [
+        hit | {"strength": "confirmed"}, hit | {"lines": [20], "strength": "certain"},
+        hit | {"lines": [30], "strength": "rejected"}]}))
+    finding = {"features": {"judge": 0.5, "generic_title": 0.0}, "claim_matched": True, "file": "prd.md"}
+    findings = [finding | {"line_start": 5, "line_end": 5}, finding | {"line_start": 19, "line_end": 21},
+                finding | {"line_start": 30, "line_end": 30}, finding | {"line_start": 50, "line_end": 50}]
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "single__doc_x.json").write_text(json.dumps({
+        "case": "doc_x", "held_out": False, "run_dir": "/gone/single-doc-x-1", "findings": findings}))
+    rows = rows_from_corpus(tmp_path)
+    assert [(r.features["claims_certain"], r.features["claims_confirmed"]) for r in rows] == [
+        (0.0, 1.0), (1.0, 0.0), (0.0, 0.0), (0.0, 0.0)]
+    (record / "claims.json").write_text("{not json")
+    with pytest.raises(ConfigError, match="claims.json"):
+        rows_from_corpus(tmp_path)
 
 
 def test_analyzer_labels_name_the_rules() -> None:

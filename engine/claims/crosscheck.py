@@ -51,6 +51,11 @@ TIMEOUT = re.compile(r"\btime ?outs?\b", re.I)
 PROMPT = re.compile(r"\b(deliver\w*|visible|appears?|shown|propagat\w*|notif\w*|synced|available)\b", re.I)
 # ... and a cadence that only lets it happen every M ('sends them in one batch every 5 minutes')
 CADENCE = re.compile(r"\b(?:every|each)\s*$", re.I)
+# Numbers that are not the design's own: the situation today in a problem or background section ("58 % of users
+# who left said ..."), and a project plan's calendar time ("behind a flag for three weeks", "two dry runs in the
+# two weeks before cutover"). A design limit that differs from them is no contradiction.
+NARRATIVE = re.compile(r"\b(problem|background|context|motivation|history|today|current state|status quo)\b", re.I)
+PLAN = re.compile(r"\b(roll-?out|timeline|schedule|milestones?|dry[- ]runs?|launch|phases?|plan)\b", re.I)
 NEAR_LINES = 2
 MAX_HITS_PER_RULE = 40
 MAX_QUANTITIES = 400  # the pair rules compare at most this many quantities (a document has a few dozen)
@@ -75,9 +80,16 @@ def window(claim: Claim, q: Quantity, words: int = 4) -> set[str]:
     return stems(" ".join(before + after))
 
 
+def design_quantity(claim: Claim, q: Quantity) -> bool:
+    """Whether a number is one of the design's own: not the situation today in a problem or background section,
+    nor a time in a rollout plan or schedule."""
+    return not (NARRATIVE.search(claim.section) or (q.dimension == "time" and PLAN.search(claim.section)))
+
+
 def quantity_entries(claims: list[Claim]) -> list[tuple[Claim, Quantity, set[str]]]:
-    """(claim, quantity, stems of the words around it) for the first MAX_QUANTITIES quantities of the claims."""
-    return [(c, q, window(c, q)) for c in claims for q in c.quantities][:MAX_QUANTITIES]
+    """(claim, quantity, stems of the words around it) for the first MAX_QUANTITIES of the design's own quantities
+    (design_quantity): the pair rules compare these."""
+    return [(c, q, window(c, q)) for c in claims for q in c.quantities if design_quantity(c, q)][:MAX_QUANTITIES]
 
 
 def conflicting_values(claims: list[Claim]) -> list[Hit]:
@@ -259,7 +271,9 @@ RULES = (conflicting_values, cadence_contradictions, limit_contradictions, deliv
 
 
 def cross_check(claims: list[Claim]) -> list[Hit]:
-    """Every rule over the claims, one hit per (rule, claims) pair, in rule order."""
+    """Every rule over the claims, one hit per (rule, claims) pair, in rule order; a pair only shortlisted
+    (a candidate) is left out when another rule is already certain about the same claims: it would ask the
+    model about, and raise, the same two sentences twice."""
     out: list[Hit] = []
     seen: set[tuple[str, frozenset[str], str]] = set()
     for rule in RULES:
@@ -268,7 +282,8 @@ def cross_check(claims: list[Claim]) -> list[Hit]:
             if key not in seen:
                 seen.add(key)
                 out.append(hit)
-    return out
+    certain = {frozenset(h.claims) for h in out if h.strength == "certain" and len(h.claims) > 1}
+    return [h for h in out if not (h.strength == "candidate" and frozenset(h.claims) in certain)]
 
 
 def touches(hit: Hit, file: str, start: int, end: int) -> bool:

@@ -101,7 +101,11 @@ def model_claims(file: SourceFile, lo: int, hi: int, section: str, out: ClaimsOu
 
 async def call(ctx: RunContext, subject: str, schema: type[Any], prompt: str, **values: Any) -> Any:
     """One short structured claims call through the gateway (judge model, impartial system prompt)."""
-    user = render_template(f"prompts/{prompt}.md.j2", **values).strip()
+    return await ask(ctx, subject, schema, render_template(f"prompts/{prompt}.md.j2", **values).strip())
+
+
+async def ask(ctx: RunContext, subject: str, schema: type[Any], user: str) -> Any:
+    """A claims call with its user message already written."""
     return await ctx.gateway.structured(stage="claims", persona="panel", subject=subject,
                                         model=ctx.settings.judge_model, schema=schema,
                                         system=system_prompt(ctx, None), user=user, max_tokens=MAX_TOKENS["claims"])
@@ -131,16 +135,27 @@ async def add_model_claims(ctx: RunContext, claims: list[Claim], notes: list[str
     return list(claims) + [c for part in found for c in part]
 
 
+def pair_prompt(ctx: RunContext, h: Hit, by_id: dict[str, Claim]) -> tuple[type[ContradictionOut], str]:
+    """(the answer's schema, the user message) of the model's question about one shortlisted pair."""
+    pair = render_template("prompts/_claim_pair.md.j2", a=by_id[h.claims[0]], b=by_id[h.claims[1]])
+    return ContradictionOut, render_template("prompts/contradiction.md.j2", pair=wrap(ctx, pair.strip()),
+                                             detail=h.detail).strip()
+
+
+def pair_verdict_of(res: ContradictionOut) -> bool:
+    """Whether the model's answer confirms the pair."""
+    return bool(res.contradict)
+
+
 async def pair_verdict(ctx: RunContext, h: Hit, by_id: dict[str, Claim], notes: list[str]) -> Hit:
     """One model call on a shortlisted pair: confirmed or rejected (left a candidate when it failed)."""
-    pair = render_template("prompts/_claim_pair.md.j2", a=by_id[h.claims[0]], b=by_id[h.claims[1]])
+    schema, user = pair_prompt(ctx, h, by_id)
     res = await optional_call(
-        ctx, call(ctx, f"pair-{'-'.join(h.claims)}", ContradictionOut, "contradiction", pair=wrap(ctx, pair.strip()),
-                  detail=h.detail),
+        ctx, ask(ctx, f"pair-{'-'.join(h.claims)}", schema, user),
         notes, lambda exc: f"claims: pair check {' / '.join(h.claims)} failed ({exc}); left a candidate")
     if res is None:
         return h
-    return h.model_copy(update={"strength": "confirmed" if res.contradict else "rejected",
+    return h.model_copy(update={"strength": "confirmed" if pair_verdict_of(res) else "rejected",
                                 "detail": f"{h.detail}; model: {res.reason.strip()[:200]}"})
 
 

@@ -15,6 +15,9 @@ checks and the debate alone; without a reproducer the three reproducer indicator
 | agree / disagree / concede / maintain | debate counts, at most 5 each (`disagree`: only those backed by a |
 |   | counter-quote found in the target) |
 | severity | severity rank centred: low -1.5, medium -0.5, high 0.5, critical 1.5 |
+| claims_certain / claims_confirmed | 1 when a document's claims cross-check at the finding's lines supports it: a |
+|   | rule hit that needs no model (certain), or a pair the rule shortlisted and a model call confirmed |
+|   | (confirmed); at most one of the two, the stronger |
 | generic_title | 1 when a model-raised finding's title only repeats a heading of the review prompt's checklist |
 |   | ("Unbounded Cost", "Missing Authentication", "Security and privacy holes"): the small model echoing |
 |   | the prompt instead of naming a problem; 0 when an analyzer or the claims checker raised it |
@@ -34,7 +37,7 @@ from engine.verify.matching import ANALYZERS
 FEATURES: tuple[str, ...] = (
     "judge", "quote_verified", "quote_not_found", "location_refutes", "analyzer_support", "reproduced",
     "not_reproduced", "reproducer_broken", "raisers", "agree", "disagree", "concede", "maintain", "severity",
-    "generic_title",
+    "generic_title", "claims_certain", "claims_confirmed",
 )
 # The headings of the review prompt's checklists (templates/prompts/review.md.j2 and _doc_checklist.md.j2;
 # tests/test_truth.py checks each still appears there), as the content words a title that echoes one uses.
@@ -155,6 +158,13 @@ def reproducer_outcome(checks: list[Check]) -> str | None:
     return {"supports": "reproduced", "refutes": "not_reproduced", "inconclusive": "broken"}[c.outcome]
 
 
+def claims_strength(checks: list[Check]) -> str | None:
+    """`claims_certain` when a supporting claims cross-check needed no model, `claims_confirmed` when the strongest
+    is a pair a model call confirmed, else None."""
+    found = {c.data.get("strength") for c in checks if c.kind == "claims" and c.outcome == "supports"}
+    return "claims_certain" if "certain" in found else "claims_confirmed" if "confirmed" in found else None
+
+
 def rule_of(c: Check) -> str:
     """An analyzer check's rule id (B006, S301, ...), else its checker name."""
     return str(c.data.get("rule") or c.data.get("code") or c.data.get("test_id") or c.kind.split(":")[-1])
@@ -179,6 +189,9 @@ def extract(s: Signals) -> tuple[dict[str, float], dict[str, str]]:
     if hits:
         x["analyzer_support"] = float(min(len(hits), 3))
         label["analyzer_support"] = "analyzer " + ", ".join(dict.fromkeys(rule_of(c) for c in hits))
+    if key := claims_strength(s.checks):
+        x[key], label[key] = 1.0, {"claims_certain": "claims cross-check (certain)",
+                                   "claims_confirmed": "claims pair confirmed by a model call"}[key]
     outcome = reproducer_outcome(s.checks)
     if outcome is not None:
         key = {"reproduced": "reproduced", "not_reproduced": "not_reproduced", "broken": "reproducer_broken"}[outcome]

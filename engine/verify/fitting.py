@@ -21,11 +21,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from engine.claims.crosscheck import claim_checks
+from engine.claims.model import Hit
 from engine.errors import ConfigError
 from engine.rundir import RunDir
 from engine.triage import read_triage
 from engine.verify.calibration import Calibration, predict, sigmoid
-from engine.verify.features import FEATURES, echoes_checklist
+from engine.verify.checks import Subject
+from engine.verify.features import FEATURES, claims_strength, echoes_checklist
 
 MIN_ROWS = 8
 
@@ -59,12 +64,32 @@ def rows_from_run(run_dir: Path) -> list[Row]:
     return rows
 
 
-def backfilled(finding: dict[str, Any]) -> dict[str, float]:
-    """A stored finding's features, with those added since it was stored computed from its stored fields."""
+def backfilled(finding: dict[str, Any], hits: list[Hit] | None = None) -> dict[str, float]:
+    """A stored finding's features, with those added since it was stored computed from its stored fields
+    (`hits`: its run's claims cross-check hits, for a document run stored before the claims features)."""
     x = dict(finding["features"])
     if "generic_title" not in x:
         x["generic_title"] = float(echoes_checklist(str(finding.get("title", "")), finding.get("personas") or []))
+    if "claims_certain" not in x:
+        x["claims_certain"] = x["claims_confirmed"] = 0.0
+        subject = Subject(id="stored", title=str(finding.get("title", "")), file=str(finding.get("file", "")),
+                          line_start=int(finding.get("line_start") or 0), line_end=int(finding.get("line_end") or 0))
+        if key := claims_strength(claim_checks([], subject, hits or [])):
+            x[key] = 1.0
     return x
+
+
+def stored_hits(result: dict[str, Any], folder: Path) -> list[Hit]:
+    """A stored quality result's claims cross-check hits: its run's claims.json, from the results folder's
+    `run-records/` copy or the run directory itself (none for code, or when neither is kept)."""
+    name = Path(str(result.get("run_dir") or "")).name
+    for path in (folder / "run-records" / name / "claims.json", Path(str(result.get("run_dir") or "")) / "claims.json"):
+        if name and path.is_file():
+            try:
+                return [Hit.model_validate(h) for h in json.loads(path.read_text(encoding="utf-8")).get("hits", [])]
+            except (OSError, ValueError, ValidationError) as exc:
+                raise ConfigError(f"{path}: not a claims.json this engine reads ({exc.__class__.__name__})") from None
+    return []
 
 
 def rows_from_corpus(folder: Path) -> list[Row]:
@@ -82,12 +107,14 @@ def rows_from_corpus(folder: Path) -> list[Row]:
             results.append(res)
     marked = any("held_out" in res for res in results)  # else: a deterministic quarter of the cases
     rows = []
+    root = folder if (folder / "results").is_dir() else folder.parent
     for res in results:
         held = bool(res.get("held_out")) if marked else held_out_by_hash(str(res.get("case")))
+        hits = stored_hits(res, root)
         for n, f in enumerate(res["findings"], 1):
             label = f.get("claim_matched", f.get("matched"))  # the claim names the defect, else its place
             if f.get("features") and label is not None:
-                rows.append(Row(f"{res.get('workflow')}/{res.get('case')}/{n}", backfilled(f),
+                rows.append(Row(f"{res.get('workflow')}/{res.get('case')}/{n}", backfilled(f, hits),
                                 int(bool(label)), held))
     return rows
 
