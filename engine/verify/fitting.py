@@ -140,11 +140,25 @@ def solve(a: list[list[float]], b: list[float]) -> list[float]:
 
 def fit_weights(rows: Sequence[Row], base: Calibration, l2: float = 1.0,
                 iterations: int = 50) -> tuple[float, dict[str, float]]:
-    """(intercept, weights) maximising log-likelihood − l2/2·Σ(w − w_base)², by Newton's method."""
+    """(intercept, weights) maximising log-likelihood − l2/2·Σ(w − w_base)², by Newton's method, keeping the sign
+    the base gives a weight: a feature whose fitted weight would cross zero (a higher judge P(yes) lowering truth,
+    a verified quote counting against a finding) is held at 0 and the rest fitted again."""
     names = list(FEATURES)
     prior = [base.intercept] + [base.weights.get(f, 0.0) for f in names]
-    theta = prior[:]
-    xs = [[1.0] + [r.features.get(f, 0.0) for f in names] for r in rows]
+    pinned: set[int] = set()
+    while True:
+        theta = newton(rows, names, prior, pinned, l2, iterations)
+        crossed = {i for i in range(1, len(theta)) if i not in pinned and prior[i] * theta[i] < 0}
+        if not crossed:
+            return theta[0], {f: round(v, 4) for f, v in zip(names, theta[1:], strict=True)}
+        pinned |= crossed
+
+
+def newton(rows: Sequence[Row], names: list[str], prior: list[float], pinned: set[int], l2: float,
+           iterations: int) -> list[float]:
+    """The penalised maximum-likelihood parameters, with the `pinned` ones held at 0."""
+    theta = [0.0 if i in pinned else v for i, v in enumerate(prior)]
+    xs = [[1.0] + [0.0 if i + 1 in pinned else r.features.get(f, 0.0) for i, f in enumerate(names)] for r in rows]
     ys = [r.label for r in rows]
     d = len(theta)
     for _ in range(iterations):
@@ -159,6 +173,10 @@ def fit_weights(rows: Sequence[Row], base: Calibration, l2: float = 1.0,
                     for j in range(d):
                         hess[i][j] += w * x[i] * x[j]
         for i in range(d):
+            if i in pinned:
+                grad[i], hess[i] = 0.0, [0.0] * d
+                hess[i][i] = 1.0
+                continue
             penalty = l2 if i else 1e-6  # the intercept is (almost) free
             grad[i] -= penalty * (theta[i] - prior[i])
             hess[i][i] += penalty
@@ -166,7 +184,7 @@ def fit_weights(rows: Sequence[Row], base: Calibration, l2: float = 1.0,
         theta = [t + s for t, s in zip(theta, step, strict=True)]
         if max(abs(s) for s in step) < 1e-8:
             break
-    return theta[0], {f: round(v, 4) for f, v in zip(names, theta[1:], strict=True)}
+    return theta
 
 
 def auroc(scored: Iterable[tuple[float, int]]) -> float | None:
