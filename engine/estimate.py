@@ -15,6 +15,7 @@ from engine.stages.judge import USEFUL_BATCH
 from engine.stages.selection import SHORTLIST
 from engine.target.snapshot import TargetSnapshot
 from engine.tokens import CHARS_PER_TOKEN
+from engine.verify import calibration
 
 OUTPUT_SHARE = 0.6  # typical share of max_tokens actually generated (hosted models; errs high for cost)
 LOCAL_OUTPUT_SHARE = 0.35  # the embedded 1.5B: 4,637 completion tokens of ~13,300 allowed in a default run
@@ -98,8 +99,10 @@ def estimate(settings: RunSettings, workflow: Workflow, target: TargetSnapshot, 
     per_review = LOCAL_ISSUES["document" if target.is_document else "code"] if local else HOSTED_ISSUES
     checker = planned_checker_issues(target)  # the claims checker's hits no persona raises (documents)
     issues = writers * per_review + analyzer_issues + checker
-    # one isolated yes/no call per finding, its own excerpt; usefulness labels in batches of USEFUL_BATCH
-    plan.append(("judge", issues, min(excerpt, int(JUDGE_LINES * per_line))))
+    # one isolated yes/no call per finding, its own excerpt (none when the calibration in use gives the judge's
+    # answer no weight: calibration.judge_counts); usefulness labels in batches of USEFUL_BATCH
+    if calibration.judge_counts(calibration.resolve(settings.judge_model)[0]):
+        plan.append(("judge", issues, min(excerpt, int(JUDGE_LINES * per_line))))
     batches = max(1, math.ceil(issues / USEFUL_BATCH))
     per_batch = math.ceil(issues / batches)
     plan.append(("compile", batches, min(excerpt * 3, int(per_batch * (USEFUL_LINES * per_line + USEFUL_ITEM)))))

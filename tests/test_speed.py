@@ -335,6 +335,30 @@ def test_a_call_without_the_shared_target_gets_the_rules_and_the_organiser_role(
     assert shared.rstrip().endswith("<<<END n0>>>") and "You are impartial." not in shared
 
 
+@pytest.fixture
+def judged(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs scored with the packaged prior, which gives the truth judge's answer a weight (the embedded model's
+    fit gives it none, so its runs and estimates have no truth-judge calls)."""
+    from engine.verify import calibration
+
+    monkeypatch.setenv(calibration.ENV, str(Path(calibration.__file__).parent.parent / "data" / "calibration.json"))
+
+
+def test_the_embedded_models_fit_plans_no_truth_judge_calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """fit-local-1.5b-v2 gives the judge's P(yes) no weight: the estimate plans no truth-judge call for the
+    embedded model, and one per finding under a calibration that counts the judge."""
+    code = tmp_path / "store.py"
+    code.write_text("def load(path, seen=[]):\n    seen.append(path)\n    return seen\n", encoding="utf-8")
+    settings = RunSettings(run_id="t", target=str(code), model="local:1.5b", workflow="single")
+    monkeypatch.setenv("REBUTTAL_HOME", str(tmp_path / "home"))  # no user calibration
+    assert "judge" not in {r.stage for r in estimate(settings, load_workflow("single"), ingest(str(code))).stages}
+    from engine.verify import calibration
+
+    monkeypatch.setenv(calibration.ENV, str(Path(calibration.__file__).parent.parent / "data" / "calibration.json"))
+    assert "judge" in {r.stage for r in estimate(settings, load_workflow("single"), ingest(str(code))).stages}
+
+
+@pytest.mark.usefixtures("judged")
 def test_focused_calls_carry_an_excerpt_not_the_target(tmp_path: Path) -> None:
     """The truth judge and the claims calls see an excerpt, a section or a pair: the estimate must not charge
     them the whole target (it did, and predicted document runs 20-97 % too long)."""
@@ -350,6 +374,7 @@ def test_focused_calls_carry_an_excerpt_not_the_target(tmp_path: Path) -> None:
         assert rows[stage].prompt_cached < rows[stage].prompt_tokens  # only the rules are shared
 
 
+@pytest.mark.usefixtures("judged")
 def test_the_estimate_foresees_the_analyzers_findings(tmp_path: Path) -> None:
     """Each analyzer hit no persona raises becomes a finding with its own truth-judge call: the estimate runs
     the analyzers (no model) and plans those calls (the file estimate was 36 % short without them)."""
@@ -371,6 +396,7 @@ def test_the_estimate_foresees_the_analyzers_findings(tmp_path: Path) -> None:
     assert expected_analyzer_issues(workflow, ingest(str(doc))) == 0
 
 
+@pytest.mark.usefixtures("judged")
 def test_the_estimate_foresees_the_claims_checkers_findings(tmp_path: Path) -> None:
     """On a document the claims checker's rule hits become findings too (each a truth-judge call)."""
     from engine.stages.claims import planned_checker_issues

@@ -71,6 +71,26 @@ def test_each_finding_is_judged_alone_and_all_at_once(tmp_path: Path) -> None:
     assert len(lines) == len(records) and all(x.completion_tokens <= 5 for x in lines), "tiny answers, ledgered"
 
 
+def test_a_calibration_that_gives_the_judge_no_weight_asks_no_truth_judge(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The embedded model's fit gives the judge's P(yes) no weight: asking it would cost calls and change no truth.
+    Under such a calibration a run makes no truth-judge call, says why in each rationale, and is not degraded;
+    usefulness is still judged."""
+    from engine.verify import calibration
+
+    zero = calibration.shipped().model_copy(update={"name": "no-judge", "weights": {
+        **calibration.shipped().weights, "judge": 0.0}})
+    monkeypatch.setenv(calibration.ENV, str(calibration.save(zero, tmp_path / "no-judge.json")))
+    run_dir, report = run_fake(tmp_path)
+    assert report.findings and not any("truth" in d for d in report.degraded)
+    assert not list((run_dir / "calls").glob("judge--*truth-*.json"))
+    assert list((run_dir / "calls").glob("compile--panel--*.json")), "usefulness is still asked"
+    for f in report.findings:
+        assert f.scores.judge_p_yes is None and f.scores.features["judge"] == 0.0
+        assert "truth judge not asked (no-judge gives its answer no weight)" in f.scores.truth_rationale
+        assert f.scores.calibration == "no-judge"
+
+
 @pytest.mark.parametrize("how", ["spec", "factory"])
 def test_without_logprobs_the_judge_answers_in_words(tmp_path: Path, how: str) -> None:
     if how == "spec":

@@ -23,7 +23,7 @@ from engine.stages.debate_summary import summarise_debate
 from engine.stages.judge import checks_for, judge_truth, judge_usefulness
 from engine.state import RunState
 from engine.verify import calibration
-from engine.verify.calibration import Calibration, predict, rationale
+from engine.verify.calibration import Calibration, judge_counts, predict, rationale
 from engine.verify.checks import Verification
 from engine.verify.features import Signals, extract, quote_status, reproducer_outcome, set_aside_reason
 from engine.verify.gather import clustering_members, find_verification, run_clusters
@@ -43,14 +43,23 @@ def status_with(status: str, checks: list) -> str:
     return "contested" if status == "refuted" and reproducer_outcome(checks) == "reproduced" else status
 
 
+async def no_judge(ctx: RunContext) -> tuple[dict[int, Any], list[str]]:
+    """The truth judge's stage when it is not asked: no call, no answer."""
+    ctx.progress.expect("judge", 0)
+    return {}, []
+
+
 async def score_all(ctx: RunContext, clusters: list[Cluster], verifications: list[Verification],
                     cal: Calibration) -> tuple[list[Scores], list[str]]:
     """Truth from the calibrated model over each finding's features (the judge's P(yes) is one of them);
     usefulness from its own judge call. Without a judge answer the judge feature is left out (0) and truth
-    rests on the checks and the debate; usefulness falls back to severity. Both visibly."""
+    rests on the checks and the debate; usefulness falls back to severity. Both visibly. The truth judge is not asked
+    at all when the calibration gives its answer no weight (calibration.judge_counts)."""
     checks = [checks_for(c, verifications) for c in clusters]
+    asked = judge_counts(cal)
     (truths, truth_notes), (useful, useful_notes) = await asyncio.gather(
-        judge_truth(ctx, clusters, checks), judge_usefulness(ctx, clusters, checks))
+        judge_truth(ctx, clusters, checks) if asked else no_judge(ctx),
+        judge_usefulness(ctx, clusters, checks))
     degraded = truth_notes + useful_notes
     scores = []
     for i, c in enumerate(clusters):
@@ -60,16 +69,17 @@ async def score_all(ctx: RunContext, clusters: list[Cluster], verifications: lis
             disagree=c.disagree, concede=c.conceded, maintain=c.maintained, severity=c.lead.severity,
             judge_p_yes=answer.p_yes if answer else None, judge_mode=answer.mode if answer else None,
             title=c.lead.title, raised_by=tuple(c.personas)))
-        why = rationale(cal, x, labels) + ("" if answer else "; no judge answer (judge feature left out)")
+        why = rationale(cal, x, labels) + ("" if answer else "; no judge answer (judge feature left out)" if asked
+                                           else f"; truth judge not asked ({cal.name} gives its answer no weight)")
         truth, why = floored(round(predict(cal, x), 2), why, checks[i])
         u, u_why = useful.get(i) or mechanical_usefulness(c)
         scores.append(Scores(
             truth=truth, truth_rationale=why, usefulness=u, usefulness_rationale=u_why,
             scored_by=model, judge_mode=answer.mode if answer else None,
             judge_p_yes=round(answer.p_yes, 4) if answer else None, features=x, calibration=cal.name))
-    if clusters and not truths:
+    if clusters and asked and not truths:  # not asked: the calibration decided its answer could not move truth
         degraded.append(f"no truth judge answers: truth is {cal.name} over the checks and the debate alone")
-    elif len(truths) < len(clusters):
+    elif asked and len(truths) < len(clusters):
         degraded.append(f"{len(clusters) - len(truths)} finding(s) without a truth judge answer: their truth rests "
                         "on the checks and the debate alone")
     if clusters and len(useful) < len(clusters):

@@ -90,6 +90,13 @@ def predict(cal: Calibration, x: dict[str, float]) -> float:
     return sigmoid(cal.intercept + sum(contributions(cal, x).values()))
 
 
+def judge_counts(cal: Calibration) -> bool:
+    """Whether the truth judge's answer can move truth under this calibration. A fit that gives the judge's P(yes)
+    no weight (fit-local-1.5b-v2: the embedded model's P(yes) added nothing once the checks were known) makes the
+    truth judge's calls pure cost, so runs do not make them (engine/stages/compile.py) and estimates plan none."""
+    return abs(cal.weights.get("judge", 0.0)) > 1e-9
+
+
 def signed(v: float) -> str:
     """+1.2 / −0.4 (a real minus sign), one decimal; ±0.0 shown with two."""
     text = f"{abs(v):.1f}" if abs(v) >= 0.05 else f"{abs(v):.2f}"
