@@ -75,7 +75,8 @@ def stored_pairs(run_dir: Path) -> list[tuple[Hit, dict[str, Claim], dict[str, A
         rec = json.loads(path.read_text(encoding="utf-8"))
         ids = rec["subject"].removeprefix("pair-").split("-CL-")
         ids = [ids[0]] + [f"CL-{i}" for i in ids[1:]]
-        hit = next((h for h in hits if h.claims == ids), None)
+        asked = [h for h in hits if h.claims == ids]  # the asked pair, not a certain hit on the same claims
+        hit = next((h for h in asked if h.strength in ("confirmed", "rejected")), asked[0] if asked else None)
         if hit is None or rec.get("parsed") is None:
             continue
         hit = hit.model_copy(update={"strength": "candidate", "detail": hit.detail.split("; model: ")[0]})
