@@ -72,8 +72,8 @@ def hit(rule: str, line: int, strength: str = "certain", severity: str = "high")
 
 
 def test_unraised_keeps_strong_hits_no_persona_raised() -> None:
-    issue = Issue(id="R-a#1", title="Unbounded growth of uploads", file="prd.md", line_start=10, line_end=10,
-                  evidence="e", severity="low", fix="f")
+    issue = Issue(id="R-a#1", title="Unbounded growth: uploads are kept forever", file="prd.md", line_start=10,
+                  line_end=10, evidence="e", severity="low", fix="f")
     other = Issue(id="R-a#2", title="Questionable heading", file="prd.md", line_start=30, line_end=30, evidence="e",
                   severity="low", fix="Rework it.")
     reviews = [Review(id="R-a", persona="a", model="fake", abstract="", issues=[issue, other])]
@@ -105,6 +105,18 @@ def test_an_issue_that_will_be_set_aside_does_not_hide_a_hit() -> None:
     quoted = echo.model_copy(update={"id": "R-a#2", "title": "Unbounded growth: uploads kept forever", "line_start": 30,
                                      "line_end": 30, "evidence_status": "verified"})
     reviews = [Review(id="R-a", persona="a", model="fake", abstract="", issues=[echo, quoted])]
+    assert [h.lines[0] for h in unraised([hit("unbounded-growth", 10), hit("unbounded-growth", 30)], reviews)] == [10]
+
+
+def test_an_issue_that_only_repeats_a_checklist_heading_does_not_hide_a_hit() -> None:
+    """Seen on the tuning documents: the model's "Unbounded cost or growth", quote found, sat on the lines of the
+    rule's "kept indefinitely" hit and shared its words, so the checker did not raise it and the report kept the
+    echo, which names no flaw. An echo raises nothing; a titled issue still does."""
+    echo = Issue(id="R-a#1", title="Unbounded cost or growth", file="prd.md", line_start=10, line_end=10,
+                 evidence="e", severity="high", fix="Limit the growth of uploads.", evidence_status="verified")
+    named = echo.model_copy(update={"id": "R-a#2", "title": "Uploads grow without a limit", "line_start": 30,
+                                    "line_end": 30, "fix": "Bound the unbounded growth of uploads."})
+    reviews = [Review(id="R-a", persona="a", model="fake", abstract="", issues=[echo, named])]
     assert [h.lines[0] for h in unraised([hit("unbounded-growth", 10), hit("unbounded-growth", 30)], reviews)] == [10]
 
 

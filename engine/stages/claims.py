@@ -24,7 +24,7 @@ from engine.stages.reviews import save_review
 from engine.state import RunState, latest_reviews
 from engine.target.evidence import check_evidence
 from engine.target.snapshot import SourceFile, TargetSnapshot
-from engine.verify.features import set_aside_reason
+from engine.verify.features import echoes_checklist, set_aside_reason
 
 MAX_PAIR_CALLS = 4  # "do these two statements contradict?" calls per run, for pairs the rules only shortlist
 MAX_SECTION_CALLS = 6  # "which statements did the rules miss?" calls per run, one section each
@@ -204,9 +204,11 @@ def raised_by(hit: Hit, issue: Issue) -> bool:
 
 def unraised(hits: list[Hit], reviews: list[Review], cap: int | None = MAX_CHECKER_ISSUES) -> list[Hit]:
     """Hits strong enough to raise that no persona's issue already raises, most severe first (the first `cap`)."""
-    # an issue the report will set aside (no quote found, a checklist heading as title) raises nothing
-    issues = [i for r in reviews for i in r.issues
-              if i.evidence_status is None or set_aside_reason(i.title, i.file, [r.persona], i.evidence_status) is None]
+    # an issue the report will set aside (no quote found, a checklist heading as title) raises nothing, nor does
+    # one whose title only repeats a checklist heading ("Unbounded cost or growth"): it names no flaw, and taking
+    # it for the hit would leave the report with the echo instead of the rule's claim
+    issues = [i for r in reviews for i in r.issues if not echoes_checklist(i.title, [r.persona]) and (
+        i.evidence_status is None or set_aside_reason(i.title, i.file, [r.persona], i.evidence_status) is None)]
     keep = [h for h in hits if h.strength in RAISED and h.rule not in ("untestable-requirement",
                                                                         "decision-without-alternative")
             or h.rule == "untestable-requirement" and h.strength == "certain"]
