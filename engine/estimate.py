@@ -19,6 +19,9 @@ from engine.verify import calibration
 
 OUTPUT_SHARE = 0.6  # typical share of max_tokens actually generated (hosted models; errs high for cost)
 LOCAL_OUTPUT_SHARE = 0.35  # the embedded 1.5B: 4,637 completion tokens of ~13,300 allowed in a default run
+# ... except the two calls a default run is made of, from the embedded 1.5B's ledgers of 27 runs (2026-11-27): a
+# review writes about 600 tokens (mean 590), a usefulness batch about 55 per finding it labels
+LOCAL_REVIEW_OUT, LOCAL_USEFUL_ITEM_OUT = 600, 55
 # issues one review raises, on average: 2.8 on code and 4.4 on documents in the embedded 1.5B's ledgers of 21 code
 # and 13 document runs (2026-11-26); a hosted model is planned at 4 (its cost errs high)
 LOCAL_ISSUES = {"code": 3, "document": 4}
@@ -106,6 +109,7 @@ def estimate(settings: RunSettings, workflow: Workflow, target: TargetSnapshot, 
     batches = max(1, math.ceil(issues / USEFUL_BATCH))
     per_batch = math.ceil(issues / batches)
     plan.append(("compile", batches, min(excerpt * 3, int(per_batch * (USEFUL_LINES * per_line + USEFUL_ITEM)))))
+    local_out = {"reviews": LOCAL_REVIEW_OUT, "compile": per_batch * LOCAL_USEFUL_ITEM_OUT}
     models = {settings.model, settings.judge_model, *settings.panel}
     unknown = sorted(m for m in models if price_of(m, settings.prices) is None)
     price = price_of(spec, settings.prices)
@@ -115,7 +119,8 @@ def estimate(settings: RunSettings, workflow: Workflow, target: TargetSnapshot, 
     for stage, calls, own in plan:
         focused = stage in FOCUSED  # the rules, then its own excerpt: only the rules are shared
         p = calls * (RULES_TOKENS + own + FOCUSED_TOKENS if focused else prefix + own + USER_TOKENS)
-        c = int(calls * MAX_TOKENS.get(stage, 600) * (LOCAL_OUTPUT_SHARE if local else OUTPUT_SHARE))
+        c = int(calls * (local_out[stage] if local and stage in local_out else
+                         MAX_TOKENS.get(stage, 600) * (LOCAL_OUTPUT_SHARE if local else OUTPUT_SHARE)))
         cached = 0
         if local and calls and focused:
             cached = calls * RULES_TOKENS  # the rules were evaluated with the first prefix
