@@ -63,6 +63,12 @@ def found_of(score: Any, f: dict[str, Any]) -> Any:
                        evidence=f["evidence"], fix=f["fix"])
 
 
+def hit_found(score: Any, h: Hit) -> Any:
+    """A hit as the scorer's Found record, as the claims checker raises it (its sentence, its fix)."""
+    return score.Found(file=h.file, line_start=h.lines[0], line_end=h.lines[0], title=h.title, evidence=h.evidence,
+                       fix=hit_fix(h))
+
+
 def today_hits(stored: dict[str, Any]) -> list[Hit]:
     """Today's rules over a run's stored claims (the rules' and the model's), each candidate pair keeping the
     verdict the run's model gave it (a pair it never asked about stays a candidate, so it raises nothing)."""
@@ -97,8 +103,7 @@ def replay(folder: Path, q: Any, defects: dict[str, list[Any]]) -> int:
         gone = before - {(h.lines[0], h.title[:200]) for h in today}
         kept = [found_of(q.S, f) for f in q.backfill_set_aside(r, force=True)["findings"] if not f["set_aside"]
                 and not (f["personas"] == [CLAIMS_CHECKER] and (f["line_start"], f["title"]) in gone)]
-        extra = [q.S.Found(file=h.file, line_start=h.lines[0], line_end=h.lines[0], title=h.title, evidence=h.evidence,
-                           fix=hit_fix(h)) for h in raised]
+        extra = [hit_found(q.S, h) for h in raised]
         s = q.S.score_case(case, kept + extra, defects.get(case, []), q.doc_sections(q.CORPUS / case))
         totals = [totals[0] + s.defects, totals[1] + len(s.found_defects), totals[2] + s.findings,
                   totals[3] + s.matched_findings]

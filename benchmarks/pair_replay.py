@@ -18,7 +18,6 @@ of the split (no stored verdict: only today's prompt is asked).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import re
 import sys
@@ -29,25 +28,18 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from claims import hit_found, quality_module  # noqa: E402  (benchmarks/claims.py: the scorer's view of a hit)
 
 from engine.claims.crosscheck import cross_check  # noqa: E402
 from engine.claims.extract import extract_claims  # noqa: E402
 from engine.claims.model import Claim, Hit  # noqa: E402
-from engine.stages.claims import hit_fix, pair_prompt, pair_verdict_of  # noqa: E402
+from engine.stages.claims import pair_prompt, pair_verdict_of  # noqa: E402
 from engine.stages.common import system_prompt  # noqa: E402
 from engine.target.ingest import ingest  # noqa: E402
 
 NONCE = re.compile(r"<<<DATA ([0-9a-f]+)>>>")
-
-
-def quality_module() -> Any:
-    """benchmarks/quality.py as a module (labels, sections, scorer)."""
-    spec = importlib.util.spec_from_file_location("rebuttal_quality_bench", ROOT / "benchmarks" / "quality.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["rebuttal_quality_bench"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def run_dirs(folders: list[Path]) -> list[Path]:
@@ -86,8 +78,7 @@ def stored_pairs(run_dir: Path) -> list[tuple[Hit, dict[str, Claim], dict[str, A
 
 def label(q: Any, case: str, hit: Hit, defects: dict[str, list[Any]]) -> bool:
     """Whether the hit, raised as the claims checker raises it, names a labelled flaw of the case."""
-    found = q.S.Found(file=hit.file, line_start=hit.lines[0], line_end=hit.lines[0], title=hit.title,
-                      evidence=hit.evidence, fix=hit_fix(hit))
+    found = hit_found(q.S, hit)
     s = q.S.score_case(case, [found], defects.get(case, []), q.doc_sections(q.CORPUS / case))
     return bool(s.finding_matches[0])
 
