@@ -232,6 +232,25 @@ def test_claim_checks_support_a_finding_at_the_hit() -> None:
     assert [(c.outcome, c.data) for c in checks] == [("inconclusive", {"claims": ["CL-001"]})]
 
 
+def test_claim_checks_support_by_claim_not_by_nearness() -> None:
+    """Two certain hits a line apart: each supports the finding that makes its claim, not its neighbour's."""
+    claims = claims_of("# Search\n\nThe search page shall be fast.\nThe service keeps all query logs forever.\n")
+    growth, vague = sorted(cross_check(claims), key=lambda h: h.rule)
+    assert (growth.rule, vague.rule) == ("unbounded-growth", "untestable-requirement")
+
+    def support(title: str, fix: str = "", line: int = 3) -> list[str]:
+        s = Subject(id="F-1", title=title, file="design.md", line_start=line, line_end=line, fix=fix)
+        return [c.data["rule"] for c in claim_checks(claims, s) if c.outcome == "supports"]
+
+    assert support(vague.title) == ["untestable-requirement"]  # the checker's own finding: its hit only
+    assert support(growth.title, line=4) == ["unbounded-growth"]
+    assert support("Query logs grow without limit", "Set a retention for the query logs.") == ["unbounded-growth"]
+    assert support("Unclear ownership of the page", "Name an owner.") == []  # another claim: listed, inconclusive
+    listed = claim_checks(claims, Subject(id="F-2", title="Unclear ownership of the page", file="design.md",
+                                          line_start=3, line_end=3))
+    assert {c.outcome for c in listed} == {"inconclusive"} and all("another claim" in c.detail for c in listed)
+
+
 @pytest.mark.parametrize(("title", "fix", "dropped"), [
     ("Add more detail", "Add more detail to section 3.", True),
     ("Missing documentation for the API", "Document the endpoints.", True),

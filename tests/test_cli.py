@@ -50,6 +50,16 @@ def test_estimate(example: Path) -> None:
     assert code == 0 and "responses" in out and "total" in out
 
 
+def test_estimate_total_row_sums_each_column(example: Path) -> None:
+    """The total row's prompt and completion cells are the sums of the stage rows (not prompt + completion)."""
+    code, out, _ = invoke("estimate", str(example), "--model", "fake", "--personas", "3", "-k", "1")
+    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in out.splitlines() if line.count("│") >= 6]
+    stages, total = rows[:-1], rows[-1]
+    assert code == 0 and total[0] == "total" and len(stages) >= 3
+    for col in (1, 2, 3):
+        assert int(total[col]) == sum(int(r[col]) for r in stages)
+
+
 def bad_inputs(tmp_path: Path) -> list[tuple[list[str], str]]:
     empty = tmp_path / "empty.py"
     empty.write_bytes(b"")

@@ -345,7 +345,7 @@ def judged(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_embedded_models_fit_plans_no_truth_judge_calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """fit-local-1.5b-v2 gives the judge's P(yes) no weight: the estimate plans no truth-judge call for the
+    """The embedded model's fit gives the judge's P(yes) no weight: the estimate plans no truth-judge call for the
     embedded model, and one per finding under a calibration that counts the judge."""
     code = tmp_path / "store.py"
     code.write_text("def load(path, seen=[]):\n    seen.append(path)\n    return seen\n", encoding="utf-8")

@@ -192,6 +192,16 @@ def test_injection_file_is_plain_data(tmp_path: Path) -> None:
     assert view.included == ["README.md", "a.py"]
 
 
+def test_folder_of_documents_is_a_document_target(tmp_path: Path) -> None:
+    """A folder holding only documents is critiqued as documents; one code file makes it a folder again."""
+    write(tmp_path, "docs/prd.md", "# PRD\n\n## Goals\nShip it.\n")
+    write(tmp_path, "docs/notes.txt", "Latency budget: 200 ms.\n")
+    snap = ingest(tmp_path / "docs")
+    assert snap.kind == "document" and snap.is_document and len(snap.files) == 2
+    write(tmp_path, "docs/tool.py", "x = 1\n")
+    assert ingest(tmp_path / "docs").kind == "folder"
+
+
 def test_markdown_document_has_numbered_sections(tmp_path: Path) -> None:
     doc = (
         "---\ntitle: x\n---\n# Payments PRD\n\n## Overview\ntext\n### Goals\n\n"

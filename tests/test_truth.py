@@ -175,15 +175,20 @@ def test_stored_document_findings_get_the_claims_features_from_the_runs_claims(t
     (record / "claims.json").write_text(json.dumps({"claims": [], "hits": [
         hit | {"strength": "confirmed"}, hit | {"lines": [20], "strength": "certain"},
         hit | {"lines": [30], "strength": "rejected"}]}))
-    finding = {"features": {"judge": 0.5, "generic_title": 0.0}, "claim_matched": True, "file": "prd.md"}
+    finding = {"features": {"judge": 0.5, "generic_title": 0.0}, "claim_matched": True, "file": "prd.md",
+               "title": hit["title"]}
     findings = [finding | {"line_start": 5, "line_end": 5}, finding | {"line_start": 19, "line_end": 21},
-                finding | {"line_start": 30, "line_end": 30}, finding | {"line_start": 50, "line_end": 50}]
+                finding | {"line_start": 30, "line_end": 30}, finding | {"line_start": 50, "line_end": 50},
+                # stored with the old (by-lines) claims features: recomputed by claim, and this one names no hit
+                finding | {"line_start": 5, "line_end": 5, "title": "Owner not named", "fix": "Name one.",
+                           "features": {"judge": 0.5, "generic_title": 0.0, "claims_certain": 0.0,
+                                        "claims_confirmed": 1.0}}]
     (tmp_path / "results").mkdir()
     (tmp_path / "results" / "single__doc_x.json").write_text(json.dumps({
         "case": "doc_x", "held_out": False, "run_dir": "/gone/single-doc-x-1", "findings": findings}))
     rows = rows_from_corpus(tmp_path)
     assert [(r.features["claims_certain"], r.features["claims_confirmed"]) for r in rows] == [
-        (0.0, 1.0), (1.0, 0.0), (0.0, 0.0), (0.0, 0.0)]
+        (0.0, 1.0), (1.0, 0.0), (0.0, 0.0), (0.0, 0.0), (0.0, 0.0)]
     (record / "claims.json").write_text("{not json")
     with pytest.raises(ConfigError, match="claims.json"):
         rows_from_corpus(tmp_path)

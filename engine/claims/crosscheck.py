@@ -291,16 +291,28 @@ def touches(hit: Hit, file: str, start: int, end: int) -> bool:
     return same_file(file, hit.file) and any(start - NEAR_LINES <= n <= end + NEAR_LINES for n in hit.lines)
 
 
+def names(hit: Hit, title: str, fix: str) -> bool:
+    """Whether a finding (or review issue) makes the hit's claim: the checker's own (its title), or one that
+    shares two topic words with the hit's title and detail."""
+    return title == hit.title or len(stems(f"{hit.title} {hit.detail}") & stems(f"{title} {fix}")) >= 2
+
+
 def claim_checks(claims: list[Claim], subject: Subject, hits: list[Hit] | None = None) -> list[Check]:
-    """`claims` checks for a finding: the cross-check hits at its lines (supports), else the claims it rests on."""
-    found = cross_check(claims) if hits is None else hits
+    """`claims` checks for a finding: the cross-check hits at its lines, supporting it only when it makes the
+    hit's claim (`names`; a checker's finding: its own hit) -- support goes by claim, not by nearness of lines:
+    a neighbouring hit about something else is listed, inconclusive. Else the claims the finding rests on."""
+    found = [h for h in (cross_check(claims) if hits is None else hits)
+             if h.strength != "rejected" and touches(h, subject.file, subject.line_start, subject.line_end)]
+    own = [h for h in found if h.title == subject.title]  # a claims checker's finding and its hit
     out = []
     for hit in found:
-        if hit.strength == "rejected" or not touches(hit, subject.file, subject.line_start, subject.line_end):
-            continue
-        outcome = "supports" if hit.strength in ("certain", "confirmed") else "inconclusive"
-        out.append(Check(kind="claims", outcome=outcome, detail=f"{hit.rule}: {hit.detail}",
-                         data={"rule": hit.rule, "claims": hit.claims, "lines": hit.lines, "strength": hit.strength}))
+        named = hit in own if own else names(hit, subject.title, subject.fix)
+        outcome = "supports" if named and hit.strength in ("certain", "confirmed") else "inconclusive"
+        detail = f"{hit.rule}: {hit.detail}" + ("" if named else " (at these lines, but another claim than this "
+                                                                  "finding's)")
+        out.append(Check(kind="claims", outcome=outcome, detail=detail,
+                         data={"rule": hit.rule, "claims": hit.claims, "lines": hit.lines, "strength": hit.strength,
+                               "names": named}))
     if not out:
         at = [c.id for c in claims if c.file == subject.file and
               subject.line_start - NEAR_LINES <= c.line <= subject.line_end + NEAR_LINES]

@@ -283,14 +283,15 @@ def estimate_cmd(
                   str(r.completion_tokens), "unknown" if r.cost_usd is None else f"{r.cost_usd:.4f}",
                   *([f"{r.wall_s:.0f}"] if r.wall_s is not None else []))
     total_cost = "unknown" if est.cost_usd is None else f"{est.cost_usd:.4f}"
-    t.add_row("total", str(est.calls), str(est.tokens), *([str(est.prompt_cached)] if local else []), "",
-              total_cost, *([f"{est.wall_s:.0f}"] if est.wall_s is not None else []))
+    prompt = sum(r.prompt_tokens for r in est.stages)
+    t.add_row("total", str(est.calls), str(prompt), *([str(est.prompt_cached)] if local else []),
+              str(est.tokens - prompt), total_cost, *([f"{est.wall_s:.0f}"] if est.wall_s is not None else []))
     out.print(t)
     if est.speed is not None and est.wall_s is not None:
         sp = est.speed
         out.print(f"expected wall time: {format_duration(est.wall_s)} at {sp.prompt_tps:.0f} prompt / {sp.gen_tps:.0f} "
                   f"generated tok/s (measured {sp.measured[:16]} by {sp.source}, {sp.threads} threads, load "
-                  f"{sp.load1:.1f}); {est.prompt_cached / max(1, sum(r.prompt_tokens for r in est.stages)):.0%} of the "
+                  f"{sp.load1:.1f}); {est.prompt_cached / max(1, prompt):.0%} of the "
                   "prompt tokens expected from the prompt cache", highlight=False)
     elif local:
         out.print("expected wall time: not measured on this machine yet; run `python benchmarks/local_model.py` "

@@ -18,6 +18,7 @@ from engine.artifacts import write_atomic
 from engine.errors import TargetError
 from engine.paths import slugify
 from engine.target import ingest
+from engine.target.classify import folder_kind
 from engine.target.secrets import redact, redact_name
 from engine.target.snapshot import TargetSnapshot
 
@@ -104,9 +105,10 @@ def write_texts(folder: Path, files: list[tuple[str, str]]) -> list[Path]:
 
 def merge(folder: Path, parts: list[TargetSnapshot]) -> TargetSnapshot:
     """One folder snapshot from per-file snapshots (each already redacted)."""
+    files = sorted((f for s in parts for f in s.files), key=lambda f: f.path)
     return TargetSnapshot(
-        kind="folder", root=str(folder.resolve()), name=folder.name,
-        files=sorted((f for s in parts for f in s.files), key=lambda f: f.path),
+        kind=folder_kind([f.path for f in files]), root=str(folder.resolve()), name=folder.name,
+        files=files,
         file_map=sorted((e for s in parts for e in s.file_map), key=lambda e: e.path),
         skipped=[x for s in parts for x in s.skipped], redactions=sum(s.redactions for s in parts),
         redacted_files=sorted(x for s in parts for x in s.redacted_files),

@@ -10,7 +10,7 @@ from langgraph.runtime import Runtime
 
 from engine import rundir
 from engine.artifacts import render_template, write_json
-from engine.claims.crosscheck import cross_check, stems, touches
+from engine.claims.crosscheck import cross_check, names, touches
 from engine.claims.extract import extract_claims as rule_claims
 from engine.claims.extract import section_paths
 from engine.claims.model import CLAIMS_CHECKER, Claim, Hit
@@ -196,10 +196,8 @@ async def extract_claims(state: RunState, runtime: Runtime[RunContext]) -> dict[
 
 
 def raised_by(hit: Hit, issue: Issue) -> bool:
-    """A persona's issue raises the same flaw: at the hit's lines and sharing two topic words with it."""
-    if not touches(hit, issue.file, issue.line_start, issue.line_end):
-        return False
-    return len(stems(f"{hit.title} {hit.detail}") & stems(f"{issue.title} {issue.fix}")) >= 2
+    """A persona's issue raises the same flaw: at the hit's lines and making its claim (crosscheck.names)."""
+    return touches(hit, issue.file, issue.line_start, issue.line_end) and names(hit, issue.title, issue.fix)
 
 
 def unraised(hits: list[Hit], reviews: list[Review], cap: int | None = MAX_CHECKER_ISSUES) -> list[Hit]:

@@ -129,6 +129,12 @@ def is_document_path(path: str) -> bool:
     return PurePosixPath(path).suffix.lower() in DOCUMENT_SUFFIXES
 
 
+def folder_kind(paths: list[str]) -> str:
+    """A folder's target kind: "document" when every file in it is a document (a folder of design docs is
+    critiqued as documents: stakeholder personas, the claims stage), else "folder"."""
+    return "document" if paths and all(is_document_path(p) for p in paths) else "folder"
+
+
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
     (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),

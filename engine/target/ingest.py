@@ -2,8 +2,8 @@
 
 Dispatch: a single file is kind "document" (.md .markdown .rst .txt .pdf) or "file"; a folder
 inside a git work tree is kind "git" (tracked files only, read from disk so uncommitted edits
-are included; untracked files are listed as skipped); any other folder is kind "folder"
-(.gitignore is not read outside git). With `diff`, kind "diff" (see gitsource for the range
+are included; untracked files are listed as skipped); any other folder is kind "folder", or "document"
+when every file in it is one (.gitignore is not read outside git). With `diff`, kind "diff" (see gitsource for the range
 semantics). `root` is the resolved target path; file paths are relative to the target folder.
 Symlinks are followed only when they resolve inside the target.
 """
@@ -18,7 +18,7 @@ from typing import Any
 
 from engine.errors import TargetError
 from engine.target.builder import Builder, Limits, size_text
-from engine.target.classify import dir_skip_reason, is_document_path, path_skip_reason
+from engine.target.classify import dir_skip_reason, folder_kind, is_document_path, path_skip_reason
 from engine.target.gitsource import (
     INDEX,
     find_repo,
@@ -170,7 +170,8 @@ def _ingest_folder(root: Path, target: str, limits: Limits, exclude: tuple[Path,
         size = _disk_check(b, root, rel)
         if size is not None:
             b.add(rel, size, _disk_reader(root / rel))
-    return _snapshot("folder", target, root, b)
+    b.flush()
+    return _snapshot(folder_kind([f.path for f in b.files]), target, root, b)
 
 
 def _listed(b: Builder, root: Path, paths: list[str]) -> list[tuple[str, int]]:

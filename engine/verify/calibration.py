@@ -92,7 +92,7 @@ def predict(cal: Calibration, x: dict[str, float]) -> float:
 
 def judge_counts(cal: Calibration) -> bool:
     """Whether the truth judge's answer can move truth under this calibration. A fit that gives the judge's P(yes)
-    no weight (fit-local-1.5b-v2: the embedded model's P(yes) added nothing once the checks were known) makes the
+    no weight (fit-local-1.5b-v2 and v3: the embedded model's P(yes) added nothing once the checks were known) makes the
     truth judge's calls pure cost, so runs do not make them (engine/stages/compile.py) and estimates plan none."""
     return abs(cal.weights.get("judge", 0.0)) > 1e-9
 

@@ -66,14 +66,16 @@ def rows_from_run(run_dir: Path) -> list[Row]:
 
 def backfilled(finding: dict[str, Any], hits: list[Hit] | None = None) -> dict[str, float]:
     """A stored finding's features, with those added since it was stored computed from its stored fields
-    (`hits`: its run's claims cross-check hits, for a document run stored before the claims features)."""
+    (`hits`: its run's claims cross-check hits, kept for a document run: the claims features are computed from
+    them by this engine's rule, which since 2026-11-27 supports a finding by claim rather than by its lines)."""
     x = dict(finding["features"])
     if "generic_title" not in x:
         x["generic_title"] = float(echoes_checklist(str(finding.get("title", "")), finding.get("personas") or []))
-    if "claims_certain" not in x:
+    if hits or "claims_certain" not in x:
         x["claims_certain"] = x["claims_confirmed"] = 0.0
         subject = Subject(id="stored", title=str(finding.get("title", "")), file=str(finding.get("file", "")),
-                          line_start=int(finding.get("line_start") or 0), line_end=int(finding.get("line_end") or 0))
+                          line_start=int(finding.get("line_start") or 0), line_end=int(finding.get("line_end") or 0),
+                          fix=str(finding.get("fix") or ""))
         if key := claims_strength(claim_checks([], subject, hits or [])):
             x[key] = 1.0
     return x
