@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any
 
@@ -60,6 +61,27 @@ def adopted_candidates(task: FindingsTask) -> list[dict[str, Any]]:
     return [{"label": f"adopt-{n}", "issue": issues[iid]} for n, (iid, _) in enumerate(task["adopted"], 1)]
 
 
+def plain_title(title: str) -> str:
+    """A title without a trailing location ("... (paginate.py:35-37)"), lower case, spaces collapsed."""
+    return " ".join(re.sub(r"\s*\([^()]*:\s*\d+(?:\s*-\s*\d+)?\)\s*$", "", title).lower().split())
+
+
+def resolve(source: str, title: str, candidates: list[dict[str, Any]], seen: set[str]) -> dict[str, Any] | None:
+    """The candidate a kept point names, marked seen: by its label ("own-2", "[adopt-1]"); failing that (a small
+    model often writes the file name there), by its title as the prompt listed it (a trailing location ignored),
+    the first not already kept. None when neither names an unkept candidate."""
+    labels = {c["label"]: c for c in candidates}
+    c = labels.get(source.strip().strip("[]").lower())
+    if c is None:
+        wanted = plain_title(title)
+        c = next((x for x in candidates if x["label"] not in seen and wanted
+                  and plain_title(x["issue"].title) == wanted), None)
+    if c is None or c["label"] in seen:
+        return None
+    seen.add(c["label"])
+    return c
+
+
 async def write_findings(task: FindingsTask, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Stage worker: the persona keeps what it still stands by."""
     ctx = runtime.context
@@ -67,13 +89,11 @@ async def write_findings(task: FindingsTask, runtime: Runtime[RunContext]) -> di
     own, adopted = own_candidates(task), adopted_candidates(task)
 
     def build(out: FindingsOut, model: str) -> Turn:
-        labels = {c["label"]: c for c in own + adopted}
         items, seen = [], set()
         for keep in out.keep:
-            c = labels.get(keep.source.strip().strip("[]").lower())
-            if c is None or c["label"] in seen:
+            c = resolve(keep.source, keep.title, own + adopted, seen)
+            if c is None:
                 continue
-            seen.add(c["label"])
             items.append(FindingItem(
                 id=f"FS-{persona.slug}#{len(items) + 1}", source_issue=c["issue"].id,
                 adopted=c["label"].startswith("adopt"), title=keep.title.strip()[:200] or c["issue"].title,
