@@ -187,6 +187,16 @@ def supported(quote: str, quote_status: str | None) -> bool:
     return bool(quote.strip()) and quote_status in ("verified", "moved")
 
 
+def challenges(pt: ResponsePoint) -> bool:
+    """Whether a response point asks the review's author for an answer: a refinement, a reproducer the engine
+    ran, or a disagreement backed by a counter-quote found in the target. A bare agreement asks nothing (there is
+    nothing to concede to), and an unsupported "I disagree" does not move the score, so neither is put to the
+    author: the debate spends its rebuttal calls on disputed claims only."""
+    if pt.stance == "refine" or pt.reproducer is not None:
+        return True
+    return pt.stance == "disagree" and supported(pt.quote, pt.quote_status)
+
+
 def stance_of(artifact: str, persona: str, pt: ResponsePoint | RebuttalPoint) -> Stance:
     """The stance as the report shows it; an unsupported disagreement is marked and not counted."""
     status = pt.quote_status if pt.quote.strip() else None

@@ -1,4 +1,8 @@
-"""Stage 5: each persona distils what survived from its own review, plus points it adopted."""
+"""Stage 5: each persona distils what survived from its own review, plus points it adopted.
+
+Only a persona that answered a challenge has something to decide; for the others nothing was disputed, so
+what stands is fixed (every own issue, every point it agreed with or refined) and no call is made.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +16,9 @@ from langgraph.types import Send
 from engine.context import RunContext
 from engine.models import FindingItem, Issue, PersonaFindings
 from engine.rundir import RunDir
-from engine.schemas import FindingsOut
+from engine.schemas import FindingsOut, KeepOut
 from engine.stages.cluster import supported
-from engine.stages.common import Turn, persona_turn
+from engine.stages.common import Turn, persona_turn, save
 from engine.state import FindingsTask, RunState, failed_personas, latest_reviews
 
 
@@ -38,7 +42,7 @@ def dispatch_findings(state: RunState, runtime: Runtime[RunContext]) -> list[Sen
             responses_to_me=[r for r in responses if r.review_id == review.id],
             my_rebuttals=[b for b in rebuttals if b.review_id == review.id],
             adopted=adopted, others=[r for r in reviews.values() if r.persona != p.slug])))
-    ctx.progress.expect("findings", len(sends))
+    ctx.progress.expect("findings", sum(any(b.points for b in s.arg["my_rebuttals"]) for s in sends))
     return sends or "findings_done"
 
 
@@ -82,8 +86,22 @@ def resolve(source: str, title: str, candidates: list[dict[str, Any]], seen: set
     return c
 
 
+UNDISPUTED = "Not challenged in the debate."
+NO_CALL = "none: nothing was disputed"
+
+
+def undisputed(task: FindingsTask) -> FindingsOut | None:
+    """What stands when none of the persona's issues was challenged (it answered no rebuttal point): every own
+    issue and every point it agreed with or refined, as raised. None when it answered a challenge."""
+    if any(b.points for b in task["my_rebuttals"]):
+        return None
+    return FindingsOut(keep=[KeepOut(source=c["label"], title=c["issue"].title[:120], severity=c["issue"].severity,
+                                     note=UNDISPUTED) for c in own_candidates(task) + adopted_candidates(task)])
+
+
 async def write_findings(task: FindingsTask, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    """Stage worker: the persona keeps what it still stands by."""
+    """Stage worker: the persona keeps what it still stands by (decided without a call when nothing was
+    disputed)."""
     ctx = runtime.context
     persona = task["persona"]
     own, adopted = own_candidates(task), adopted_candidates(task)
@@ -104,6 +122,10 @@ async def write_findings(task: FindingsTask, runtime: Runtime[RunContext]) -> di
                                    derived_from=derived)
         return Turn("findings", findings, RunDir.findings_file(persona.slug), "findings", derived)
 
+    if (fixed := undisputed(task)) is not None:
+        turn = build(fixed, NO_CALL)
+        save(ctx, persona, NO_CALL, turn)
+        return {turn.key: [turn.record]}
     return await persona_turn(ctx, persona, task["index"], stage="findings", subject="findings", schema=FindingsOut,
                               prompt="findings", build=build, own=own, adopted=adopted)
 

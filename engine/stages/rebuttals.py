@@ -1,4 +1,8 @@
-"""Stage 4: each review's author answers every response to it: concede / maintain / revise."""
+"""Stage 4: each review's author answers the challenges in a response to it: concede / maintain / revise.
+
+A challenge is a refinement or a disagreement backed by a line of the target or a reproducer (`challenges`);
+a response that only agrees, or disagrees without evidence, gets no rebuttal call.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +15,13 @@ from engine.context import RunContext
 from engine.models import Rebuttal, RebuttalPoint
 from engine.rundir import RunDir
 from engine.schemas import RebuttalOut
+from engine.stages.cluster import challenges
 from engine.stages.common import Turn, counter_quote_status, excerpts, persona_turn
 from engine.state import RebuttalTask, RunState, failed_personas, latest_reviews
 
 
 def dispatch_rebuttals(state: RunState, runtime: Runtime[RunContext]) -> list[Send] | str:
-    """One Send per response, to the author of the review it answers."""
+    """One Send per response that challenges something, to the author of the review it answers."""
     ctx = runtime.context
     reviews = {r.id: r for r in latest_reviews(state.get("reviews", [])).values()}
     index = {p.slug: (i, p) for i, p in enumerate(state.get("personas", []))}
@@ -24,8 +29,10 @@ def dispatch_rebuttals(state: RunState, runtime: Runtime[RunContext]) -> list[Se
     sends = []
     for resp in state.get("responses", []):
         review = reviews.get(resp.review_id)
-        if review is None or review.persona in dropped or review.persona not in index or not resp.points:
+        if review is None or review.persona in dropped or review.persona not in index:
             continue  # checker reviews (analyzers, claims-checker) are answered, never rebutted
+        if not any(challenges(pt) for pt in resp.points):
+            continue  # agreement, or disagreement without evidence: nothing for the author to answer
         i, author = index[review.persona]
         sends.append(Send("write_rebuttal", RebuttalTask(persona=author, index=i, review=review, response=resp)))
     ctx.progress.expect("rebuttals", len(sends))
@@ -33,15 +40,15 @@ def dispatch_rebuttals(state: RunState, runtime: Runtime[RunContext]) -> list[Se
 
 
 async def write_rebuttal(task: RebuttalTask, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    """Stage worker: the author answers one response, per point."""
+    """Stage worker: the author answers one response, per challenged point."""
     ctx = runtime.context
     persona, review, response = task["persona"], task["review"], task["response"]
     numbers = {issue.id: n for n, issue in enumerate(review.issues, 1)}
     points = [{"number": numbers[p.issue_id], "stance": p.stance, "reason": p.reason, "quote": p.quote,
-               "quote_status": p.quote_status, "reproducer": p.reproducer} for p in response.points]
+               "quote_status": p.quote_status, "reproducer": p.reproducer} for p in response.points if challenges(p)]
 
     def build(out: RebuttalOut, model: str) -> Turn:
-        answered = {p.issue_id for p in response.points}
+        answered = {p.issue_id for p in response.points if challenges(p)}
         by_number = {n: iid for iid, n in numbers.items() if iid in answered}
         issues = {x.id: x for x in review.issues}
         rpoints, seen = [], set()
