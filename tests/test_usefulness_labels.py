@@ -37,3 +37,21 @@ def test_a_label_outside_the_batch_or_repeated_is_not_used() -> None:
     # F9 is not in the batch and the second F1 repeats: with three items for three findings, both go by order
     assert out[0][0] == USEFUL_SCORE["low"] and out[2][0] == USEFUL_SCORE["high"]
     assert out[1][0] == USEFUL_SCORE["high"] and by_place == 2
+
+
+def test_the_schema_sent_for_a_batch_allows_only_its_labels() -> None:
+    import json
+
+    import pytest
+    from pydantic import ValidationError
+
+    from engine.stages.judge import batch_schema
+
+    schema = batch_schema(["F4", "F5"])
+    assert schema.__name__ == "UsefulnessOut"  # call records and the fake see the usual name
+    text = json.dumps(schema.model_json_schema())
+    assert '"enum": ["F4", "F5"]' in text and '"maxItems": 2' in text  # what a grammar-following model must write
+    ok = schema.model_validate({"items": [{"finding": "F5", "reason": "r", "usefulness": "low"}]})
+    assert ok.items[0].finding == "F5"
+    with pytest.raises(ValidationError):
+        schema.model_validate({"items": [{"finding": "Bug", "reason": "r", "usefulness": "low"}]})

@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
+
+from pydantic import Field, create_model
 
 from engine.artifacts import render_template
 from engine.context import RunContext
@@ -151,6 +153,16 @@ def useful_items(clusters: list[tuple[int, Cluster]], checks: list[list[Check]])
     return items
 
 
+def batch_schema(labels: list[str]) -> type[UsefulnessOut]:
+    """UsefulnessOut whose `finding` must be one of this batch's labels: a model whose output follows the schema
+    (llama.cpp turns it into a grammar) cannot write "Bug" where "F3" goes, which left every label of a batch to be
+    matched by order. The same class name, so the call records and the fake see the usual schema."""
+    item = create_model("UsefulOut", __base__=UsefulOut,
+                        finding=(Literal[tuple(labels)], Field(description="The finding's label, e.g. 'F3'")))
+    return create_model("UsefulnessOut", __base__=UsefulnessOut,
+                        items=(list[item], Field(max_length=max(len(labels), 1))))  # type: ignore[valid-type]
+
+
 async def judge_usefulness(ctx: RunContext, clusters: list[Cluster],
                            checks: list[list[Check]]) -> tuple[dict[int, tuple[float, str]], list[str]]:
     """Usefulness labels in batches of USEFUL_BATCH (batches in parallel); (score, reason) by cluster index."""
@@ -161,9 +173,10 @@ async def judge_usefulness(ctx: RunContext, clusters: list[Cluster],
     async def one(b: int) -> tuple[UsefulnessOut, str] | None:
         batch = batches[b]
         spans = [(c.lead.issue.file, c.lead.issue.line_start, c.lead.issue.line_end) for _, c in batch]
+        schema = batch_schema([f"F{i + 1}" for i, _ in batch])
 
         def call(model: str, n: int) -> Awaitable[UsefulnessOut]:
-            return ask(ctx, stage="compile", persona=None, model=model, schema=UsefulnessOut, prompt="usefulness",
+            return ask(ctx, stage="compile", persona=None, model=model, schema=schema, prompt="usefulness",
                        subject=f"usefulness-{b + 1}" if n == 0 else f"usefulness-fallback-{b + 1}",
                        items=useful_items(batch, checks), target=excerpts(ctx, spans, around=2))
 
