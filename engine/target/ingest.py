@@ -94,7 +94,11 @@ def _disk_check(b: Builder, root: Path, rel: str) -> int | None:
 
 
 def _snapshot(kind: Any, target: str, root: Path, b: Builder, **extra: Any) -> TargetSnapshot:
+    """The snapshot of what the builder read; `kind` may be a function of the files' paths (a folder's kind
+    depends on what it holds), called once every file is in."""
     b.flush()
+    if callable(kind):
+        kind = kind([f.path for f in b.files])
     if not b.files:
         skipped = b.skipped_all()
         why = Counter(s.reason.split(" (")[0].split(":")[0] for s in skipped).most_common(3)
@@ -170,8 +174,7 @@ def _ingest_folder(root: Path, target: str, limits: Limits, exclude: tuple[Path,
         size = _disk_check(b, root, rel)
         if size is not None:
             b.add(rel, size, _disk_reader(root / rel))
-    b.flush()
-    return _snapshot(folder_kind([f.path for f in b.files]), target, root, b)
+    return _snapshot(folder_kind, target, root, b)
 
 
 def _listed(b: Builder, root: Path, paths: list[str]) -> list[tuple[str, int]]:
