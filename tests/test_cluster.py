@@ -180,10 +180,11 @@ def test_status_rules() -> None:
     assert status(two, [], []) == "consensus"
 
 
-def test_adopted_points_count_as_raisers() -> None:
-    reviews = [review("a", issue("R-a", 1, "a.py", 1, 1))]
-    (c,) = cluster(build_members(reviews, [keep("a", "R-a#1"), keep("b", "R-a#1", adopted=True)]))
-    assert c.personas == ["a", "b"]
+def test_an_adopter_is_shown_among_the_raisers_but_is_not_an_independent_one() -> None:
+    reviews = [review("a", issue("R-a", 1, "a.py", 1, 1)), review("c", issue("R-c", 1, "a.py", 1, 1))]
+    (one,) = cluster(build_members(reviews, [keep("a", "R-a#1"), keep("b", "R-a#1", adopted=True)]))
+    assert one.personas == ["a", "b", "c"]  # the report shows who stands behind it
+    assert one.authors == ["a", "c"]  # the truth feature `raisers` counts who raised it in their own review
 
 
 def test_findings_sorted_by_truth_times_usefulness() -> None:

@@ -71,6 +71,12 @@ class Cluster:
         return names
 
     @property
+    def authors(self) -> list[str]:
+        """The personas that raised the claim in their own review: its independent raisers. A persona that adopted
+        it after reading another's review is not one (its agreement is counted as `agree`)."""
+        return list(dict.fromkeys(m.persona for m in self.members))
+
+    @property
     def evidence_status(self) -> str:
         return max((m.issue.evidence_status or "not_found" for m in self.members), key=EVIDENCE_RANK.__getitem__)
 

@@ -65,7 +65,7 @@ async def score_all(ctx: RunContext, clusters: list[Cluster], verifications: lis
     for i, c in enumerate(clusters):
         answer, model = truths.get(i, (None, "mechanical"))
         x, labels = extract(Signals(
-            evidence_status=c.evidence_status, checks=checks[i], raisers=len(c.personas), agree=c.agree,
+            evidence_status=c.evidence_status, checks=checks[i], raisers=len(c.authors), agree=c.agree,
             disagree=c.disagree, concede=c.conceded, maintain=c.maintained, severity=c.lead.severity,
             judge_p_yes=answer.p_yes if answer else None, judge_mode=answer.mode if answer else None,
             title=c.lead.title, raised_by=tuple(c.personas)))
