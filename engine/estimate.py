@@ -27,9 +27,9 @@ LOCAL_REVIEW_OUT, LOCAL_USEFUL_ITEM_OUT = 600, 55
 LOCAL_ISSUES = {"code": 3, "document": 4}
 HOSTED_ISSUES = 4
 # share of responses that challenge a point (a refinement, or a disagreement with a counter-quote): only those get
-# a rebuttal and their author a findings call (an assumption: the embedded 1.5B agreed with every point it answered
-# in the held-out debates of benchmarks/RESULTS.md §11, where a hosted panel disputes more)
-DISPUTED = 1 / 3
+# a rebuttal and their author a findings call. The embedded 1.5B disputed 1 of 47 points it answered in the debate
+# runs of 2026-11-26/27 (benchmarks/RESULTS.md §11); for a hosted panel a third is an assumption (its cost errs high)
+DISPUTED = {"local": 0.02, "hosted": 1 / 3}
 JUDGE_LINES = 13  # the judge's excerpt: the cited lines and 6 either side (engine/stages/common.py excerpts)
 USEFUL_LINES, USEFUL_ITEM = 5, 40  # per finding in a usefulness batch: its lines and 2 either side, and its item
 RULES_TOKENS = 150  # the system prompt's rules, before the target: part of the shared prefix
@@ -96,7 +96,8 @@ def estimate(settings: RunSettings, workflow: Workflow, target: TargetSnapshot, 
     if workflow.stage("responses"):
         plan.append(("picks", n if n - 1 > k > 0 else 0, 80 * min(n - 1, SHORTLIST)))
         plan.append(("responses", n * k, excerpt * 3))
-    disputed = math.ceil(n * k * DISPUTED)  # only a challenged response gets a rebuttal, and then a findings call
+    # only a challenged response gets a rebuttal, and its author a findings call
+    disputed = round(n * k * DISPUTED["local" if local else "hosted"])
     if workflow.stage("rebuttals"):
         plan.append(("rebuttals", disputed, excerpt * 3))
     if workflow.stage("findings"):
