@@ -42,7 +42,7 @@ def dispatch_findings(state: RunState, runtime: Runtime[RunContext]) -> list[Sen
             responses_to_me=[r for r in responses if r.review_id == review.id],
             my_rebuttals=[b for b in rebuttals if b.review_id == review.id],
             adopted=adopted, others=[r for r in reviews.values() if r.persona != p.slug])))
-    ctx.progress.expect("findings", sum(any(b.points for b in s.arg["my_rebuttals"]) for s in sends))
+    ctx.progress.expect("findings", sum(disputed(s.arg) for s in sends))
     return sends or "findings_done"
 
 
@@ -90,13 +90,17 @@ UNDISPUTED = "Not challenged in the debate."
 NO_CALL = "none: nothing was disputed"
 
 
-def undisputed(task: FindingsTask) -> FindingsOut | None:
-    """What stands when none of the persona's issues was challenged (it answered no rebuttal point): every own
-    issue and every point it agreed with or refined, as raised. None when it answered a challenge."""
-    if any(b.points for b in task["my_rebuttals"]):
-        return None
+def disputed(task: FindingsTask) -> bool:
+    """Whether one of the persona's issues was challenged: it answered a rebuttal point (only a challenge gets
+    one), so it has something to decide in a findings call."""
+    return any(b.points for b in task["my_rebuttals"])
+
+
+def undisputed(candidates: list[dict[str, Any]]) -> FindingsOut:
+    """What stands when nothing was disputed: every own issue and every point the persona agreed with or
+    refined, as raised."""
     return FindingsOut(keep=[KeepOut(source=c["label"], title=c["issue"].title[:120], severity=c["issue"].severity,
-                                     note=UNDISPUTED) for c in own_candidates(task) + adopted_candidates(task)])
+                                     note=UNDISPUTED) for c in candidates])
 
 
 async def write_findings(task: FindingsTask, runtime: Runtime[RunContext]) -> dict[str, Any]:
@@ -122,8 +126,8 @@ async def write_findings(task: FindingsTask, runtime: Runtime[RunContext]) -> di
                                    derived_from=derived)
         return Turn("findings", findings, RunDir.findings_file(persona.slug), "findings", derived)
 
-    if (fixed := undisputed(task)) is not None:
-        turn = build(fixed, NO_CALL)
+    if not disputed(task):
+        turn = build(undisputed(own + adopted), NO_CALL)
         save(ctx, persona, NO_CALL, turn)
         return {turn.key: [turn.record]}
     return await persona_turn(ctx, persona, task["index"], stage="findings", subject="findings", schema=FindingsOut,

@@ -44,11 +44,12 @@ async def write_rebuttal(task: RebuttalTask, runtime: Runtime[RunContext]) -> di
     ctx = runtime.context
     persona, review, response = task["persona"], task["review"], task["response"]
     numbers = {issue.id: n for n, issue in enumerate(review.issues, 1)}
+    challenged = [p for p in response.points if challenges(p)]
     points = [{"number": numbers[p.issue_id], "stance": p.stance, "reason": p.reason, "quote": p.quote,
-               "quote_status": p.quote_status, "reproducer": p.reproducer} for p in response.points if challenges(p)]
+               "quote_status": p.quote_status, "reproducer": p.reproducer} for p in challenged]
 
     def build(out: RebuttalOut, model: str) -> Turn:
-        answered = {p.issue_id for p in response.points if challenges(p)}
+        answered = {p.issue_id for p in challenged}
         by_number = {n: iid for iid, n in numbers.items() if iid in answered}
         issues = {x.id: x for x in review.issues}
         rpoints, seen = [], set()
