@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from engine import runner
-from engine.config import Budget, RunSettings, load_workflow, persona_library
+from engine.config import Budget, RunSettings, load_workflow, persona_refs, resolve_personas
 from engine.errors import ConfigError
 from engine.estimate import Estimate, budget_warning, estimate
 from engine.llm.gateway import ModelFactory
@@ -80,13 +80,11 @@ def build_settings(target: str, *layers: RunOptions, diff: str | None = None, ru
         if m:
             parse_model(m)
     if o.persona:
-        lib = persona_library()
-        if missing := [p for p in o.persona if p not in lib]:
-            raise ConfigError(f"unknown persona(s): {', '.join(missing)} (see `rebuttal personas`)")
+        resolve_personas(o.persona)
     try:
         return RunSettings(
             run_id=run_id or "pending", target=str(target), diff=diff, workflow=o.workflow,
-            personas=len(o.persona) if o.persona else o.personas, persona_slugs=o.persona or [], k=o.k,
+            personas=len(o.persona) if o.persona else o.personas, persona_slugs=persona_refs(o.persona or []), k=o.k,
             model=o.model, panel=o.panel or [], judge=o.judge, judge_fallback=o.judge_fallback,
             concurrency=o.concurrency, budget=Budget(max_calls=o.max_calls, max_tokens=o.max_tokens,
                                                      max_usd=o.max_usd),

@@ -129,6 +129,36 @@ def persona_library(directory: Path | None = None) -> dict[str, Persona]:
     return out
 
 
+def resolve_personas(names: list[str]) -> list[Persona]:
+    """`--persona` values as personas: a library slug, or the path of a persona file (`*.md`, same format as the
+    library's); a ConfigError naming every one that is neither."""
+    lib = persona_library()
+    out: list[Persona] = []
+    missing: list[str] = []
+    for name in names:
+        path = Path(name).expanduser()
+        if name in lib:
+            out.append(lib[name])
+        elif path.suffix == ".md" and path.is_file():
+            out.append(load_persona_file(path))
+        else:
+            missing.append(name)
+    if missing:
+        raise ConfigError(f"unknown persona(s): {', '.join(missing)} (--persona takes a library slug, listed by "
+                          "`rebuttal personas`, or the path of a persona .md file)")
+    slugs = [p.slug for p in out]
+    if twice := sorted({s for s in slugs if slugs.count(s) > 1}):
+        raise ConfigError(f"--persona names the slug {', '.join(twice)} twice: each panel seat needs its own slug")
+    return out
+
+
+def persona_refs(names: list[str]) -> list[str]:
+    """`--persona` values as stored in run.yaml: slugs as given, file paths absolute (a resume from another folder
+    finds them)."""
+    lib = persona_library()
+    return [n if n in lib else str(Path(n).expanduser().resolve()) for n in names]
+
+
 class StageSpec(BaseModel):
     """One stage of a workflow and its options."""
 

@@ -40,7 +40,8 @@ class RunOptions(BaseModel):
     judge_fallback: str | None = Field(None, description="Second judge if the first fails.")
     personas: int | None = Field(None, ge=1, le=256, description="Number of generated personas (default: the "
                                                                  "workflow's, else 5; 3 on the local model).")
-    persona: list[str] | None = Field(None, description="Library persona slug (repeatable) instead of generating.")
+    persona: list[str] | None = Field(None, description="Library persona slug or persona file path (repeatable) "
+                                                        "instead of generating.")
     k: Annotated[int | None, Cli(("-k",))] = Field(None, ge=0, le=64, description="Reviews each persona answers "
                                                    "(default: the workflow's, else 3; 1 on the local model).")
     max_calls: int | None = Field(None, ge=1, description="Stop after this many calls.")
@@ -72,6 +73,9 @@ SURFACES: dict[str, tuple[str, ...]] = {
     "request": ("personas", "persona", "k", "panel", "judge", *BUDGET, "strict", "execute"),
     "budget": BUDGET,  # rebuttal resume, the MCP tool resume, RunSettings.budget
 }
+REMOTE = ("request", "langgraph", "mcp")  # surfaces a client program fills in: library slugs only
+SLUG = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
+SLUG_HELP = "Library persona slug (repeatable) instead of generating."
 RESUME_HELP = {"max_calls": "A larger call budget (the whole run's, spent calls included).",
                "max_tokens": "A larger token budget.", "max_usd": "A larger cost budget."}
 
@@ -80,6 +84,8 @@ def options_model(name: str, surface: str, doc: str, **extra: Any) -> type[BaseM
     """A pydantic model (extra="forbid") of the `extra` fields, then the options of `surface` exactly as
     `RunOptions` declares them (type, bound, default, description)."""
     fields = {n: (RunOptions.model_fields[n].annotation, copy(RunOptions.model_fields[n])) for n in SURFACES[surface]}
+    if surface in REMOTE and "persona" in fields:  # a client names library personas, never a file on the server
+        fields["persona"] = (list[SLUG] | None, Field(None, description=SLUG_HELP))
     model: type[BaseModel] = create_model(name, __config__=ConfigDict(extra="forbid"), __doc__=doc,
                                           __module__=__name__, **extra, **fields)
     return model
@@ -145,6 +151,8 @@ def parameter(name: str, style: str, help: str | None = None) -> inspect.Paramet
 
         note = bounds(field)
         annotation: Any = Annotated[field.annotation, typer.Option(*decls, help=f"{text} {note}".strip())]
+    elif name == "persona":  # an MCP client names library personas, never a file on this machine
+        annotation = Annotated[list[SLUG] | None, Field(description=help or SLUG_HELP)]
     else:
         annotation = Annotated[(field.annotation, *checks, Field(description=text))]
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)

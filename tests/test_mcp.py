@@ -112,6 +112,9 @@ def test_round_trip_review_resources_findings_trace_triage(tmp_path: Path) -> No
             bad = await client.call_tool("triage", {"run_id": "one", "finding_ids": ["F-999"], "label": "accept"})
             assert "no finding F-999" in error_text(bad)
             assert "not a run id" in error_text(await client.call_tool("findings", {"run_id": "../one"}))
+            # a client names library personas only, never a file on this machine
+            leak = await client.call_tool("estimate", {"target": str(EXAMPLE), "persona": [str(EXAMPLE)]})
+            assert "pattern" in error_text(leak)
 
     anyio.run(main)
     assert progress, "progress notifications arrived"

@@ -8,12 +8,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from pydantic import BaseModel, ValidationError
 
+from engine import api
+from engine.errors import ConfigError
 from engine.llm import fake_answers
 from engine.models import Persona
 from engine.schemas import PersonaOut
 from engine.stages.personas import accept_distinct, assemble_panel, near_duplicate
-from tests.conftest import run_fake
+from engine.serve.openai_api import RequestOptions
+from engine.server_graph import ServerContext
+from tests.conftest import EXAMPLE, run_fake
 
 
 def p(name: str, role: str, focus: list[str]) -> PersonaOut:
@@ -76,3 +82,42 @@ def test_one_call_keeps_the_correctness_reviewer(tmp_path: Path, monkeypatch: py
     assert any("filled from the library" in d for d in report.degraded)
     for f in (run_dir / "personas").iterdir():
         assert f.resolve().parent == (run_dir / "personas").resolve()
+
+
+PERSONA_FILE = """---
+slug: payments-auditor
+name: Payments Auditor
+role: reviews money movement for double charges
+perspective: every amount is moved exactly once
+focus: [idempotency, rounding]
+---
+Check each transfer for retries that could charge twice.
+"""
+
+
+def test_persona_file_path_joins_the_panel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    persona = tmp_path / "mine" / "payments.md"
+    persona.parent.mkdir()
+    persona.write_text(PERSONA_FILE)
+    monkeypatch.chdir(tmp_path)
+    run_dir, report = run_fake(tmp_path, workflow="fusion", persona=["mine/payments.md", "correctness-reviewer"])
+    assert report.personas == ["payments-auditor", "correctness-reviewer"]
+    assert "Check each transfer for retries" in (run_dir / "personas" / "payments-auditor.md").read_text()
+    stored = yaml.safe_load((run_dir / "run.yaml").read_text())["settings"]["persona_slugs"]
+    assert stored == [str(persona.resolve()), "correctness-reviewer"]  # a resume from elsewhere finds the file
+
+
+@pytest.mark.parametrize(("names", "message"), [
+    (["nope.md"], "unknown persona(s): nope.md (--persona takes a library slug"),
+    (["correctness-reviewer", "correctness-reviewer"], "names the slug correctness-reviewer twice"),
+])
+def test_bad_persona_names(names: list[str], message: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        api.build_settings(str(EXAMPLE), model="fake", persona=names)
+
+
+@pytest.mark.parametrize("model", [RequestOptions, ServerContext])
+def test_client_surfaces_take_library_slugs_only(model: type[BaseModel]) -> None:
+    assert model.model_validate({"persona": ["correctness-reviewer"]}).persona == ["correctness-reviewer"]
+    with pytest.raises(ValidationError):
+        model.model_validate({"persona": ["/etc/secrets.md"]})

@@ -7,7 +7,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from engine.config import persona_library
+from engine.config import persona_library, resolve_personas
 from engine.context import RunContext
 from engine.errors import BudgetExceeded, ConfigError, ModelOutputError, ProviderError
 from engine.models import Persona
@@ -115,11 +115,7 @@ async def choose_personas(state: RunState, runtime: Runtime[RunContext]) -> dict
     spec = ctx.workflow.stage("personas")
     notes: list[str] = []
     if s.persona_slugs:
-        lib = persona_library()
-        missing = [x for x in s.persona_slugs if x not in lib]
-        if missing:
-            raise ConfigError(f"unknown persona(s): {', '.join(missing)} (see `rebuttal personas`)")
-        personas = [lib[x] for x in s.persona_slugs]
+        personas = resolve_personas(s.persona_slugs)
     elif spec is not None and spec.mode == "repeat":
         personas = sample_panel(ctx, s.personas)
     else:
