@@ -192,7 +192,31 @@ CASES = [
     (address_authentication, "Receivers check the source address.\n\nEach delivery carries an HMAC signature.\n", 0),
     (address_authentication, "We log the client IP address of each request.\n", 0),  # not trusted for anything
     (untestable_requirements, "# R\n\nData must be migrated correctly.\n", 1),
+    # a vendor the document introduces by name is a dependency wherever a sentence says what it supplies
+    (dependency_without_failure, "# Why\n\nLedgerPro, our billing vendor since 2019, raises its price.\n\n# Approach\n\n"
+                                 "LedgerPro produces a full export every night.\n", 1),
+    (dependency_without_failure, "# Why\n\nLedgerPro, our billing vendor, raises its price.\n\n# Approach\n\n"
+                                 "LedgerPro produces a full export every night.\n\nIf the LedgerPro export is late or "
+                                 "fails, the cutover is postponed.\n", 0),
 ]
+
+
+def test_a_named_vendor_hit_sits_on_the_sentence_not_the_table() -> None:
+    text = ("# Why\n\nLedgerPro, our billing vendor since 2019, raises its price.\n\n# What moves\n\n"
+            "| data | source |\n|---|---|\n| customers | LedgerPro export |\n\n# Approach\n\n"
+            "LedgerPro produces a full export every night.\n")
+    [hit] = dependency_without_failure(claims_of(text))
+    assert hit.title == "No failure behaviour for the vendor LedgerPro ('Approach')" and hit.lines == [13]
+
+
+@pytest.mark.parametrize(("other", "strength"), [
+    ("Events larger than 256 KB are delivered with `data` truncated.", "certain"),  # plans for values over the limit
+    ("A delivery of 256 KB is logged with its `data`.", "candidate"),  # one shared word, a plain value
+])
+def test_a_value_planned_beyond_a_limit_is_certain(other: str, strength: str) -> None:
+    text = f"# Payload\n\nThe body is at most 64 KB; `data` always carries the resource.\n\n# Delivery\n\n{other}\n"
+    [hit] = [h for h in cross_check(claims_of(text)) if h.rule == "limit-contradiction"]
+    assert hit.strength == strength and hit.lines == [3, 7]
 
 
 @pytest.mark.parametrize(("rule", "text", "hits"), CASES)

@@ -128,12 +128,17 @@ def limit_contradictions(claims: list[Claim]) -> list[Hit]:
             shared = words[a.id] & words[b.id]
             if not shared and not (latency and TIMEOUT.search(b.text)):  # p99 < 200 ms vs a 2 s timeout
                 continue
+            # Certain when two subject words around the other number are shared, or when the other sentence plans
+            # for values beyond the limit ('at most 64 KB' ... 'events larger than 256 KB are truncated'): the
+            # document itself says such values occur, with a subject word in common.
+            beyond = qa.bound == "upper" and qb.bound == "lower" and bool(shared & wb)
             hits.append(Hit(rule="limit-contradiction", claims=[a.id, b.id], file=a.file, lines=[a.line, b.line],
                             title=f"Limit {qa.text} ('{a.section}') contradicted by {qb.text} ('{b.section}')",
-                            detail=f"line {a.line} bounds it to {qa.text}; line {b.line} says {qb.text} "
+                            detail=f"line {a.line} bounds it to {qa.text}; line {b.line} "
+                                   f"{'plans for more than' if beyond else 'says'} {qb.text} "
                                    f"(shared: {', '.join(sorted(shared)) or 'a latency bound and a timeout'})",
                             evidence=a.text, severity="high",
-                            strength="certain" if len(shared & wb) >= 2 else "candidate"))
+                            strength="certain" if len(shared & wb) >= 2 or beyond else "candidate"))
             if len(hits) >= MAX_HITS_PER_RULE:
                 return hits
     return hits
@@ -177,7 +182,8 @@ def dependency_without_failure(claims: list[Claim]) -> list[Hit]:
     """External dependencies no sentence gives a timeout, retry, fallback or outage behaviour (a hit per claim)."""
     hits, seen = [], set()
     failing = [o.text for o in claims if FAILURE.search(o.text)]
-    for c in claims:
+    # a sentence that says how the dependency is used is the better place for the finding than a table cell
+    for c in sorted(claims, key=lambda o: o.source != "rule"):
         bare = []
         for dep in c.dependencies:
             if head(dep) in seen or not is_external(dep):

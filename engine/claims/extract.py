@@ -101,13 +101,32 @@ def dependency_names(text: str) -> list[str]:
     return names
 
 
-def classify(text: str) -> tuple[str, list[str], list[str], bool, list[Quantity]]:
-    """(main kind, tags, dependency names, external, quantities) of one statement, from cue words and numbers."""
+# A third party the document names ('LedgerPro, our subscription billing vendor since 2019', 'the payment provider
+# Stripe'): later sentences say only its name, so the name is what a dependency on it looks like.
+_NAMED_VENDOR = re.compile(r"\b([A-Z][A-Za-z0-9]+(?:[ -][A-Z][A-Za-z0-9]+)?),\s+(?:our|the|a|an|its)\s+(?:[\w-]+\s+){0,3}?"
+                           r"(vendor|provider|gateway|supplier|partner)\b|"
+                           r"\b(?:vendor|provider|gateway|supplier)\s+(?:called\s+|named\s+)?([A-Z][A-Za-z0-9]+)\b")
+# what a named vendor does for the system when a sentence names it without a dependency verb
+_SUPPLIES = re.compile(r"\b(produces?|exports?|supplies|provides?|delivers?|hands? over|downloads?|imports?|loads?|"
+                       r"sends?|sync\w*|hosts?|processes)\b", re.I)
+
+
+def named_vendors(text: str) -> list[str]:
+    """Third parties a document introduces by name (an appositive 'X, our ... vendor' or 'the provider X')."""
+    names = [m.group(1) or m.group(3) for m in _NAMED_VENDOR.finditer(text)]
+    return list(dict.fromkeys(n for n in names if n and n.lower() not in _DROP))
+
+
+def classify(text: str, vendors: tuple[str, ...] = ()) -> tuple[str, list[str], list[str], bool, list[Quantity]]:
+    """(main kind, tags, dependency names, external, quantities) of one statement, from cue words and numbers;
+    `vendors` are the third parties the document introduced by name (named_vendors)."""
     tags = [kind for kind, rx in CUES.items() if rx.search(text)]
     qs = quantities(text)
     if qs:
         tags.insert(0, "limit" if any(q.bound for q in qs) else "number")
     deps = dependency_names(text)
+    if _SUPPLIES.search(text) or _DEP_VERB.search(text):
+        deps += [f"vendor {v}" for v in vendors if re.search(rf"\b{re.escape(v)}\b", text)]
     if deps:
         tags.append("dependency")
     external = any(n in d for d in deps for n in EXTERNAL_NOUNS) or bool(re.search(r"third[- ]party", text, re.I))
@@ -226,9 +245,10 @@ def sentences(para: list[tuple[int, str]]) -> list[tuple[int, str, str]]:
 def extract_claims(file: SourceFile, start: int = 1) -> list[Claim]:
     """Every checkable statement of one document file, numbered CL-<start>...; plain statements are left out."""
     paths = section_paths(file.sections)
+    vendors = tuple(named_vendors(file.text))
     claims: list[Claim] = []
     for line, text, source in statements(file):
-        kind, tags, deps, external, qs = classify(text)
+        kind, tags, deps, external, qs = classify(text, vendors)
         if source == "diagram":
             kind, tags, deps = "dependency", ["dependency"], dependency_names(text) or deps
             deps = deps or [text.split(": ", 1)[-1].lower()]

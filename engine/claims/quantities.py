@@ -33,7 +33,8 @@ RATE_PER = {"s": 1.0, "sec": 1.0, "second": 1.0, "min": 60.0, "minute": 60.0, "h
             "day": 86400.0}
 UPPER = ("at most", "no more than", "up to", "maximum of", "max", "max.", "less than", "under", "below", "within",
          "not exceed", "<=", "<", "≤", "fewer than", "capped at", "limit of", "limited to")
-LOWER = ("at least", "minimum of", "min", "more than", "over", "above", ">=", ">", "≥", "exceeds", "exceed")
+LOWER = ("at least", "minimum of", "min", "more than", "over", "above", ">=", ">", "≥", "exceeds", "exceed",
+         "larger than", "bigger than", "greater than", "longer than", "heavier than")
 _NUM = r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|" + "|".join(WORD_NUMBERS) + r")"
 _SCALE = r"(?:\s?(?P<scale>[kKmM])(?![a-zA-Z]))?"
 _RATE = r"(?P<rate>(?:req(?:uest)?s?|rps|qps|messages?|events?|calls?|ops|writes?|reads?|status changes)?\s?" \
