@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 QUALITY = ROOT / "benchmarks" / "quality"
 CORPUS = QUALITY / "corpus"
 WORKFLOWS = ["single", "sample", "self-review", "fusion", "debate"]
+PANELLED = ("sample", "fusion", "debate")  # the workflows whose reviewers --panel spreads over models
 FINDING_KEYS = ("file", "line_start", "line_end", "title", "evidence", "fix", "severity", "status",
                 "evidence_status", "personas", "set_aside")
 SCORE_KEYS = ("truth", "usefulness", "scored_by", "judge_mode", "judge_p_yes", "features", "calibration")
@@ -159,6 +160,7 @@ def run_case(case: str, workflow: str, args: argparse.Namespace, out: Path) -> d
             settings = api.build_settings(
                 str(stage_target(case, Path(tmp))), workflow=workflow, model=args.model, judge=args.judge,
                 personas=n, k=args.k if workflow == "debate" else None, concurrency=args.concurrency,
+                panel=args.panel.split(",") if args.panel and workflow in PANELLED else None,
                 seed=args.seed, run_id=f"{workflow}-{case}-{datetime.now(UTC):%Y%m%d%H%M%S}",
                 execute=args.execute,
             ).model_copy(update={"timeout_s": args.timeout})
@@ -175,6 +177,7 @@ def run_case(case: str, workflow: str, args: argparse.Namespace, out: Path) -> d
     total = data.get("total") or {}
     return {
         "case": case, "workflow": workflow, "model": args.model, "judge": args.judge or args.model,
+        "panel": args.panel if workflow in PANELLED else None,
         "personas": n, "k": k, "run_dir": str(run_dir), "error": error, "resumed": partial is not None,
         "wall_s": round(before + wall, 2), "cpu_s": round(cpu, 1), "calls": total.get("calls", 0),
         "tokens": total.get("prompt_tokens", 0) + total.get("completion_tokens", 0),
@@ -456,6 +459,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--compare", action="store_true", help="run all five workflows at matched N")
     ap.add_argument("--model", default="local", help="provider:model (default: the embedded local model)")
     ap.add_argument("--judge", default=None, help="judge model (default: --model)")
+    ap.add_argument("--panel", default=None,
+                    help="models round-robin over the reviewers of sample/fusion/debate, e.g. local:1.5b,local:0.5b")
     ap.add_argument("--cases", default="", help="comma-separated case names (default: every case of --split)")
     ap.add_argument("--split", default="all", choices=["tuning", "held-out", "all"],
                     help="tuning cases, held-out cases (labels.yaml `held_out: true`) or all (default)")

@@ -107,3 +107,14 @@ def test_stored_results_rescored_under_another_calibration_without_a_model_call(
     with pytest.raises(SystemExit):
         bench.main([*args, "--calibration", str(path)])
     assert "use it with --no-run" in capsys.readouterr().err
+
+
+def test_panel_spreads_the_reviewers_over_models(tmp_path: Path) -> None:
+    bench = _load_bench()
+    args = ["--workflow", "fusion", "--model", "fake", "--panel", "fake,fake:1", "--cases", "py_user_store",
+            "--out", str(tmp_path)]
+    assert bench.main(args) == 0
+    result = json.loads((tmp_path / "results" / "fusion__py_user_store.json").read_text())
+    assert result["panel"] == "fake,fake:1" and result["error"] is None
+    run_yaml = (Path(result["run_dir"]) / "run.yaml").read_text()
+    assert "fake:1" in run_yaml
