@@ -47,6 +47,7 @@ BAD_MODELS = {
     "anthropic:": "model 'anthropic:' needs a name after the colon",
     "fake:600001": "the fake model's latency must be milliseconds from 0 to 600000",
     "fake:fast": "the fake model's latency must be milliseconds",
+    "local:1.5b@2.5": "model 'local:1.5b@2.5': the temperature after @ must be from 0 to 2",
 }
 # model -> context window the engine budgets for, where it does not depend on the catalog's data
 FIXED_WINDOWS = {
@@ -317,3 +318,17 @@ def test_engine_llm_has_no_import_cycle() -> None:
 
     for module in graph:
         visit(module, ())
+
+
+@pytest.mark.parametrize(("text", "temperature"), [("local:1.5b@0.9", 0.9), ("openai:gpt-4o-mini@0", 0.0),
+                                                  ("fake@1", 1.0), ("local:0.5b", None)])
+def test_a_temperature_after_at_belongs_to_that_model(text: str, temperature: float | None) -> None:
+    spec = parse_model(text)
+    assert spec.temperature == temperature and "@" not in spec.name and parse_model(spec.text) == spec
+
+
+def test_the_chat_model_samples_at_the_models_temperature(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.delenv("REBUTTAL_FORBID_REAL_MODELS", raising=False)  # building a client calls nothing
+    assert make_chat_model("openai:gpt-4o-mini@0.9", max_tokens=10).temperature == 0.9  # type: ignore[attr-defined]
+    assert make_chat_model("openai:gpt-4o-mini", max_tokens=10).temperature == 0.2  # type: ignore[attr-defined]

@@ -26,6 +26,7 @@ def make_chat_model(model: Model, *, max_tokens: int, temperature: float = 0.2, 
     spec = parse_model(model)
     if spec.impl.real and os.environ.get("REBUTTAL_FORBID_REAL_MODELS") == "1":
         raise ProviderError(f"real model calls are disabled here (REBUTTAL_FORBID_REAL_MODELS=1): {spec.text}")
+    temperature = temperature if spec.temperature is None else spec.temperature
     return spec.impl.chat_model(spec, max_tokens=max_tokens, temperature=temperature, slots=slots)
 
 

@@ -21,6 +21,7 @@ from engine.errors import ConfigError
 from engine.llm import catalog, local
 from engine.llm.endpoints import import_extra, probe, request_timeout, require_key
 
+TEMPERATURE = re.compile(r"@\d+(?:\.\d+)?$")  # `local:1.5b@0.8`: a panel of one model at different temperatures
 MAX_FAKE_MS = 600_000  # `fake:<ms>`: at most the default call timeout
 OPENAI_URL = "https://api.openai.com/v1"
 OPENROUTER_URL = "https://openrouter.ai/api/v1"
@@ -43,6 +44,7 @@ class ModelSpec:
 
     provider: str
     name: str
+    temperature: float | None = None  # `provider:model@0.8`: this model's sampling temperature (else the stage's)
 
     @property
     def impl(self) -> Provider:
@@ -51,8 +53,9 @@ class ModelSpec:
 
     @property
     def text(self) -> str:
-        """The canonical `provider:model` string (`provider` alone when the name is empty)."""
-        return f"{self.provider}:{self.name}" if self.name else self.provider
+        """The canonical `provider:model[@temperature]` string (`provider` alone when the name is empty)."""
+        base = f"{self.provider}:{self.name}" if self.name else self.provider
+        return base if self.temperature is None else f"{base}@{self.temperature:g}"
 
     @property
     def free(self) -> bool:
@@ -270,6 +273,12 @@ def parse_model(text: str | ModelSpec) -> ModelSpec:
     if isinstance(text, ModelSpec):
         return text
     text = text.strip()
+    temperature = None
+    if TEMPERATURE.search(text):
+        text, _, suffix = text.rpartition("@")
+        temperature = float(suffix)
+        if not 0 <= temperature <= 2:
+            raise ConfigError(f"model '{text}@{suffix}': the temperature after @ must be from 0 to 2")
     provider, _, name = text.partition(":")
     impl = PROVIDERS.get(provider)
     if impl is None:
@@ -278,4 +287,4 @@ def parse_model(text: str | ModelSpec) -> ModelSpec:
         raise ConfigError(f"model '{text}' needs a name after the colon, e.g. {provider}:<model>")
     spec = ModelSpec(provider, name)
     impl.check(spec, text)
-    return spec
+    return spec if temperature is None else ModelSpec(provider, name, temperature)
