@@ -83,14 +83,15 @@ def label(q: Any, case: str, hit: Hit, defects: dict[str, list[Any]]) -> bool:
     return bool(s.finding_matches[0])
 
 
-def rule_pairs(q: Any, case: str) -> list[tuple[Hit, dict[str, Claim]]]:
-    """The candidate pairs the rules alone shortlist in a document case (no model-added claims)."""
+def rule_pairs(q: Any, case: str, strength: str = "candidate") -> list[tuple[Hit, dict[str, Claim]]]:
+    """The candidate pairs the rules alone shortlist in a document case (no model-added claims); with strength
+    "all", every hit on a pair of claims."""
     out = []
     for path in sorted(p for p in (q.CORPUS / case).rglob("*") if p.is_file()):
         claims = extract_claims(ingest(path).files[0])
         by_id = {c.id: c.model_copy(update={"file": str(path.relative_to(q.CORPUS / case))}) for c in claims}
         out += [(h.model_copy(update={"file": by_id[h.claims[0]].file}), by_id) for h in cross_check(claims)
-                if h.strength == "candidate" and len(h.claims) == 2]
+                if strength in ("all", h.strength) and len(h.claims) == 2]
     return out
 
 

@@ -193,8 +193,8 @@ CASES = [
     (address_authentication, "We log the client IP address of each request.\n", 0),  # not trusted for anything
     (untestable_requirements, "# R\n\nData must be migrated correctly.\n", 1),
     # a vendor the document introduces by name is a dependency wherever a sentence says what it supplies
-    (dependency_without_failure, "# Why\n\nLedgerPro, our billing vendor since 2019, raises its price.\n\n# Approach\n\n"
-                                 "LedgerPro produces a full export every night.\n", 1),
+    (dependency_without_failure, "# Why\n\nLedgerPro, our billing vendor since 2019, raises its price.\n\n"
+                                 "# Approach\n\nLedgerPro produces a full export every night.\n", 1),
     (dependency_without_failure, "# Why\n\nLedgerPro, our billing vendor, raises its price.\n\n# Approach\n\n"
                                  "LedgerPro produces a full export every night.\n\nIf the LedgerPro export is late or "
                                  "fails, the cutover is postponed.\n", 0),

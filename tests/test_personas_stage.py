@@ -16,9 +16,9 @@ from engine.errors import ConfigError
 from engine.llm import fake_answers
 from engine.models import Persona
 from engine.schemas import PersonaOut
-from engine.stages.personas import accept_distinct, assemble_panel, near_duplicate
 from engine.serve.openai_api import RequestOptions
 from engine.server_graph import ServerContext
+from engine.stages.personas import accept_distinct, assemble_panel, near_duplicate
 from tests.conftest import EXAMPLE, run_fake
 
 

@@ -103,8 +103,8 @@ def dependency_names(text: str) -> list[str]:
 
 # A third party the document names ('LedgerPro, our subscription billing vendor since 2019', 'the payment provider
 # Stripe'): later sentences say only its name, so the name is what a dependency on it looks like.
-_NAMED_VENDOR = re.compile(r"\b([A-Z][A-Za-z0-9]+(?:[ -][A-Z][A-Za-z0-9]+)?),\s+(?:our|the|a|an|its)\s+(?:[\w-]+\s+){0,3}?"
-                           r"(vendor|provider|gateway|supplier|partner)\b|"
+_NAMED_VENDOR = re.compile(r"\b([A-Z][A-Za-z0-9]+(?:[ -][A-Z][A-Za-z0-9]+)?),\s+(?:our|the|a|an|its)\s+"
+                           r"(?:[\w-]+\s+){0,3}?(vendor|provider|gateway|supplier|partner)\b|"
                            r"\b(?:vendor|provider|gateway|supplier)\s+(?:called\s+|named\s+)?([A-Z][A-Za-z0-9]+)\b")
 # what a named vendor does for the system when a sentence names it without a dependency verb
 _SUPPLIES = re.compile(r"\b(produces?|exports?|supplies|provides?|delivers?|hands? over|downloads?|imports?|loads?|"
