@@ -112,6 +112,24 @@ def test_a_new_prefix_is_warmed_once_before_parallel_calls(tmp_path: Path, monke
     assert Gateway(run_dir=tmp_path, settings=s, factory=lambda name, mt: FakeChatModel()).used.calls == 6
 
 
+def test_model_strings_of_one_server_warm_it_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`local`, `local:1.5b` and `local:1.5b@0.8` are one llama.cpp server: a prefix is evaluated there once."""
+    server = FakeServer([1])
+    monkeypatch.setattr(gateway_module, "server_hooks",
+                        lambda model: ServerHooks(server.warm, server.progress, server="qwen2.5-coder-1.5b"))
+    gw = Gateway(run_dir=tmp_path, settings=RunSettings(run_id="t", target="x", model="fake"),
+                 factory=lambda name, mt: FakeChatModel())
+
+    async def fan_out() -> None:
+        for model in ("fake", "fake:1", "fake@0.8"):
+            await gw.structured(stage="reviews", persona=model, subject="review", model=model, schema=ReviewOut,
+                                system="rules + target", user="u", max_tokens=100)
+
+    asyncio.run(fan_out())
+    assert server.warms == ["rules + target"]
+    assert len([x for x in read_ledger(tmp_path / "ledger.jsonl") if x.stage == "warm"]) == 1
+
+
 def test_a_call_that_still_progresses_is_not_abandoned() -> None:
     marks = iter(range(1000))
 

@@ -99,7 +99,7 @@ class Gateway:
         hooks = self.hooks(model)
         if hooks is None:
             return
-        key = hashlib.sha256(f"{model}\n{system}".encode()).hexdigest()
+        key = hashlib.sha256(f"{hooks.server or model}\n{system}".encode()).hexdigest()
         if key in self._warmed:
             await asyncio.shield(self._warmed[key])
             return

@@ -36,6 +36,7 @@ class ServerHooks:
 
     warm: Callable[[str], dict[str, Any]]
     progress: Callable[[], int | None]
+    server: str = ""  # which server: model strings naming the same one (`local`, `local:1.5b@0.8`) warm it once
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ class Local(Provider):
 
     def server_hooks(self, spec: ModelSpec) -> ServerHooks | None:
         server = local.get_server(spec.name)
-        return ServerHooks(warm=server.warm, progress=server.progress)
+        return ServerHooks(warm=server.warm, progress=server.progress, server=server.name)
 
 
 class Fake(Provider):
