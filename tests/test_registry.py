@@ -332,3 +332,5 @@ def test_the_chat_model_samples_at_the_models_temperature(monkeypatch: pytest.Mo
     monkeypatch.delenv("REBUTTAL_FORBID_REAL_MODELS", raising=False)  # building a client calls nothing
     assert make_chat_model("openai:gpt-4o-mini@0.9", max_tokens=10).temperature == 0.9  # type: ignore[attr-defined]
     assert make_chat_model("openai:gpt-4o-mini", max_tokens=10).temperature == 0.2  # type: ignore[attr-defined]
+    assert make_chat_model("fake:5:verbal@0.9", max_tokens=10).latency_ms == 5  # type: ignore[attr-defined]
+    assert price_of("openai:gpt-4o-mini@0.9", {"openai:gpt-4o-mini": (1.0, 2.0)}) == (1.0, 2.0)

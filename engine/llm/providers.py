@@ -52,8 +52,8 @@ def price_of(model: Model, prices: Prices) -> tuple[float, float] | None:
     providers, else the genai-prices catalog); None when unknown."""
     spec = parse_model(model)
     overrides = {**load_env_prices(), **prices}
-    if spec.text in overrides:
-        return overrides[spec.text]
+    if spec.model in overrides:  # a price is the model's, whatever temperature it samples at
+        return overrides[spec.model]
     return spec.impl.price(spec, overrides)
 
 

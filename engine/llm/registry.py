@@ -53,10 +53,15 @@ class ModelSpec:
         return PROVIDERS[self.provider]
 
     @property
+    def model(self) -> str:
+        """The `provider:model` string without a temperature (`provider` alone when the name is empty): what a
+        price, a key or the fake's latency belongs to."""
+        return f"{self.provider}:{self.name}" if self.name else self.provider
+
+    @property
     def text(self) -> str:
-        """The canonical `provider:model[@temperature]` string (`provider` alone when the name is empty)."""
-        base = f"{self.provider}:{self.name}" if self.name else self.provider
-        return base if self.temperature is None else f"{base}@{self.temperature:g}"
+        """The canonical `provider:model[@temperature]` string."""
+        return self.model if self.temperature is None else f"{self.model}@{self.temperature:g}"
 
     @property
     def free(self) -> bool:
@@ -159,8 +164,8 @@ class Fake(Provider):
     def chat_model(self, spec: ModelSpec, *, max_tokens: int, temperature: float, slots: int) -> BaseChatModel:
         from engine.llm.fake import FakeChatModel, fake_returns_logprobs, parse_fake_spec, plan_from_env
 
-        return FakeChatModel(latency_ms=parse_fake_spec(spec.text), plan=plan_from_env(),
-                             logprobs=fake_returns_logprobs(spec.text))
+        return FakeChatModel(latency_ms=parse_fake_spec(spec.model), plan=plan_from_env(),
+                             logprobs=fake_returns_logprobs(spec.model))
 
     def preflight(self, spec: ModelSpec) -> None:
         return None  # nothing to reach
@@ -286,6 +291,6 @@ def parse_model(text: str | ModelSpec) -> ModelSpec:
         raise ConfigError(f"unknown model provider '{provider}' in '{text}' (use one of: {', '.join(PROVIDERS)})")
     if not name and impl.needs_name:
         raise ConfigError(f"model '{text}' needs a name after the colon, e.g. {provider}:<model>")
-    spec = ModelSpec(provider, name)
+    spec = ModelSpec(provider, name, temperature)
     impl.check(spec, text)
-    return spec if temperature is None else ModelSpec(provider, name, temperature)
+    return spec
