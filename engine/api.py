@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from engine import runner
-from engine.config import Budget, RunSettings, load_workflow, persona_refs, resolve_personas
+from engine.config import Budget, RunSettings, load_workflow, persona_refs
 from engine.errors import ConfigError
 from engine.estimate import Estimate, budget_warning, estimate
 from engine.llm.gateway import ModelFactory
@@ -79,12 +79,11 @@ def build_settings(target: str, *layers: RunOptions, diff: str | None = None, ru
     for m in [o.model, *(o.panel or []), o.judge, o.judge_fallback]:
         if m:
             parse_model(m)
-    if o.persona:
-        resolve_personas(o.persona)
+    persona_slugs = persona_refs(o.persona or [])
     try:
         return RunSettings(
             run_id=run_id or "pending", target=str(target), diff=diff, workflow=o.workflow,
-            personas=len(o.persona) if o.persona else o.personas, persona_slugs=persona_refs(o.persona or []), k=o.k,
+            personas=len(o.persona) if o.persona else o.personas, persona_slugs=persona_slugs, k=o.k,
             model=o.model, panel=o.panel or [], judge=o.judge, judge_fallback=o.judge_fallback,
             concurrency=o.concurrency, budget=Budget(max_calls=o.max_calls, max_tokens=o.max_tokens,
                                                      max_usd=o.max_usd),

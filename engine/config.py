@@ -129,10 +129,10 @@ def persona_library(directory: Path | None = None) -> dict[str, Persona]:
     return out
 
 
-def resolve_personas(names: list[str]) -> list[Persona]:
+def resolve_personas(names: list[str], lib: dict[str, Persona] | None = None) -> list[Persona]:
     """`--persona` values as personas: a library slug, or the path of a persona file (`*.md`, same format as the
     library's); a ConfigError naming every one that is neither."""
-    lib = persona_library()
+    lib = persona_library() if lib is None else lib
     out: list[Persona] = []
     missing: list[str] = []
     for name in names:
@@ -153,9 +153,10 @@ def resolve_personas(names: list[str]) -> list[Persona]:
 
 
 def persona_refs(names: list[str]) -> list[str]:
-    """`--persona` values as stored in run.yaml: slugs as given, file paths absolute (a resume from another folder
-    finds them)."""
+    """`--persona` values checked (resolve_personas) and as stored in run.yaml: slugs as given, file paths absolute
+    (a resume from another folder finds them)."""
     lib = persona_library()
+    resolve_personas(names, lib)
     return [n if n in lib else str(Path(n).expanduser().resolve()) for n in names]
 
 

@@ -73,7 +73,7 @@ SURFACES: dict[str, tuple[str, ...]] = {
     "request": ("personas", "persona", "k", "panel", "judge", *BUDGET, "strict", "execute"),
     "budget": BUDGET,  # rebuttal resume, the MCP tool resume, RunSettings.budget
 }
-REMOTE = ("request", "langgraph", "mcp")  # surfaces a client program fills in: library slugs only
+REMOTE = ("request", "langgraph")  # options models a client program fills in: library slugs only (MCP: parameter)
 SLUG = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
 SLUG_HELP = "Library persona slug (repeatable) instead of generating."
 RESUME_HELP = {"max_calls": "A larger call budget (the whole run's, spent calls included).",

@@ -125,7 +125,7 @@ def classify(text: str, vendors: tuple[str, ...] = ()) -> tuple[str, list[str], 
     if qs:
         tags.insert(0, "limit" if any(q.bound for q in qs) else "number")
     deps = dependency_names(text)
-    if _SUPPLIES.search(text) or _DEP_VERB.search(text):
+    if vendors and (_SUPPLIES.search(text) or _DEP_VERB.search(text)):
         deps += [f"vendor {v}" for v in vendors if re.search(rf"\b{re.escape(v)}\b", text)]
     if deps:
         tags.append("dependency")
