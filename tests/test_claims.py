@@ -25,6 +25,7 @@ from engine.claims.exposure import (
     sensitive_data,
 )
 from engine.claims.extract import extract_claims, mermaid_statements, table_rows
+from engine.claims.omissions import convenience_decision, nfr_without_limits
 from engine.claims.quantities import quantities, same_amount, violates
 from engine.claims.wishes import is_wish, wish_only
 from engine.target.outline import sections
@@ -198,7 +199,34 @@ CASES = [
     (dependency_without_failure, "# Why\n\nLedgerPro, our billing vendor, raises its price.\n\n# Approach\n\n"
                                  "LedgerPro produces a full export every night.\n\nIf the LedgerPro export is late or "
                                  "fails, the cutover is postponed.\n", 0),
+    # non-functional requirements that bound other things, but not load, uptime or data safety
+    (nfr_without_limits, "# Non-functional requirements\n\n- Battery: sync must use less than 1 % per day.\n"
+                         "- App size: at most 3 MB.\n", 1),
+    (nfr_without_limits, "# Non-functional requirements\n\n- Battery: sync must use less than 1 % per day.\n"
+                         "- Throughput: a peak of 2,000 edits per minute.\n", 0),
+    (nfr_without_limits, "# Requirements\n\n- Battery: sync must use less than 1 % per day.\n", 0),
+    # a choice whose only reason is the team's convenience, pointed back to by 'This ...'
+    (convenience_decision, "# Storage\n\nEvents go to a new table in the main database. This keeps the code simple "
+                           "and lets us ship in one sprint.\n", 1),
+    (convenience_decision, "# Storage\n\nEvents go to a new table in the main database. This keeps the code simple; "
+                           "a separate store was considered and rejected for its cost.\n", 0),
+    (convenience_decision, "# Storage\n\nEvents go to the main database. This keeps the code simple.\n\n"
+                           "# Alternatives considered\n\n- A separate store: more to run.\n", 0),
 ]
+
+
+def test_a_convenience_reason_points_back_to_the_choice() -> None:
+    text = "# Storage\n\nEvents go to a new table in the main database.\nThis keeps the code simple.\n"
+    claims = claims_of(text)
+    assert [(c.line, c.kind) for c in claims] == [(3, "decision"), (4, "decision")]
+    [hit] = [h for h in cross_check(claims) if h.rule == "decision-without-alternative"]
+    assert hit.strength == "certain" and hit.lines == [3, 4] and hit.evidence.startswith("Events go to")
+    assert "'keeps the code simple'" in hit.title
+
+
+def test_a_choice_another_rule_faults_gets_no_convenience_finding() -> None:
+    text = "# Storage\n\nTo keep the CDN simple, the bucket is public-read.\n"
+    assert [h.rule for h in cross_check(claims_of(text))] == ["security-exposure"]
 
 
 def test_a_named_vendor_hit_sits_on_the_sentence_not_the_table() -> None:

@@ -13,6 +13,7 @@ from engine.claims.exposure import (
 )
 from engine.claims.extract import EXTERNAL_NOUNS, FAILURE
 from engine.claims.model import Claim, Hit
+from engine.claims.omissions import convenience_decision, nfr_without_limits
 from engine.claims.quantities import Quantity, same_amount, violates
 from engine.paths import same_file
 from engine.verify.checks import Check, Subject
@@ -272,14 +273,15 @@ def downtime_contradiction(claims: list[Claim]) -> list[Hit]:
 
 RULES = (conflicting_values, cadence_contradictions, limit_contradictions, delivery_guarantee, downtime_contradiction,
          security_exposure, address_authentication, sensitive_data, dependency_without_failure, missing_timeout,
-         unbounded_growth, untestable_requirements,
+         unbounded_growth, untestable_requirements, nfr_without_limits, convenience_decision,
          decision_without_alternative)
 
 
 def cross_check(claims: list[Claim]) -> list[Hit]:
     """Every rule over the claims, one hit per (rule, claims) pair, in rule order; a pair only shortlisted
     (a candidate) is left out when another rule is already certain about the same claims: it would ask the
-    model about, and raise, the same two sentences twice."""
+    model about, and raise, the same two sentences twice; so is a candidate whose claims a certain hit of its own
+    rule already covers."""
     out: list[Hit] = []
     seen: set[tuple[str, frozenset[str], str]] = set()
     for rule in RULES:
@@ -289,7 +291,13 @@ def cross_check(claims: list[Claim]) -> list[Hit]:
                 seen.add(key)
                 out.append(hit)
     certain = {frozenset(h.claims) for h in out if h.strength == "certain" and len(h.claims) > 1}
-    return [h for h in out if not (h.strength == "candidate" and frozenset(h.claims) in certain)]
+    # a choice that another rule already faults (a public bucket 'to keep the CDN simple') needs no second finding
+    # saying its alternatives were not weighed: the other one names what the choice costs
+    faulted = {c for h in out if h.rule != "decision-without-alternative" and h.strength == "certain" for c in h.claims}
+    covered = {(h.rule, c) for h in out if h.strength == "certain" for c in h.claims}
+    return [h for h in out if not (h.strength == "candidate" and frozenset(h.claims) in certain)
+            and not (h.rule == "decision-without-alternative" and faulted & set(h.claims))
+            and not (h.strength == "candidate" and all((h.rule, c) in covered for c in h.claims))]
 
 
 def touches(hit: Hit, file: str, start: int, end: int) -> bool:

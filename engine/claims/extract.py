@@ -14,13 +14,25 @@ _TABLE_SEP = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 _ITEM = re.compile(r"^\s*(?:[-*+]|\d{1,3}[.)])\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`\"(*])")
 _PAGE = re.compile(r"^\[page \d+\]$")
+# a choice's reason that is only the team's convenience: simple for us, quick to ship, the tooling we already have
+CONVENIENCE = re.compile(r"\b(?:keeps? (?:[\w-]+ ){0,3}?(?:simple|easy)|(?:simplest|easiest|quickest) (?:option|choice|"
+                         r"way|path|to (?:build|ship|run|operate))|lets? us ship|ship (?:it |this )?in (?:one|a|two|a "
+                         r"single) (?:sprint|week)|(?:with|reuses?|on) (?:the|our) existing (?:[\w-]+ ){0,3}?"
+                         r"(?:tooling|tools|infrastructure|stack|setup)|(?:we|the team) already (?:ha(?:ve|s)|runs?|"
+                         r"uses?|knows?))\b", re.I)
+# sections whose every statement is a claim: the omission rules (engine/claims/omissions.py) read them whole
+NFR_SECTION = re.compile(r"non-?functional|quality attributes|\bNFRs?\b|service levels?|operational requirements",
+                         re.I)
+ALTERNATIVES_SECTION = re.compile(r"\balternatives?\b|\boptions\b|\bconsidered\b|\brejected\b", re.I)
+POINTS_BACK = re.compile(r"^(?:this|that|it|doing so|which)\b", re.I)  # a sentence about the one before it
 CUES: dict[str, re.Pattern[str]] = {
     "requirement": re.compile(r"\b(must|shall|will|should|is required to|are required to|needs? to|guarantee[sd]?|"
                              r"exactly once)\b",
                               re.I),
     "decision": re.compile(r"\b(we (?:will )?(?:use|choose|chose|pick|picked|decided?|adopt|go with)|decided|"
                            r"decision|instead of|rather than|alternatives?|considered|rejected|trade-?offs?|"
-                           r"to keep (?:the )?[\w-]+ (?:\w+ )?(?:simple|cheap|predictable))\b", re.I),
+                           r"to keep (?:the )?[\w-]+ (?:\w+ )?(?:simple|cheap|predictable))\b|"
+                           + CONVENIENCE.pattern, re.I),
     "owner": re.compile(r"\b(owner|owned by|owns|responsible for|on-call|DRI|accountable)\b", re.I),
     "assumption": re.compile(r"\b(assum\w+|we expect|expected to|should be enough|never|always|at least once)\b",
                              re.I),
@@ -243,19 +255,33 @@ def sentences(para: list[tuple[int, str]]) -> list[tuple[int, str, str]]:
 
 
 def extract_claims(file: SourceFile, start: int = 1) -> list[Claim]:
-    """Every checkable statement of one document file, numbered CL-<start>...; plain statements are left out."""
+    """Every checkable statement of one document file, numbered CL-<start>...; plain statements are left out, except
+    the choice a convenience reason points back to ('Events go to the main database. This keeps it simple.')."""
     paths = section_paths(file.sections)
     vendors = tuple(named_vendors(file.text))
     claims: list[Claim] = []
+
+    def add(line: int, text: str, source: str, kind: str, tags: list[str], deps: list[str], external: bool,
+            qs: list[Quantity]) -> None:
+        claims.append(Claim(id=f"CL-{start + len(claims):03d}", kind=kind, text=text[:400], file=file.path, line=line,
+                            section=section_at(paths, line), tags=tags, quantities=qs,
+                            dependencies=deps, external=external, source=source))  # type: ignore[arg-type]
+
+    skipped: tuple[int, str, str] | None = None
     for line, text, source in statements(file):
         kind, tags, deps, external, qs = classify(text, vendors)
         if source == "diagram":
             kind, tags, deps = "dependency", ["dependency"], dependency_names(text) or deps
             deps = deps or [text.split(": ", 1)[-1].lower()]
+        heading = section_at(paths, line).split(" > ")[-1]
         if kind == "statement" and not NOTABLE.search(text) and not SENSITIVE.search(text) \
-                and not BY_ADDRESS.search(text) and not SIGNED.search(text):
+                and not BY_ADDRESS.search(text) and not SIGNED.search(text) \
+                and not NFR_SECTION.search(heading) and not ALTERNATIVES_SECTION.search(heading):
+            skipped = (line, text, source)
             continue
-        claims.append(Claim(id=f"CL-{start + len(claims):03d}", kind=kind, text=text[:400], file=file.path, line=line,
-                            section=section_at(paths, line), tags=tags, quantities=qs,
-                            dependencies=deps, external=external, source=source))  # type: ignore[arg-type]
+        if skipped is not None and POINTS_BACK.match(text) and CONVENIENCE.search(text) and line - skipped[0] <= 2 \
+                and section_at(paths, skipped[0]) == section_at(paths, line):
+            add(*skipped, "decision", ["decision"], [], False, [])
+        skipped = None
+        add(line, text, source, kind, tags, deps, external, qs)
     return claims

@@ -31,7 +31,8 @@ class Claim(BaseModel):
 
 
 Rule = Literal["conflicting-values", "limit-contradiction", "dependency-without-failure", "untestable-requirement",
-               "unbounded-growth", "security-exposure", "sensitive-data", "decision-without-alternative"]
+               "unbounded-growth", "security-exposure", "sensitive-data", "decision-without-alternative",
+               "missing-requirement"]
 
 
 class Hit(BaseModel):

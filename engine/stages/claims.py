@@ -43,6 +43,8 @@ FIXES = {
     "unbounded-growth": "Set a limit or retention period and say what happens when it is reached.",
     "untestable-requirement": "Replace the vague word with a measurable criterion and how it is checked.",
     "decision-without-alternative": "Name the alternatives considered and why this one wins.",
+    "missing-requirement": "State the expected load and data sizes, the availability target and how much data may "
+                           "be lost (backups, restore time), each with how it is measured.",
     "security-exposure": "Check on every request that the caller may read or change this data; deny by default.",
     "sensitive-data": "Redact or leave out credentials and personal data before they are stored, logged or sent on; "
                       "say who may read what is kept, and for how long.",
@@ -207,9 +209,11 @@ def unraised(hits: list[Hit], reviews: list[Review], cap: int | None = MAX_CHECK
     # it for the hit would leave the report with the echo instead of the rule's claim
     issues = [i for r in reviews for i in r.issues if not echoes_checklist(i.title, [r.persona]) and (
         i.evidence_status is None or set_aside_reason(i.title, i.file, [r.persona], i.evidence_status) is None)]
+    # the two rules that mostly shortlist (a requirement with no criterion nearby, a decision with no alternative)
+    # raise only what they are certain of: a vague word, a choice justified by convenience alone
     keep = [h for h in hits if h.strength in RAISED and h.rule not in ("untestable-requirement",
                                                                         "decision-without-alternative")
-            or h.rule == "untestable-requirement" and h.strength == "certain"]
+            or h.rule in ("untestable-requirement", "decision-without-alternative") and h.strength == "certain"]
     keep = [h for h in keep if not any(raised_by(h, i) for i in issues)]
     return sorted(keep, key=lambda h: -SEVERITY_RANK[h.severity])[:cap]
 
