@@ -356,3 +356,13 @@ def test_a_pair_another_rule_is_certain_about_is_not_shortlisted_again() -> None
 ])
 def test_pair_rules_compare_only_the_designs_own_numbers(doc: str, pairs: int) -> None:
     assert len([h for h in cross_check(claims_of(doc)) if len(h.claims) == 2]) == pairs
+
+
+def test_a_convenience_reason_skips_a_models_paraphrase_and_is_raised_once() -> None:
+    text = "# Storage\n\nEvents go to a new table in the main database.\nThis keeps the code simple.\n"
+    rule = claims_of(text)
+    said = rule[0].model_copy(update={"id": "CL-009", "source": "model", "line": 4,
+                                      "text": "Storing events in the main database keeps the code simple."})
+    claims = [rule[0], said, rule[1]]
+    [hit] = convenience_decision(claims)
+    assert hit.evidence == "Events go to a new table in the main database." and hit.lines == [3, 4]

@@ -45,11 +45,15 @@ def convenience_decision(claims: list[Claim]) -> list[Hit]:
     if any(ALTERNATIVES_SECTION.search(c.section.split(" > ")[-1]) for c in claims):
         return []
     hits: list[Hit] = []
-    for i, c in enumerate(claims):
+    at = {c.id: i for i, c in enumerate(claims)}
+    for c in sorted(claims, key=lambda o: o.source == "model"):  # the document's own sentences before paraphrases
+        i = at[c.id]
         m = CONVENIENCE.search(c.text)
-        if not m or any(o.section == c.section and WEIGHED.search(o.text) for o in claims):
+        if not m or any(h.file == c.file and c.line in h.lines for h in hits) \
+                or any(o.section == c.section and WEIGHED.search(o.text) for o in claims):
             continue
-        prev = claims[i - 1] if i else None
+        # the statement before it as written (a model's paraphrase of it may sit between them)
+        prev = next((o for o in reversed(claims[:i]) if o.source != "model"), None)
         choice = prev if prev is not None and POINTS_BACK.match(c.text) and prev.section == c.section \
             and prev.file == c.file and c.line - prev.line <= 2 else c
         ids = list(dict.fromkeys([choice.id, c.id]))
