@@ -71,6 +71,21 @@ def test_an_issue_mentions_the_same_thing(h: Hit, title: str, fix: str, same: bo
 
 
 @pytest.mark.parametrize(
+    ("fix", "same"),
+    [
+        # the quoted line copied into the fix (a new-user run): the claim is error handling, not unpickling
+        ("self.entries = pickle.load(fh) except Exception as e: print(f'Error loading cache: {e}')", False),
+        ("Load the cache with json instead of pickle.", True),  # the fix's own words name it
+    ],
+)
+def test_the_quoted_code_copied_into_a_fix_names_nothing(fix: str, same: bool) -> None:
+    lack = Issue(id="R-a#2", title="Lack of proper error handling for ResponseCache class", file="app.py",
+                 line_start=30, line_end=30, evidence="self.entries = pickle.load(fh)", severity="medium", fix=fix)
+    assert mentions_same(PICKLE, lack) is same
+    assert raised(PICKLE, [(lack, "app.py")]) is same  # unraised: the analyzers review raises it as its own
+
+
+@pytest.mark.parametrize(
     ("line", "title", "file", "is_raised"),
     [
         (10, "Mutable default argument", "app.py", True),

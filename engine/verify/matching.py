@@ -48,8 +48,14 @@ def keywords(hit: Hit) -> set[str]:
 
 
 def mentions_same(hit: Hit, issue: Issue) -> bool:
-    """Whether an issue's title or fix names what the hit is about (its quoted code is not an argument)."""
-    text = f"{issue.title} {issue.fix}".lower()
+    """Whether an issue's title or fix names what the hit is about. Its quoted code is not an argument, nor is
+    that code copied into the fix: "Lack of error handling", fixed by wrapping `self.entries = pickle.load(fh)` in
+    a try, is not a claim about unpickling untrusted data."""
+    fix = issue.fix
+    for line in issue.evidence.splitlines():
+        if len(line.strip()) >= 8:
+            fix = fix.replace(line.strip(), " ")
+    text = f"{issue.title} {fix}".lower()
     return any(k in text for k in keywords(hit))
 
 
