@@ -261,27 +261,28 @@ def extract_claims(file: SourceFile, start: int = 1) -> list[Claim]:
     vendors = tuple(named_vendors(file.text))
     claims: list[Claim] = []
 
-    def add(line: int, text: str, source: str, kind: str, tags: list[str], deps: list[str], external: bool,
-            qs: list[Quantity]) -> None:
+    def add(line: int, text: str, source: str, section: str, kind: str, tags: list[str], deps: list[str],
+            external: bool, qs: list[Quantity]) -> None:
         claims.append(Claim(id=f"CL-{start + len(claims):03d}", kind=kind, text=text[:400], file=file.path, line=line,
-                            section=section_at(paths, line), tags=tags, quantities=qs,
+                            section=section, tags=tags, quantities=qs,
                             dependencies=deps, external=external, source=source))  # type: ignore[arg-type]
 
-    skipped: tuple[int, str, str] | None = None
+    skipped: tuple[int, str, str, str] | None = None  # the last statement left out, with its section
     for line, text, source in statements(file):
         kind, tags, deps, external, qs = classify(text, vendors)
         if source == "diagram":
             kind, tags, deps = "dependency", ["dependency"], dependency_names(text) or deps
             deps = deps or [text.split(": ", 1)[-1].lower()]
-        heading = section_at(paths, line).split(" > ")[-1]
+        section = section_at(paths, line)
+        heading = section.split(" > ")[-1]
         if kind == "statement" and not NOTABLE.search(text) and not SENSITIVE.search(text) \
                 and not BY_ADDRESS.search(text) and not SIGNED.search(text) \
                 and not NFR_SECTION.search(heading) and not ALTERNATIVES_SECTION.search(heading):
-            skipped = (line, text, source)
+            skipped = (line, text, source, section)
             continue
         if skipped is not None and POINTS_BACK.match(text) and CONVENIENCE.search(text) and line - skipped[0] <= 2 \
-                and section_at(paths, skipped[0]) == section_at(paths, line):
+                and skipped[3] == section:
             add(*skipped, "decision", ["decision"], [], False, [])
         skipped = None
-        add(line, text, source, kind, tags, deps, external, qs)
+        add(line, text, source, section, kind, tags, deps, external, qs)
     return claims
