@@ -25,6 +25,7 @@ from engine.claims.exposure import (
     sensitive_data,
 )
 from engine.claims.extract import extract_claims, mermaid_statements, table_rows
+from engine.claims.failures import dual_write, expiry_before_window, unsafe_retry
 from engine.claims.omissions import convenience_decision, nfr_without_limits
 from engine.claims.quantities import quantities, same_amount, violates
 from engine.claims.wishes import is_wish, wish_only
@@ -48,6 +49,11 @@ from engine.verify.checks import Subject
     ("when more than 5 retries fail", [("count", 5.0, "lower")]),
     ("12 languages at launch", []),
     ("call it once", []),
+    ("the ones served at scoring time, tens of them", []),  # 'one' + 's' is no number of seconds
+    ("the 7-day spend over a 24-hour window", [("time", 604800.0, ""), ("time", 86400.0, "")]),
+    ("a 3-s timeout, 1-2 tiers", []),  # a hyphen joins only a spelled-out time unit
+    ("One-tap orders are limited to 1,500 EUR", [("EUR amount", 1500.0, "upper")]),
+    ("costs €2k or USD 20 a month", [("EUR amount", 2000.0, ""), ("USD amount", 20.0, "")]),
 ])
 def test_quantities(text: str, expected: list[tuple[str, float, str]]) -> None:
     got = [(q.dimension, q.base, q.bound) for q in quantities(text)]
@@ -212,6 +218,27 @@ CASES = [
                            "a separate store was considered and rejected for its cost.\n", 0),
     (convenience_decision, "# Storage\n\nEvents go to the main database. This keeps the code simple.\n\n"
                            "# Alternatives considered\n\n- A separate store: more to run.\n", 0),
+    # two caps on one amount, in two currencies or one
+    (conflicting_values, "# R\n\nOne-tap orders are limited to 1,500 EUR per order.\n\n# Fraud\n\n"
+                         "One-tap orders of up to 2,000 EUR need no second factor.\n", 1),
+    (conflicting_values, "# R\n\nOne-tap orders are limited to 1,500 EUR per order.\n\n# Fraud\n\n"
+                         "One-tap orders of up to 2,000 USD need no second factor.\n", 0),
+    # a retry after money moved, with nothing making the second attempt safe
+    (unsafe_retry, "# Flow\n\nIf the order call fails after the authorisation, the customer can try again.\n", 1),
+    (unsafe_retry, "# Flow\n\nIf the order call fails after the authorisation, the customer can try again.\n"
+                   "Each attempt carries an idempotency key.\n", 0),
+    (unsafe_retry, "# Flow\n\nIf the search call fails, the customer can try again.\n", 0),  # nothing repeated
+    # one step writing to two stores, with nothing keeping them in step
+    (dual_write, "# Design\n\nThe job writes every update to both stores.\n", 1),
+    (dual_write, "# Design\n\nThe job writes every update to both stores.\n\nA nightly job reconciles them.\n", 0),
+    (dual_write, "# Design\n\nBoth teams review the schema.\n", 0),
+    # data that expires before the window a reader takes from the same store
+    (expiry_before_window, "# Store\n\nKeys in the online store expire 24 hours after the last write.\n\n"
+                           "# Scoring\n\nThe model reads the 7-day spend from the online store.\n", 1),
+    (expiry_before_window, "# Store\n\nKeys in the online store expire 30 days after the last write.\n\n"
+                           "# Scoring\n\nThe model reads the 7-day spend from the online store.\n", 0),
+    (expiry_before_window, "# Store\n\nKeys in the online store expire 24 hours after the last write.\n\n"
+                           "# Scoring\n\nThe model reads the 7-day spend from the offline store.\n", 0),
 ]
 
 

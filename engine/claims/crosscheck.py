@@ -12,6 +12,7 @@ from engine.claims.exposure import (
     sensitive_data,
 )
 from engine.claims.extract import EXTERNAL_NOUNS, FAILURE
+from engine.claims.failures import dual_write, expiry_before_window, unsafe_retry
 from engine.claims.model import Claim, Hit
 from engine.claims.omissions import convenience_decision, nfr_without_limits
 from engine.claims.quantities import Quantity, same_amount, violates
@@ -74,10 +75,13 @@ def stems(text: str) -> set[str]:
     return {stem(w) for w in re.findall(r"[a-z][a-z-]+", text.lower()) if w not in STOP and len(w) > 2}
 
 
-def window(claim: Claim, q: Quantity, words: int = 4) -> set[str]:
-    """Stems of the words around one quantity in its sentence: what the number is about."""
-    before = claim.text[:q.start].split()[-words:]
-    after = claim.text[q.start + len(q.text):].split()[:words]
+def window(claim: Claim, q: Quantity, words: int = 3) -> set[str]:
+    """Stems of the content words around one quantity in its sentence (`words` each side, stop words and numbers
+    not counted): what the number is about."""
+    def content(text: str) -> list[str]:
+        return [w for w in text.split() if stems(w)]
+    before = content(claim.text[:q.start])[-words:]
+    after = content(claim.text[q.start + len(q.text):])[:words]
     return stems(" ".join(before + after))
 
 
@@ -105,7 +109,7 @@ def conflicting_values(claims: list[Claim]) -> list[Hit]:
             if not shared or same_amount(qa, qb):
                 continue
             hits.append(Hit(rule="conflicting-values", claims=[a.id, b.id], file=a.file, lines=[a.line, b.line],
-                            title=f"{qa.text} in '{a.section}' but {qb.text} in '{b.section}'",
+                            title=f"Conflicting values: {qa.text} in '{a.section}' but {qb.text} in '{b.section}'",
                             detail=f"the same {qa.dimension} ({', '.join(sorted(shared))}) is {qa.text} at line "
                                    f"{a.line} and {qb.text} at line {b.line}",
                             evidence=a.text, severity="high", strength="certain" if len(shared) >= 2 else "candidate"))
@@ -273,8 +277,8 @@ def downtime_contradiction(claims: list[Claim]) -> list[Hit]:
 
 RULES = (conflicting_values, cadence_contradictions, limit_contradictions, delivery_guarantee, downtime_contradiction,
          security_exposure, address_authentication, sensitive_data, dependency_without_failure, missing_timeout,
-         unbounded_growth, untestable_requirements, nfr_without_limits, convenience_decision,
-         decision_without_alternative)
+         unsafe_retry, dual_write, expiry_before_window, unbounded_growth, untestable_requirements,
+         nfr_without_limits, convenience_decision, decision_without_alternative)
 
 
 def cross_check(claims: list[Claim]) -> list[Hit]:

@@ -42,7 +42,11 @@ FAILURE = re.compile(r"\b(time ?outs?|timed out|retr(?:y|ies|ied)|fall ?back|deg
 # statements with no cue word that the rules still need: growth, open access, ids from the request
 NOTABLE = re.compile(r"\b(all|every|forever|no limit|unlimited|no upper bound|any|public\w*|anyone|anonymous\w*|"
                      r"(?:zero|no) downtime|(?:at most|up to|no more than|maximum of|limited to|capped at) \d+|"
-                     r"query string|from the (?:url|request|path|body)|without (?:auth\w*|login))\b", re.I)
+                     r"query string|from the (?:url|request|path|body)|without (?:auth\w*|login)|(?:to|in|into) both|"
+                     r"dual[- ]writ\w+|try again|retr(?:y|ies|ied)|expir\w+|TTL|time[- ]to[- ]live|retention|"
+                     r"idempoten\w*|dedup\w*|reconcil\w*|outbox|transactional\w*|(?:in|within) (?:one|a|the same|a single) "
+                     r"(?:database )?transaction|atomic\w*|void\w*|"
+                     r"roll ?back)\b", re.I)
 # telling who sent a request by where it came from (engine/claims/exposure.py: forged by anyone behind a shared
 # egress, proxy or NAT): a sentence naming it is a claim
 BY_ADDRESS = re.compile(r"\b(source (?:ip|address)(?:es)?|(?:egress |client |caller'?s? )?ip (?:address(?:es)?|ranges?|"

@@ -32,7 +32,7 @@ class Claim(BaseModel):
 
 Rule = Literal["conflicting-values", "limit-contradiction", "dependency-without-failure", "untestable-requirement",
                "unbounded-growth", "security-exposure", "sensitive-data", "decision-without-alternative",
-               "missing-requirement"]
+               "missing-requirement", "unsafe-retry", "dual-write"]
 
 
 class Hit(BaseModel):

@@ -1,4 +1,4 @@
-"""Numbers with units, found mechanically and normalised (ms/s/min, KB/MB/GB, req/s vs req/min, %)."""
+"""Numbers with units, found mechanically and normalised (ms/s/min, KB/MB/GB, req/s vs req/min, %, money)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,16 @@ _RATE = r"(?P<rate>(?:req(?:uest)?s?|rps|qps|messages?|events?|calls?|ops|writes
         r"(?:/|per\s)(?P<per>s|sec|second|min|minute|h|hour|day)\b)"
 _UNIT = r"(?P<unit>ms|msec|milliseconds?|secs?|seconds?|s|mins?|minutes?|hrs?|hours?|h|days?|weeks?|months?|years?|" \
         r"[kKmMgGtT]i?[bB]|bytes?|B|%|percent|times|retries|attempts|tries|replicas|instances)(?![A-Za-z])"
-QUANTITY = re.compile(r"(?<![\w.])" + _NUM + _SCALE + r"\s?(?:" + _RATE + r"|" + _UNIT + r")", re.I)
+QUANTITY = re.compile(r"(?<![\w.])" + _NUM + _SCALE + r"(?P<sep>-|\s?)(?:" + _RATE + r"|" + _UNIT + r")", re.I)
+# a hyphen joins a number to a spelled-out time unit only ('a 7-day window', '24-hour retention'; not '3-s')
+HYPHEN_UNITS = {u for u, (dim, _) in UNITS.items() if dim == "time" and (len(u) > 3 or u == "day")}
+# money: a currency code or sign before or after the amount ('1,500 EUR', '€1,500', 'USD 20', '$2k')
+CURRENCIES = {"€": "EUR", "eur": "EUR", "euro": "EUR", "euros": "EUR", "$": "USD", "usd": "USD", "dollars": "USD",
+              "£": "GBP", "gbp": "GBP", "pounds": "GBP", "chf": "CHF"}
+_AMOUNT = r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(?:\s?(?P<scale>[kK]|[mM](?:n|illion)?)(?![a-zA-Z]))?"
+MONEY = re.compile(r"(?<![\w.])(?:(?P<pre>[€$£]|(?:EUR|USD|GBP|CHF)\s?)" + _AMOUNT + r"(?![\w%])|"
+                   + _AMOUNT.replace("num>", "num2>").replace("scale>", "scale2>")
+                   + r"\s?(?P<post>EUR|USD|GBP|CHF|euros?|dollars|pounds)\b)", re.I)
 _SHORTHAND = re.compile(r"\b(?:rps|qps)\b", re.I)
 
 
@@ -52,7 +61,7 @@ class Quantity(BaseModel):
     text: str
     value: float
     unit: str
-    dimension: str  # time | size | percent | rate | count
+    dimension: str  # time | size | percent | rate | count | "EUR amount" (one dimension per currency)
     base: float
     bound: str = ""  # "upper" (at most, <), "lower" (at least, >) or "" (a plain value)
     start: int = 0  # character offset in the sentence
@@ -96,15 +105,29 @@ def quantities(text: str) -> list[Quantity]:
             key = unit.lower()
             if key in ("m", "b") and unit != "B":  # 'm'/'b' alone are not units
                 continue
+            if m.group("sep") == "-" and key not in HYPHEN_UNITS:
+                continue
             if scale == "m" and key == "b":  # "5 MB" was read as scale M + B
                 num, key, unit = num / 1e6, "mb", "MB"
             dim, factor = UNITS[key]
             if dim == "count" and m.group("num").lower() in ("once", "twice"):
                 continue
             base = num * factor
-        if m.group("num").lower() in ("once", "twice"):
-            continue
+        if m.group("num").lower() in ("once", "twice") or (m.group("num").isalpha() and not m.group("sep")):
+            continue  # 'once'; 'ones' and 'tens' are no number of seconds
         out.append(Quantity(text=m.group(0).strip(), value=num, unit=unit, dimension=dim, base=base,
+                            bound=bound_before(text, m.start()), start=m.start()))
+    return out + amounts(text)
+
+
+def amounts(text: str) -> list[Quantity]:
+    """Sums of money in a sentence; each currency is its own dimension (EUR is never compared with USD)."""
+    out = []
+    for m in MONEY.finditer(text):
+        raw, scale = m.group("num") or m.group("num2"), (m.group("scale") or m.group("scale2") or "").lower()
+        code = CURRENCIES[(m.group("pre") or m.group("post")).strip().lower()]
+        num = number_of(raw) * (1e3 if scale == "k" else 1e6 if scale.startswith("m") else 1.0)
+        out.append(Quantity(text=m.group(0).strip(), value=num, unit=code, dimension=f"{code} amount", base=num,
                             bound=bound_before(text, m.start()), start=m.start()))
     return out
 

@@ -45,6 +45,10 @@ FIXES = {
     "decision-without-alternative": "Name the alternatives considered and why this one wins.",
     "missing-requirement": "State the expected load and data sizes, the availability target and how much data may "
                            "be lost (backups, restore time), each with how it is measured.",
+    "unsafe-retry": "Give the step an idempotency key so a second attempt cannot repeat it, or undo the first "
+                    "(void the authorisation) before trying again.",
+    "dual-write": "Write to one store in one transaction and feed the other from it (an outbox or change feed), or "
+                  "reconcile the two and say what happens when one write fails.",
     "security-exposure": "Check on every request that the caller may read or change this data; deny by default.",
     "sensitive-data": "Redact or leave out credentials and personal data before they are stored, logged or sent on; "
                       "say who may read what is kept, and for how long.",

@@ -1,0 +1,117 @@
+"""Rules for what goes wrong between two steps of a design: a retry after a step that must not happen twice, a write
+to two stores that nothing keeps in step, and data that expires before the window that reads it. Pure functions
+over claims, like the cross-checks (engine/claims/crosscheck.py)."""
+
+from __future__ import annotations
+
+import re
+
+from engine.claims.model import Claim, Hit
+from engine.claims.quantities import Quantity
+
+# a step with an effect outside the system that a second attempt repeats: money moved, a message sent
+SIDE_EFFECT = re.compile(r"\b(charg(?:e|es|ed|ing)|authori[sz]ation|authori[sz]e[sd]?|captur(?:e|es|ed)|debit\w*|"
+                         r"payments?|paid|transfers?|transferred|payouts?|(?:e-?mails?|messages?|sms|notifications?|"
+                         r"invoices?) (?:is |are |was |were )?sent)\b", re.I)
+RETRY = re.compile(r"\b(try again|tries again|retr(?:y|ies|ied)|resubmit\w*|re-?send\w*|re-?sent|submits? again|"
+                   r"taps? again|clicks? again)\b", re.I)
+FAILS = re.compile(r"\b(fails?|failed|failure|errors?|times? out|timed out|timeouts?|unavailable|crash\w*)\b", re.I)
+# what makes a second attempt safe, or undoes the first
+SAFE_REPEAT = re.compile(r"\b(idempoten\w*|dedup\w*|de-duplicat\w*|exactly[- ]once|void\w*|revers\w*|compensat\w*|"
+                         r"roll(?:s|ed)? back|rollback|request ids?|unique (?:keys?|ids?))\b", re.I)
+# one step writing the same data to two places ('writes every update to both stores', 'dual-write')
+DUAL_WRITE = re.compile(r"\b(?:writes?|written|publish\w*|stor(?:e|es|ed)|sav(?:e|es|ed)|send\w*|sent|insert\w*|"
+                        r"updat(?:e|es|ed))\b[^.;]{0,60}?\b(?:to|in|into) both\b|\bdual[- ]writ\w+", re.I)
+# what keeps two stores in step: one transaction, an outbox or change feed, a reconciliation
+IN_STEP = re.compile(r"\b(transactional\w*|(?:in|within) (?:one|a|the same|a single) (?:database )?transaction|"
+                     r"atomic\w*|outbox|two[- ]phase|2pc|change data capture|cdc|change feed|"
+                     r"reconcil\w*|idempoten\w*|consisten\w*|source of truth)\b", re.I)
+# data that goes away after a time ('expire 24 hours after their last write', 'kept for 7 days', 'TTL of 1 hour')
+EXPIRES = re.compile(r"\b(expir\w*|TTL|time[- ]to[- ]live|kept for|retained for|retention|deleted after|"
+                     r"purged after|evicted after)\b", re.I)
+# a span of past data a reader needs: 'the 7-day spend', 'over the last 30 days', 'a 90-day history'
+WINDOW_AFTER = re.compile(r"^\s*(?:window|spend|sums?|counts?|totals?|averages?|history|lookback|trend|volume|"
+                          r"aggregates?|rolling|moving|activity)\b", re.I)
+WINDOW_BEFORE = re.compile(r"\b(?:last|past|previous|trailing|rolling|over|across|of)\s*$", re.I)
+READS = re.compile(r"\b(reads?|read from|looks? up|queries|queried|fetch\w*|loads?|uses?|computed? from)\b", re.I)
+
+
+def unsafe_retry(claims: list[Claim]) -> list[Hit]:
+    """A failure after a step with an outside effect (a charge, a message) handled by trying again, where nothing
+    in the document makes the repeat safe (an idempotency key, deduplication) or undoes the first (a void)."""
+    if any(SAFE_REPEAT.search(c.text) for c in claims):
+        return []
+    hits = []
+    for c in claims:
+        effect = SIDE_EFFECT.search(c.text)
+        if not (effect and RETRY.search(c.text) and FAILS.search(c.text)):
+            continue
+        hits.append(Hit(rule="unsafe-retry", claims=[c.id], file=c.file, lines=[c.line],
+                        title=f"Retry after the {effect.group(0).lower()} repeats it: no idempotency key, no void "
+                              f"('{c.section}')",
+                        detail=f"the failure is handled by trying again after the {effect.group(0).lower()}, and "
+                               "nothing in the document makes a second attempt idempotent or undoes the first, so "
+                               "the customer can be charged (or messaged) twice",
+                        evidence=c.text, severity="high"))
+    return hits[:3]
+
+
+def dual_write(claims: list[Claim]) -> list[Hit]:
+    """One step writing the same data to two stores, in a document that names nothing that keeps them in step (a
+    transaction, an outbox, a reconciliation): a failure between the two writes leaves them apart for good."""
+    if any(IN_STEP.search(c.text) for c in claims):
+        return []
+    hits = []
+    for c in claims:
+        m = DUAL_WRITE.search(c.text)
+        if m is None:
+            continue
+        hits.append(Hit(rule="dual-write", claims=[c.id], file=c.file, lines=[c.line],
+                        title=f"Dual write with no transaction or reconciliation: '{m.group(0)}' ('{c.section}')",
+                        detail="when one of the two writes fails or the writer crashes between them, the stores "
+                               "diverge and nothing in the document notices or repairs it",
+                        evidence=c.text, severity="high"))
+    return hits[:1]  # the first names it; a later one is mostly the same design again (a rollout's dual-write)
+
+
+def windows(claim: Claim) -> list[Quantity]:
+    """The time quantities of a sentence used as a span of past data ('the 7-day spend', 'over the last 30 days')."""
+    out = []
+    for q in claim.quantities:
+        after, before = claim.text[q.start + len(q.text):], claim.text[:q.start]
+        if q.dimension == "time" and (WINDOW_AFTER.match(after) or WINDOW_BEFORE.search(before)):
+            out.append(q)
+    return out
+
+
+def store_words(text: str) -> set[str]:
+    """The store a sentence names: the one or two words before 'store', 'cache', 'table', 'bucket', 'index'."""
+    return {m.group(1).lower() for m in re.finditer(r"\b([\w-]+) (?:store|cache|table|bucket|index|database)\b",
+                                                    text, re.I)} - {"the", "a", "an", "this", "that", "both", "each"}
+
+
+def expiry_before_window(claims: list[Claim]) -> list[Hit]:
+    """Data that expires after D (a TTL, a retention) in a store another sentence reads an N-day window from, with
+    N longer than D: the window is never there in full."""
+    hits = []
+    for a in claims:
+        if not EXPIRES.search(a.text):
+            continue
+        kept = [q for q in a.quantities if q.dimension == "time" and q.bound != "lower"]
+        where = store_words(a.text)
+        if not kept or not where:
+            continue
+        for b in claims:
+            if b.id == a.id or not READS.search(b.text) or not where & store_words(b.text):
+                continue
+            longer = [w for w in windows(b) if w.base > max(q.base for q in kept)]
+            if not longer:
+                continue
+            ttl, span = kept[0], longer[0]
+            hits.append(Hit(rule="limit-contradiction", claims=[a.id, b.id], file=a.file, lines=[a.line, b.line],
+                            title=f"Data kept {ttl.text} but read as a {span.text} window ('{a.section}')",
+                            detail=f"line {a.line} lets the data expire after {ttl.text}; line {b.line} reads a "
+                                   f"{span.text} span from the same store, so anything idle longer than {ttl.text} "
+                                   "is missing from it (a contradiction between the two)",
+                            evidence=a.text, severity="high"))
+    return hits[:3]
