@@ -44,9 +44,8 @@ NOTABLE = re.compile(r"\b(all|every|forever|no limit|unlimited|no upper bound|an
                      r"(?:zero|no) downtime|(?:at most|up to|no more than|maximum of|limited to|capped at) \d+|"
                      r"query string|from the (?:url|request|path|body)|without (?:auth\w*|login)|(?:to|in|into) both|"
                      r"dual[- ]writ\w+|try again|retr(?:y|ies|ied)|expir\w+|TTL|time[- ]to[- ]live|retention|"
-                     r"idempoten\w*|dedup\w*|reconcil\w*|outbox|transactional\w*|(?:in|within) (?:one|a|the same|a single) "
-                     r"(?:database )?transaction|atomic\w*|void\w*|"
-                     r"roll ?back)\b", re.I)
+                     r"idempoten\w*|dedup\w*|reconcil\w*|outbox|transactional\w*|atomic\w*|void\w*|roll ?back|"
+                     r"(?:in|within) (?:one|a|the same|a single) (?:database )?transaction)\b", re.I)
 # telling who sent a request by where it came from (engine/claims/exposure.py: forged by anyone behind a shared
 # egress, proxy or NAT): a sentence naming it is a claim
 BY_ADDRESS = re.compile(r"\b(source (?:ip|address)(?:es)?|(?:egress |client |caller'?s? )?ip (?:address(?:es)?|ranges?|"
