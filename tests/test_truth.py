@@ -23,6 +23,7 @@ from engine.verify.fitting import (
     ece,
     fit_weights,
     held_out_by_hash,
+    mixed_judge,
     rows_from_corpus,
     solve,
 )
@@ -346,6 +347,23 @@ def test_a_fit_never_turns_a_weight_against_the_sign_the_prior_gives_it() -> Non
     assert free["judge"] < 0  # without a sign to keep, the data turn it negative
     intercept, weights = fit_weights(rows, PRIOR)
     assert weights["judge"] == 0.0 and weights["quote_verified"] > PRIOR.weights["quote_verified"]
+
+
+def test_a_held_feature_stays_at_zero_and_the_rest_is_fitted() -> None:
+    rows = synthetic(160)
+    _, free = fit_weights(rows, PRIOR, l2=0.1)
+    _, held = fit_weights(rows, PRIOR, l2=0.1, hold=["judge"])
+    assert free["judge"] > 0 and held["judge"] == 0.0 and held["quote_verified"] != free["quote_verified"]
+    cal = calibrate(rows, PRIOR, name="t", l2=0.1, hold=["judge"])
+    assert cal.weights["judge"] == 0.0 and "Held at 0: judge." in cal.description
+    with pytest.raises(ConfigError, match="unknown feature"):
+        fit_weights(rows, PRIOR, hold=["jugde"])
+
+
+def test_mixed_judge_rows_are_told_apart() -> None:
+    asked = Row("a", {"judge": 1.2}, 1, False)
+    unasked = Row("b", {"judge": 0.0, "quote_verified": 1.0}, 0, False)
+    assert mixed_judge([asked, unasked]) and not mixed_judge([asked, asked]) and not mixed_judge([unasked])
 
 
 def test_calibrate_refuses_too_few_labels() -> None:

@@ -200,6 +200,14 @@ def test_triage_then_calibrate_then_the_next_run_uses_it(tmp_path: Path, monkeyp
     assert saved["models"] == ["openai:gpt-4o"]
     _, report = run_fake(tmp_path / "after", run_id="after")
     assert report.calibration.startswith("prior-v1")
+    # the judge held at 0 (runs that did not all ask it); a misspelt feature is one clear error
+    res = runner.invoke(app, ["calibrate", *map(str, runs), "--hold", "judge", "--out", str(tmp_path / "held.json")])
+    assert res.exit_code == 0, res.output
+    held = json.loads((tmp_path / "held.json").read_text(encoding="utf-8"))
+    assert held["weights"]["judge"] == 0.0 and "Held at 0: judge." in held["description"]
+    res = runner.invoke(app, ["calibrate", *map(str, runs), "--hold", "jugde", "--out", str(tmp_path / "bad.json")])
+    assert res.exit_code != 0 and "unknown feature(s) to hold: jugde" in res.output
+    assert not (tmp_path / "bad.json").exists()
 
 
 def test_calibrate_without_labels_is_one_clear_error(tmp_path: Path) -> None:

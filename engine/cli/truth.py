@@ -139,6 +139,8 @@ def register(app: typer.Typer) -> None:
         l2: Annotated[float, Opt(help="L2 pull toward the shipped prior's weights.")] = 1.0,
         for_model: Annotated[list[str] | None, Opt(help="Judge model the fit is for (repeatable; runs with another "
                                                         "judge keep their own). Default: any model.")] = None,
+        hold: Annotated[list[str] | None, Opt(help="A feature held at 0 (repeatable), e.g. judge when some runs "
+                                                   "asked the judge and others did not.")] = None,
     ) -> None:
         """Refit the truth model from triaged runs and/or the quality corpus; report held-out AUROC and ECE."""
         now = datetime.now(UTC)
@@ -158,8 +160,12 @@ def register(app: typer.Typer) -> None:
             base = calibration.shipped()
             sources = [str(d) for d in run_dirs or []] + [f"corpus:{c}" for c in corpus or []]
             models = [calibration.canonical_model(m) for m in for_model or []]
+            if "judge" not in (hold or []) and fitting.mixed_judge([r for r in rows if not r.held_out]):
+                err.print("warning: some runs asked the truth judge and others did not; its weight would learn "
+                          "which runs a finding came from (give --hold judge to keep it at 0)", highlight=False)
             fitted = fitting.calibrate(rows, base, name=name or f"user-{now:%Y%m%d-%H%M%S}", l2=l2,
-                                       sources=sources, created=now.isoformat(timespec="seconds"), models=models)
+                                       sources=sources, created=now.isoformat(timespec="seconds"), models=models,
+                                       hold=hold or ())
             target = out_path or calibration.user_path()
             calibration.save(fitted, target)
         except (RebuttalError, OSError) as exc:

@@ -140,14 +140,19 @@ def solve(a: list[list[float]], b: list[float]) -> list[float]:
     return x
 
 
-def fit_weights(rows: Sequence[Row], base: Calibration, l2: float = 1.0,
-                iterations: int = 50) -> tuple[float, dict[str, float]]:
+def fit_weights(rows: Sequence[Row], base: Calibration, l2: float = 1.0, iterations: int = 50,
+                hold: Sequence[str] = ()) -> tuple[float, dict[str, float]]:
     """(intercept, weights) maximising log-likelihood − l2/2·Σ(w − w_base)², by Newton's method, keeping the sign
     the base gives a weight: a feature whose fitted weight would cross zero (a higher judge P(yes) lowering truth,
-    a verified quote counting against a finding) is held at 0 and the rest fitted again."""
+    a verified quote counting against a finding) is held at 0 and the rest fitted again. The features in `hold`
+    are held at 0 from the start (the judge, when some runs asked it and others did not: its 0 for "not asked"
+    would otherwise stand in for which runs the rows came from)."""
     names = list(FEATURES)
+    unknown = sorted(set(hold) - set(names))
+    if unknown:
+        raise ConfigError(f"unknown feature(s) to hold: {', '.join(unknown)} (known: {', '.join(names)})")
     prior = [base.intercept] + [base.weights.get(f, 0.0) for f in names]
-    pinned: set[int] = set()
+    pinned: set[int] = {names.index(f) + 1 for f in hold}
     while True:
         theta = newton(rows, names, prior, pinned, l2, iterations)
         crossed = {i for i in range(1, len(theta)) if i not in pinned and prior[i] * theta[i] < 0}
@@ -215,7 +220,7 @@ def ece(scored: Sequence[tuple[float, int]], bins: int = 10) -> float | None:
 
 
 def calibrate(rows: Sequence[Row], base: Calibration, *, name: str, l2: float = 1.0, sources: Sequence[str] = (),
-              created: str = "", models: Sequence[str] = ()) -> Calibration:
+              created: str = "", models: Sequence[str] = (), hold: Sequence[str] = ()) -> Calibration:
     """Fit on the rows not held out; evaluate on the held-out ones; a clear error when there is too little."""
     check_rows(rows)
     train = [r for r in rows if not r.held_out]
@@ -224,17 +229,25 @@ def calibrate(rows: Sequence[Row], base: Calibration, *, name: str, l2: float = 
         raise ConfigError(f"need at least {MIN_ROWS} labelled findings to fit, with both labels (accepted/real and "
                           f"dismissed/invented); got {len(train)} ({sum(r.label for r in train)} positive) outside "
                           "the held-out part")
-    intercept, weights = fit_weights(train, base, l2)
+    intercept, weights = fit_weights(train, base, l2, hold=hold)
     fitted = Calibration(
         name=name, kind="fitted", intercept=round(intercept, 4), weights=weights, n=len(train), n_held_out=len(test),
         description=(f"Fitted by `rebuttal calibrate` on {len(train)} labelled findings ({sum(r.label for r in train)}"
                      f" positive): logistic regression by Newton's method with L2 = {l2} toward {base.name}; "
-                     f"evaluated on {len(test)} held-out findings never used for fitting."),
+                     f"evaluated on {len(test)} held-out findings never used for fitting."
+                     + (f" Held at 0: {', '.join(hold)}." if hold else "")),
         l2=l2, sources=list(sources), created=created, models=list(models))
     scored = [(predict(fitted, r.features), r.label) for r in test]
     auc, err = auroc(scored), ece(scored)
     return fitted.model_copy(update={"held_out_auroc": None if auc is None else round(auc, 4),
                                      "held_out_ece": None if err is None else round(err, 4)})
+
+
+def mixed_judge(rows: Sequence[Row]) -> bool:
+    """Whether some rows carry a judge answer and others not (features leave the judge at exactly 0 when it was
+    not asked): a fit then learns the judge's weight from which runs asked it, not from what it said."""
+    asked = [r.features.get("judge", 0.0) != 0.0 for r in rows]
+    return any(asked) and not all(asked)
 
 
 def check_rows(rows: Sequence[Row]) -> None:
