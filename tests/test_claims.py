@@ -330,6 +330,22 @@ def test_claim_checks_support_by_claim_not_by_nearness() -> None:
     assert {c.outcome for c in listed} == {"inconclusive"} and all("another claim" in c.detail for c in listed)
 
 
+def test_a_finding_sharing_only_the_section_name_does_not_make_the_hits_claim() -> None:
+    """A live run: "Missing payment flow section" shared 'payment' and 'flow' with the retry hit's title only
+    because the title names its section ('Payment flow'); it took the hit's support and the hit went unraised."""
+    claims = claims_of("# Payment flow\n\nIf the order call fails after the authorisation, the customer can try "
+                       "again.\n")
+    [hit] = [h for h in cross_check(claims) if h.rule == "unsafe-retry"]
+    assert "('Payment flow')" in hit.title
+
+    def support(title: str, fix: str) -> list[str]:
+        s = Subject(id="F-1", title=title, file="design.md", line_start=3, line_end=3, fix=fix)
+        return [c.data["rule"] for c in claim_checks(claims, s) if c.outcome == "supports"]
+
+    assert support("Missing payment flow section", "Add a section on the payment flow.") == []
+    assert support("Double authorisation on retry", "Send an idempotency key.") == ["unsafe-retry"]
+
+
 @pytest.mark.parametrize(("title", "fix", "dropped"), [
     ("Add more detail", "Add more detail to section 3.", True),
     ("Missing documentation for the API", "Document the endpoints.", True),

@@ -309,10 +309,16 @@ def touches(hit: Hit, file: str, start: int, end: int) -> bool:
     return same_file(file, hit.file) and any(start - NEAR_LINES <= n <= end + NEAR_LINES for n in hit.lines)
 
 
+# where a hit's title names a section ("… ('Payment flow')", "2 hours in 'Cutover'"): the section's words say where
+# the claim is, not what it is ("Missing payment flow section" does not make a retry's claim)
+SECTION_NAMED = re.compile(r"(?:\bin |\()'[^']*'\)?")
+
+
 def names(hit: Hit, title: str, fix: str) -> bool:
     """Whether a finding (or review issue) makes the hit's claim: the checker's own (its title), or one that
-    shares two topic words with the hit's title and detail."""
-    return title == hit.title or len(stems(f"{hit.title} {hit.detail}") & stems(f"{title} {fix}")) >= 2
+    shares two topic words with the hit's title (the sections it names left out) and detail."""
+    return title == hit.title or len(stems(f"{SECTION_NAMED.sub(' ', hit.title)} {hit.detail}")
+                                     & stems(f"{title} {fix}")) >= 2
 
 
 def claim_checks(claims: list[Claim], subject: Subject, hits: list[Hit] | None = None) -> list[Check]:
