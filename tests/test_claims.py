@@ -52,6 +52,8 @@ from engine.verify.checks import Subject
     ("the ones served at scoring time, tens of them", []),  # 'one' + 's' is no number of seconds
     ("the 7-day spend over a 24-hour window", [("time", 604800.0, ""), ("time", 86400.0, "")]),
     ("a 3-s timeout, 1-2 tiers", []),  # a hyphen joins only a spelled-out time unit
+    ("counts and sums over 1 hour", [("time", 3600.0, "")]),  # the span an aggregate is taken over
+    ("jobs that run over 1 hour", [("time", 3600.0, "lower")]),
     ("One-tap orders are limited to 1,500 EUR", [("EUR amount", 1500.0, "upper")]),
     ("costs €2k or USD 20 a month", [("EUR amount", 2000.0, ""), ("USD amount", 20.0, "")]),
 ])

@@ -81,10 +81,15 @@ def _ending(words: tuple[str, ...]) -> re.Pattern[str]:
 _UPPER_END, _LOWER_END = _ending(UPPER), _ending(LOWER)
 
 
+# 'over' after an aggregate is the span it is taken over, not a bound ('sums over 1 hour', 'averaged over 5 minutes')
+_SPAN_OVER = re.compile(r"\b(?:sums?|counts?|totals?|averages?|averaged|aggregat\w+|computed|measured|rolling|"
+                        r"spread|windows?) over$")
+
+
 def bound_before(text: str, start: int) -> str:
     """'upper' / 'lower' when a comparator word stands just before the number, else ''."""
     before = " ".join(text[max(0, start - 24):start].lower().split())
-    upper, lower = _UPPER_END.search(before), _LOWER_END.search(before)
+    upper, lower = _UPPER_END.search(before), None if _SPAN_OVER.search(before) else _LOWER_END.search(before)
     if upper and lower:  # the longer (later-starting is shorter) match wins: 'no more than' over 'more than'
         return "upper" if upper.start() <= lower.start() else "lower"
     return "upper" if upper else "lower" if lower else ""
