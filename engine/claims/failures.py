@@ -61,17 +61,15 @@ def dual_write(claims: list[Claim]) -> list[Hit]:
     transaction, an outbox, a reconciliation): a failure between the two writes leaves them apart for good."""
     if any(IN_STEP.search(c.text) for c in claims):
         return []
-    hits = []
+    # the first names it; a later one is mostly the same design again (a rollout's dual-write)
     for c in claims:
-        m = DUAL_WRITE.search(c.text)
-        if m is None:
-            continue
-        hits.append(Hit(rule="dual-write", claims=[c.id], file=c.file, lines=[c.line],
+        if m := DUAL_WRITE.search(c.text):
+            return [Hit(rule="dual-write", claims=[c.id], file=c.file, lines=[c.line],
                         title=f"Dual write with no transaction or reconciliation: '{m.group(0)}' ('{c.section}')",
                         detail="when one of the two writes fails or the writer crashes between them, the stores "
                                "diverge and nothing in the document notices or repairs it",
-                        evidence=c.text, severity="high"))
-    return hits[:1]  # the first names it; a later one is mostly the same design again (a rollout's dual-write)
+                        evidence=c.text, severity="high")]
+    return []
 
 
 def windows(claim: Claim) -> list[Quantity]:
@@ -94,6 +92,7 @@ def expiry_before_window(claims: list[Claim]) -> list[Hit]:
     """Data that expires after D (a TTL, a retention) in a store another sentence reads an N-day window from, with
     N longer than D: the window is never there in full."""
     hits = []
+    readers = [(b, store_words(b.text)) for b in claims if READS.search(b.text)]  # once, not per expiring claim
     for a in claims:
         if not EXPIRES.search(a.text):
             continue
@@ -101,8 +100,8 @@ def expiry_before_window(claims: list[Claim]) -> list[Hit]:
         where = store_words(a.text)
         if not kept or not where:
             continue
-        for b in claims:
-            if b.id == a.id or not READS.search(b.text) or not where & store_words(b.text):
+        for b, stores in readers:
+            if b.id == a.id or not where & stores:
                 continue
             longer = [w for w in windows(b) if w.base > max(q.base for q in kept)]
             if not longer:
