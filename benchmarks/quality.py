@@ -122,9 +122,9 @@ def stage_target(case: str, into: Path) -> Path:
 
 
 def doc_sections(case_dir: Path) -> dict[str, list[Any]]:
-    """Sections of the case's documents (Markdown and reStructuredText), by relative path."""
+    """Sections of the case's documents (Markdown, reStructuredText, plain text), by relative path."""
     return {str(p.relative_to(case_dir)): S.file_sections(p.name, p.read_text(encoding="utf-8"))
-            for p in sorted(case_dir.rglob("*")) if p.suffix in (".md", ".rst")}
+            for p in sorted(case_dir.rglob("*")) if p.suffix in (".md", ".rst", ".txt")}
 
 
 def use_prompts(folder: Path) -> dict[str, str]:

@@ -19,8 +19,10 @@ from engine.claims.crosscheck import (
 )
 from engine.claims.exposure import (
     address_authentication,
+    credential_in_url,
     decision_without_alternative,
     missing_timeout,
+    reward_for_free_action,
     security_exposure,
     sensitive_data,
 )
@@ -241,6 +243,36 @@ CASES = [
                            "# Scoring\n\nThe model reads the 7-day spend from the online store.\n", 0),
     (expiry_before_window, "# Store\n\nKeys in the online store expire 24 hours after the last write.\n\n"
                            "# Scoring\n\nThe model reads the 7-day spend from the offline store.\n", 0),
+    # a retry whose step makes a new record, said in the next sentence of the section
+    (unsafe_retry, "# Errors\n\nWhen the client gets no response (a timeout), it sends the same file again.\n"
+                   "Every row of an import adds a new contact.\n", 1),
+    (unsafe_retry, "# Errors\n\nWhen the client gets no response (a timeout), it sends the same file again.\n"
+                   "Every row of an import adds a new contact.\nImports carry a unique key.\n", 0),
+    (unsafe_retry, "# Errors\n\nWhen the client gets no response (a timeout), it sends the same file again.\n\n"
+                   "# Import\n\nEvery row of an import adds a new contact.\n", 0),  # another section: not this step
+    # a credential in a URL: inline, in a sentence, or a row of a query-parameter table
+    (credential_in_url, "# API\n\nCall `GET /v1/report?api_key=KEY&day=1`.\n", 1),
+    (credential_in_url, "# API\n\nThe client sends its access token in the query string.\n", 1),
+    (credential_in_url, "# API\n\nThe access token is never sent in the query string, only in a header.\n", 0),
+    (credential_in_url, "# POST /v1/imports\n\nQuery parameters:\n\n| parameter | meaning |\n|---|---|\n"
+                        "| `api_key` | the account's API key |\n| `mode` | create or upsert |\n", 1),
+    (credential_in_url, "# POST /v1/imports\n\nQuery parameters:\n\n| parameter | meaning |\n|---|---|\n"
+                        "| `mode` | create or upsert |\n\n# Auth\n\n| header | meaning |\n|---|---|\n"
+                        "| `Authorization` | the API key |\n", 0),  # the key is in a header table elsewhere
+    # a reward for an action anyone can repeat for free, with nothing guarding it
+    (reward_for_free_action, "# How\n\nWhen the friend's account is created, the referrer receives 15 EUR of "
+                             "credit.\n", 1),
+    (reward_for_free_action, "# How\n\nWhen the friend's account is created, the referrer receives 15 EUR of "
+                             "credit.\n\n# Fraud\n\nCredit is paid after the friend's first payment.\n", 0),
+    (reward_for_free_action, "# How\n\nThe referrer receives 15 EUR of credit per order.\n", 0),
+    # a number in a 'Why' section is the situation today, not a value of the design that a target contradicts
+    (limit_contradictions, "# Why\n\nRetention is 41 % for customers who joined alone.\n\n# Measurement\n\n"
+                           "Retention of referred customers is at least 50 %.\n", 0),
+    (limit_contradictions, "# Goals\n\nRetention is 41 % for customers who joined alone.\n\n# Measurement\n\n"
+                           "Retention of referred customers is at least 50 %.\n", 1),
+    # one person's personal data shown to another
+    (sensitive_data, "# R\n\nA referrer sees each friend's name and e-mail address.\n", 1),
+    (sensitive_data, "# R\n\nA customer sees their own e-mail address on the profile page.\n", 0),
 ]
 
 

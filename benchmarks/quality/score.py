@@ -38,6 +38,7 @@ from engine.verify.fitting import auroc  # one AUROC for the benchmark and `rebu
 TOLERANCE = 3
 HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 FENCE = re.compile(r"^\s*(```|~~~)")
+TEXT_HEADING = re.compile(r"^ {0,3}(\d{1,3}(?:\.\d{1,3})*)\.?[ \t]+([A-Z][^.!?]{0,80})$")
 RST_ADORNMENT = re.compile(r"^([=\-~^\"'`#*+:.])\1{2,}\s*$")
 
 
@@ -166,9 +167,20 @@ def rst_sections(text: str) -> list[Section]:
     return _spans(lines, heads)
 
 
+def text_sections(text: str) -> list[Section]:
+    """Plain-text sections: a numbered heading line ("3. REQUIREMENTS", "2.1 Limits"), titled without its number."""
+    lines = text.splitlines()
+    heads = [(i + 1, m.group(2).strip()) for i, line in enumerate(lines) if (m := TEXT_HEADING.match(line.rstrip()))]
+    return _spans(lines, heads)
+
+
 def file_sections(name: str, text: str) -> list[Section]:
-    """The sections of a document, by its file name: reStructuredText for .rst, else Markdown."""
-    return rst_sections(text) if name.lower().endswith(".rst") else sections(text)
+    """The sections of a document, by its file name: reStructuredText for .rst, numbered headings for .txt, else
+    Markdown."""
+    low = name.lower()
+    if low.endswith(".rst"):
+        return rst_sections(text)
+    return text_sections(text) if low.endswith(".txt") else sections(text)
 
 
 def _spans(lines: list[str], heads: list[tuple[int, str]]) -> list[Section]:

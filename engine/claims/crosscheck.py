@@ -6,8 +6,10 @@ import re
 
 from engine.claims.exposure import (
     address_authentication,
+    credential_in_url,
     decision_without_alternative,
     missing_timeout,
+    reward_for_free_action,
     security_exposure,
     sensitive_data,
 )
@@ -56,7 +58,7 @@ CADENCE = re.compile(r"\b(?:every|each)\s*$", re.I)
 # Numbers that are not the design's own: the situation today in a problem or background section ("58 % of users
 # who left said ..."), and a project plan's calendar time ("behind a flag for three weeks", "two dry runs in the
 # two weeks before cutover"). A design limit that differs from them is no contradiction.
-NARRATIVE = re.compile(r"\b(problem|background|context|motivation|history|today|current state|status quo)\b", re.I)
+NARRATIVE = re.compile(r"\b(problem|background|context|motivation|history|today|current state|status quo|why)\b", re.I)
 PLAN = re.compile(r"\b(roll-?out|timeline|schedule|milestones?|dry[- ]runs?|launch|phases?|plan)\b", re.I)
 NEAR_LINES = 2
 MAX_HITS_PER_RULE = 40
@@ -276,7 +278,8 @@ def downtime_contradiction(claims: list[Claim]) -> list[Hit]:
 
 
 RULES = (conflicting_values, cadence_contradictions, limit_contradictions, delivery_guarantee, downtime_contradiction,
-         security_exposure, address_authentication, sensitive_data, dependency_without_failure, missing_timeout,
+         security_exposure, address_authentication, credential_in_url, reward_for_free_action, sensitive_data,
+         dependency_without_failure, missing_timeout,
          unsafe_retry, dual_write, expiry_before_window, unbounded_growth, untestable_requirements,
          nfr_without_limits, convenience_decision, decision_without_alternative)
 

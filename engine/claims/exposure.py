@@ -1,12 +1,23 @@
 """Rules for holes a design states outright: public access, identifiers taken from the request unchecked,
-credentials or personal data kept whole, external calls with no timeout. Pure functions over claims, like the
-cross-checks."""
+credentials or personal data kept whole or shown to other users, credentials in URLs, rewards anyone can farm,
+external calls with no timeout. Pure functions over claims, like the cross-checks."""
 
 from __future__ import annotations
 
 import re
 
-from engine.claims.extract import BY_ADDRESS, EXTERNAL_NOUNS, FAILURE, SENSITIVE, SIGNED
+from engine.claims.extract import (
+    BY_ADDRESS,
+    EXTERNAL_NOUNS,
+    FAILURE,
+    QUERY_PARAMS,
+    REWARD,
+    REWARD_GUARD,
+    SENSITIVE,
+    SIGNED,
+    UNVERIFIED_ACT,
+    URL_CREDENTIAL,
+)
 from engine.claims.model import Claim, Hit
 
 PUBLIC = re.compile(r"\b(public[- ]read\w*|publicly (?:readable|accessible|available|listed)|world[- ]readable|"
@@ -67,18 +78,35 @@ PERSONAL = re.compile(r"\b(personal (?:data|information)|pii|sensitive|confident
 KEPT_SAFE = re.compile(r"\b(secrets? manager|vault|key management|kms|keychain|hsm)\b", re.I)  # where secrets belong
 
 
+# personal data of one person shown to another: 'a referrer sees each friend's e-mail address'
+SHOWN = re.compile(r"\b(sees?|shown|shows?|displayed|displays?|visible|lists?)\b", re.I)
+OTHERS = re.compile(r"\b(?:friend|user|member|customer|participant|referee|invitee|attendee|buyer|seller|driver|rider|"
+                    r"patient|student|guest|contact|employee|colleague|neighbour|neighbor)(?:'s|s')", re.I)
+
+
 def sensitive_data(claims: list[Claim]) -> list[Hit]:
-    """Credentials or personal data stored, logged or passed on whole, in a document where no sentence about such
-    data says it is redacted, masked, hashed, encrypted or left out (one hit per sentence; the first three)."""
+    """Credentials or personal data stored, logged or passed on whole, or one person's shown to another, in a
+    document where no sentence about such data says it is redacted, masked, hashed, encrypted or left out (one hit
+    per sentence; the first three)."""
     if any(PROTECTED.search(c.text) and (SENSITIVE.search(c.text) or PERSONAL.search(c.text)) for c in claims):
         return []  # a sentence protects such data ("IP addresses are hashed"); "strips the country name" does not
     hits = []
     for c in claims:
         found = list(dict.fromkeys(m.group(0).lower() for m in SENSITIVE.finditer(c.text)))
-        if not found or not WHOLE.search(c.text) or KEPT_SAFE.search(c.text):
+        if not found or KEPT_SAFE.search(c.text):
             continue
         what = ", ".join(found[:3])
-        hits.append(Hit(rule="sensitive-data", claims=[c.id], file=c.file, lines=[c.line],
+        if not WHOLE.search(c.text) and SHOWN.search(c.text) and (whose := OTHERS.search(c.text)):
+            hits.append(Hit(rule="sensitive-data", claims=[c.id], file=c.file, lines=[c.line],
+                            title=f"Personal data shown to another user: the {whose.group(0).lower()} {what} "
+                                  f"('{c.section}')",
+                            detail=f"another person sees the {whose.group(0).lower()} {what}, which that person never "
+                                   "agreed to share; no sentence limits or masks what is shown",
+                            evidence=c.text, severity="high",
+                            fix="Show only what the other person agreed to share (a first name or initials), mask "
+                                "contact details, and say so in the privacy notice."))
+        elif WHOLE.search(c.text):
+            hits.append(Hit(rule="sensitive-data", claims=[c.id], file=c.file, lines=[c.line],
                         title=f"Sensitive data kept whole: {what} ('{c.section}')",
                         detail=f"{what} end up stored, logged or passed on as they are; no sentence says they are "
                                "redacted, masked, hashed, encrypted or left out, or who may read them",
@@ -86,6 +114,62 @@ def sensitive_data(claims: list[Claim]) -> list[Hit]:
         if len(hits) >= 3:
             break
     return hits
+
+
+CREDENTIAL = re.compile(r"\b(api[_ -]?keys?|apikey|access[_ -]?tokens?|auth[_ -]?tokens?|bearer tokens?|tokens?|"
+                        r"passwords?|secrets?|session[_ -]?ids?|credentials?)\b", re.I)
+NOT_THERE = re.compile(r"\b(never|not|no|instead of|rather than)\b[^.;]{0,40}$", re.I)  # 'never in the query string'
+TABLE_REACH = 12  # lines from a 'Query parameters:' sentence to a row of its table
+
+
+def credential_in_url(claims: list[Claim]) -> list[Hit]:
+    """A credential sent in a URL: '?api_key=' in an example, a sentence putting a token in the query string, or a
+    credential row of a parameter table a 'Query parameters' sentence of the same section introduces (the first
+    two): URLs are kept in access and proxy logs and browser history, and sent on in Referer headers."""
+    def in_query(c: Claim) -> bool:
+        m = QUERY_PARAMS.search(c.text)
+        return bool(m) and not NOT_THERE.search(c.text[:m.start()])
+
+    intros = [c for c in claims if in_query(c) and not CREDENTIAL.search(c.text)]
+    hits = []
+    for c in claims:
+        cred = CREDENTIAL.search(c.text)
+        inline = URL_CREDENTIAL.search(c.text) or (cred and in_query(c))
+        row = c.source == "table" and cred and any(
+            i.section == c.section and i.file == c.file and 0 < c.line - i.line <= TABLE_REACH for i in intros)
+        if not (inline or row):
+            continue
+        what = (cred.group(0) if cred else URL_CREDENTIAL.search(c.text).group(0).strip("?&="))  # type: ignore[union-attr]
+        hits.append(Hit(rule="security-exposure", claims=[c.id], file=c.file, lines=[c.line],
+                        title=f"Credential sent in the URL: {what} as a query parameter ('{c.section}')",
+                        detail=f"the {what} travels in the URL, which access logs, proxy and CDN logs and browser "
+                               "history keep and Referer headers pass on: anyone who can read them can use it",
+                        evidence=c.text, severity="high",
+                        fix="Send the credential in a header (Authorization: Bearer ...) and reject it in the URL; "
+                            "rotate any key that was sent that way."))
+        if len(hits) >= 2:
+            break
+    return hits
+
+
+def reward_for_free_action(claims: list[Claim]) -> list[Hit]:
+    """A reward (credit, bonus, free month) given when an account is created or someone signs up, in a document
+    that nowhere guards it (fraud checks, verification, a first payment, a cap per person): anyone can create
+    accounts to collect it. The first such sentence."""
+    if any(REWARD_GUARD.search(c.text) for c in claims):
+        return []
+    for c in claims:
+        if (reward := REWARD.search(c.text)) and (act := UNVERIFIED_ACT.search(c.text)):
+            return [Hit(rule="security-exposure", claims=[c.id], file=c.file, lines=[c.line],
+                        title=f"Reward farmable with fake accounts: {reward.group(0).lower()} when "
+                              f"'{act.group(0).lower()}' ('{c.section}')",
+                        detail=f"the {reward.group(0).lower()} is given as soon as '{act.group(0).lower()}', which "
+                               "costs nothing to repeat: with throwaway e-mail addresses one person can create "
+                               "accounts and collect it again and again, and no sentence checks or caps it",
+                        evidence=c.text, severity="high",
+                        fix="Give the reward only after the new customer's first payment, cap it per person and "
+                            "per payment method, and flag self-referrals (same card, device or address).")]
+    return []
 
 
 def missing_timeout(claims: list[Claim]) -> list[Hit]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from engine.claims import failures
 from engine.claims.model import Claim
 from engine.claims.quantities import Quantity, quantities
 from engine.target.snapshot import Section, SourceFile
@@ -39,13 +40,11 @@ CUES: dict[str, re.Pattern[str]] = {
 }
 FAILURE = re.compile(r"\b(time ?outs?|timed out|retr(?:y|ies|ied)|fall ?back|degrad\w*|outage|down|unavailable|"
                      r"fails?|failure|failed|errors?|circuit[- ]breaker|backoff|dead[- ]letter|redeliver\w*)\b", re.I)
-# statements with no cue word that the rules still need: growth, open access, ids from the request
+# statements with no cue word that the rules still need: growth, open access, ids from the request (the failure
+# rules' own patterns are added to these in `notable`)
 NOTABLE = re.compile(r"\b(all|every|forever|no limit|unlimited|no upper bound|any|public\w*|anyone|anonymous\w*|"
                      r"(?:zero|no) downtime|(?:at most|up to|no more than|maximum of|limited to|capped at) \d+|"
-                     r"query string|from the (?:url|request|path|body)|without (?:auth\w*|login)|(?:to|in|into) both|"
-                     r"dual[- ]writ\w+|try again|retr(?:y|ies|ied)|expir\w+|TTL|time[- ]to[- ]live|retention|"
-                     r"idempoten\w*|dedup\w*|reconcil\w*|outbox|transactional\w*|atomic\w*|void\w*|roll ?back|"
-                     r"(?:in|within) (?:one|a|the same|a single) (?:database )?transaction)\b", re.I)
+                     r"query string|from the (?:url|request|path|body)|without (?:auth\w*|login))\b", re.I)
 # telling who sent a request by where it came from (engine/claims/exposure.py: forged by anyone behind a shared
 # egress, proxy or NAT): a sentence naming it is a claim
 BY_ADDRESS = re.compile(r"\b(source (?:ip|address)(?:es)?|(?:egress |client |caller'?s? )?ip (?:address(?:es)?|ranges?|"
@@ -58,6 +57,23 @@ SENSITIVE = re.compile(r"\b(request headers|(?:request|response) bod(?:y|ies)|au
                        r"dates? of birth|social security numbers?|full names?|query text|search terms)\b"
                        r"(?![- ](?:creation|revocation|rotation|management|settings|resets?|changes?|polic(?:y|ies)|"
                        r"strength|length|rules?|requirements?))", re.I)
+# a credential carried in a URL ('?api_key=...', 'the token as a query parameter'): URLs end up in access logs,
+# proxy logs, browser history and Referer headers (engine/claims/exposure.py)
+QUERY_PARAMS = re.compile(r"\b(query[- ](?:string|param\w*)|url param\w*|in the (?:url|query)|path param\w*)\b", re.I)
+URL_CREDENTIAL = re.compile(r"[?&](?:api[_-]?key|apikey|key|token|access[_-]?token|auth|password|secret)=", re.I)
+# a reward given for an action anyone can repeat for free (a sign-up, an account created, an install)
+REWARD = re.compile(r"\b(credits?|bonus(?:es)?|rewards?|cash ?back|vouchers?|coupons?|free (?:months?|trials?|weeks?)|"
+                    r"payouts?|referral fees?|points)\b", re.I)
+UNVERIFIED_ACT = re.compile(r"\b(accounts? (?:is |are |gets? )?(?:created|opened|registered)|signs? up|signed up|"
+                            r"sign-?ups?|registers|registration|installs? the app|creates? an account|joins)\b", re.I)
+# what keeps such a reward from being farmed: fraud checks, verification, a first payment, a cap per person
+REWARD_GUARD = re.compile(r"\b(fraud\w*|abus\w*|verif\w*|kyc|first (?:paid |successful )?(?:payment|purchase|order|"
+                          r"invoice)|(?:has|have|after \w+) paid|paying (?:customer|subscriber)s?|"
+                          r"(?:one|a single) (?:\w+ )?per (?:person|customer|household|card|device|payment method)|"
+                          r"(?:limited|capped) (?:to|at) \d|"
+                          r"at most \d+ (?:\w+ )?(?:referrals?|invites?|rewards?|credits?)|"
+                          r"duplicate accounts?|fake accounts?)", re.I)
+FRAUD = re.compile(r"\b(fraud\w*|abus(?:e|es|ed|ive)|self-referr\w*|fake accounts?|duplicate accounts?)\b", re.I)
 DEP_NOUNS = ("provider", "gateway", "api", "service", "queue", "bucket", "cdn", "database", "db", "cache",
              "broker", "bus", "storage", "endpoint", "webhook", "sdk", "vendor", "manager", "library", "system")
 EXTERNAL_NOUNS = ("provider", "gateway", "vendor", "cdn", "third-party", "third party", "external", "sdk")
@@ -257,6 +273,17 @@ def sentences(para: list[tuple[int, str]]) -> list[tuple[int, str, str]]:
     return out
 
 
+KEEP = (NOTABLE, SENSITIVE, BY_ADDRESS, SIGNED, QUERY_PARAMS, URL_CREDENTIAL, FRAUD, failures.RETRY,
+        failures.SAFE_REPEAT, failures.DUAL_WRITE, failures.IN_STEP, failures.EXPIRES)
+
+
+def notable(text: str) -> bool:
+    """Whether a statement with no cue word is still a claim: a rule reads it (growth, open access, credentials,
+    personal data, a retry and what makes it safe, a dual write, an expiry, a reward for a free action)."""
+    return any(rx.search(text) for rx in KEEP) or bool(REWARD.search(text) and (UNVERIFIED_ACT.search(text) or
+                                                                             REWARD_GUARD.search(text)))
+
+
 def extract_claims(file: SourceFile, start: int = 1) -> list[Claim]:
     """Every checkable statement of one document file, numbered CL-<start>...; plain statements are left out, except
     the choice a convenience reason points back to ('Events go to the main database. This keeps it simple.')."""
@@ -278,8 +305,7 @@ def extract_claims(file: SourceFile, start: int = 1) -> list[Claim]:
             deps = deps or [text.split(": ", 1)[-1].lower()]
         section = section_at(paths, line)
         heading = section.split(" > ")[-1]
-        if kind == "statement" and not NOTABLE.search(text) and not SENSITIVE.search(text) \
-                and not BY_ADDRESS.search(text) and not SIGNED.search(text) \
+        if kind == "statement" and not notable(text) \
                 and not NFR_SECTION.search(heading) and not ALTERNATIVES_SECTION.search(heading):
             skipped = (line, text, source, section)
             continue

@@ -14,7 +14,12 @@ SIDE_EFFECT = re.compile(r"\b(charg(?:e|es|ed|ing)|authori[sz]ation|authori[sz]e
                          r"payments?|paid|transfers?|transferred|payouts?|(?:e-?mails?|messages?|sms|notifications?|"
                          r"invoices?) (?:is |are |was |were )?sent)\b", re.I)
 RETRY = re.compile(r"\b(try again|tries again|retr(?:y|ies|ied)|resubmit\w*|re-?send\w*|re-?sent|submits? again|"
-                   r"taps? again|clicks? again)\b", re.I)
+                   r"taps? again|clicks? again|"
+                   r"(?:sends?|posts?|uploads?|submits?|starts?|repeats?|calls?) (?:[\w`/-]+ ){0,4}?again)\b", re.I)
+# a step that makes a new record each time it runs: a repeat leaves two ('every row adds a new contact')
+CREATES = re.compile(r"\b(?:creat(?:e|es|ed)|adds?|added|inserts?|inserted|appends?)\b (?:[\w`-]+ ){0,2}?"
+                     r"(?:new|another) [\w-]+", re.I)
+NEIGHBOURS = 3  # lines: a sentence this close in the same section says what the retried step does
 FAILS = re.compile(r"\b(fails?|failed|failure|errors?|times? out|timed out|timeouts?|unavailable|crash\w*)\b", re.I)
 # what makes a second attempt safe, or undoes the first
 SAFE_REPEAT = re.compile(r"\b(idempoten\w*|dedup\w*|de-duplicat\w*|exactly[- ]once|void\w*|revers\w*|compensat\w*|"
@@ -37,19 +42,34 @@ READS = re.compile(r"\b(reads?|read from|looks? up|queries|queried|fetch\w*|load
 
 
 def unsafe_retry(claims: list[Claim]) -> list[Hit]:
-    """A failure after a step with an outside effect (a charge, a message) handled by trying again, where nothing
-    in the document makes the repeat safe (an idempotency key, deduplication) or undoes the first (a void)."""
+    """A failure after a step with an outside effect (a charge, a message, a new record) handled by trying again,
+    where nothing in the document makes the repeat safe (an idempotency key, deduplication) or undoes the first (a
+    void). The effect is in the retry's sentence or one a few lines away in its section ('In create mode every row
+    adds a new contact')."""
     if any(SAFE_REPEAT.search(c.text) for c in claims):
         return []
+    def effect_near(c: Claim) -> tuple[Claim, re.Match[str]] | None:
+        for n in sorted(claims, key=lambda o: (o.id != c.id, abs(o.line - c.line))):
+            if n.file == c.file and n.section == c.section and abs(n.line - c.line) <= NEIGHBOURS and (
+                    m := SIDE_EFFECT.search(n.text) or CREATES.search(n.text)):
+                return n, m
+        return None
+
     hits = []
     for c in claims:
-        effect = SIDE_EFFECT.search(c.text)
-        if not (effect and RETRY.search(c.text) and FAILS.search(c.text)):
+        if not (RETRY.search(c.text) and FAILS.search(c.text)) or not (near := effect_near(c)):
             continue
-        hits.append(Hit(rule="unsafe-retry", claims=[c.id], file=c.file, lines=[c.line],
-                        title=f"Retry after the {effect.group(0).lower()} repeats it: no idempotency key, no void "
-                              f"('{c.section}')",
-                        detail=f"the failure is handled by trying again after the {effect.group(0).lower()}, and "
+        where, effect = near
+        step = effect.group(0).lower()
+        record = effect.re is CREATES
+        hits.append(Hit(rule="unsafe-retry", claims=list(dict.fromkeys([c.id, where.id])), file=c.file,
+                        lines=list(dict.fromkeys([c.line, where.line])),
+                        title=(f"Retry repeats '{step}': duplicates, no idempotency key ('{c.section}')" if record else
+                               f"Retry after the {step} repeats it: no idempotency key, no void ('{c.section}')"),
+                        detail=f"the failure is handled by trying again, and the step {step} again; nothing in the "
+                               "document makes a second attempt idempotent or removes what the first one made, so "
+                               "every record is duplicated when the first attempt had succeeded" if record else
+                               f"the failure is handled by trying again after the {step}, and "
                                "nothing in the document makes a second attempt idempotent or undoes the first, so "
                                "the customer can be charged (or messaged) twice",
                         evidence=c.text, severity="high"))
