@@ -259,12 +259,16 @@ CASES = [
     (credential_in_url, "# POST /v1/imports\n\nQuery parameters:\n\n| parameter | meaning |\n|---|---|\n"
                         "| `mode` | create or upsert |\n\n# Auth\n\n| header | meaning |\n|---|---|\n"
                         "| `Authorization` | the API key |\n", 0),  # the key is in a header table elsewhere
+    (credential_in_url, "# GET /v1/items\n\nQuery parameters:\n\n| parameter | meaning |\n|---|---|\n"
+                        "| `page_token` | the next page token from the last response |\n", 0),  # a listing position
     # a reward for an action anyone can repeat for free, with nothing guarding it
     (reward_for_free_action, "# How\n\nWhen the friend's account is created, the referrer receives 15 EUR of "
                              "credit.\n", 1),
     (reward_for_free_action, "# How\n\nWhen the friend's account is created, the referrer receives 15 EUR of "
                              "credit.\n\n# Fraud\n\nCredit is paid after the friend's first payment.\n", 0),
     (reward_for_free_action, "# How\n\nThe referrer receives 15 EUR of credit per order.\n", 0),
+    (reward_for_free_action, "# How\n\nWhen an account is created, the credit card is checked with a 1 EUR "
+                             "authorisation.\n", 0),  # a credit card is no reward
     # a number in a 'Why' section is the situation today, not a value of the design that a target contradicts
     (limit_contradictions, "# Why\n\nRetention is 41 % for customers who joined alone.\n\n# Measurement\n\n"
                            "Retention of referred customers is at least 50 %.\n", 0),
@@ -273,6 +277,8 @@ CASES = [
     # one person's personal data shown to another
     (sensitive_data, "# R\n\nA referrer sees each friend's name and e-mail address.\n", 1),
     (sensitive_data, "# R\n\nA customer sees their own e-mail address on the profile page.\n", 0),
+    (sensitive_data, "# R\n\nThe support agent sees the customer's e-mail address.\n", 0),  # staff, not a peer
+    (sensitive_data, "# R\n\nThe leaderboard shows other players' e-mail addresses.\n", 1),
 ]
 
 

@@ -80,8 +80,10 @@ KEPT_SAFE = re.compile(r"\b(secrets? manager|vault|key management|kms|keychain|h
 
 # personal data of one person shown to another: 'a referrer sees each friend's e-mail address'
 SHOWN = re.compile(r"\b(sees?|shown|shows?|displayed|displays?|visible|lists?)\b", re.I)
-OTHERS = re.compile(r"\b(?:friend|user|member|customer|participant|referee|invitee|attendee|buyer|seller|driver|rider|"
-                    r"patient|student|guest|contact|employee|colleague|neighbour|neighbor)(?:'s|s')", re.I)
+# a peer's data (a friend, another user, the other side of a match), not what staff see of a customer
+OTHERS = re.compile(r"\b(?:(?:other|another|fellow) (?:users?|members?|customers?|participants?|players?|attendees?|"
+                    r"guests?)(?:'s|s'|')|(?:friend|referee|invitee|attendee|participant|buyer|seller|driver|rider|"
+                    r"guest|neighbou?r|match|contact)(?:'s|s'))", re.I)
 
 
 def sensitive_data(claims: list[Claim]) -> list[Hit]:
@@ -118,6 +120,14 @@ def sensitive_data(claims: list[Claim]) -> list[Hit]:
 
 CREDENTIAL = re.compile(r"\b(api[_ -]?keys?|apikey|access[_ -]?tokens?|auth[_ -]?tokens?|bearer tokens?|tokens?|"
                         r"passwords?|secrets?|session[_ -]?ids?|credentials?)\b", re.I)
+LISTING_TOKEN = re.compile(r"\b(?:page|next|continuation|pagination|cursor|sync|resume)[_ -]?$", re.I)
+
+
+def credential(text: str) -> re.Match[str] | None:
+    """The first credential a text names; a 'page token' or 'next token' is a position in a listing, not one."""
+    return next((m for m in CREDENTIAL.finditer(text) if not LISTING_TOKEN.search(text[:m.start()])), None)
+
+
 NOT_THERE = re.compile(r"\b(never|not|no|instead of|rather than)\b[^.;]{0,40}$", re.I)  # 'never in the query string'
 TABLE_REACH = 12  # lines from a 'Query parameters:' sentence to a row of its table
 
@@ -130,10 +140,10 @@ def credential_in_url(claims: list[Claim]) -> list[Hit]:
         m = QUERY_PARAMS.search(c.text)
         return bool(m) and not NOT_THERE.search(c.text[:m.start()])
 
-    intros = [c for c in claims if in_query(c) and not CREDENTIAL.search(c.text)]
+    intros = [c for c in claims if in_query(c) and not credential(c.text)]
     hits = []
     for c in claims:
-        cred = CREDENTIAL.search(c.text)
+        cred = credential(c.text)
         inline = URL_CREDENTIAL.search(c.text) or (cred and in_query(c))
         row = c.source == "table" and cred and any(
             i.section == c.section and i.file == c.file and 0 < c.line - i.line <= TABLE_REACH for i in intros)

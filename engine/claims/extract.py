@@ -62,10 +62,12 @@ SENSITIVE = re.compile(r"\b(request headers|(?:request|response) bod(?:y|ies)|au
 QUERY_PARAMS = re.compile(r"\b(query[- ](?:string|param\w*)|url param\w*|in the (?:url|query)|path param\w*)\b", re.I)
 URL_CREDENTIAL = re.compile(r"[?&](?:api[_-]?key|apikey|key|token|access[_-]?token|auth|password|secret)=", re.I)
 # a reward given for an action anyone can repeat for free (a sign-up, an account created, an install)
-REWARD = re.compile(r"\b(credits?|bonus(?:es)?|rewards?|cash ?back|vouchers?|coupons?|free (?:months?|trials?|weeks?)|"
-                    r"payouts?|referral fees?|points)\b", re.I)
+REWARD = re.compile(r"\b(credits?(?! cards?| checks?| limits?| scores?)|bonus(?:es)?|rewards?|cash ?back|vouchers?|"
+                    r"coupons?|free (?:months?|trials?|weeks?)|payouts?|referral fees?|"
+                    r"(?:loyalty|bonus|reward) points)\b", re.I)
 UNVERIFIED_ACT = re.compile(r"\b(accounts? (?:is |are |gets? )?(?:created|opened|registered)|signs? up|signed up|"
-                            r"sign-?ups?|registers|registration|installs? the app|creates? an account|joins)\b", re.I)
+                            r"sign-?ups?|registers|registration|installs? the app|creates? an account|"
+                            r"joins (?:through|via|with|using))\b", re.I)
 # what keeps such a reward from being farmed: fraud checks, verification, a first payment, a cap per person
 REWARD_GUARD = re.compile(r"\b(fraud\w*|abus\w*|verif\w*|kyc|first (?:paid |successful )?(?:payment|purchase|order|"
                           r"invoice)|(?:has|have|after \w+) paid|paying (?:customer|subscriber)s?|"
