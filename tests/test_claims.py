@@ -130,6 +130,12 @@ def test_extract_markdown_sections_tables_and_mermaid() -> None:
     assert [c.id for c in claims] == [f"CL-{n:03d}" for n in range(1, len(claims) + 1)]
 
 
+def test_a_dependency_name_starts_after_its_determiner() -> None:
+    from engine.claims.extract import dependency_names
+    assert dependency_names("This document proposes one gateway that every service calls.") == ["gateway"]
+    assert dependency_names("The worker calls the SMS gateway for each event.") == ["sms gateway"]
+
+
 def test_table_rows_and_mermaid_helpers() -> None:
     rows = table_rows([(1, "| a | b |"), (2, "|---|---|"), (3, "| 1 ms | x |")])
     assert rows == [(3, "a: 1 ms; b: x")]

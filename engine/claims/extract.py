@@ -127,8 +127,9 @@ def dependency_names(text: str) -> list[str]:
         return []
     names = []
     for m in _DEP.finditer(text):
-        words = [w for w in m.group(1).lower().split() if w not in _DROP]
-        name = " ".join(words)
+        words = m.group(1).lower().split()
+        cut = max((i + 1 for i, w in enumerate(words) if w in _DROP), default=0)  # 'proposes one gateway': 'gateway'
+        name = " ".join(words[cut:])
         if name and name not in names and not re.fullmatch(r"(?:api|service|system|library)", name):
             names.append(name)
     return names
