@@ -27,8 +27,9 @@ sys.path.insert(0, str(ROOT))
 from engine.claims.crosscheck import cross_check  # noqa: E402
 from engine.claims.extract import extract_claims  # noqa: E402
 from engine.claims.model import CLAIMS_CHECKER, Claim, Hit  # noqa: E402
+from engine.claims.quantities import quantities  # noqa: E402
 from engine.models import Review  # noqa: E402
-from engine.stages.claims import hit_fix, unraised  # noqa: E402
+from engine.stages.claims import hit_fix, unclaimed, unraised  # noqa: E402
 from engine.target.ingest import ingest  # noqa: E402
 
 QUALITY = ROOT / "benchmarks" / "quality.py"
@@ -69,13 +70,28 @@ def hit_found(score: Any, h: Hit) -> Any:
                        fix=hit_fix(h))
 
 
+def today_claims(claims: list[Claim]) -> list[Claim]:
+    """A run's stored claims as today's claims stage keeps them: a model's claim without the wrapped ends of the
+    rules' sentences it repeated (engine/stages/claims.py `unclaimed`), dropped when nothing else is left."""
+    out = []
+    for c in claims:
+        if c.source != "model":
+            out.append(c)
+            continue
+        text = unclaimed(c.text, [" ".join(r.text.split()) for r in claims if r.source != "model" and r.file == c.file])
+        if text:
+            out.append(c if text == c.text else c.model_copy(update={"text": text, "quantities": quantities(text)}))
+    return out
+
+
 def today_hits(stored: dict[str, Any]) -> list[Hit]:
     """Today's rules over a run's stored claims (the rules' and the model's), each candidate pair keeping the
     verdict the run's model gave it (a pair it never asked about stays a candidate, so it raises nothing)."""
     verdicts = {(h["rule"], frozenset(h["claims"])): h["strength"] for h in stored["hits"]
                 if h["strength"] in ("confirmed", "rejected")}
+    claims = [Claim(**c) for c in stored["claims"]]
     out = []
-    for h in cross_check([Claim(**c) for c in stored["claims"]]):
+    for h in cross_check(today_claims(claims)):
         verdict = verdicts.get((h.rule, frozenset(h.claims))) if h.strength == "candidate" else None
         out.append(h.model_copy(update={"strength": verdict}) if verdict else h)
     return out

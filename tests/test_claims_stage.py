@@ -6,9 +6,14 @@ import json
 from pathlib import Path
 
 from engine.artifacts import read_front_matter
+from engine.claims.crosscheck import conflicting_values
+from engine.claims.extract import extract_claims as rule_claims
 from engine.claims.model import Hit
 from engine.models import Issue, Review
-from engine.stages.claims import unraised
+from engine.schemas import ClaimOut, ClaimsOut
+from engine.stages.claims import model_claims, unclaimed, unraised
+from engine.target.outline import sections
+from engine.target.snapshot import SourceFile
 from engine.trace import render_trace, trace
 from tests.conftest import FIXED_NONCE, run_fake
 
@@ -195,3 +200,32 @@ def test_claims_checker_issues_stand_without_a_findings_file() -> None:
     assert [m.kept for m in members] == [False, True, False]
     (checker,) = [c for c in cluster(members) if any(m.persona == "claims-checker" for m in c.members)]
     assert checker.lead.title == "No timeout on calls to the card provider" and checker.lead.kept
+
+
+WRAPPED = """# Online store
+
+Keys expire 24 hours after their last write. The
+scoring service reads all features with one `MGET`; the p99 budget for the lookup is
+8 ms inside the 50 ms authorisation budget. Retention was 58 % against
+41 %). We would rather pay customers.
+"""
+
+
+def test_a_models_claim_never_repeats_the_wrapped_end_of_a_rules_claim() -> None:
+    f = SourceFile(path="d.md", text=WRAPPED, language="markdown", sections=sections(WRAPPED, "markdown"))
+    found = rule_claims(f)
+    out = ClaimsOut(claims=[ClaimOut(line=5, kind="limit", text="8 ms inside the 50 ms authorisation budget."),
+                            ClaimOut(line=6, kind="assumption", text="We would rather pay customers.")])
+    added = model_claims(f, 1, 6, "Online store", out, found)
+    # line 5 is all the rule's sentence: nothing added, so no '8 ms vs 50 ms' pair of a sentence with itself
+    assert [c.line for c in added] == [6] and added[0].text == "We would rather pay customers."
+    assert conflicting_values(found + added) == []
+    assert unclaimed("41 %). We would rather pay.", ["Retention was 58 % against 41 %)."]) == "We would rather pay."
+    assert unclaimed("Something new.", ["Retention was 58 %."]) == "Something new."
+
+
+def test_a_statement_said_twice_is_no_conflict() -> None:
+    text = ("# A\n\nThe lookup budget is 8 ms inside the 50 ms authorisation budget.\n\n# B\n\n"
+            "Remember: the lookup gets 8 ms of the 50 ms authorisation budget.\n")
+    f = SourceFile(path="d.md", text=text, language="markdown", sections=sections(text, "markdown"))
+    assert conflicting_values(rule_claims(f)) == []

@@ -99,6 +99,12 @@ def quantity_entries(claims: list[Claim]) -> list[tuple[Claim, Quantity, set[str
     return [(c, q, window(c, q)) for c in claims for q in c.quantities if design_quantity(c, q)][:MAX_QUANTITIES]
 
 
+def restated(a: Claim, b: Claim, qa: Quantity, qb: Quantity) -> bool:
+    """Both statements give both values ('8 ms inside the 50 ms budget' twice): one statement said again, not two
+    values for one quantity."""
+    return any(same_amount(qb, q) for q in a.quantities) and any(same_amount(qa, q) for q in b.quantities)
+
+
 def conflicting_values(claims: list[Claim]) -> list[Hit]:
     """The same quantity (same dimension, shared subject words) given two different values in two places."""
     hits: list[Hit] = []
@@ -108,7 +114,7 @@ def conflicting_values(claims: list[Claim]) -> list[Hit]:
             if qa.dimension != qb.dimension or qa.bound != qb.bound or (a.line == b.line and a.file == b.file):
                 continue
             shared = wa & wb
-            if not shared or same_amount(qa, qb):
+            if not shared or same_amount(qa, qb) or restated(a, b, qa, qb):
                 continue
             hits.append(Hit(rule="conflicting-values", claims=[a.id, b.id], file=a.file, lines=[a.line, b.line],
                             title=f"Conflicting values: {qa.text} in '{a.section}' but {qb.text} in '{b.section}'",

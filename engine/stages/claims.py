@@ -4,6 +4,7 @@ the cross-check hits no persona raised as a `claims-checker` review."""
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -92,14 +93,29 @@ def planned_checker_issues(target: TargetSnapshot) -> int:
     return len(unraised(cross_check([c for f in target.files for c in rule_claims(f)]), []))
 
 
-def model_claims(file: SourceFile, lo: int, hi: int, section: str, out: ClaimsOut, known: set[int]) -> list[Claim]:
-    """The model's extra claims for one section, kept only at a line of the section the rules did not claim."""
+def unclaimed(line: str, claimed: list[str]) -> str:
+    """A line without its leading pieces that end a sentence a rule already claimed ('... 41 %). We would ...' ->
+    'We would ...'); '' when the whole line is part of one."""
+    pieces = re.split(r"(?<=[.!?;)])\s+", line)
+    while pieces and any(pieces[0] in whole for whole in claimed):
+        pieces.pop(0)
+    return " ".join(pieces)
+
+
+def model_claims(file: SourceFile, lo: int, hi: int, section: str, out: ClaimsOut, found: list[Claim]) -> list[Claim]:
+    """The model's extra claims for one section, kept only at a line of the section the rules did not claim: not
+    a line a rule's claim starts on, nor the continuation of one (a sentence wrapped over two lines: its second
+    line again would compare the sentence's numbers with themselves)."""
+    known = {c.line for c in found}
+    claimed = [" ".join(c.text.split()) for c in found]
     added = []
     for c in out.claims:
         if not lo <= c.line <= hi or c.line in known or not file.lines[c.line - 1].strip():
             continue
         known.add(c.line)
-        text = " ".join(file.lines[c.line - 1].split()).lstrip("-*+ ")
+        text = unclaimed(" ".join(file.lines[c.line - 1].split()).lstrip("-*+ "), claimed)
+        if not text:
+            continue
         added.append(Claim(id="", kind=c.kind, text=text[:400], file=file.path, line=c.line, section=section,
                            tags=[c.kind], quantities=quantities(text), source="model"))
     return added
@@ -127,7 +143,7 @@ async def section_claims(ctx: RunContext, n: int, f: Any, section: str, lo: int,
                   target=wrap(ctx, f"Section: {section or f.path}\n" + numbered(f, lo, hi))),
         notes, lambda exc: f"claims: model extraction of '{section}' failed ({exc}); rules only there",
         stopped=f"claims: model extraction of '{section}' stopped by the budget; rules only there")
-    return [] if res is None else model_claims(f, lo, hi, section, res, {c.line for c in found})
+    return [] if res is None else model_claims(f, lo, hi, section, res, found)
 
 
 async def add_model_claims(ctx: RunContext, claims: list[Claim], notes: list[str]) -> list[Claim]:
