@@ -13,6 +13,7 @@ import jinja2
 
 from engine import frontmatter, yamlio
 from engine.config import TEMPLATES_DIR
+from engine.models import note_label
 from engine.paths import inside
 
 # templates/ holds two kinds of template, in two folders: what the models are asked (prompts/<name>.md.j2)
@@ -37,6 +38,7 @@ def environment() -> jinja2.Environment:
     env.filters["oneline"] = lambda s: " ".join(str(s).split())
     env.filters["quote"] = lambda s: "\n".join("> " + line for line in str(s).splitlines()) or "> "
     env.filters["pct"] = lambda x: f"{x:.2f}"
+    env.filters["note_label"] = note_label
     return env
 
 

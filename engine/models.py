@@ -272,6 +272,15 @@ class DebateSummary(Record):
     debate_tokens: int = 0
 
 
+NOT_APPLICABLE = "checks not applicable"  # engine/verify/gather.py: a check this target has no use for
+
+
+def note_label(note: str) -> str:
+    """How a report heads one of its run notes: a check that does not apply to the target (analyzers on a
+    document) is a note, not a sign the run was degraded."""
+    return "Note" if note.startswith(NOT_APPLICABLE) else "Degraded"
+
+
 class Report(Record):
     """The compiled report; `report.json` is this model dumped."""
 

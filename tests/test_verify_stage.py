@@ -149,6 +149,10 @@ def test_targets_without_an_analyzer_say_so_once_and_nothing_fails(tmp_path: Pat
     assert notes == [f"checks not applicable — {reason} ({len(report.findings)} finding(s))"]
     md = (run_dir / "review-findings.md").read_text(encoding="utf-8")
     assert md.count(reason) == 1  # once in the report, not per finding
+    # a check the target has no use for is a note, not a sign the run was degraded
+    assert f"> **Note:** checks not applicable — {reason}" in md and "**Degraded:** checks not" not in md
+    html = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert '<p class="note"><strong>Note:</strong> checks not applicable' in html
     assert all(any(c.kind == "quote" for c in f.checks) for f in report.findings)
 
 

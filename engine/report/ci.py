@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from engine.errors import ConfigError
-from engine.models import SEVERITY_RANK, Finding, Report
+from engine.models import SEVERITY_RANK, Finding, Report, note_label
 from engine.paths import clean_path
 from engine.rundir import RunDir
 
@@ -323,7 +323,7 @@ def markdown_summary(report: Report, *, fail_on: str | None = None) -> str:
     if report.aside:
         lines.append(f"\n{len(report.aside)} model claim(s) set aside (nothing checkable; listed in the report).")
     for note in report.degraded:
-        lines.append(f"\n> degraded: {md_cell(note)}")
+        lines.append(f"\n> {note_label(note).lower()}: {md_cell(note)}")
     lines += ["", f"<sub>Run `{md_code(report.run_id)}` · full report: report.html and review-findings.md "
                   "in the run directory.</sub>", ""]
     return "\n".join(lines)

@@ -16,7 +16,7 @@ import jinja2
 from engine import rundir
 from engine.config import TEMPLATES_DIR
 from engine.llm.ledger import LedgerLine
-from engine.models import SEVERITY_RANK, Finding, Report
+from engine.models import SEVERITY_RANK, Finding, Report, note_label
 from engine.rundir import RunDir
 from engine.trace import artifact_index, issue_chain
 
@@ -40,6 +40,7 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["pct"] = lambda x: f"{x:.2f}"
+    env.filters["note_label"] = note_label
     env.filters["usd"] = lambda x: f"${x:.4f}"
     env.filters["href"] = lambda p: quote(str(p))
     env.filters["excerpt"] = excerpt

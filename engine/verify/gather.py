@@ -4,7 +4,7 @@ not apply. Also the clusters themselves, built the one way compile builds them."
 from __future__ import annotations
 
 from engine.config import Workflow
-from engine.models import Response
+from engine.models import NOT_APPLICABLE, Response
 from engine.stages.cluster import Cluster, Member, attach_debate, build_members, cluster
 from engine.state import RunState, latest_reviews
 from engine.target.evidence import locate_quote, resolve_path
@@ -174,5 +174,5 @@ def applicability_notes(verifications: list[Verification]) -> list[str]:
         for reason in v.not_applicable:
             if not reason.startswith("reproducer: not requested"):
                 counts[reason] = counts.get(reason, 0) + 1
-    return [f"checks not applicable — {reason} ({n} finding(s))" for reason, n in counts.items()]
+    return [f"{NOT_APPLICABLE} — {reason} ({n} finding(s))" for reason, n in counts.items()]
 
