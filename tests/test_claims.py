@@ -58,6 +58,12 @@ from engine.verify.checks import Subject
     ("jobs that run over 1 hour", [("time", 3600.0, "lower")]),
     ("One-tap orders are limited to 1,500 EUR", [("EUR amount", 1500.0, "upper")]),
     ("costs €2k or USD 20 a month", [("EUR amount", 2000.0, ""), ("USD amount", 20.0, "")]),
+    # volumes of things, one dimension per noun; a count said to equal a bounded size takes its bound
+    ("up to 400,000 contacts each", [("count of contacts", 4e5, "upper")]),
+    ("an audience of 1.2 million devices", [("count of devices", 1.2e6, "")]),
+    ("files up to 25 MB, which is about 100,000 contacts", [("size", 25e6, "upper"),
+                                                            ("count of contacts", 1e5, "upper")]),
+    ("we run 4 sender workers in 3 regions", []),  # a design's small numbers are no volumes
 ])
 def test_quantities(text: str, expected: list[tuple[str, float, str]]) -> None:
     got = [(q.dimension, q.base, q.bound) for q in quantities(text)]
@@ -128,6 +134,13 @@ def test_extract_markdown_sections_tables_and_mermaid() -> None:
     dep = next(c for c in claims if "payment provider" in c.dependencies)
     assert dep.line == 10 and dep.section == "Dependencies"
     assert [c.id for c in claims] == [f"CL-{n:03d}" for n in range(1, len(claims) + 1)]
+
+
+@pytest.mark.parametrize(("a", "b"), [("files", "file"), ("rows", "row"), ("boxes", "box"), ("retries", "retried"),
+                                      ("matches", "match"), ("writing", "writ")])
+def test_stems_of_one_word(a: str, b: str) -> None:
+    from engine.claims.crosscheck import stem
+    assert stem(a) == stem(b)
 
 
 def test_a_dependency_name_starts_after_its_determiner() -> None:
@@ -280,6 +293,11 @@ CASES = [
                            "Retention of referred customers is at least 50 %.\n", 0),
     (limit_contradictions, "# Goals\n\nRetention is 41 % for customers who joined alone.\n\n# Measurement\n\n"
                            "Retention of referred customers is at least 50 %.\n", 1),
+    # two volumes of one thing: what the largest accounts need against the file limit
+    (conflicting_values, "# Summary\n\nThe largest accounts have up to 400,000 contacts and want to import them in "
+                         "one file.\n\n# Limits\n\nFiles up to 25 MB, which is about 100,000 contacts.\n", 1),
+    (conflicting_values, "# Summary\n\nThe largest accounts have up to 400,000 contacts and want to import them in "
+                         "one file.\n\n# Limits\n\nFiles up to 25 MB, which is about 100,000 rows.\n", 0),
     # one person's personal data shown to another
     (sensitive_data, "# R\n\nA referrer sees each friend's name and e-mail address.\n", 1),
     (sensitive_data, "# R\n\nA customer sees their own e-mail address on the profile page.\n", 0),

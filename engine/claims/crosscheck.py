@@ -66,9 +66,15 @@ MAX_QUANTITIES = 400  # the pair rules compare at most this many quantities (a d
 
 
 def stem(word: str) -> str:
-    """A crude stem: plural and tense endings off, then the first five letters (retries, retried -> retry)."""
+    """A crude stem: plural and tense endings off, then the first five letters (retries, retried -> retry; files,
+    file -> file; boxes -> box; rows -> row)."""
     w = re.sub(r"(?:ies|ied)$", "y", word)
-    w = re.sub(r"(?:ing|ed|es|s)$", "", w) if len(w) > 4 else w
+    if len(w) > 4 and w.endswith(("ing", "ed")):
+        w = w[:-3] if w.endswith("ing") else w[:-2]
+    elif len(w) > 4 and w.endswith("es") and w[:-2].endswith(("s", "x", "z", "ch", "sh")):
+        w = w[:-2]
+    elif len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        w = w[:-1]
     return w[:5]
 
 
@@ -84,7 +90,8 @@ def window(claim: Claim, q: Quantity, words: int = 3) -> set[str]:
         return [w for w in text.split() if stems(w)]
     before = content(claim.text[:q.start])[-words:]
     after = content(claim.text[q.start + len(q.text):])[:words]
-    return stems(" ".join(before + after))
+    thing = q.unit if q.dimension.startswith("count of ") else ""  # a count's noun is what it is about
+    return stems(" ".join([*before, thing, *after]))
 
 
 def design_quantity(claim: Claim, q: Quantity) -> bool:

@@ -122,7 +122,43 @@ def quantities(text: str) -> list[Quantity]:
             continue  # 'once'; 'ones' and 'tens' are no number of seconds
         out.append(Quantity(text=m.group(0).strip(), value=num, unit=unit, dimension=dim, base=base,
                             bound=bound_before(text, m.start()), start=m.start()))
-    return out + amounts(text)
+    measured = out + amounts(text)
+    return measured + counts(text, measured)
+
+
+# a count of things ('400,000 contacts', '1.2 million devices'): its own dimension per noun, so only counts of the
+# same thing are compared; only volumes (at least MIN_COUNT), not a design's small numbers ('4 workers', '12
+# languages'); a count written 'which is about N' after a bounded quantity takes that bound ('files up
+# to 25 MB, which is about 100,000 contacts')
+COUNT = re.compile(r"(?<![\w.,])(?P<num>\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)"
+                   r"(?:\s?(?P<scale>million|thousand|[kKmM])(?![\w]))?\s+(?P<noun>[a-z][a-z-]{2,}s)\b")
+MIN_COUNT = 1000
+NOT_COUNTED = frozenset(["times", "seconds", "minutes", "hours", "days", "weeks", "months", "years", "percent", "bytes",
+                         "retries", "attempts", "tries", "replicas", "instances", "requests", "messages", "events",
+                         "calls", "writes", "reads", "ops", "mins", "secs", "hrs", "ms", "euros", "dollars", "pounds",
+                         "others", "ones", "tens", "is", "was", "has", "as", "its", "this"])
+_SAME_AS = re.compile(r",?\s*(?:which is|that is|i\.e\.|or)\s*(?:about|roughly|around|approximately|some|~)?\s*$", re.I)
+
+
+def counts(text: str, measured: list[Quantity]) -> list[Quantity]:
+    """Counts of things in a sentence that no unit or sum of money already reads ('400,000 contacts')."""
+    taken = [(q.start, q.start + len(q.text)) for q in measured]
+    out = []
+    for m in COUNT.finditer(text):
+        noun = m.group("noun").lower()
+        if noun in NOT_COUNTED or any(a <= m.start() < b for a, b in taken):
+            continue
+        scale = (m.group("scale") or "").lower()
+        num = number_of(m.group("num")) * {"million": 1e6, "m": 1e6, "thousand": 1e3, "k": 1e3}.get(scale, 1.0)
+        if num < MIN_COUNT:
+            continue
+        bound = bound_before(text, m.start())
+        before = text[:m.start()]
+        if not bound and (same := _SAME_AS.search(before)):
+            bound = next((q.bound for q in reversed(measured) if q.start + len(q.text) <= same.start() + 1), "")
+        out.append(Quantity(text=m.group(0).strip(), value=num, unit=noun, dimension=f"count of {noun}", base=num,
+                            bound=bound, start=m.start()))
+    return out
 
 
 def amounts(text: str) -> list[Quantity]:
