@@ -139,7 +139,7 @@ def test_extract_markdown_sections_tables_and_mermaid() -> None:
 @pytest.mark.parametrize(("a", "b"), [("files", "file"), ("rows", "row"), ("boxes", "box"), ("retries", "retried"),
                                       ("matches", "match"), ("writing", "writ")])
 def test_stems_of_one_word(a: str, b: str) -> None:
-    from engine.claims.crosscheck import stem
+    from engine.claims.words import stem
     assert stem(a) == stem(b)
 
 
@@ -164,6 +164,9 @@ def test_extract_rst_and_plain_text() -> None:
     txt = "1. Scope\nThe job must finish within 10 minutes. It runs nightly.\n"
     claims = extract_claims(doc(txt, "plan.txt", "text"))
     assert [(c.line, c.kind, c.section) for c in claims] == [(2, "limit", "Scope")]
+    # the items of a numbered list are no headings
+    txt = "1. Scope\nSteps, each within 10 minutes:\n1. The importer reads the file\n2. It validates each row\n"
+    assert [s.title for s in sections(txt, "text")] == ["Scope"]
 
 
 def claims_of(text: str) -> list:
@@ -263,16 +266,23 @@ CASES = [
     (expiry_before_window, "# Store\n\nKeys in the online store expire 24 hours after the last write.\n\n"
                            "# Scoring\n\nThe model reads the 7-day spend from the offline store.\n", 0),
     # a retry whose step makes a new record, said in the next sentence of the section
-    (unsafe_retry, "# Errors\n\nWhen the client gets no response (a timeout), it sends the same file again.\n"
+    (unsafe_retry, "# Errors\n\nWhen the client gets no response (a timeout), it sends the same import file again.\n"
                    "Every row of an import adds a new contact.\n", 1),
-    (unsafe_retry, "# Errors\n\nWhen the client gets no response (a timeout), it sends the same file again.\n"
+    (unsafe_retry, "# Errors\n\nWhen the client gets no response (a timeout), it sends the same import file again.\n"
                    "Every row of an import adds a new contact.\nImports carry a unique key.\n", 0),
     (unsafe_retry, "# Errors\n\nWhen the client gets no response (a timeout), it sends the same file again.\n\n"
                    "# Import\n\nEvery row of an import adds a new contact.\n", 0),  # another section: not this step
+    (unsafe_retry, "# Ops\n\nEvery deploy creates a new index alias.\nIf a query times out, the client retries "
+                   "it.\n", 0),  # a neighbour about something else
     # a credential in a URL: inline, in a sentence, or a row of a query-parameter table
     (credential_in_url, "# API\n\nCall `GET /v1/report?api_key=KEY&day=1`.\n", 1),
     (credential_in_url, "# API\n\nThe client sends its access token in the query string.\n", 1),
     (credential_in_url, "# API\n\nThe access token is never sent in the query string, only in a header.\n", 0),
+    (credential_in_url, "# API\n\nThe order id is a path parameter; the caller's access token goes in the "
+                        "Authorization header as usual.\n", 0),  # far apart: two statements
+    (credential_in_url, "# API\n\nDownloads use pre-signed URLs that carry an expiring token in the query "
+                        "string.\n", 0),
+    (credential_in_url, "# API\n\nFlags are read with `GET /flags?key=checkout_v2`.\n", 0),  # a key, no credential
     (credential_in_url, "# POST /v1/imports\n\nQuery parameters:\n\n| parameter | meaning |\n|---|---|\n"
                         "| `api_key` | the account's API key |\n| `mode` | create or upsert |\n", 1),
     (credential_in_url, "# POST /v1/imports\n\nQuery parameters:\n\n| parameter | meaning |\n|---|---|\n"
@@ -286,6 +296,11 @@ CASES = [
     (reward_for_free_action, "# How\n\nWhen the friend's account is created, the referrer receives 15 EUR of "
                              "credit.\n\n# Fraud\n\nCredit is paid after the friend's first payment.\n", 0),
     (reward_for_free_action, "# How\n\nThe referrer receives 15 EUR of credit per order.\n", 0),
+    (reward_for_free_action, "# How\n\nWhen the friend's account is created, the referrer receives 15 EUR of "
+                             "credit.\n\n# Webhooks\n\nDeliveries are verified with an HMAC signature.\n", 1),
+    (reward_for_free_action, "# How\n\nWhen the friend's account is created, the referrer receives 15 EUR of "
+                             "credit.\n\n# Risk\n\nSelf-referrals are blocked by matching card fingerprints.\n", 0),
+    (reward_for_free_action, "# Trial\n\nA 14-day free trial starts when the account is created.\n", 0),
     (reward_for_free_action, "# How\n\nWhen an account is created, the credit card is checked with a 1 EUR "
                              "authorisation.\n", 0),  # a credit card is no reward
     # a number in a 'Why' section is the situation today, not a value of the design that a target contradicts
@@ -293,6 +308,8 @@ CASES = [
                            "Retention of referred customers is at least 50 %.\n", 0),
     (limit_contradictions, "# Goals\n\nRetention is 41 % for customers who joined alone.\n\n# Measurement\n\n"
                            "Retention of referred customers is at least 50 %.\n", 1),
+    (limit_contradictions, "# Why Postgres\n\nRetention is 41 % for customers who joined alone.\n\n# Measurement\n\n"
+                           "Retention of referred customers is at least 50 %.\n", 1),  # a decision's own section
     # two volumes of one thing: what the largest accounts need against the file limit
     (conflicting_values, "# Summary\n\nThe largest accounts have up to 400,000 contacts and want to import them in "
                          "one file.\n\n# Limits\n\nFiles up to 25 MB, which is about 100,000 contacts.\n", 1),
@@ -303,6 +320,8 @@ CASES = [
     (sensitive_data, "# R\n\nA customer sees their own e-mail address on the profile page.\n", 0),
     (sensitive_data, "# R\n\nThe support agent sees the customer's e-mail address.\n", 0),  # staff, not a peer
     (sensitive_data, "# R\n\nThe leaderboard shows other players' e-mail addresses.\n", 1),
+    (sensitive_data, "# R\n\nA member never sees another member's e-mail address.\n", 0),
+    (sensitive_data, "# CRM\n\nThe contacts page lists each contact's e-mail address.\n", 0),  # the user's own data
 ]
 
 

@@ -222,6 +222,9 @@ def test_a_models_claim_never_repeats_the_wrapped_end_of_a_rules_claim() -> None
     assert conflicting_values(found + added) == []
     assert unclaimed("41 %). We would rather pay.", ["Retention was 58 % against 41 %)."]) == "We would rather pay."
     assert unclaimed("Something new.", ["Retention was 58 %."]) == "Something new."
+    # a statement of its own that shares words with a claimed one is kept whole
+    assert unclaimed("The gateway (Kong) retries twice on 502.", ["The gateway (Kong) times out after 2 s."]) == \
+        "The gateway (Kong) retries twice on 502."
 
 
 def test_a_statement_said_twice_is_no_conflict() -> None:

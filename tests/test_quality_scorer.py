@@ -181,9 +181,10 @@ def test_rst_sections_use_underlined_titles():
 
 
 def test_plain_text_sections_are_numbered_headings_titled_without_their_number():
-    text = "REFERRAL PRD\n\n1. WHY\n\nText.\n\n2.1 Budget limits\n\nR1. Not a heading.\n3. lower case is no heading\n"
+    text = ("REFERRAL PRD\n\n1. WHY\n\nText.\n\n2.1 Budget limits\n\nR1. Not a heading.\n3. lower case is no heading\n"
+            "\n1. The importer accepts files\n2. It validates them\n")
     secs = S.file_sections("prd.txt", text)
-    assert [(s.title, s.start, s.end) for s in secs] == [("WHY", 3, 6), ("Budget limits", 7, 10)]
+    assert [(s.title, s.start, s.end) for s in secs] == [("WHY", 3, 6), ("Budget limits", 7, 13)]
 
 
 def test_markdown_headings_inside_code_fences_are_not_sections():

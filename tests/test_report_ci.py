@@ -213,7 +213,10 @@ def test_sarif_edge_cases_validate(tmp_path: Path) -> None:
     nasty = finding(1, title='<script>alert("x")</script> | "quoted"', line_start=0, line_end=0, severity="critical")
     report = report_of([nasty, finding(2, severity="low", file="./.github/my workflow.yml"),
                         finding(3, severity="medium")], complete=False,
-                       partial_reason="budget: max calls reached", degraded=["judge failed; scores are mechanical"])
+                       partial_reason="budget: max calls reached", degraded=[
+                           "judge failed; scores are mechanical",
+                           "checks not applicable — analyzers: the target is a document (analyzers check code) (3 "
+                           "finding(s))"])
     log = sarif_log(report, tmp_path)  # not a run directory: no run.yaml, no base URI
     validate_sarif(log)
     res = log["runs"][0]["results"]
@@ -221,7 +224,9 @@ def test_sarif_edge_cases_validate(tmp_path: Path) -> None:
     assert res[0]["locations"][0]["physicalLocation"]["region"]["startLine"] == 1
     assert res[1]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == ".github/my%20workflow.yml"
     inv = log["runs"][0]["invocations"][0]
-    assert inv["executionSuccessful"] is False and len(inv["toolExecutionNotifications"]) == 2
+    assert inv["executionSuccessful"] is False
+    # the partial reason and the degraded judge warn; a check that did not apply is a note
+    assert [n["level"] for n in inv["toolExecutionNotifications"]] == ["warning", "warning", "note"]
     empty = sarif_log(report_of([]), tmp_path)
     validate_sarif(empty)
     assert empty["runs"][0]["results"] == []

@@ -38,6 +38,7 @@ from engine.verify.fitting import auroc  # one AUROC for the benchmark and `rebu
 TOLERANCE = 3
 HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 FENCE = re.compile(r"^\s*(```|~~~)")
+LIST_ITEM = re.compile(r"^\s*\d{1,3}[.)]\s")
 TEXT_HEADING = re.compile(r"^ {0,3}(\d{1,3}(?:\.\d{1,3})*)\.?[ \t]+([A-Z][^.!?]{0,80})$")
 RST_ADORNMENT = re.compile(r"^([=\-~^\"'`#*+:.])\1{2,}\s*$")
 
@@ -168,9 +169,15 @@ def rst_sections(text: str) -> list[Section]:
 
 
 def text_sections(text: str) -> list[Section]:
-    """Plain-text sections: a numbered heading line ("3. REQUIREMENTS", "2.1 Limits"), titled without its number."""
+    """Plain-text sections: a numbered heading line ("3. REQUIREMENTS", "2.1 Limits") that is not an item of a
+    numbered list (no numbered item on the line before or after), titled without its number."""
     lines = text.splitlines()
-    heads = [(i + 1, m.group(2).strip()) for i, line in enumerate(lines) if (m := TEXT_HEADING.match(line.rstrip()))]
+
+    def alone(i: int) -> bool:
+        return not any(0 <= j < len(lines) and LIST_ITEM.match(lines[j]) for j in (i - 1, i + 1))
+
+    heads = [(i + 1, m.group(2).strip()) for i, line in enumerate(lines)
+             if (m := TEXT_HEADING.match(line.rstrip())) and alone(i)]
     return _spans(lines, heads)
 
 

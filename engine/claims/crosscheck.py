@@ -18,18 +18,10 @@ from engine.claims.failures import dual_write, expiry_before_window, unsafe_retr
 from engine.claims.model import Claim, Hit
 from engine.claims.omissions import convenience_decision, nfr_without_limits
 from engine.claims.quantities import Quantity, same_amount, violates
+from engine.claims.words import stem, stems
 from engine.paths import same_file
 from engine.verify.checks import Check, Subject
 
-STOP = {
-    "the", "and", "for", "with", "that", "this", "are", "is", "be", "of", "to", "in", "on", "at", "by", "or", "a", "an",
-    "it", "its", "as", "we", "our", "will", "must", "shall", "should", "can", "each", "every", "all", "when", "then",
-    "than", "more", "less", "most", "least", "within", "after", "before", "from", "into", "per", "one", "two", "three",
-    "max", "maximum", "minimum", "limit", "under", "over", "about", "once", "times", "time", "second", "seconds",
-    "minute", "minutes", "hours", "days", "which", "their", "there", "they", "them", "have", "has", "does", "not",
-    "no", "up", "any", "new", "also", "only", "other", "same", "until", "while", "what", "where", "who",
-    "everyone", "everything", "customer", "customers", "user", "users", "system", "service", "team", "teams",
-}
 MEASURABLE = re.compile(r"\b(tests?|tested|measured?|metrics?|acceptance|verified|SLO|SLA|p\d{2}|alerts?)\b",
                         re.I)
 VAGUE = re.compile(r"\b(fast|quickly|correctly|properly|smoothly|user[- ]friendly|intuitive|seamless(?:ly)?|scalable|"
@@ -58,29 +50,13 @@ CADENCE = re.compile(r"\b(?:every|each)\s*$", re.I)
 # Numbers that are not the design's own: the situation today in a problem or background section ("58 % of users
 # who left said ..."), and a project plan's calendar time ("behind a flag for three weeks", "two dry runs in the
 # two weeks before cutover"). A design limit that differs from them is no contradiction.
-NARRATIVE = re.compile(r"\b(problem|background|context|motivation|history|today|current state|status quo|why)\b", re.I)
+NARRATIVE = re.compile(r"\b(problem|background|context|motivation|history|today|current state|status quo)\b|"
+                       r"(?:^|> )why(?: now| this| we| it| change)?\s*\??$", re.I)  # 'Why', not 'Why Postgres'
+
 PLAN = re.compile(r"\b(roll-?out|timeline|schedule|milestones?|dry[- ]runs?|launch|phases?|plan)\b", re.I)
 NEAR_LINES = 2
 MAX_HITS_PER_RULE = 40
 MAX_QUANTITIES = 400  # the pair rules compare at most this many quantities (a document has a few dozen)
-
-
-def stem(word: str) -> str:
-    """A crude stem: plural and tense endings off, then the first five letters (retries, retried -> retry; files,
-    file -> file; boxes -> box; rows -> row)."""
-    w = re.sub(r"(?:ies|ied)$", "y", word)
-    if len(w) > 4 and w.endswith(("ing", "ed")):
-        w = w[:-3] if w.endswith("ing") else w[:-2]
-    elif len(w) > 4 and w.endswith("es") and w[:-2].endswith(("s", "x", "z", "ch", "sh")):
-        w = w[:-2]
-    elif len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
-        w = w[:-1]
-    return w[:5]
-
-
-def stems(text: str) -> set[str]:
-    """Content-word stems of a text, without stop words or numbers."""
-    return {stem(w) for w in re.findall(r"[a-z][a-z-]+", text.lower()) if w not in STOP and len(w) > 2}
 
 
 def window(claim: Claim, q: Quantity, words: int = 3) -> set[str]:
@@ -121,13 +97,20 @@ def conflicting_values(claims: list[Claim]) -> list[Hit]:
             if qa.dimension != qb.dimension or qa.bound != qb.bound or (a.line == b.line and a.file == b.file):
                 continue
             shared = wa & wb
-            if not shared or same_amount(qa, qb) or restated(a, b, qa, qb):
+            # two counts of one thing share its noun by construction: the words around them must say more
+            # ('Free: 1,000 contacts' and 'Pro: 50,000 contacts' are two plans, not a conflict); two bounds on the
+            # same thing with one more word in common are two maxima for it ('up to 400,000 contacts in one file'
+            # against 'files up to ... 100,000 contacts')
+            counted = qa.dimension.startswith("count of ")
+            about = shared - {stem(qa.unit.lower())} if counted else shared
+            if not about or same_amount(qa, qb) or restated(a, b, qa, qb):
                 continue
+            sure = len(about) >= 2 or (counted and bool(qa.bound))
             hits.append(Hit(rule="conflicting-values", claims=[a.id, b.id], file=a.file, lines=[a.line, b.line],
                             title=f"Conflicting values: {qa.text} in '{a.section}' but {qb.text} in '{b.section}'",
                             detail=f"the same {qa.dimension} ({', '.join(sorted(shared))}) is {qa.text} at line "
                                    f"{a.line} and {qb.text} at line {b.line}",
-                            evidence=a.text, severity="high", strength="certain" if len(shared) >= 2 else "candidate"))
+                            evidence=a.text, severity="high", strength="certain" if sure else "candidate"))
             if len(hits) >= MAX_HITS_PER_RULE:
                 return hits
     return hits

@@ -8,6 +8,7 @@ import re
 
 from engine.claims.extract import (
     BY_ADDRESS,
+    CREDENTIAL,
     EXTERNAL_NOUNS,
     FAILURE,
     QUERY_PARAMS,
@@ -82,8 +83,9 @@ KEPT_SAFE = re.compile(r"\b(secrets? manager|vault|key management|kms|keychain|h
 SHOWN = re.compile(r"\b(sees?|shown|shows?|displayed|displays?|visible|lists?)\b", re.I)
 # a peer's data (a friend, another user, the other side of a match), not what staff see of a customer
 OTHERS = re.compile(r"\b(?:(?:other|another|fellow) (?:users?|members?|customers?|participants?|players?|attendees?|"
-                    r"guests?)(?:'s|s'|')|(?:friend|referee|invitee|attendee|participant|buyer|seller|driver|rider|"
-                    r"guest|neighbou?r|match|contact)(?:'s|s'))", re.I)
+                    r"guests?)(?:['’]s|s['’]|['’])|(?:friend|referee|invitee|attendee|participant|buyer|seller|driver|"
+                    r"rider|guest|neighbou?r|match)(?:['’]s|s['’]))", re.I)
+NEVER_SHOWN = re.compile(r"\b(?:never|not|cannot|can't|no one|nobody|hidden|only (?:their|his|her) own)\b", re.I)
 
 
 def sensitive_data(claims: list[Claim]) -> list[Hit]:
@@ -98,11 +100,12 @@ def sensitive_data(claims: list[Claim]) -> list[Hit]:
         if not found or KEPT_SAFE.search(c.text):
             continue
         what = ", ".join(found[:3])
-        if not WHOLE.search(c.text) and SHOWN.search(c.text) and (whose := OTHERS.search(c.text)):
+        if SHOWN.search(c.text) and (whose := OTHERS.search(c.text)) and not NEVER_SHOWN.search(c.text):
+            owner = whose.group(0).lower().replace("’", "'")
+            owner = owner if owner.startswith(("other", "another", "fellow")) else f"the {owner}"
             hits.append(Hit(rule="sensitive-data", claims=[c.id], file=c.file, lines=[c.line],
-                            title=f"Personal data shown to another user: the {whose.group(0).lower()} {what} "
-                                  f"('{c.section}')",
-                            detail=f"another person sees the {whose.group(0).lower()} {what}, which that person never "
+                            title=f"Personal data shown to another user: {owner} {what} ('{c.section}')",
+                            detail=f"another person sees {owner} {what}, which that person never "
                                    "agreed to share; no sentence limits or masks what is shown",
                             evidence=c.text, severity="high",
                             fix="Show only what the other person agreed to share (a first name or initials), mask "
@@ -118,8 +121,6 @@ def sensitive_data(claims: list[Claim]) -> list[Hit]:
     return hits
 
 
-CREDENTIAL = re.compile(r"\b(api[_ -]?keys?|apikey|access[_ -]?tokens?|auth[_ -]?tokens?|bearer tokens?|tokens?|"
-                        r"passwords?|secrets?|session[_ -]?ids?|credentials?)\b", re.I)
 LISTING_TOKEN = re.compile(r"\b(?:page|next|continuation|pagination|cursor|sync|resume)[_ -]?$", re.I)
 
 
@@ -130,21 +131,30 @@ def credential(text: str) -> re.Match[str] | None:
 
 NOT_THERE = re.compile(r"\b(never|not|no|instead of|rather than)\b[^.;]{0,40}$", re.I)  # 'never in the query string'
 TABLE_REACH = 12  # lines from a 'Query parameters:' sentence to a row of its table
+NEAR_WORDS = 6  # a credential and 'query string' this close are one statement about where it goes
+SIGNED_URL = re.compile(r"\b(?:pre-?signed|signed (?:url|link)s?|one-time (?:url|link|token)s?|magic links?)\b", re.I)
 
 
 def credential_in_url(claims: list[Claim]) -> list[Hit]:
     """A credential sent in a URL: '?api_key=' in an example, a sentence putting a token in the query string, or a
     credential row of a parameter table a 'Query parameters' sentence of the same section introduces (the first
     two): URLs are kept in access and proxy logs and browser history, and sent on in Referer headers."""
-    def in_query(c: Claim) -> bool:
+    def in_query(c: Claim) -> re.Match[str] | None:
         m = QUERY_PARAMS.search(c.text)
-        return bool(m) and not NOT_THERE.search(c.text[:m.start()])
+        return m if m and not NOT_THERE.search(c.text[:m.start()]) else None
+
+    def near(a: re.Match[str], b: re.Match[str]) -> bool:  # 'the token ... in the query string', a few words apart
+        lo, hi = sorted((a, b), key=lambda m: m.start())
+        between = hi.string[lo.end():hi.start()]
+        return ";" not in between and len(between.split()) <= NEAR_WORDS
 
     intros = [c for c in claims if in_query(c) and not credential(c.text)]
     hits = []
     for c in claims:
-        cred = credential(c.text)
-        inline = URL_CREDENTIAL.search(c.text) or (cred and in_query(c))
+        if SIGNED_URL.search(c.text):  # a signed or one-time link carries its own short-lived token by design
+            continue
+        cred, query = credential(c.text), in_query(c)
+        inline = URL_CREDENTIAL.search(c.text) or (cred and query and near(cred, query))
         row = c.source == "table" and cred and any(
             i.section == c.section and i.file == c.file and 0 < c.line - i.line <= TABLE_REACH for i in intros)
         if not (inline or row):

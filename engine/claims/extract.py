@@ -60,16 +60,20 @@ SENSITIVE = re.compile(r"\b(request headers|(?:request|response) bod(?:y|ies)|au
 # a credential carried in a URL ('?api_key=...', 'the token as a query parameter'): URLs end up in access logs,
 # proxy logs, browser history and Referer headers (engine/claims/exposure.py)
 QUERY_PARAMS = re.compile(r"\b(query[- ](?:string|param\w*)|url param\w*|in the (?:url|query)|path param\w*)\b", re.I)
-URL_CREDENTIAL = re.compile(r"[?&](?:api[_-]?key|apikey|key|token|access[_-]?token|auth|password|secret)=", re.I)
+CREDENTIAL = re.compile(r"\b(api[_ -]?keys?|apikey|access[_ -]?tokens?|auth[_ -]?tokens?|bearer tokens?|tokens?|"
+                        r"passwords?|secrets?|session[_ -]?ids?|credentials?)\b", re.I)
+URL_CREDENTIAL = re.compile(r"[?&](?:api[_-]?key|apikey|token|access[_-]?token|auth|password|secret)=", re.I)
 # a reward given for an action anyone can repeat for free (a sign-up, an account created, an install)
 REWARD = re.compile(r"\b(credits?(?! cards?| checks?| limits?| scores?)|bonus(?:es)?|rewards?|cash ?back|vouchers?|"
-                    r"coupons?|free (?:months?|trials?|weeks?)|payouts?|referral fees?|"
-                    r"(?:loyalty|bonus|reward) points)\b", re.I)
+                    r"coupons?|referral fees?|(?:loyalty|bonus|reward) points)\b", re.I)
 UNVERIFIED_ACT = re.compile(r"\b(accounts? (?:is |are |gets? )?(?:created|opened|registered)|signs? up|signed up|"
                             r"sign-?ups?|registers|registration|installs? the app|creates? an account|"
                             r"joins (?:through|via|with|using))\b", re.I)
 # what keeps such a reward from being farmed: fraud checks, verification, a first payment, a cap per person
-REWARD_GUARD = re.compile(r"\b(fraud\w*|abus\w*|verif\w*|kyc|first (?:paid |successful )?(?:payment|purchase|order|"
+REWARD_GUARD = re.compile(r"\b(fraud\w*|abus\w*|self-referr\w*|"
+                          r"(?:verif\w*|confirm\w*) (?:\w+ ){0,2}?(?:accounts?|e-?mail|phone|identity|referrals?|"
+                          r"friends?|sign-?ups?)|(?:accounts?|e-?mail|phone|identity) "
+                          r"(?:is |are )?verif\w*|kyc|first (?:paid |successful )?(?:payment|purchase|order|"
                           r"invoice)|(?:has|have|after \w+) paid|paying (?:customer|subscriber)s?|"
                           r"(?:one|a single) (?:\w+ )?per (?:person|customer|household|card|device|payment method)|"
                           r"(?:limited|capped) (?:to|at) \d|"
@@ -276,8 +280,8 @@ def sentences(para: list[tuple[int, str]]) -> list[tuple[int, str, str]]:
     return out
 
 
-KEEP = (NOTABLE, SENSITIVE, BY_ADDRESS, SIGNED, QUERY_PARAMS, URL_CREDENTIAL, FRAUD, failures.RETRY,
-        failures.SAFE_REPEAT, failures.DUAL_WRITE, failures.IN_STEP, failures.EXPIRES)
+KEEP = (NOTABLE, SENSITIVE, BY_ADDRESS, SIGNED, QUERY_PARAMS, URL_CREDENTIAL, CREDENTIAL, FRAUD, failures.RETRY,
+        failures.CREATES, failures.SAFE_REPEAT, failures.DUAL_WRITE, failures.IN_STEP, failures.EXPIRES)
 
 
 def notable(text: str) -> bool:

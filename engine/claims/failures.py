@@ -8,6 +8,7 @@ import re
 
 from engine.claims.model import Claim, Hit
 from engine.claims.quantities import Quantity
+from engine.claims.words import stems
 
 # a step with an effect outside the system that a second attempt repeats: money moved, a message sent
 SIDE_EFFECT = re.compile(r"\b(charg(?:e|es|ed|ing)|authori[sz]ation|authori[sz]e[sd]?|captur(?:e|es|ed)|debit\w*|"
@@ -48,10 +49,16 @@ def unsafe_retry(claims: list[Claim]) -> list[Hit]:
     adds a new contact')."""
     if any(SAFE_REPEAT.search(c.text) for c in claims):
         return []
+
     def effect_near(c: Claim) -> tuple[Claim, re.Match[str]] | None:
+        """The step the retry repeats: in its own sentence, or a neighbour about the same thing (a shared word:
+        'sends the same file again' ... 'every row of an import adds a new contact' share 'import')."""
         for n in sorted(claims, key=lambda o: (o.id != c.id, abs(o.line - c.line))):
-            if n.file == c.file and n.section == c.section and abs(n.line - c.line) <= NEIGHBOURS and (
-                    m := SIDE_EFFECT.search(n.text) or CREATES.search(n.text)):
+            if n.file != c.file or n.section != c.section or abs(n.line - c.line) > NEIGHBOURS:
+                continue
+            if n.id != c.id and not stems(n.text) & stems(c.text):
+                continue
+            if m := SIDE_EFFECT.search(n.text) or CREATES.search(n.text):
                 return n, m
         return None
 

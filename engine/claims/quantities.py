@@ -131,13 +131,17 @@ def quantities(text: str) -> list[Quantity]:
 # languages'); a count written 'which is about N' after a bounded quantity takes that bound ('files up
 # to 25 MB, which is about 100,000 contacts')
 COUNT = re.compile(r"(?<![\w.,])(?P<num>\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)"
-                   r"(?:\s?(?P<scale>million|thousand|[kKmM])(?![\w]))?\s+(?P<noun>[a-z][a-z-]{2,}s)\b")
+                   r"(?:\s?(?P<scale>million|thousand|[kKmM])(?![\w]))?\s+(?P<noun>[a-z][a-z-]{2,}s)\b", re.I)
+# a number that names something rather than counting it: a year ('by 2027 customers'), a standard ('ISO 8601
+# timestamps'), a port or a version
+_NAMING = re.compile(r"\b(?:iso|rfc|port|http|v|version|pep|ecma|since|by|in|until|from)\s*$", re.I)
 MIN_COUNT = 1000
 NOT_COUNTED = frozenset(["times", "seconds", "minutes", "hours", "days", "weeks", "months", "years", "percent", "bytes",
                          "retries", "attempts", "tries", "replicas", "instances", "requests", "messages", "events",
-                         "calls", "writes", "reads", "ops", "mins", "secs", "hrs", "ms", "euros", "dollars", "pounds",
-                         "others", "ones", "tens", "is", "was", "has", "as", "its", "this"])
-_SAME_AS = re.compile(r",?\s*(?:which is|that is|i\.e\.|or)\s*(?:about|roughly|around|approximately|some|~)?\s*$", re.I)
+                         "calls", "writes", "reads", "ops", "mins", "secs", "hrs", "euros", "dollars", "pounds",
+                         "others", "ones", "tens"])
+_SAME_AS = re.compile(r",?\s*\b(?:which is|that is|i\.e\.|or)\s*(?:about|roughly|around|approximately|some|~)?\s*$",
+                      re.I)
 
 
 def counts(text: str, measured: list[Quantity]) -> list[Quantity]:
@@ -145,11 +149,12 @@ def counts(text: str, measured: list[Quantity]) -> list[Quantity]:
     taken = [(q.start, q.start + len(q.text)) for q in measured]
     out = []
     for m in COUNT.finditer(text):
-        noun = m.group("noun").lower()
-        if noun in NOT_COUNTED or any(a <= m.start() < b for a, b in taken):
+        noun, raw = m.group("noun").lower(), m.group("num")
+        if noun in NOT_COUNTED or any(a <= m.start() < b for a, b in taken) or _NAMING.search(text[:m.start()]) or (
+                re.fullmatch(r"(?:19|20)\d\d", raw) and not m.group("scale")):
             continue
         scale = (m.group("scale") or "").lower()
-        num = number_of(m.group("num")) * {"million": 1e6, "m": 1e6, "thousand": 1e3, "k": 1e3}.get(scale, 1.0)
+        num = number_of(raw) * {"million": 1e6, "m": 1e6, "thousand": 1e3, "k": 1e3}.get(scale, 1.0)
         if num < MIN_COUNT:
             continue
         bound = bound_before(text, m.start())

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from engine import api, runner, yamlio
 from engine.config import Budget, load_workflow, persona_library, workflow_library
-from engine.console import err, fail, out
+from engine.console import err, fail, out, print_notes
 from engine.errors import ConfigError, RebuttalError
 from engine.llm.providers import parse_model
 from engine.models import Report
@@ -67,8 +67,7 @@ def print_result(run_dir: Path, report: Report, as_json: bool) -> None:
     cost = f"{tot.calls} calls, {tot.prompt_tokens + tot.completion_tokens} tokens, ${tot.cost_usd:.4f}" if tot else ""
     status = "complete" if report.complete else f"PARTIAL ({report.partial_reason})"
     out.print(f"[bold]{status}[/] — judge {report.judge} — {cost}")
-    for note in report.degraded:
-        out.print(f"[yellow]degraded:[/] {note}")
+    print_notes(report.degraded)
     out.print(f"Report: {RunDir(run_dir).report_md}")
     out.print(f"Trace a finding: rebuttal trace {run_dir} F-001")
     if not report.complete and (report.partial_reason or "").startswith("budget"):

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from engine.console import err, fail, out
+from engine.console import err, fail, out, print_notes
 from engine.errors import ConfigError, RebuttalError
 from engine.models import Report
 from engine.report.ci import FailOnError, failing, parse_fail_on, repo_prefix, write_markdown_summary, write_sarif
@@ -79,8 +79,7 @@ def print_summary(run_dir: Path, report: Report, limit: int = 10) -> None:
     state = "complete" if report.complete else f"PARTIAL ({report.partial_reason})"
     out.print(f"[bold]{state}[/] — workflow {report.workflow} — models {', '.join(report.models)} — "
               f"judge {report.judge} — {cost}", highlight=False)
-    for note in report.degraded:
-        out.print(f"[yellow]degraded:[/] {note}", highlight=False)
+    print_notes(report.degraded)
     run = RunDir(run_dir)
     out.print(f"Report: {run.report_html if run.report_html.exists() else run.report_md}", highlight=False)
     out.print(f"Trace a finding: rebuttal trace {run_dir} F-001", highlight=False)

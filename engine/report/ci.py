@@ -254,7 +254,8 @@ def sarif_log(report: Report, run_dir: Path) -> dict[str, Any]:
         "tool": {"driver": {"name": "rebuttal", "version": tool_version, "rules": rules}},
         "automationDetails": {"id": f"rebuttal/{report.workflow}/{report.run_id}"},
         "invocations": [{"executionSuccessful": report.complete, "toolExecutionNotifications": [
-            {"level": "warning", "message": {"text": note}} for note in notes]}],
+            {"level": "note" if note_label(note) == "Note" else "warning", "message": {"text": note}}
+            for note in notes]}],
         "results": results,
         "properties": {"target": report.target, "models": report.models, "judge": report.judge,
                        "costUsd": report.total.cost_usd if report.total else 0.0},

@@ -94,12 +94,15 @@ def planned_checker_issues(target: TargetSnapshot) -> int:
 
 
 def unclaimed(line: str, claimed: list[str]) -> str:
-    """A line without its leading pieces that end a sentence a rule already claimed ('... 41 %). We would ...' ->
-    'We would ...'); '' when the whole line is part of one."""
-    pieces = re.split(r"(?<=[.!?;)])\s+", line)
-    while pieces and any(pieces[0] in whole for whole in claimed):
-        pieces.pop(0)
-    return " ".join(pieces)
+    """A line without the pieces that belong to sentences a rule already claimed: the end of one wrapped from the
+    line before ('... 41 %). We would ...' -> 'We would ...'), the start of one that wraps onto the next line, or a
+    whole one; '' when nothing else is left."""
+    pieces = [p for p in re.split(r"(?<=[.!?])\s+", line) if p]
+
+    def theirs(piece: str) -> bool:
+        return any(whole.endswith(piece) or whole.startswith(piece) for whole in claimed)
+
+    return " ".join(p for p in pieces if not theirs(p))
 
 
 def model_claims(file: SourceFile, lo: int, hi: int, section: str, out: ClaimsOut, found: list[Claim]) -> list[Claim]:

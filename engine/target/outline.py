@@ -16,6 +16,7 @@ _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 _RST_ADORN = re.compile(r"^([=\-~^\"'`#*+:.])\1{2,}[ \t]*$")
 _NUMBERED = re.compile(r"^(?:(?:section|§)\s*)?(\d{1,3}(?:\.\d{1,3})*)[.):]?[ \t]+(\S.*)$", re.I)
+_LIST_ITEM = re.compile(r"^\s*\d{1,3}[.)]\s")
 _TEXT_HEADING = re.compile(r"^ {0,3}(\d{1,3}(?:\.\d{1,3})*)\.?[ \t]+([A-Z][^.!?]{0,80})$")
 _CODE_SYMBOL = re.compile(
     r"^(?:export\s+)?(?:default\s+)?(?:pub(?:\([\w:]+\))?\s+)?(?:async\s+)?(?:abstract\s+)?"
@@ -95,11 +96,18 @@ def _rst_headings(lines: list[str]) -> list[tuple[int, str, int]]:
     return heads
 
 
+def in_list(lines: list[str], i: int) -> bool:
+    """Whether line i sits next to an item of a numbered list (so it is one, not a heading)."""
+    return any(0 <= j < len(lines) and _LIST_ITEM.match(lines[j]) for j in (i - 1, i + 1))
+
+
 def _text_headings(lines: list[str]) -> list[tuple[int, str, int]]:
+    """Numbered heading lines of plain text, except the items of a numbered list ('1. The importer ...' next to
+    '2. It validates ...')."""
     heads = []
     for i, line in enumerate(lines):
         m = _TEXT_HEADING.match(line.rstrip())
-        if m:
+        if m and not in_list(lines, i):
             heads.append((m.group(1).count(".") + 1, line.strip(), i + 1))
     return heads
 
