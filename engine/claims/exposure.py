@@ -112,10 +112,10 @@ def sensitive_data(claims: list[Claim]) -> list[Hit]:
                                 "contact details, and say so in the privacy notice."))
         elif WHOLE.search(c.text):
             hits.append(Hit(rule="sensitive-data", claims=[c.id], file=c.file, lines=[c.line],
-                        title=f"Sensitive data kept whole: {what} ('{c.section}')",
-                        detail=f"{what} end up stored, logged or passed on as they are; no sentence says they are "
-                               "redacted, masked, hashed, encrypted or left out, or who may read them",
-                        evidence=c.text, severity="high"))
+                            title=f"Sensitive data kept whole: {what} ('{c.section}')",
+                            detail=f"{what} end up stored, logged or passed on as they are; no sentence says they "
+                                   "are redacted, masked, hashed, encrypted or left out, or who may read them",
+                            evidence=c.text, severity="high"))
         if len(hits) >= 3:
             break
     return hits
@@ -153,13 +153,13 @@ def credential_in_url(claims: list[Claim]) -> list[Hit]:
     for c in claims:
         if SIGNED_URL.search(c.text):  # a signed or one-time link carries its own short-lived token by design
             continue
-        cred, query = credential(c.text), in_query(c)
-        inline = URL_CREDENTIAL.search(c.text) or (cred and query and near(cred, query))
+        cred, query, url = credential(c.text), in_query(c), URL_CREDENTIAL.search(c.text)
+        inline = url or (cred and query and near(cred, query))
         row = c.source == "table" and cred and any(
             i.section == c.section and i.file == c.file and 0 < c.line - i.line <= TABLE_REACH for i in intros)
         if not (inline or row):
             continue
-        what = (cred.group(0) if cred else URL_CREDENTIAL.search(c.text).group(0).strip("?&="))  # type: ignore[union-attr]
+        what = cred.group(0) if cred else url.group(0).strip("?&=")  # type: ignore[union-attr]
         hits.append(Hit(rule="security-exposure", claims=[c.id], file=c.file, lines=[c.line],
                         title=f"Credential sent in the URL: {what} as a query parameter ('{c.section}')",
                         detail=f"the {what} travels in the URL, which access logs, proxy and CDN logs and browser "
