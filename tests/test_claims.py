@@ -28,6 +28,7 @@ from engine.claims.exposure import (
 )
 from engine.claims.extract import extract_claims, mermaid_statements, table_rows
 from engine.claims.failures import dual_write, expiry_before_window, unsafe_retry
+from engine.claims.model import Hit
 from engine.claims.omissions import convenience_decision, nfr_without_limits
 from engine.claims.quantities import quantities, same_amount, violates
 from engine.claims.wishes import is_wish, wish_only
@@ -171,6 +172,15 @@ def test_extract_rst_and_plain_text() -> None:
 
 def claims_of(text: str) -> list:
     return extract_claims(doc(text))
+
+
+def test_hit_of_one_claim_takes_its_place_and_sentence() -> None:
+    (c,) = claims_of("# Storage\n\nThe bucket is public-read.\n")
+    hit = Hit.of(c, "security-exposure", title="t", detail="d", severity="critical")
+    assert (hit.claims, hit.file, hit.lines, hit.evidence) == ([c.id], c.file, [c.line], c.text)
+    assert (hit.severity, hit.strength) == ("critical", "certain")
+    with pytest.raises(ValueError):  # the rule name is checked like any field
+        Hit.of(c, "no-such-rule", title="t", detail="d")  # type: ignore[arg-type]
 
 
 CASES = [

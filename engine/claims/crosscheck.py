@@ -197,10 +197,10 @@ def dependency_without_failure(claims: list[Claim]) -> list[Hit]:
                 bare.append(dep)
         if bare:
             names = " or the ".join(bare)
-            hits.append(Hit(rule="dependency-without-failure", claims=[c.id], file=c.file, lines=[c.line],
-                            title=f"No failure behaviour for the {names} ('{c.section}')",
-                            detail=f"no sentence says what happens when the {names} times out, errors or is down",
-                            evidence=c.text, severity="high"))
+            hits.append(Hit.of(c, "dependency-without-failure",
+                               title=f"No failure behaviour for the {names} ('{c.section}')",
+                               detail=f"no sentence says what happens when the {names} times out, errors or is down",
+                               severity="high"))
     return hits
 
 
@@ -229,11 +229,11 @@ def untestable_requirements(claims: list[Claim]) -> list[Hit]:
         near = [c] if vague else [o for o in claims[max(0, i - 1):i + 2] if o.section == c.section]
         if any(o.quantities or MEASURABLE.search(o.text) for o in near):
             continue
-        hits.append(Hit(rule="untestable-requirement", claims=[c.id], file=c.file, lines=[c.line],
-                        title=f"Requirement cannot be tested: '{vague.group(0)}'" if vague else
-                        "Requirement has no acceptance criterion",
-                        detail="no number, test or metric states when this requirement is met",
-                        evidence=c.text, severity="medium", strength="certain" if vague else "candidate"))
+        hits.append(Hit.of(c, "untestable-requirement",
+                           title=f"Requirement cannot be tested: '{vague.group(0)}'" if vague else
+                           "Requirement has no acceptance criterion",
+                           detail="no number, test or metric states when this requirement is met",
+                           severity="medium", strength="certain" if vague else "candidate"))
     return hits
 
 
@@ -248,10 +248,10 @@ def unbounded_growth(claims: list[Claim]) -> list[Hit]:
         subject = stems(c.text)
         if any(oid != c.id and len(subject & words) >= 2 for oid, words in limits):
             continue
-        hits.append(Hit(rule="unbounded-growth", claims=[c.id], file=c.file, lines=[c.line],
-                        title=f"Unbounded growth or cost: '{' '.join(m.group(0).split()[-6:])}' ('{c.section}')",
-                        detail="it grows without a stated retention, cap or limit anywhere in the document",
-                        evidence=c.text, severity="high"))
+        hits.append(Hit.of(c, "unbounded-growth",
+                           title=f"Unbounded growth or cost: '{' '.join(m.group(0).split()[-6:])}' ('{c.section}')",
+                           detail="it grows without a stated retention, cap or limit anywhere in the document",
+                           severity="high"))
     return hits
 
 

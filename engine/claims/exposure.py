@@ -39,16 +39,16 @@ def security_exposure(claims: list[Claim], all_text: list[str] | None = None) ->
     hits = []
     for c in claims:
         if m := PUBLIC.search(c.text):
-            hits.append(Hit(rule="security-exposure", claims=[c.id], file=c.file, lines=[c.line],
-                            title=f"Access is open to anyone: '{m.group(0)}' ('{c.section}')",
-                            detail=f"'{m.group(0)}' makes the data reachable without any access check",
-                            evidence=c.text, severity="critical"))
+            hits.append(Hit.of(c, "security-exposure",
+                               title=f"Access is open to anyone: '{m.group(0)}' ('{c.section}')",
+                               detail=f"'{m.group(0)}' makes the data reachable without any access check",
+                               severity="critical"))
         elif (m := REQUEST_ID.search(c.text)) and not authz:
-            hits.append(Hit(rule="security-exposure", claims=[c.id], file=c.file, lines=[c.line],
-                            title=f"{m.group(1)} is taken from the request with no ownership check ('{c.section}')",
-                            detail=f"nothing checks that the caller may access the {m.group(1)} it sends "
-                                   "(insecure direct object reference)",
-                            evidence=c.text, severity="critical"))
+            hits.append(Hit.of(c, "security-exposure",
+                               title=f"{m.group(1)} is taken from the request with no ownership check ('{c.section}')",
+                               detail=f"nothing checks that the caller may access the {m.group(1)} it sends "
+                                      "(insecure direct object reference)",
+                               severity="critical"))
     return hits
 
 
@@ -59,13 +59,14 @@ def address_authentication(claims: list[Claim]) -> list[Hit]:
         return []
     for c in claims:
         if (m := BY_ADDRESS.search(c.text)) and TRUSTS.search(c.text):
-            return [Hit(rule="security-exposure", claims=[c.id], file=c.file, lines=[c.line],
-                        title=f"Requests authenticated only by {m.group(0)} ('{c.section}')",
-                        detail="an address says where a request came through, not who sent it: anyone behind the same "
-                               "cloud egress, proxy or NAT can forge or replay it, and nothing signs the request",
-                        evidence=c.text, severity="high",
-                        fix="Sign each request (an HMAC of the body and a timestamp with a per-receiver secret) and "
-                            "have the receiver check it and reject old timestamps.")]
+            return [Hit.of(c, "security-exposure",
+                           title=f"Requests authenticated only by {m.group(0)} ('{c.section}')",
+                           detail="an address says where a request came through, not who sent it: anyone behind the "
+                                  "same cloud egress, proxy or NAT can forge or replay it, and nothing signs the "
+                                  "request",
+                           severity="high",
+                           fix="Sign each request (an HMAC of the body and a timestamp with a per-receiver secret) and "
+                               "have the receiver check it and reject old timestamps.")]
     return []
 
 
@@ -103,19 +104,19 @@ def sensitive_data(claims: list[Claim]) -> list[Hit]:
         if SHOWN.search(c.text) and (whose := OTHERS.search(c.text)) and not NEVER_SHOWN.search(c.text):
             owner = whose.group(0).lower().replace("’", "'")
             owner = owner if owner.startswith(("other", "another", "fellow")) else f"the {owner}"
-            hits.append(Hit(rule="sensitive-data", claims=[c.id], file=c.file, lines=[c.line],
-                            title=f"Personal data shown to another user: {owner} {what} ('{c.section}')",
-                            detail=f"another person sees {owner} {what}, which that person never "
-                                   "agreed to share; no sentence limits or masks what is shown",
-                            evidence=c.text, severity="high",
-                            fix="Show only what the other person agreed to share (a first name or initials), mask "
-                                "contact details, and say so in the privacy notice."))
+            hits.append(Hit.of(c, "sensitive-data",
+                               title=f"Personal data shown to another user: {owner} {what} ('{c.section}')",
+                               detail=f"another person sees {owner} {what}, which that person never "
+                                      "agreed to share; no sentence limits or masks what is shown",
+                               severity="high",
+                               fix="Show only what the other person agreed to share (a first name or initials), mask "
+                                   "contact details, and say so in the privacy notice."))
         elif WHOLE.search(c.text):
-            hits.append(Hit(rule="sensitive-data", claims=[c.id], file=c.file, lines=[c.line],
-                            title=f"Sensitive data kept whole: {what} ('{c.section}')",
-                            detail=f"{what} end up stored, logged or passed on as they are; no sentence says they "
-                                   "are redacted, masked, hashed, encrypted or left out, or who may read them",
-                            evidence=c.text, severity="high"))
+            hits.append(Hit.of(c, "sensitive-data",
+                               title=f"Sensitive data kept whole: {what} ('{c.section}')",
+                               detail=f"{what} end up stored, logged or passed on as they are; no sentence says they "
+                                      "are redacted, masked, hashed, encrypted or left out, or who may read them",
+                               severity="high"))
         if len(hits) >= 3:
             break
     return hits
@@ -160,13 +161,13 @@ def credential_in_url(claims: list[Claim]) -> list[Hit]:
         if not (inline or row):
             continue
         what = cred.group(0) if cred else url.group(0).strip("?&=")  # type: ignore[union-attr]
-        hits.append(Hit(rule="security-exposure", claims=[c.id], file=c.file, lines=[c.line],
-                        title=f"Credential sent in the URL: {what} as a query parameter ('{c.section}')",
-                        detail=f"the {what} travels in the URL, which access logs, proxy and CDN logs and browser "
-                               "history keep and Referer headers pass on: anyone who can read them can use it",
-                        evidence=c.text, severity="high",
-                        fix="Send the credential in a header (Authorization: Bearer ...) and reject it in the URL; "
-                            "rotate any key that was sent that way."))
+        hits.append(Hit.of(c, "security-exposure",
+                           title=f"Credential sent in the URL: {what} as a query parameter ('{c.section}')",
+                           detail=f"the {what} travels in the URL, which access logs, proxy and CDN logs and browser "
+                                  "history keep and Referer headers pass on: anyone who can read them can use it",
+                           severity="high",
+                           fix="Send the credential in a header (Authorization: Bearer ...) and reject it in the URL; "
+                               "rotate any key that was sent that way."))
         if len(hits) >= 2:
             break
     return hits
@@ -180,15 +181,15 @@ def reward_for_free_action(claims: list[Claim]) -> list[Hit]:
         return []
     for c in claims:
         if (reward := REWARD.search(c.text)) and (act := UNVERIFIED_ACT.search(c.text)):
-            return [Hit(rule="security-exposure", claims=[c.id], file=c.file, lines=[c.line],
-                        title=f"Reward farmable with fake accounts: {reward.group(0).lower()} when "
-                              f"'{act.group(0).lower()}' ('{c.section}')",
-                        detail=f"the {reward.group(0).lower()} is given as soon as '{act.group(0).lower()}', which "
-                               "costs nothing to repeat: with throwaway e-mail addresses one person can create "
-                               "accounts and collect it again and again, and no sentence checks or caps it",
-                        evidence=c.text, severity="high",
-                        fix="Give the reward only after the new customer's first payment, cap it per person and "
-                            "per payment method, and flag self-referrals (same card, device or address).")]
+            return [Hit.of(c, "security-exposure",
+                           title=f"Reward farmable with fake accounts: {reward.group(0).lower()} when "
+                                 f"'{act.group(0).lower()}' ('{c.section}')",
+                           detail=f"the {reward.group(0).lower()} is given as soon as '{act.group(0).lower()}', which "
+                                  "costs nothing to repeat: with throwaway e-mail addresses one person can create "
+                                  "accounts and collect it again and again, and no sentence checks or caps it",
+                           severity="high",
+                           fix="Give the reward only after the new customer's first payment, cap it per person and "
+                               "per payment method, and flag self-referrals (same card, device or address).")]
     return []
 
 
@@ -229,8 +230,8 @@ def decision_without_alternative(claims: list[Claim]) -> list[Hit]:
     for c in claims:
         if "decision" not in c.tags or any(o.section == c.section and ALTERNATIVES.search(o.text) for o in claims):
             continue
-        hits.append(Hit(rule="decision-without-alternative", claims=[c.id], file=c.file, lines=[c.line],
-                        title=f"Decision without the alternatives or the reason ('{c.section}')",
-                        detail="the section takes this decision without naming what else was considered or why",
-                        evidence=c.text, severity="low", strength="candidate"))
+        hits.append(Hit.of(c, "decision-without-alternative",
+                           title=f"Decision without the alternatives or the reason ('{c.section}')",
+                           detail="the section takes this decision without naming what else was considered or why",
+                           severity="low", strength="candidate"))
     return hits

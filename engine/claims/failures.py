@@ -91,11 +91,11 @@ def dual_write(claims: list[Claim]) -> list[Hit]:
     # the first names it; a later one is mostly the same design again (a rollout's dual-write)
     for c in claims:
         if m := DUAL_WRITE.search(c.text):
-            return [Hit(rule="dual-write", claims=[c.id], file=c.file, lines=[c.line],
-                        title=f"Dual write with no transaction or reconciliation: '{m.group(0)}' ('{c.section}')",
-                        detail="when one of the two writes fails or the writer crashes between them, the stores "
-                               "diverge and nothing in the document notices or repairs it",
-                        evidence=c.text, severity="high")]
+            return [Hit.of(c, "dual-write",
+                           title=f"Dual write with no transaction or reconciliation: '{m.group(0)}' ('{c.section}')",
+                           detail="when one of the two writes fails or the writer crashes between them, the stores "
+                                  "diverge and nothing in the document notices or repairs it",
+                           severity="high")]
     return []
 
 

@@ -49,3 +49,9 @@ class Hit(BaseModel):
     severity: Literal["low", "medium", "high", "critical"] = "medium"
     strength: Literal["certain", "candidate", "confirmed", "rejected"] = "certain"
     fix: str = ""  # a fix for this hit when its rule's usual one (engine/stages/claims.py FIXES) does not fit
+
+    @classmethod
+    def of(cls, claim: Claim, rule: Rule, **fields: object) -> Hit:
+        """A hit that rests on one claim: its id, file and line, and its sentence as the evidence."""
+        return cls.model_validate({"rule": rule, "claims": [claim.id], "file": claim.file, "lines": [claim.line],
+                                   "evidence": claim.text, **fields})

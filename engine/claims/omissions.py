@@ -30,12 +30,12 @@ def nfr_without_limits(claims: list[Claim]) -> list[Hit]:
         if any(rx.search(c.text) for c in inside for rx in (CAPACITY, AVAILABILITY, DURABILITY)):
             continue
         first = inside[0]
-        hits.append(Hit(rule="missing-requirement", claims=[first.id], file=first.file, lines=[first.line],
-                        title=f"Non-functional requirements set no capacity, availability or durability target "
-                              f"('{section}')",
-                        detail="the section bounds other things but not the load and data sizes the system must "
-                               "carry, how available it must be, or how much data it may lose",
-                        evidence=first.text, severity="medium"))
+        hits.append(Hit.of(first, "missing-requirement",
+                           title=f"Non-functional requirements set no capacity, availability or durability target "
+                                 f"('{section}')",
+                           detail="the section bounds other things but not the load and data sizes the system must "
+                                  "carry, how available it must be, or how much data it may lose",
+                           severity="medium"))
     return hits
 
 
