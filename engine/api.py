@@ -138,7 +138,7 @@ def expected_analyzer_issues(workflow: Any, snapshot: TargetSnapshot) -> int:
     """How many issues the `analyzers` review will add: the workflow's analyzers run now (a second or two, no
     model), counted as if no persona raised any of their hits (the usual case on the embedded model)."""
     tools = analyzer_tools(workflow)
-    if not tools or not analyzable(snapshot):
+    if not tools or not analyzable(snapshot, tools):
         return 0
     review = analyzer_review(run_analyzers(snapshot, tools), [], {})
     return len(review.issues) if review is not None else 0

@@ -31,7 +31,7 @@ WORKFLOWS_DIR = data_dir("workflows")
 TEMPLATES_DIR = data_dir("templates")
 
 StageKind = Literal["personas", "reviews", "responses", "rebuttals", "findings", "self_review", "verify", "compile"]
-AnalyzerName = Literal["ruff", "bandit"]
+AnalyzerName = Literal["ruff", "bandit", "oxlint"]
 STAGE_NEEDS: dict[str, tuple[str, ...]] = {
     "personas": (),
     "reviews": ("personas",),
@@ -168,7 +168,7 @@ class StageSpec(BaseModel):
     writers: Literal["all", "first"] = "all"
     max_rounds: int = Field(default=3, ge=1, le=10)
     mode: Literal["generate", "repeat"] = "generate"
-    analyzers: list[AnalyzerName] = Field(default_factory=lambda: ["ruff", "bandit"])  # verify: [] runs none
+    analyzers: list[AnalyzerName] = Field(default_factory=lambda: ["ruff", "bandit", "oxlint"])  # verify: [] runs none
 
 
 Personas, K, Concurrency = bounded("personas"), bounded("k"), bounded("concurrency")  # bounds: engine/options.py

@@ -117,4 +117,4 @@ def test_every_shipped_workflow_verifies_right_before_compile() -> None:
     for wf in workflow_library().values():
         kinds = [s.stage for s in wf.stages]
         assert kinds[-2:] == ["verify", "compile"], wf.name
-        assert wf.stage("verify").analyzers == ["ruff", "bandit"]  # type: ignore[union-attr]
+        assert wf.stage("verify").analyzers == ["ruff", "bandit", "oxlint"]  # type: ignore[union-attr]

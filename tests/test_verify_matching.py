@@ -9,7 +9,18 @@ import pytest
 
 from engine.models import Issue, Response, ResponsePoint
 from engine.stages.cluster import Member
-from engine.verify.analyzers import AnalyzerRun, Hit, language_of, parse_bandit, parse_ruff, ruff_severity
+from engine.verify.analyzers import (
+    COVERAGE,
+    AnalyzerRun,
+    Hit,
+    covered,
+    language_of,
+    parse_bandit,
+    parse_oxlint,
+    parse_ruff,
+    ruff_severity,
+    run_oxlint,
+)
 from engine.verify.checks import Subject, Verification
 from engine.verify.gather import applicability_notes, find_verification, keep_analyzer_members
 from engine.verify.matching import analyzer_review, hits_at, mentions_same, raised
@@ -126,6 +137,42 @@ def test_parse_ruff_and_bandit_output(tmp_path: Path) -> None:
     assert parse_bandit(bandit) == [hit("B301", 9, "Pickle ...", tool="bandit", file="pkg/m.py", end=10)]
 
 
+def test_parse_oxlint_output() -> None:
+    data = {"diagnostics": [
+        {"message": "Checking equality with NaN will always return false", "code": "eslint(use-isnan)",
+         "severity": "error", "filename": "./src/a.js", "labels": [{"span": {"offset": 28, "line": 2, "column": 13}}]},
+        {"message": "The update clause in this loop moves the variable in the wrong direction",
+         "code": "eslint(for-direction)", "severity": "error", "filename": "src/a.js",
+         "labels": [{"span": {"line": 6, "column": 19}}, {"span": {"line": 5, "column": 27}}]},
+        {"message": "Invalid listener", "code": "unicorn(no-invalid-remove-event-listener)", "severity": "error",
+         "filename": "b.ts", "labels": [{"span": {"line": 3}}]},
+        {"message": "Expected function name", "severity": "error", "filename": "bad.js",
+         "labels": [{"span": {"line": 1, "column": 10}}]},
+    ]}
+    assert parse_oxlint(data) == [
+        hit("use-isnan", 2, data["diagnostics"][0]["message"], tool="oxlint", file="src/a.js"),
+        hit("for-direction", 5, data["diagnostics"][1]["message"], tool="oxlint", file="src/a.js", end=6),
+        hit("unicorn/no-invalid-remove-event-listener", 3, "Invalid listener", tool="oxlint", file="b.ts"),
+        Hit(tool="oxlint", rule="syntax", message="Expected function name", file="bad.js", line=1, end_line=1,
+            severity="high"),  # a file that does not parse
+    ]
+
+
+def test_run_oxlint_on_a_copy(tmp_path: Path) -> None:
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "a.ts").write_text("export function f(x: number): number {\n  if (x === NaN) { return 0; }\n"
+                                           "  const unused = 1;\n  return x;\n}\n", encoding="utf-8")
+    (tmp_path / "b.mjs").write_text("export const ok = (xs) => xs.map((x) => x * 2);\n", encoding="utf-8")
+    assert [(h.file, h.rule, h.line) for h in run_oxlint(tmp_path)] == [("lib/a.ts", "use-isnan", 2)]
+
+
+@pytest.mark.parametrize(("path", "tools", "yes"), [
+    ("a.py", None, True), ("a.js", None, True), ("x/a.tsx", None, True), ("a.go", None, False),
+    ("a.js", ["ruff", "bandit"], False), ("a.py", ["oxlint"], False), ("README.md", None, False)])
+def test_covered_by_the_run_s_analyzers(path: str, tools: list[str] | None, yes: bool) -> None:
+    assert covered(path, tools) is yes
+
+
 @pytest.mark.parametrize(("rule", "severity"), [("PLE0101", "high"), ("F821", "high"), ("S301", "medium"),
                                                 ("B006", "medium"), ("PLW0120", "low"), ("F811", "high")])
 def test_ruff_severity(rule: str, severity: str) -> None:
@@ -169,11 +216,11 @@ def test_find_verification_by_member_issue_ids() -> None:
 
 def test_applicability_notes_say_each_reason_once() -> None:
     subject = Subject(id="C-001", title="t", file="a.go", line_start=1, line_end=1)
-    na = ["analyzers: no analyzer installed for go (ruff and bandit cover Python)",
+    na = ["analyzers: no analyzer installed for go (Python only here)",
           "reproducer: not requested (run with --execute)"]
     notes = applicability_notes([Verification(subject=subject, not_applicable=na)] * 3)
-    assert notes == ["checks not applicable — analyzers: no analyzer installed for go (ruff and bandit cover "
-                     "Python) (3 finding(s))"]
+    assert notes == ["checks not applicable — analyzers: no analyzer installed for go (Python only here) "
+                     "(3 finding(s))"]
 
 
 @pytest.mark.parametrize(
@@ -238,8 +285,10 @@ def test_quote_checks(file: str, lo: int, hi: int, evidence: str, outcome: str, 
          ["analyzers: the cited file is not code (prose, configuration or data)",
           "reproducer: not requested (run with --execute)"]),
         ("main.go", "folder", ["ruff"], True,
-         ["analyzers: no analyzer installed for go (ruff and bandit cover Python)",
-          "reproducer: no sandbox for go files"]),
+         [f"analyzers: no analyzer installed for go ({COVERAGE})", "reproducer: no sandbox for go files"]),
+        ("app.js", "folder", ["ruff"], False,
+         ["analyzers: this workflow runs none for javascript (verify: analyzers: [ruff])",
+          "reproducer: not requested (run with --execute)"]),
         ("gone.py", "folder", ["ruff"], False,
          ["analyzers: the cited file is not in the target", "reproducer: not requested (run with --execute)"]),
         ("app.py", "folder", [], True, ["analyzers: turned off in the workflow (verify: analyzers: [])"]),
@@ -253,7 +302,7 @@ def test_not_applicable(file: str, kind: str, tools: list[str], execute: bool, e
     from engine.verify.gather import subject_of, verify_cluster
 
     files = [SourceFile(path="app.py", text="x = 1\n"), SourceFile(path="README.md", text="# x\n"),
-             SourceFile(path="main.go", text="package main\n")]
+             SourceFile(path="main.go", text="package main\n"), SourceFile(path="app.js", text="let x = 1;\n")]
     snap = TargetSnapshot(kind=kind, root="/r", name="r", files=files)  # type: ignore[arg-type]
     run = AnalyzerRun(tools=dict.fromkeys(tools, "1"), files=["app.py"] if tools and kind != "document" else [])
     c = quote_cluster(Issue(id="R-x#1", title="t", file=file, line_start=1, line_end=1, evidence="x", severity="low",

@@ -129,10 +129,9 @@ def test_trace_shows_the_checks_and_walks_to_the_verification(tmp_path: Path, ca
          "analyzers: the target is a document (analyzers check code)"),
         ("main.go", "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tvalues := []int{1, 2, 3}\n"
          "\tfor i := 0; i <= len(values); i++ {\n\t\tfmt.Println(values[i])\n\t}\n}\n",
-         "analyzers: no analyzer installed for go (ruff and bandit cover Python)"),
-        ("app.js", "const fs = require('fs');\n\nfunction load(path) {\n  return eval(fs.readFileSync(path, 'utf8'));\n"
-         "}\n\nmodule.exports = { load };\n",
-         "analyzers: no analyzer installed for javascript (ruff and bandit cover Python)"),
+         f"analyzers: no analyzer installed for go ({analyzers.COVERAGE})"),
+        ("app.rb", "require 'yaml'\n\ndef load(path)\n  YAML.load(File.read(path))\nend\n\nputs load(ARGV[0])\n",
+         f"analyzers: no analyzer installed for ruby ({analyzers.COVERAGE})"),
     ],
 )
 def test_targets_without_an_analyzer_say_so_once_and_nothing_fails(tmp_path: Path, name: str, text: str,
@@ -154,6 +153,72 @@ def test_targets_without_an_analyzer_say_so_once_and_nothing_fails(tmp_path: Pat
     html = (run_dir / "report.html").read_text(encoding="utf-8")
     assert '<p class="note"><strong>Note:</strong> checks not applicable' in html
     assert all(any(c.kind == "quote" for c in f.checks) for f in report.findings)
+
+
+BUGGY_JS = """'use strict';
+
+function median(values) {
+  if (values.length === 0) return NaN;
+  const sorted = values.slice().sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function countdown(from) {
+  const out = [];
+  for (let i = from; i >= 0; i++) {
+    out.push(i);
+  }
+  return out;
+}
+
+function isMissing(value) {
+  return value === NaN;
+}
+
+module.exports = { median, countdown, isMissing };
+"""
+
+
+def test_javascript_gets_oxlint_hits_as_analyzer_supported_findings(tmp_path: Path) -> None:
+    target = tmp_path / "src" / "stats.js"
+    target.parent.mkdir()
+    target.write_text(BUGGY_JS, encoding="utf-8")
+    run_dir, report = run_fake(tmp_path, target, persona=["performance-engineer", "reliability-engineer"], k=1)
+    cached = json.loads((run_dir / "analyzers.json").read_text(encoding="utf-8"))
+    assert set(cached["tools"]) == {"oxlint"} and cached["files"] == ["stats.js"] and not cached["errors"]
+    assert {(h["rule"], h["line"]) for h in cached["hits"]} == {("for-direction", 12), ("use-isnan", 19)}
+    findings = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))["findings"]
+    loop = [f for f in findings if supported_by(f, {"for-direction"})]
+    nan = [f for f in findings if supported_by(f, {"use-isnan"})]
+    assert len(loop) == 1 and len(nan) == 1 and loop[0]["id"] != nan[0]["id"]
+    assert "analyzers" in loop[0]["personas"] and loop[0]["scores"]["truth"] >= 0.5
+    assert "i >= 0; i++" in loop[0]["evidence"]
+    # a JavaScript finding is no longer "no analyzer installed"
+    assert not [d for d in report.degraded if "no analyzer installed" in d]
+
+
+def test_a_workflow_without_the_language_s_analyzer_says_so(tmp_path: Path) -> None:
+    target = tmp_path / "src" / "stats.js"
+    target.parent.mkdir()
+    target.write_text(BUGGY_JS, encoding="utf-8")
+    flow = tmp_path / "python-only.yaml"
+    flow.write_text("name: python-only\ndescription: single with the Python analyzers only\nstages:\n"
+                    "  - {stage: personas}\n  - {stage: reviews}\n  - {stage: verify, analyzers: [ruff, bandit]}\n"
+                    "  - {stage: compile}\n", encoding="utf-8")
+    run_dir, report = run_fake(tmp_path, target, workflow=str(flow), personas=2, k=1)
+    assert json.loads((run_dir / "analyzers.json").read_text(encoding="utf-8"))["tools"] == {}
+    reason = "analyzers: this workflow runs none for javascript (verify: analyzers: [ruff, bandit])"
+    assert [d for d in report.degraded if d.startswith("checks not applicable")] == [
+        f"checks not applicable — {reason} ({len(report.findings)} finding(s))"]
+
+
+def test_a_python_target_does_not_miss_the_javascript_analyzer(tmp_path: Path, cache_py: Path) -> None:
+    run_dir, report = run_fake(tmp_path, cache_py, personas=2, k=1)
+    assert "oxlint" not in json.loads((run_dir / "analyzers.json").read_text(encoding="utf-8"))["tools"]
+    texts = [p.read_text(encoding="utf-8") for p in (run_dir / "verifications").glob("*-verification.md")]
+    assert texts and not any("oxlint" in t for t in texts)
+    assert not [d for d in report.degraded if "oxlint" in d]
 
 
 def test_fusion_has_the_analyzers_review_join_compile(tmp_path: Path, cache_py: Path) -> None:

@@ -9,7 +9,7 @@ from engine.stages.cluster import Cluster, Member, attach_debate, build_members,
 from engine.state import RunState, latest_reviews
 from engine.target.evidence import locate_quote, resolve_path
 from engine.target.snapshot import TargetSnapshot
-from engine.verify.analyzers import AnalyzerRun, Hit, language_of
+from engine.verify.analyzers import COVERAGE, AnalyzerRun, Hit, covered, language_of
 from engine.verify.checks import Check, Subject, Verification
 from engine.verify.matching import ANALYZERS, FINDING_SLACK, analyzer_checks, hits_at
 
@@ -90,7 +90,8 @@ def quote_checks(snap: TargetSnapshot, c: Cluster) -> list[Check]:
     return out
 
 
-def analyzer_findings(snap: TargetSnapshot, c: Cluster, run: AnalyzerRun) -> tuple[list[Check], list[str]]:
+def analyzer_findings(snap: TargetSnapshot, c: Cluster, run: AnalyzerRun,
+                      tools: list[str] | None = None) -> tuple[list[Check], list[str]]:
     """Supporting checks for hits at the cluster's lines (±1); an inconclusive one per tool that ran there and
     found nothing; and why analyzers did not apply to files they do not cover."""
     na: list[str] = []
@@ -104,7 +105,9 @@ def analyzer_findings(snap: TargetSnapshot, c: Cluster, run: AnalyzerRun) -> tup
         elif f.path not in run.files:
             lang = language_of(f.path)
             na.append("analyzers: the cited file is not code (prose, configuration or data)" if lang is None else
-                      f"analyzers: no analyzer installed for {lang} (ruff and bandit cover Python)")
+                      f"analyzers: this workflow runs none for {lang} (verify: analyzers: [{', '.join(tools)}])"
+                      if tools is not None and covered(f.path) else
+                      f"analyzers: no analyzer installed for {lang} ({COVERAGE})")
         else:
             hits += [(h, m.issue.id) for h in hits_at(run.hits, f.path, lo, hi) if h not in [x for x, _ in hits]]
             looked.append(f"{f.path}:{lo}-{hi}")
@@ -128,11 +131,12 @@ def verify_cluster(snap: TargetSnapshot, subject: Subject, c: Cluster, run: Anal
     elif not tools:
         na.append("analyzers: turned off in the workflow (verify: analyzers: [])")
     else:
-        found, why = analyzer_findings(snap, c, run)
+        found, why = analyzer_findings(snap, c, run, tools)
         checks += found
         na += why
-        if any(f in run.files for f in _files(snap, c)):
-            na += [f"analyzer:{t}: did not run (see the report's notes)" for t in tools if t not in run.tools]
+        here = [f for f in _files(snap, c) if f in run.files]
+        na += [f"analyzer:{t}: did not run (see the report's notes)" for t in tools
+               if t not in run.tools and any(covered(f, [t]) for f in here)]
     lang = language_of(resolved.path) if (resolved := resolve_path(snap, subject.file)) else None
     if not execute:
         na.append("reproducer: not requested (run with --execute)")

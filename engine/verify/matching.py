@@ -10,7 +10,7 @@ from engine.verify.checks import Check
 
 ANALYZERS = "analyzers"  # the persona slug of the analyzers review; it never responds, rebuts or writes findings
 ANALYZERS_PERSONA = Persona(
-    slug=ANALYZERS, name="Static analyzers", role="maintained analyzers run by the engine (ruff, bandit)",
+    slug=ANALYZERS, name="Static analyzers", role="maintained analyzers run by the engine (ruff, bandit, oxlint)",
     perspective="Reports analyzer hits no persona raised, so the panel can judge them.",
     focus=["bugs", "security"], applies_to="code", source="generated")
 FINDING_SLACK = 1  # a hit within a finding's lines ±1 supports it
