@@ -118,3 +118,14 @@ def test_panel_spreads_the_reviewers_over_models(tmp_path: Path) -> None:
     assert result["panel"] == "fake,fake:1" and result["error"] is None
     run_yaml = (Path(result["run_dir"]) / "run.yaml").read_text()
     assert "fake:1" in run_yaml
+
+
+def test_analyzers_benchmark_scores_what_the_analyzers_review_raises(capsys) -> None:  # type: ignore[no-untyped-def]
+    bench = load_benchmark("analyzers.py", "rebuttal_analyzers_bench")
+    assert bench.main(["--split", "held-out"]) == 0
+    out = capsys.readouterr().out
+    assert "analyzers ruff, bandit, oxlint" in out
+    assert "py_scheduler: scheduler.py:32 B006: Do not use mutable data structures" in out
+    assert "-- names shared-default-tags" in out and "held-out: 1 issues raised; 1 at a labelled defect's lines" in out
+    with pytest.raises(SystemExit):
+        bench.main(["--tools", "eslint"])
