@@ -174,7 +174,8 @@ def test_covered_by_the_run_s_analyzers(path: str, tools: list[str] | None, yes:
 
 
 @pytest.mark.parametrize(("rule", "severity"), [("PLE0101", "high"), ("F821", "high"), ("S301", "medium"),
-                                                ("B006", "medium"), ("PLW0120", "low"), ("F811", "high")])
+                                                ("B006", "medium"), ("PLW0120", "low"), ("F811", "high"),
+                                                ("S311", "low"), ("S110", "low"), ("SIM115", "medium")])
 def test_ruff_severity(rule: str, severity: str) -> None:
     assert ruff_severity(rule) == severity
 
