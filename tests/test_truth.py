@@ -88,7 +88,7 @@ def CLAIMS(strength: str, outcome: str = "supports") -> Check:  # noqa: N802 - r
      {"quote_verified": 1.0, "severity": -0.5}),
     (Signals(evidence_status="moved", checks=[ANALYZER, BANDIT, Check(kind="location", outcome="refutes",
                                                                     detail="line 900 > 120")]),
-     {"analyzer_support": 2.0, "location_refutes": 1.0, "severity": -0.5}),
+     {"analyzer_support": 1.0, "location_refutes": 1.0, "severity": -0.5}),  # two analyzers: support, once
     # the verify stage's quote checks: data.status decides; no quote given counts as not found
     (Signals(evidence_status="moved", checks=[Check(kind="quote", outcome="inconclusive", detail="none",
                                                     data={"status": "no_quote", "location": "ok"})]),
@@ -163,7 +163,22 @@ def test_stored_findings_get_features_added_since(tmp_path: Path) -> None:
     old = {"features": {"judge": 0.5}, "claim_matched": False, "title": "Unbounded Cost", "personas": ["generalist-1"]}
     (tmp_path / "single__c.json").write_text(json.dumps({"case": "c", "held_out": False, "findings": [old]}))
     assert rows_from_corpus(tmp_path)[0].features == {"judge": 0.5, "generic_title": 1.0, "claims_certain": 0.0,
-                                                      "claims_confirmed": 0.0}
+                                                      "claims_confirmed": 0.0, "analyzer_support": 0.0}
+
+
+def test_stored_analyzer_counts_read_as_support_and_findings_no_longer_raised_are_left_out(tmp_path: Path) -> None:
+    """analyzer_support was a count of supporting checks (2 for one test ruff and bandit both report); a stored
+    finding only the analyzers raised, for a rule now low (S311), is one today's engine would not report."""
+    base = {"claim_matched": False, "personas": ["analyzers"]}
+    findings = [base | {"title": "B608: Possible SQL injection", "claim_matched": True,
+                        "features": {"analyzer_support": 2.0, "quote_verified": 1.0}},
+                base | {"title": "S311: Standard pseudo-random generators", "features": {"analyzer_support": 2.0}},
+                base | {"title": "S311 in a model's words", "personas": ["generalist-1"],
+                        "features": {"analyzer_support": 1.0}}]
+    (tmp_path / "single__c.json").write_text(json.dumps({"case": "c", "held_out": False, "findings": findings}))
+    rows = rows_from_corpus(tmp_path)
+    assert [(r.key, r.label, r.features["analyzer_support"]) for r in rows] == [
+        ("None/c/1", 1, 1.0), ("None/c/3", 0, 1.0)]
 
 
 def test_stored_document_findings_get_the_claims_features_from_the_runs_claims(tmp_path: Path) -> None:
@@ -190,6 +205,9 @@ def test_stored_document_findings_get_the_claims_features_from_the_runs_claims(t
     rows = rows_from_corpus(tmp_path)
     assert [(r.features["claims_certain"], r.features["claims_confirmed"]) for r in rows] == [
         (0.0, 1.0), (1.0, 0.0), (0.0, 0.0), (0.0, 0.0), (0.0, 0.0)]
+    # one result JSON of a folder is a corpus too, its run-records found beside it
+    assert [r.features for r in rows_from_corpus(tmp_path / "results" / "single__doc_x.json")] == [
+        r.features for r in rows]
     (record / "claims.json").write_text("{not json")
     with pytest.raises(ConfigError, match="claims.json"):
         rows_from_corpus(tmp_path)

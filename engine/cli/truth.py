@@ -132,7 +132,8 @@ def register(app: typer.Typer) -> None:
     @app.command("calibrate")
     def calibrate_cmd(
         run_dirs: Annotated[list[Path] | None, typer.Argument(help="Triaged run directories.")] = None,
-        corpus: Annotated[list[Path] | None, Opt(help="benchmarks/quality.py results folder (repeatable).")] = None,
+        corpus: Annotated[list[Path] | None, Opt(help="benchmarks/quality.py results folder, or one result JSON "
+                                                      "(repeatable).")] = None,
         out_path: Annotated[Path | None, Opt("--out", help="Where to write (default: the user's config "
                                                            "directory, used by later runs).")] = None,
         name: Annotated[str | None, Opt(help="Name of the calibration (default user-<time>).")] = None,

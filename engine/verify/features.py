@@ -9,7 +9,8 @@ checks and the debate alone; without a reproducer the three reproducer indicator
 | judge | logit of the judge's P(yes), clipped to P in [0.02, 0.98]; 0 without a judge answer |
 | quote_verified / quote_not_found | 1 when the quote is at the cited lines / nowhere in the target (moved: both 0) |
 | location_refutes | 1 when a location check refutes the cited lines (or no quote check's cited place exists) |
-| analyzer_support | supporting analyzer checks (ruff, bandit, ...) at the finding's lines, at most 3 |
+| analyzer_support | 1 when an analyzer check (ruff, bandit, oxlint) at the finding's lines supports it (one test |
+|   | that ruff and bandit both report counts once: it was a count until 2026-11-28, 2 for such twins) |
 | reproduced / not_reproduced / reproducer_broken | the reproducer's outcome (all 0 when none ran) |
 | raisers | independent raisers beyond the first, at most 4 |
 | agree / disagree / concede / maintain | debate counts, at most 5 each (`disagree`: only those backed by a |
@@ -187,7 +188,7 @@ def extract(s: Signals) -> tuple[dict[str, float], dict[str, str]]:
         x["location_refutes"], label["location_refutes"] = 1.0, "location refuted"
     hits = [c for c in s.checks if c.kind.startswith("analyzer") and c.outcome == "supports"]
     if hits:
-        x["analyzer_support"] = float(min(len(hits), 3))
+        x["analyzer_support"] = 1.0
         label["analyzer_support"] = "analyzer " + ", ".join(dict.fromkeys(rule_of(c) for c in hits))
     if key := claims_strength(s.checks):
         x[key], label[key] = 1.0, {"claims_certain": "claims cross-check (certain)",

@@ -28,9 +28,11 @@ from engine.claims.model import Hit
 from engine.errors import ConfigError
 from engine.rundir import RunDir
 from engine.triage import read_triage
+from engine.verify.analyzers import BANDIT_LOW
 from engine.verify.calibration import Calibration, predict, sigmoid
 from engine.verify.checks import Subject
 from engine.verify.features import FEATURES, claims_strength, echoes_checklist
+from engine.verify.matching import ANALYZERS
 
 MIN_ROWS = 8
 
@@ -69,6 +71,7 @@ def backfilled(finding: dict[str, Any], hits: list[Hit] | None = None) -> dict[s
     (`hits`: its run's claims cross-check hits, kept for a document run: the claims features are computed from
     them by this engine's rule, which since 2026-11-27 supports a finding by claim rather than by its lines)."""
     x = dict(finding["features"])
+    x["analyzer_support"] = min(1.0, x.get("analyzer_support", 0.0))  # stored as a count before 2026-11-28
     if "generic_title" not in x:
         x["generic_title"] = float(echoes_checklist(str(finding.get("title", "")), finding.get("personas") or []))
     if hits or "claims_certain" not in x:
@@ -79,6 +82,14 @@ def backfilled(finding: dict[str, Any], hits: list[Hit] | None = None) -> dict[s
         if key := claims_strength(claim_checks([], subject, hits or [])):
             x[key] = 1.0
     return x
+
+
+def unraised_today(finding: dict[str, Any]) -> bool:
+    """A stored finding only the analyzers raised, for a rule they no longer raise on its own (low severity since:
+    ruff's S311 and the other bandit-twin rules bandit rates low); refitting replays today's engine, which would
+    not have reported it."""
+    rule = str(finding.get("title", "")).split(":", 1)[0]
+    return finding.get("personas") == [ANALYZERS] and rule in BANDIT_LOW
 
 
 def stored_hits(result: dict[str, Any], folder: Path) -> list[Hit]:
@@ -95,8 +106,9 @@ def stored_hits(result: dict[str, Any], folder: Path) -> list[Hit]:
 
 
 def rows_from_corpus(folder: Path) -> list[Row]:
-    """Findings of benchmarks/quality.py result JSONs (`matched` per finding, `held_out` per case)."""
-    files = sorted({*folder.glob("*.json"), *folder.glob("results/*.json")})
+    """Findings of benchmarks/quality.py result JSONs (`matched` per finding, `held_out` per case): a results
+    folder, or one result JSON of one (to fit on chosen runs of a folder that holds several of one case)."""
+    files = [folder] if folder.is_file() else sorted({*folder.glob("*.json"), *folder.glob("results/*.json")})
     if not files:
         raise ConfigError(f"{folder}: no quality result JSONs (benchmarks/quality.py writes them to <out>/results/)")
     results = []
@@ -109,13 +121,14 @@ def rows_from_corpus(folder: Path) -> list[Row]:
             results.append(res)
     marked = any("held_out" in res for res in results)  # else: a deterministic quarter of the cases
     rows = []
-    root = folder if (folder / "results").is_dir() else folder.parent
+    base = folder.parent if folder.is_file() else folder
+    root = base if (base / "results").is_dir() else base.parent
     for res in results:
         held = bool(res.get("held_out")) if marked else held_out_by_hash(str(res.get("case")))
         hits = stored_hits(res, root)
         for n, f in enumerate(res["findings"], 1):
             label = f.get("claim_matched", f.get("matched"))  # the claim names the defect, else its place
-            if f.get("features") and label is not None:
+            if f.get("features") and label is not None and not unraised_today(f):
                 rows.append(Row(f"{res.get('workflow')}/{res.get('case')}/{n}", backfilled(f, hits),
                                 int(bool(label)), held))
     return rows
