@@ -3,6 +3,7 @@ the analyzers review, analyzer members kept unless refuted (table-driven)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from engine.verify.analyzers import (
     parse_oxlint,
     parse_ruff,
     ruff_severity,
+    run_analyzers,
     run_oxlint,
 )
 from engine.verify.checks import Subject, Verification
@@ -148,6 +150,8 @@ def test_parse_oxlint_output() -> None:
          "filename": "b.ts", "labels": [{"span": {"line": 3}}]},
         {"message": "Expected function name", "severity": "error", "filename": "bad.js",
          "labels": [{"span": {"line": 1, "column": 10}}]},
+        {"message": "Type annotation cannot appear on a constructor declaration.", "code": "TS(1093)",
+         "severity": "error", "filename": "c.ts", "labels": [{"span": {"line": 4}}]},
     ]}
     assert parse_oxlint(data) == [
         hit("use-isnan", 2, data["diagnostics"][0]["message"], tool="oxlint", file="src/a.js"),
@@ -155,7 +159,56 @@ def test_parse_oxlint_output() -> None:
         hit("unicorn/no-invalid-remove-event-listener", 3, "Invalid listener", tool="oxlint", file="b.ts"),
         Hit(tool="oxlint", rule="syntax", message="Expected function name", file="bad.js", line=1, end_line=1,
             severity="high"),  # a file that does not parse
+        Hit(tool="oxlint", rule="syntax", message="Type annotation cannot appear on a constructor declaration.",
+            file="c.ts", line=4, end_line=4, severity="high"),  # TypeScript's parser errors carry a code
     ]
+
+
+def test_oxlint_that_prints_no_json_is_an_error_not_a_crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.target.snapshot import SourceFile, TargetSnapshot
+    from engine.verify import analyzers
+
+    fake = tmp_path / "oxlint"
+    fake.write_text("#!/bin/sh\necho 'No files found to lint.'\n", encoding="utf-8")
+    fake.chmod(0o755)
+    monkeypatch.setattr(analyzers, "oxlint_binary", lambda: str(fake))
+    snap = TargetSnapshot(kind="folder", root="/r", name="r", files=[SourceFile(path="a.js", text="let x = 1;\n")])
+    run = run_analyzers(snap, ["ruff", "oxlint"])
+    assert run.files == ["a.js"] and run.tools == {} and not run.hits  # ruff had nothing in its language to read
+    assert run.errors == ["oxlint did not run: RuntimeError: oxlint printed no JSON: No files found to lint."]
+
+
+def test_oxlint_not_installed_by_pip_reports_the_binary_s_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib.metadata import PackageNotFoundError
+
+    from engine.verify import analyzers
+
+    def missing(name: str) -> str:
+        raise PackageNotFoundError(name)
+
+    monkeypatch.setattr(analyzers, "version", missing)
+    assert re.fullmatch(r"\d+\.\d+\.\d+", analyzers.tool_version("oxlint"))
+    with pytest.raises(PackageNotFoundError):
+        analyzers.tool_version("ruff")
+
+
+def test_mixed_target_checks_say_only_what_each_tool_looked_at() -> None:
+    from engine.target.snapshot import SourceFile, TargetSnapshot
+    from engine.verify.gather import analyzer_findings, not_covered_reason
+
+    snap = TargetSnapshot(kind="folder", root="/r", name="r", files=[
+        SourceFile(path="app.py", text="x = 1\n"), SourceFile(path="web/app.js", text="let y = 2;\n")])
+    run = AnalyzerRun(tools={"ruff": "1", "bandit": "1", "oxlint": "1"}, files=["app.py", "web/app.js"])
+    for file, tools in (("app.py", {"analyzer:ruff", "analyzer:bandit"}), ("web/app.js", {"analyzer:oxlint"})):
+        c = quote_cluster(Issue(id="R-x#1", title="t", file=file, line_start=1, line_end=1, evidence="x",
+                                severity="low", fix=""))
+        checks, na = analyzer_findings(snap, c, run, ["ruff", "bandit", "oxlint"])
+        assert {ch.kind for ch in checks} == tools and not na
+        assert all(ch.outcome == "inconclusive" and file in ch.detail for ch in checks)
+    # a run cached before oxlint existed: its analyzers.json lists the Python files only
+    assert not_covered_reason("web/app.js", ["ruff", "bandit", "oxlint"]).startswith(
+        "analyzers: the run's analyzers.json predates the analyzer for javascript")
+    assert not_covered_reason("lib.min.js", None) == "analyzers: the cited file is minified (not analyzed)"
 
 
 def test_run_oxlint_on_a_copy(tmp_path: Path) -> None:
@@ -217,11 +270,10 @@ def test_find_verification_by_member_issue_ids() -> None:
 
 def test_applicability_notes_say_each_reason_once() -> None:
     subject = Subject(id="C-001", title="t", file="a.go", line_start=1, line_end=1)
-    na = ["analyzers: no analyzer installed for go (Python only here)",
+    na = [f"analyzers: no analyzer installed for go ({COVERAGE})",
           "reproducer: not requested (run with --execute)"]
     notes = applicability_notes([Verification(subject=subject, not_applicable=na)] * 3)
-    assert notes == ["checks not applicable — analyzers: no analyzer installed for go (Python only here) "
-                     "(3 finding(s))"]
+    assert notes == [f"checks not applicable — analyzers: no analyzer installed for go ({COVERAGE}) (3 finding(s))"]
 
 
 @pytest.mark.parametrize(

@@ -11,12 +11,15 @@ in the run directory.
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 from collections.abc import Callable
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Literal
 
@@ -91,7 +94,7 @@ def ruff_severity(rule: str) -> Severity:
         return "high"
     if rule in BANDIT_LOW:
         return "low"
-    if rule.startswith(("S", "B")):
+    if re.fullmatch(r"[SB]\d+", rule) or rule == "SIM115":
         return "medium"
     return "low"
 
@@ -150,15 +153,29 @@ def run_bandit(root: Path) -> list[Hit]:
 
 
 def oxlint_binary() -> str:
-    """The `oxlint` the package installed beside this interpreter (a venv's bin/ or Scripts/), else one on PATH."""
-    here = Path(sys.executable).parent
-    for name in ("oxlint", "oxlint.exe"):
-        if (here / name).is_file():
-            return str(here / name)
+    """The `oxlint` pip installed for this interpreter (its scripts folder: a venv's bin/ or Scripts/, or the user
+    scheme's), else one on PATH."""
+    folders = [sysconfig.get_path("scripts"), sysconfig.get_path("scripts", f"{os.name}_user"),
+               str(Path(sys.executable).parent)]
+    for folder in dict.fromkeys(f for f in folders if f):
+        for name in ("oxlint", "oxlint.exe"):
+            if (Path(folder) / name).is_file():
+                return str(Path(folder) / name)
     found = shutil.which("oxlint")
     if found is None:
         raise RuntimeError("the oxlint binary is not installed (pip install oxlint)")
     return found
+
+
+def tool_version(tool: str) -> str:
+    """The installed package's version, else what the binary says (an oxlint on PATH that pip did not install)."""
+    try:
+        return version(tool)
+    except PackageNotFoundError:
+        if tool != "oxlint":
+            raise
+        said = re.search(r"\d+\.\d+\.\d+", _run([oxlint_binary(), "--version"], Path.cwd()).stdout)
+        return said.group(0) if said else "unknown"
 
 
 def parse_oxlint(data: dict[str, Any]) -> list[Hit]:
@@ -167,6 +184,8 @@ def parse_oxlint(data: dict[str, Any]) -> list[Hit]:
     out = []
     for d in data.get("diagnostics", []):
         plugin, _, name = str(d.get("code") or "").partition("(")
+        if plugin == "TS" or not name:  # a parser's error (TypeScript's carry a TS code), not a rule
+            plugin = name = ""
         rule = name.rstrip(")") if plugin == "eslint" else f"{plugin}/{name.rstrip(')')}" if name else plugin
         lines = [int(label["span"]["line"]) for label in d.get("labels") or [] if label.get("span", {}).get("line")]
         line = min(lines) if lines else 1
@@ -181,16 +200,22 @@ def run_oxlint(root: Path) -> list[Hit]:
     proc = _run([oxlint_binary(), *OXLINT_ARGS, "."], root)
     if proc.returncode not in (0, 1):  # 1: errors found
         raise RuntimeError(f"oxlint exited {proc.returncode}: {proc.stderr.strip()[:300]}")
-    return parse_oxlint(json.loads(proc.stdout[proc.stdout.find("{"):]))  # it may print a line before the JSON
+    start = proc.stdout.find("{")  # it may print a line before the JSON
+    if start < 0:
+        raise RuntimeError(f"oxlint printed no JSON: {(proc.stdout + proc.stderr).strip()[:300]}")
+    return parse_oxlint(json.loads(proc.stdout[start:]))
 
 
 RUNNERS: dict[str, Callable[[Path], list[Hit]]] = {"ruff": run_ruff, "bandit": run_bandit, "oxlint": run_oxlint}
 
 
 def covered(path: str, tools: list[str] | None = None) -> bool:
-    """Whether one of `tools` (default: every analyzer of this install) covers the file's language."""
+    """Whether one of `tools` (default: every analyzer of this install) covers the file's language (a minified
+    .min.js is no code to review: oxlint skips it too)."""
     lang = language_of(path)
-    return lang is not None and any(lang in TOOL_LANGUAGES[t] for t in (tools if tools is not None else TOOL_LANGUAGES))
+    if lang is None or path.endswith(".min.js"):
+        return False
+    return any(lang in TOOL_LANGUAGES.get(t, frozenset()) for t in (tools if tools is not None else TOOL_LANGUAGES))
 
 
 def analyzable(snap: TargetSnapshot, tools: list[str] | None = None) -> list[str]:
@@ -218,8 +243,8 @@ def run_analyzers(snap: TargetSnapshot, tools: list[str]) -> AnalyzerRun:
                 continue  # nothing here in its language: it did not run
             try:
                 run.hits += RUNNERS[tool](root)
-                run.tools[tool] = version(tool)
-            except (subprocess.TimeoutExpired, RuntimeError, OSError, ValueError, KeyError) as exc:
+                run.tools[tool] = tool_version(tool)
+            except (subprocess.TimeoutExpired, RuntimeError, OSError, ValueError, KeyError, ImportError) as exc:
                 run.errors.append(f"{tool} did not run: {exc.__class__.__name__}: {str(exc)[:300]}")
     run.hits.sort(key=lambda h: (h.file, h.line, h.tool, h.rule))
     return run

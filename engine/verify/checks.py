@@ -12,7 +12,7 @@ Outcome = Literal["supports", "refutes", "inconclusive"]
 class Check(BaseModel):
     """One piece of evidence about a claim, gathered by the engine (never a model's opinion alone).
 
-    `kind` names the checker: `quote`, `location`, `analyzer:ruff`, `analyzer:bandit`, `reproducer`,
+    `kind` names the checker: `quote`, `location`, `analyzer:ruff`, `analyzer:bandit`, `analyzer:oxlint`, `reproducer`,
     `claims`, `judge`, ... `data` keeps the checker's structured result (rule id, exit code, paths).
     """
 

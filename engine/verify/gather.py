@@ -96,29 +96,42 @@ def analyzer_findings(snap: TargetSnapshot, c: Cluster, run: AnalyzerRun,
     found nothing; and why analyzers did not apply to files they do not cover."""
     na: list[str] = []
     hits: list[tuple[Hit, str]] = []
-    looked: list[str] = []
+    looked: list[tuple[str, str]] = []  # (path, "path:lo-hi")
     for m in c.members:
         f = resolve_path(snap, m.issue.file)
         lo, hi = m.issue.line_start, m.issue.line_end
         if f is None:
             na.append("analyzers: the cited file is not in the target")
         elif f.path not in run.files:
-            lang = language_of(f.path)
-            na.append("analyzers: the cited file is not code (prose, configuration or data)" if lang is None else
-                      f"analyzers: this workflow runs none for {lang} (verify: analyzers: [{', '.join(tools)}])"
-                      if tools is not None and covered(f.path) else
-                      f"analyzers: no analyzer installed for {lang} ({COVERAGE})")
+            na.append(not_covered_reason(f.path, tools))
         else:
             hits += [(h, m.issue.id) for h in hits_at(run.hits, f.path, lo, hi) if h not in [x for x, _ in hits]]
-            looked.append(f"{f.path}:{lo}-{hi}")
+            looked.append((f.path, f"{f.path}:{lo}-{hi}"))
     lead = resolve_path(snap, c.lead.issue.file)
     checks = analyzer_checks(hits, (lead.path if lead else None, c.lead.issue.line_start, c.lead.issue.line_end),
                              c.lead.issue)
-    where = ", ".join(dict.fromkeys(looked))
-    checks += [Check(kind=f"analyzer:{tool}", outcome="inconclusive", detail=f"no {tool} hit at {where} "
-                     f"(±{FINDING_SLACK})", data={"where": list(dict.fromkeys(looked))})
-               for tool in run.tools if looked and not any(h.tool == tool for h, _ in hits)]
+    for tool in run.tools:  # a tool that ran and found nothing where it looked (only files in its languages)
+        where = list(dict.fromkeys(at for path, at in looked if covered(path, [tool])))
+        if where and not any(h.tool == tool for h, _ in hits):
+            checks.append(Check(kind=f"analyzer:{tool}", outcome="inconclusive",
+                                detail=f"no {tool} hit at {', '.join(where)} (±{FINDING_SLACK})",
+                                data={"where": where}))
     return checks, list(dict.fromkeys(na))
+
+
+def not_covered_reason(path: str, tools: list[str] | None) -> str:
+    """Why the analyzers did not look at a file of the target."""
+    lang = language_of(path)
+    if lang is None:
+        return "analyzers: the cited file is not code (prose, configuration or data)"
+    if path.endswith(".min.js"):
+        return "analyzers: the cited file is minified (not analyzed)"
+    if not covered(path):
+        return f"analyzers: no analyzer installed for {lang} ({COVERAGE})"
+    if tools is not None and not covered(path, tools):
+        return f"analyzers: this workflow runs none for {lang} (verify: analyzers: [{', '.join(tools)}])"
+    return (f"analyzers: the run's analyzers.json predates the analyzer for {lang} (delete it and resume to run "
+            "them again)")
 
 
 def verify_cluster(snap: TargetSnapshot, subject: Subject, c: Cluster, run: AnalyzerRun, tools: list[str],

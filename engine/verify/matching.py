@@ -116,7 +116,7 @@ def analyzer_review(run: AnalyzerRun, issues: list[tuple[Issue, str | None]],
             severity=lead.severity, fix=f"Address {rules}: " + "; ".join(dict.fromkeys(h.message for h in hs))))
     tools = ", ".join(f"{t} {v}" for t, v in sorted(run.tools.items()))
     more = f" (the {len(ranked) - MAX_ISSUES} least severe left out)" if len(ranked) > MAX_ISSUES else ""
-    abstract = (f"Static analyzers ({tools}) ran on {len(run.files)} Python file(s) and report {len(out)} "
+    abstract = (f"Static analyzers ({tools}) ran on {len(run.files)} file(s) and report {len(out)} "
                 f"hit location(s) no persona raised{more}, led by {out[0].title}")
     return Review(id=f"R-{ANALYZERS}", persona=ANALYZERS, model=ANALYZERS, abstract=abstract[:2000], issues=out,
                   derived_from=["target"])
