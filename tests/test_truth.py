@@ -174,11 +174,15 @@ def test_stored_analyzer_counts_read_as_support_and_findings_no_longer_raised_ar
                         "features": {"analyzer_support": 2.0, "quote_verified": 1.0}},
                 base | {"title": "S311: Standard pseudo-random generators", "features": {"analyzer_support": 2.0}},
                 base | {"title": "S311 in a model's words", "personas": ["generalist-1"],
-                        "features": {"analyzer_support": 1.0}}]
+                        "features": {"analyzer_support": 1.0}},
+                base | {"title": "S311: Standard pseudo-random generators", "fix": "Address ruff S311, bandit B311, "
+                        "ruff S608: ...", "features": {"analyzer_support": 1.0}},  # S608 at the line: still raised
+                base | {"title": "S311: Standard pseudo-random generators", "fix": "Address ruff S311, bandit B311: "
+                        "...", "features": {"analyzer_support": 1.0}}]
     (tmp_path / "single__c.json").write_text(json.dumps({"case": "c", "held_out": False, "findings": findings}))
     rows = rows_from_corpus(tmp_path)
     assert [(r.key, r.label, r.features["analyzer_support"]) for r in rows] == [
-        ("None/c/1", 1, 1.0), ("None/c/3", 0, 1.0)]
+        ("None/c/1", 1, 1.0), ("None/c/3", 0, 1.0), ("None/c/4", 0, 1.0)]
 
 
 def test_stored_document_findings_get_the_claims_features_from_the_runs_claims(tmp_path: Path) -> None:

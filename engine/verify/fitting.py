@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,8 +89,12 @@ def unraised_today(finding: dict[str, Any]) -> bool:
     """A stored finding only the analyzers raised, for a rule they no longer raise on its own (low severity since:
     ruff's S311 and the other bandit-twin rules bandit rates low); refitting replays today's engine, which would
     not have reported it."""
-    rule = str(finding.get("title", "")).split(":", 1)[0]
-    return finding.get("personas") == [ANALYZERS] and rule in BANDIT_LOW
+    if finding.get("personas") != [ANALYZERS]:
+        return False
+    listed = re.match(r"Address ((?:\w+ [\w/-]+(?:, )?)+):", str(finding.get("fix", "")))  # every hit at the line
+    rules = [r.split(" ", 1)[1] for r in listed.group(1).split(", ")] if listed else [
+        str(finding.get("title", "")).split(":", 1)[0]]
+    return all(r in BANDIT_LOW or re.fullmatch(r"B\d{3}", r) and f"S{r[1:]}" in BANDIT_LOW for r in rules)
 
 
 def stored_hits(result: dict[str, Any], folder: Path) -> list[Hit]:
