@@ -116,6 +116,13 @@ def CLAIMS(strength: str, outcome: str = "supports") -> Check:  # noqa: N802 - r
      {"not_reproduced": 1.0, "severity": -0.5}),
     (Signals(evidence_status="moved", raisers=9, agree=2, disagree=1, concede=7, maintain=1),
      {"raisers": 4.0, "agree": 2.0, "disagree": 1.0, "concede": 5.0, "maintain": 1.0, "severity": -0.5}),
+    # the engine's checkers are not personas: a persona and a checker agreeing is its own feature
+    (Signals(evidence_status="moved", raisers=2, raised_by=("user", "claims-checker")),
+     {"checker_agrees": 1.0, "severity": -0.5}),
+    (Signals(evidence_status="moved", raisers=3, raised_by=("a", "b", "analyzers")),
+     {"raisers": 1.0, "checker_agrees": 1.0, "severity": -0.5}),
+    (Signals(evidence_status="moved", raisers=1, raised_by=("analyzers",)), {"severity": -0.5}),
+    (Signals(evidence_status="moved", raisers=2, raised_by=("a", "b")), {"raisers": 1.0, "severity": -0.5}),
     (Signals(evidence_status="moved", judge_p_yes=0.75), {"judge": round(math.log(3), 4), "severity": -0.5}),
     # a document's claims cross-checks: the strongest supporting one decides; a candidate or a rest-on note none
     (Signals(evidence_status="verified", checks=[CLAIMS("confirmed"), CLAIMS("certain")]),
@@ -163,7 +170,23 @@ def test_stored_findings_get_features_added_since(tmp_path: Path) -> None:
     old = {"features": {"judge": 0.5}, "claim_matched": False, "title": "Unbounded Cost", "personas": ["generalist-1"]}
     (tmp_path / "single__c.json").write_text(json.dumps({"case": "c", "held_out": False, "findings": [old]}))
     assert rows_from_corpus(tmp_path)[0].features == {"judge": 0.5, "generic_title": 1.0, "claims_certain": 0.0,
-                                                      "claims_confirmed": 0.0, "analyzer_support": 0.0}
+                                                      "claims_confirmed": 0.0, "analyzer_support": 0.0,
+                                                      "raisers": 0.0, "checker_agrees": 0.0}
+
+
+@pytest.mark.parametrize(("stored", "personas", "raisers", "agrees"), [
+    (1.0, ["user", "claims-checker"], 0.0, 1.0),  # before the split `raisers` counted the checker
+    (2.0, ["a", "b", "analyzers"], 1.0, 1.0),
+    (1.0, ["a", "b"], 1.0, 0.0),
+    (1.0, ["a", "b", "c"], 1.0, 0.0),  # a debate: c adopted it (a persona, not an independent raiser)
+    (0.0, ["analyzers"], 0.0, 0.0),
+])
+def test_stored_raisers_are_split_into_personas_and_checkers(tmp_path: Path, stored: float, personas: list[str],
+                                                             raisers: float, agrees: float) -> None:
+    old = {"features": {"raisers": stored}, "claim_matched": True, "title": "t", "personas": personas}
+    (tmp_path / "single__c.json").write_text(json.dumps({"case": "c", "held_out": False, "findings": [old]}))
+    x = rows_from_corpus(tmp_path)[0].features
+    assert (x["raisers"], x["checker_agrees"]) == (raisers, agrees)
 
 
 def test_stored_analyzer_counts_read_as_support_and_findings_no_longer_raised_are_left_out(tmp_path: Path) -> None:
@@ -295,7 +318,7 @@ def test_which_calibration_a_run_uses(tmp_path: Path, monkeypatch: pytest.Monkey
     calibration.save(mine, tmp_path / "xdg" / "rebuttal" / "calibration.json")
     assert calibration.resolve()[0].name == "mine"
     monkeypatch.setenv("REBUTTAL_HOME", str(tmp_path / "home"))
-    assert calibration.resolve()[0].name == "prior-v1", "REBUTTAL_HOME comes first"
+    assert calibration.resolve()[0].name == "prior-v2", "REBUTTAL_HOME comes first"
     monkeypatch.setenv("REBUTTAL_CALIBRATION", str(tmp_path / "xdg" / "rebuttal" / "calibration.json"))
     assert calibration.resolve()[0].name == "mine"
 
@@ -307,8 +330,8 @@ def test_a_calibration_fitted_for_one_judge_model_is_not_used_for_another(
     mine = PRIOR.model_copy(update={"name": "mine", "kind": "fitted", "n": 20, "models": ["openai:gpt-4o"]})
     calibration.save(mine, tmp_path / "calibration.json")
     assert calibration.resolve("openai:gpt-4o")[0].name == "mine"
-    assert calibration.resolve("fake")[0].name == "prior-v1"
-    assert calibration.resolve(None)[0].name == "prior-v1"
+    assert calibration.resolve("fake")[0].name == "prior-v2"
+    assert calibration.resolve(None)[0].name == "prior-v2"
     assert calibration.canonical_model("local") == calibration.canonical_model("local:1.5b") \
         == "local:qwen2.5-coder-1.5b"
 

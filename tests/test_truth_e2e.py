@@ -66,7 +66,7 @@ def test_each_finding_is_judged_alone_and_all_at_once(tmp_path: Path) -> None:
         assert s.judge_p_yes == pytest.approx(fake_answers.p_yes(r["messages"][0]["content"] + "\n"
                                                                  + r["messages"][1]["content"]))
         assert s.features["judge"] == pytest.approx(logit(s.judge_p_yes), abs=1e-3)
-    assert all(f.scores.calibration == "prior-v1" and f.scores.features for f in report.findings)
+    assert all(f.scores.calibration == "prior-v2" and f.scores.features for f in report.findings)
     lines = [x for x in read_ledger(run_dir / "ledger.jsonl") if x.stage == "judge"]
     assert len(lines) == len(records) and all(x.completion_tokens <= 5 for x in lines), "tiny answers, ledgered"
 
@@ -168,7 +168,7 @@ def test_triage_then_calibrate_then_the_next_run_uses_it(tmp_path: Path, monkeyp
     runs = []
     for i, personas in enumerate([3, 4, 5, 3, 4]):
         run_dir, report = run_fake(tmp_path / f"r{i}", run_id=f"run-{i}", personas=personas, k=2, seed=i)
-        assert yaml.safe_load((run_dir / "run.yaml").read_text(encoding="utf-8"))["calibration"]["name"] == "prior-v1"
+        assert yaml.safe_load((run_dir / "run.yaml").read_text(encoding="utf-8"))["calibration"]["name"] == "prior-v2"
         accept = [f.id for f in report.findings if (f.scores.judge_p_yes or 0) >= 0.65]
         dismiss = [f.id for f in report.findings if f.id not in accept]
         args = ["triage", str(run_dir), *(["--accept", *accept] if accept else []),
@@ -180,7 +180,7 @@ def test_triage_then_calibrate_then_the_next_run_uses_it(tmp_path: Path, monkeyp
         runs.append(run_dir)
     res = runner.invoke(app, ["calibrate", *map(str, runs), "--name", "mine", "--l2", "0.1"])
     assert res.exit_code == 0, res.output
-    assert "held out" in res.output and "AUROC" in res.output and "(the shipped prior-v1: AUROC" in res.output
+    assert "held out" in res.output and "AUROC" in res.output and "(the shipped prior-v2: AUROC" in res.output
     assert "positive)" in res.output and "ECE" in res.output
     saved = json.loads((tmp_path / "config" / "rebuttal" / "calibration.json").read_text(encoding="utf-8"))
     assert saved["name"] == "mine" and saved["kind"] == "fitted" and saved["n"] + saved["n_held_out"] >= 8
@@ -199,7 +199,7 @@ def test_triage_then_calibrate_then_the_next_run_uses_it(tmp_path: Path, monkeyp
     saved = json.loads((tmp_path / "config" / "rebuttal" / "calibration.json").read_text(encoding="utf-8"))
     assert saved["models"] == ["openai:gpt-4o"]
     _, report = run_fake(tmp_path / "after", run_id="after")
-    assert report.calibration.startswith("prior-v1")
+    assert report.calibration.startswith("prior-v2")
     # the judge held at 0 (runs that did not all ask it); a misspelt feature is one clear error
     res = runner.invoke(app, ["calibrate", *map(str, runs), "--hold", "judge", "--out", str(tmp_path / "held.json")])
     assert res.exit_code == 0, res.output

@@ -20,6 +20,7 @@ from engine.verify.analyzers import (
     parse_oxlint,
     parse_ruff,
     ruff_severity,
+    rule_severity,
     run_analyzers,
     run_oxlint,
 )
@@ -231,6 +232,15 @@ def test_covered_by_the_run_s_analyzers(path: str, tools: list[str] | None, yes:
                                                 ("S311", "low"), ("S110", "low"), ("SIM115", "medium")])
 def test_ruff_severity(rule: str, severity: str) -> None:
     assert ruff_severity(rule) == severity
+
+
+@pytest.mark.parametrize(("tool", "rule", "severity"), [
+    ("bandit", "B311", "low"), ("bandit", "B301", "medium"), ("ruff", "B006", "medium"), ("ruff", "S311", "low"),
+    ("oxlint", "use-isnan", "medium"), ("oxlint", "syntax", "high"),
+    (None, "B311", "low"), (None, "B006", "medium"), (None, "S608", "medium"), (None, "for-direction", "medium")])
+def test_a_rule_s_severity_from_its_tool_and_id_alone(tool: str | None, rule: str, severity: str) -> None:
+    """What a refit replays for a stored analyzer finding: the severity each parser would give that rule."""
+    assert rule_severity(tool, rule) == severity
 
 
 @pytest.mark.parametrize(("path", "lang"), [("a.py", "python"), ("b/c.pyi", "python"), ("x.go", "go"),

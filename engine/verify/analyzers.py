@@ -99,6 +99,22 @@ def ruff_severity(rule: str) -> Severity:
     return "low"
 
 
+def rule_severity(tool: str | None, rule: str) -> Severity:
+    """A hit's severity from its tool and rule id alone, as parse_ruff / parse_bandit / parse_oxlint give it (a
+    stored finding keeps no more): ruff's by ruff_severity; a bandit test by its ruff twin's (bandit's B301 is
+    ruff's S301, and BANDIT_LOW lists the tests bandit rates low); oxlint's medium (high: a file that does not
+    parse). Without the tool: a B1xx-B7xx rule is bandit's (bugbear's own B rules are B0xx and B9xx), another
+    letters-and-digits id ruff's, the rest oxlint's (`use-isnan`)."""
+    if tool is None:
+        tool = ("bandit" if re.fullmatch(r"B[1-7]\d\d", rule) else
+                "ruff" if re.fullmatch(r"[A-Z]+\d+", rule) else "oxlint")
+    if tool == "bandit":
+        return ruff_severity(f"S{rule[1:]}") if re.fullmatch(r"B\d{3}", rule) else "low"
+    if tool == "ruff":
+        return ruff_severity(rule)
+    return "high" if rule == "syntax" else "medium"
+
+
 BANDIT_SEVERITY: dict[str, Severity] = {"HIGH": "high", "MEDIUM": "medium", "LOW": "low", "UNDEFINED": "low"}
 
 
@@ -191,7 +207,7 @@ def parse_oxlint(data: dict[str, Any]) -> list[Hit]:
         line = min(lines) if lines else 1
         out.append(Hit(tool="oxlint", rule=rule or "syntax", message=str(d.get("message", "")),
                        file=clean_path(str(d["filename"])), line=line, end_line=max(lines) if lines else line,
-                       severity="high" if not name else "medium"))  # no rule: the file does not parse
+                       severity=rule_severity("oxlint", rule or "syntax")))
     return out
 
 

@@ -12,7 +12,10 @@ checks and the debate alone; without a reproducer the three reproducer indicator
 | analyzer_support | 1 when an analyzer check (ruff, bandit, oxlint) at the finding's lines supports it (one test |
 |   | that ruff and bandit both report counts once: it was a count until 2026-11-28, 2 for such twins) |
 | reproduced / not_reproduced / reproducer_broken | the reproducer's outcome (all 0 when none ran) |
-| raisers | independent raisers beyond the first, at most 4 |
+| raisers | personas that raised it independently beyond the first, at most 4 (the analyzers and the claims |
+|   | checker not counted: copies of one model agreeing are weak evidence, measured apart from a checker's) |
+| checker_agrees | 1 when a persona raised it and the analyzers or the claims checker raised the same claim on |
+|   | their own (a model and an engine check agreeing independently) |
 | agree / disagree / concede / maintain | debate counts, at most 5 each (`disagree`: only those backed by a |
 |   | counter-quote found in the target) |
 | severity | severity rank centred: low -1.5, medium -0.5, high 0.5, critical 1.5 |
@@ -37,8 +40,8 @@ from engine.verify.matching import ANALYZERS
 
 FEATURES: tuple[str, ...] = (
     "judge", "quote_verified", "quote_not_found", "location_refutes", "analyzer_support", "reproduced",
-    "not_reproduced", "reproducer_broken", "raisers", "agree", "disagree", "concede", "maintain", "severity",
-    "generic_title", "claims_certain", "claims_confirmed",
+    "not_reproduced", "reproducer_broken", "raisers", "checker_agrees", "agree", "disagree", "concede", "maintain",
+    "severity", "generic_title", "claims_certain", "claims_confirmed",
 )
 # The headings of the review prompt's checklists (templates/prompts/review.md.j2 and _doc_checklist.md.j2;
 # tests/test_truth.py checks each still appears there), as the content words a title that echoes one uses.
@@ -66,7 +69,7 @@ class Signals:
     checks: list[Check] = field(default_factory=list)  # the verify stage's checks for this finding
     judge_p_yes: float | None = None
     judge_mode: str | None = None
-    raisers: int = 1
+    raisers: int = 1  # independent raisers (cluster authors), the analyzers and the claims checker among them
     agree: int = 0
     disagree: int = 0  # supported disagreements only
     concede: int = 0
@@ -171,6 +174,13 @@ def rule_of(c: Check) -> str:
     return str(c.data.get("rule") or c.data.get("code") or c.data.get("test_id") or c.kind.split(":")[-1])
 
 
+def split_raisers(raisers: int, raised_by: tuple[str, ...] | list[str]) -> tuple[list[str], int]:
+    """(the engine's checkers among a finding's independent raisers, how many personas raised it). A checker in
+    `raised_by` is always an author: the analyzers and the claims checker write reviews, never agree with one."""
+    checkers = sorted(set(raised_by) & MECHANICAL_RAISERS)
+    return checkers, max(0, raisers - len(checkers))
+
+
 def extract(s: Signals) -> tuple[dict[str, float], dict[str, str]]:
     """(features, a short human label for each feature that is set), for the model and the rationale."""
     x: dict[str, float] = dict.fromkeys(FEATURES, 0.0)
@@ -199,8 +209,12 @@ def extract(s: Signals) -> tuple[dict[str, float], dict[str, str]]:
         x[key], label[key] = 1.0, {"reproduced": "reproducer reproduced it",
                                    "not_reproduced": "reproducer did not reproduce it",
                                    "broken": "reproducer broken"}[outcome]
-    if s.raisers > 1:
-        x["raisers"], label["raisers"] = float(min(s.raisers, 5) - 1), f"{s.raisers} independent raisers"
+    checkers, personas = split_raisers(s.raisers, s.raised_by)
+    if personas > 1:
+        x["raisers"], label["raisers"] = float(min(personas, 5) - 1), f"{personas} personas raised it independently"
+    if checkers and personas:
+        x["checker_agrees"] = 1.0
+        label["checker_agrees"] = f"a persona and the {' and the '.join(checkers)} raised it independently"
     for key, n, text in (("agree", s.agree, "agreed"), ("disagree", s.disagree, "disagreed with a found counter-quote"),
                          ("concede", s.concede, "conceded"), ("maintain", s.maintain, "maintained")):
         if n:

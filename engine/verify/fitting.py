@@ -27,12 +27,13 @@ from pydantic import ValidationError
 from engine.claims.crosscheck import claim_checks
 from engine.claims.model import Hit
 from engine.errors import ConfigError
+from engine.models import SEVERITY_RANK
 from engine.rundir import RunDir
 from engine.triage import read_triage
-from engine.verify.analyzers import BANDIT_LOW
+from engine.verify.analyzers import rule_severity
 from engine.verify.calibration import Calibration, predict, sigmoid
 from engine.verify.checks import Subject
-from engine.verify.features import FEATURES, claims_strength, echoes_checklist
+from engine.verify.features import FEATURES, claims_strength, echoes_checklist, split_raisers
 from engine.verify.matching import ANALYZERS
 
 MIN_ROWS = 8
@@ -73,6 +74,10 @@ def backfilled(finding: dict[str, Any], hits: list[Hit] | None = None) -> dict[s
     them by this engine's rule, which since 2026-11-27 supports a finding by claim rather than by its lines)."""
     x = dict(finding["features"])
     x["analyzer_support"] = min(1.0, x.get("analyzer_support", 0.0))  # stored as a count before 2026-11-28
+    if "checker_agrees" not in x:  # stored before 2026-11-28: `raisers` counted the engine's checkers too
+        checkers, personas = split_raisers(int(x.get("raisers", 0.0)) + 1, finding.get("personas") or [])
+        x["raisers"] = float(min(personas, 5) - 1) if personas > 1 else 0.0
+        x["checker_agrees"] = float(bool(checkers and personas))
     if "generic_title" not in x:
         x["generic_title"] = float(echoes_checklist(str(finding.get("title", "")), finding.get("personas") or []))
     if hits or "claims_certain" not in x:
@@ -86,15 +91,15 @@ def backfilled(finding: dict[str, Any], hits: list[Hit] | None = None) -> dict[s
 
 
 def unraised_today(finding: dict[str, Any]) -> bool:
-    """A stored finding only the analyzers raised, for a rule they no longer raise on its own (low severity since:
-    ruff's S311 and the other bandit-twin rules bandit rates low); refitting replays today's engine, which would
-    not have reported it."""
+    """A stored finding only the analyzers raised, for rules they no longer raise on their own (every rule its fix
+    lists at the line now low: ruff's S311 and the other bandit-twin rules bandit rates low); refitting replays
+    today's engine, which would not have reported it."""
     if finding.get("personas") != [ANALYZERS]:
         return False
     listed = re.match(r"Address ((?:\w+ [\w/-]+(?:, )?)+):", str(finding.get("fix", "")))  # every hit at the line
-    rules = [r.split(" ", 1)[1] for r in listed.group(1).split(", ")] if listed else [
-        str(finding.get("title", "")).split(":", 1)[0]]
-    return all(r in BANDIT_LOW or re.fullmatch(r"B\d{3}", r) and f"S{r[1:]}" in BANDIT_LOW for r in rules)
+    rules = [tuple(r.split(" ", 1)) for r in listed.group(1).split(", ")] if listed else [
+        (None, str(finding.get("title", "")).split(":", 1)[0])]
+    return all(SEVERITY_RANK[rule_severity(tool, rule)] < SEVERITY_RANK["medium"] for tool, rule in rules)
 
 
 def stored_hits(result: dict[str, Any], folder: Path) -> list[Hit]:
