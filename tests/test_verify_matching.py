@@ -41,6 +41,9 @@ def issue(iid: str, line: int, title: str, fix: str = "Fix it.", end: int | None
 
 
 MUTABLE = hit("B006", 10, "Do not use mutable data structures for argument defaults")
+MD5 = hit("S324", 24, "Probable use of insecure hash functions in `hashlib`: `md5`")
+YAML = hit("S506", 21, "Probable use of unsafe loader `Loader` with `yaml.load`. Allows instantiation of arbitrary "
+           "objects. Consider `yaml.safe_load`.")
 PICKLE = hit("S301", 30, "`pickle` and modules that wrap it can be unsafe when used to deserialize untrusted data")
 
 
@@ -78,6 +81,17 @@ def test_a_multi_line_hit_counts_over_its_whole_range() -> None:
         (hit("S113", 5, "Probable use of `requests` call without timeout"), "No timeout on the HTTP call", "", True),
         (hit("S113", 5, "Probable use of `requests` call without timeout"), "Retries are unbounded", "", False),
         (hit("S105", 5, "Possible hardcoded password assigned to: \"token\""), "Hard-coded secret", "", True),
+        # a rule's defect, not its subject (tuning runs: a claim that a hash is missing, or that loading a YAML file
+        # may fail, was lent the weak-hash or unsafe-loader hit at its lines)
+        (MD5, "Password Hashing", "Use a secure password hashing algorithm such as bcrypt or scrypt.", True),
+        (MD5, "Insufficient checks", "Use a salt to hash the password.", True),
+        (MD5, "Password hash not found issue", "Add a check to see if the password hash is found.", False),
+        (MD5, "Bug in create method", "Store the password hash using the correct hashing algorithm.", False),
+        (YAML, "Unsafe YAML loader", "Use yaml.safe_load.", True),
+        (YAML, "Unhandled error when loading settings from a YAML file", "Add error handling.", False),
+        # a rule without topics: its message's specific words, a generic word's plural not one of them
+        (hit("PLE1142", 5, "`await` should be used within an async functions"), "Bug in `countdown` function", "",
+         False),
     ],
 )
 def test_an_issue_mentions_the_same_thing(h: Hit, title: str, fix: str, same: bool) -> None:

@@ -17,7 +17,13 @@ FINDING_SLACK = 1  # a hit within a finding's lines ±1 supports it
 RAISED_SLACK = 2  # a review issue within ±2 lines that mentions the same thing already raised the hit
 MAX_ISSUES = 10
 STEM = 6
-# what a persona would call the problem a rule finds, beyond the words of the analyzer's message
+# What a persona would call the problem a rule finds: the defect, not its subject ("md5", "weak", "salt" for a weak
+# hash; not "hash", which a claim that a hash is missing also says). A rule listed here is matched by these words
+# only; another by the specific words of its message.
+WEAK_HASH = ("md5", "sha1", "sha-1", "weak", "insecure", "bcrypt", "scrypt", "argon", "pbkdf", "salt", "sha256",
+             "sha-256", "broken hash", "fast hash")
+UNSAFE_YAML = ("safe_load", "safeload", "safe load", "safeloader", "unsafe", "arbitrary", "yaml.load", "loader=",
+               "code execution", "deserializ")
 RULE_TOPICS: dict[str, tuple[str, ...]] = {
     "B006": ("mutable", "default", "shared list", "shared dict"), "B008": ("default", "call"),
     "S301": ("pickle", "deserializ", "unpickl"), "B301": ("pickle", "deserializ", "unpickl"),
@@ -29,9 +35,9 @@ RULE_TOPICS: dict[str, tuple[str, ...]] = {
     "S608": ("sql", "injection", "query"), "B608": ("sql", "injection", "query"),
     "S113": ("timeout",), "B113": ("timeout",), "S110": ("except", "swallow", "silent"),
     "B110": ("except", "swallow", "silent"), "S112": ("except", "swallow"), "B112": ("except", "swallow"),
-    "S324": ("hash", "md5", "sha1", "weak"), "B324": ("hash", "md5", "sha1", "weak"),
-    "S506": ("yaml",), "B506": ("yaml",), "S311": ("random",), "B311": ("random",),
-    "B904": ("raise", "exception", "chain"), "PLW0602": ("global",), "F821": ("undefined", "name"),
+    "S324": WEAK_HASH, "B324": WEAK_HASH, "S303": WEAK_HASH, "B303": WEAK_HASH,
+    "S506": UNSAFE_YAML, "B506": UNSAFE_YAML, "S311": ("random",), "B311": ("random",),
+    "B904": ("raise", "exception", "chain"), "PLW0602": ("global",), "F821": ("undefined", "not defined", "nameerror"),
 }
 GENERIC = {
     "consider", "possible", "security", "issue", "implications", "associated", "module", "modules", "used", "using",
@@ -42,9 +48,12 @@ GENERIC = {
 
 
 def keywords(hit: Hit) -> set[str]:
-    """Stems that name what the hit is about: its rule's topics and the specific words of its message."""
-    words = {w.lower() for w in re.findall(r"[A-Za-z_][A-Za-z_]{3,}", hit.message)} - GENERIC
-    return {w[:STEM] for w in words} | set(RULE_TOPICS.get(hit.rule, ()))
+    """Stems that name what the hit is about: its rule's topics, or for a rule without any the specific words of
+    its message (a plural of a generic word is generic: "functions")."""
+    if hit.rule in RULE_TOPICS:
+        return set(RULE_TOPICS[hit.rule])
+    words = {w.lower() for w in re.findall(r"[A-Za-z_][A-Za-z_]{3,}", hit.message)}
+    return {w[:STEM] for w in words if w not in GENERIC and w.removesuffix("s") not in GENERIC}
 
 
 def mentions_same(hit: Hit, issue: Issue) -> bool:
