@@ -181,6 +181,13 @@ def split_raisers(raisers: int, raised_by: tuple[str, ...] | list[str]) -> tuple
     return checkers, max(0, raisers - len(checkers))
 
 
+def raiser_features(raisers: int, raised_by: tuple[str, ...] | list[str]) -> dict[str, float]:
+    """`raisers` (personas beyond the first, at most 4) and `checker_agrees` (a persona and a checker both)."""
+    checkers, personas = split_raisers(raisers, raised_by)
+    return {"raisers": float(min(personas, 5) - 1) if personas > 1 else 0.0,
+            "checker_agrees": float(bool(checkers and personas))}
+
+
 def extract(s: Signals) -> tuple[dict[str, float], dict[str, str]]:
     """(features, a short human label for each feature that is set), for the model and the rationale."""
     x: dict[str, float] = dict.fromkeys(FEATURES, 0.0)
@@ -209,11 +216,11 @@ def extract(s: Signals) -> tuple[dict[str, float], dict[str, str]]:
         x[key], label[key] = 1.0, {"reproduced": "reproducer reproduced it",
                                    "not_reproduced": "reproducer did not reproduce it",
                                    "broken": "reproducer broken"}[outcome]
+    x.update(raiser_features(s.raisers, s.raised_by))
     checkers, personas = split_raisers(s.raisers, s.raised_by)
-    if personas > 1:
-        x["raisers"], label["raisers"] = float(min(personas, 5) - 1), f"{personas} personas raised it independently"
-    if checkers and personas:
-        x["checker_agrees"] = 1.0
+    if x["raisers"]:
+        label["raisers"] = f"{personas} personas raised it independently"
+    if x["checker_agrees"]:
         label["checker_agrees"] = f"a persona and the {' and the '.join(checkers)} raised it independently"
     for key, n, text in (("agree", s.agree, "agreed"), ("disagree", s.disagree, "disagreed with a found counter-quote"),
                          ("concede", s.concede, "conceded"), ("maintain", s.maintain, "maintained")):

@@ -33,7 +33,7 @@ from engine.triage import read_triage
 from engine.verify.analyzers import rule_severity
 from engine.verify.calibration import Calibration, predict, sigmoid
 from engine.verify.checks import Subject
-from engine.verify.features import FEATURES, claims_strength, echoes_checklist, split_raisers
+from engine.verify.features import FEATURES, claims_strength, echoes_checklist, raiser_features
 from engine.verify.matching import ANALYZERS
 
 MIN_ROWS = 8
@@ -75,9 +75,7 @@ def backfilled(finding: dict[str, Any], hits: list[Hit] | None = None) -> dict[s
     x = dict(finding["features"])
     x["analyzer_support"] = min(1.0, x.get("analyzer_support", 0.0))  # stored as a count before 2026-11-28
     if "checker_agrees" not in x:  # stored before 2026-11-28: `raisers` counted the engine's checkers too
-        checkers, personas = split_raisers(int(x.get("raisers", 0.0)) + 1, finding.get("personas") or [])
-        x["raisers"] = float(min(personas, 5) - 1) if personas > 1 else 0.0
-        x["checker_agrees"] = float(bool(checkers and personas))
+        x.update(raiser_features(int(x.get("raisers", 0.0)) + 1, finding.get("personas") or []))
     if "generic_title" not in x:
         x["generic_title"] = float(echoes_checklist(str(finding.get("title", "")), finding.get("personas") or []))
     if hits or "claims_certain" not in x:
