@@ -27,7 +27,7 @@ from engine.claims.exposure import (
     sensitive_data,
 )
 from engine.claims.extract import extract_claims, mermaid_statements, table_rows
-from engine.claims.failures import dual_write, expiry_before_window, unsafe_retry
+from engine.claims.failures import done_before_work, dual_write, expiry_before_window, unsafe_retry
 from engine.claims.model import Hit
 from engine.claims.omissions import convenience_decision, nfr_without_limits
 from engine.claims.quantities import quantities, same_amount, violates
@@ -284,6 +284,27 @@ CASES = [
                    "# Import\n\nEvery row of an import adds a new contact.\n", 0),  # another section: not this step
     (unsafe_retry, "# Ops\n\nEvery deploy creates a new index alias.\nIf a query times out, the client retries "
                    "it.\n", 0),  # a neighbour about something else
+    # work recorded as done when it is picked up or starts, not when it has succeeded
+    (done_before_work, "# Indexer\n\nIt acknowledges each message as soon as it has read it.\n", 1),
+    (done_before_work, "# Upload\n\nThe journal entry is marked as synced when the upload starts.\n", 1),
+    (done_before_work, "# Worker\n\nThe consumer commits its offsets before processing the batch.\n", 1),
+    (done_before_work, "# Flow\n\nThe worker marks the row as sent only after the provider returns success.\n", 0),
+    (done_before_work, "# Flow\n\nIt acknowledges a message once the write is stored, when it reads it again.\n"
+                       "The job is marked as done after the file has been uploaded.\n", 0),
+    (done_before_work, "# App\n\nAn engineer acknowledges the page in the app.\n", 0),  # no early moment
+    # a whole data set held in memory at once; a retention of something else does not bound it, a batch size does
+    (unbounded_growth, "# Rebuild\n\nThe rebuild reads all products into memory and writes a new index.\n"
+                       "The old index is deleted after the rebuild.\n", 1),
+    (unbounded_growth, "# Rebuild\n\nThe rebuild reads all products into memory and writes a new index.\n"
+                       "It reads products in batches of 1,000.\n", 0),
+    (unbounded_growth, "# Balances\n\nThere is no maximum balance.\n", 1),
+    # a call that "times out" has a timeout
+    (missing_timeout, "The worker calls the card provider.\n\nProvider errors are retried; a call slower than 5 s "
+                      "times out.\n", 0),
+    # the limit's own sentence gives the other number its role: no contradiction
+    (limit_contradictions, "# Purpose\n\nThe engineer is paged within 2 minutes, and a second engineer if the "
+                           "first has not acknowledged within 10 minutes.\n\n# Drill\n\nThe page escalates after 10 "
+                           "minutes without acknowledgement.\n", 0),
     # a credential in a URL: inline, in a sentence, or a row of a query-parameter table
     (credential_in_url, "# API\n\nCall `GET /v1/report?api_key=KEY&day=1`.\n", 1),
     (credential_in_url, "# API\n\nThe client sends its access token in the query string.\n", 1),

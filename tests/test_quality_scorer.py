@@ -180,11 +180,12 @@ def test_rst_sections_use_underlined_titles():
     assert [s.title for s in S.file_sections("x.md", "# A\n\n## B\n")] == ["A", "B"]
 
 
-def test_plain_text_sections_are_numbered_headings_titled_without_their_number():
+def test_plain_text_sections_are_numbered_headings_titled_without_their_number_or_capitals_lines():
     text = ("REFERRAL PRD\n\n1. WHY\n\nText.\n\n2.1 Budget limits\n\nR1. Not a heading.\n3. lower case is no heading\n"
-            "\n1. The importer accepts files\n2. It validates them\n")
+            "\n1. The importer accepts files\n2. It validates them\n\nOPEN QUESTIONS\n\nNONE\nyet\n")
     secs = S.file_sections("prd.txt", text)
-    assert [(s.title, s.start, s.end) for s in secs] == [("WHY", 3, 6), ("Budget limits", 7, 13)]
+    assert [(s.title, s.start, s.end) for s in secs] == [
+        ("REFERRAL PRD", 1, 2), ("WHY", 3, 6), ("Budget limits", 7, 14), ("OPEN QUESTIONS", 15, 18)]
 
 
 def test_markdown_headings_inside_code_fences_are_not_sections():

@@ -230,6 +230,15 @@ def test_explicit_section_numbers_win_and_rst_headings() -> None:
     assert [s.number for s in sections(txt, "text")] == ["3", "3.2"]
 
 
+def test_plain_text_headings_in_capitals() -> None:
+    txt = ("SHOP POINTS - PRD\n\nBACKGROUND\n\nWe shout SOMETIMES.\nNOT A HEADING\nbody\n\n"
+           "HOW IT WORKS\n\nPoints.\n\n2.1 Limits\n\nAt most 5.\n\nOK\n\nR&D / OPS (V2)\n")
+    got = [(s.number, s.title, s.line) for s in sections(txt, "text")]
+    # the opening capitals line is the title; a capitals line inside a paragraph and a two-letter word are not
+    assert got == [("", "SHOP POINTS - PRD", 1), ("1", "BACKGROUND", 3), ("2", "HOW IT WORKS", 9),
+                   ("2.1", "Limits", 13), ("3", "R&D / OPS (V2)", 19)]
+
+
 def make_pdf(path: Path, pages: list[list[str]]) -> None:
     """A minimal valid PDF with one Helvetica text line per entry, written by hand."""
     objs = ["<< /Type /Catalog /Pages 2 0 R >>", ""]

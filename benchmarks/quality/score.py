@@ -40,6 +40,7 @@ HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 FENCE = re.compile(r"^\s*(```|~~~)")
 LIST_ITEM = re.compile(r"^\s*\d{1,3}[.)]\s")
 TEXT_HEADING = re.compile(r"^ {0,3}(\d{1,3}(?:\.\d{1,3})*)\.?[ \t]+([A-Z][^.!?]{0,80})$")
+CAPS_HEADING = re.compile(r"^ {0,3}([A-Z][A-Z0-9 &/,'()+-]{0,78}[A-Z0-9)])[ \t]*$")
 RST_ADORNMENT = re.compile(r"^([=\-~^\"'`#*+:.])\1{2,}\s*$")
 
 
@@ -170,19 +171,28 @@ def rst_sections(text: str) -> list[Section]:
 
 def text_sections(text: str) -> list[Section]:
     """Plain-text sections: a numbered heading line ("3. REQUIREMENTS", "2.1 Limits") that is not an item of a
-    numbered list (no numbered item on the line before or after), titled without its number."""
+    numbered list (no numbered item on the line before or after), titled without its number; or a line in
+    capitals ("HOW IT WORKS") with blank lines (or the file's edge) around it."""
     lines = text.splitlines()
 
     def alone(i: int) -> bool:
         return not any(0 <= j < len(lines) and LIST_ITEM.match(lines[j]) for j in (i - 1, i + 1))
 
-    heads = [(i + 1, m.group(2).strip()) for i, line in enumerate(lines)
-             if (m := TEXT_HEADING.match(line.rstrip())) and alone(i)]
+    def blank(j: int) -> bool:
+        return not (0 <= j < len(lines)) or not lines[j].strip()
+
+    heads = []
+    for i, line in enumerate(lines):
+        if (m := TEXT_HEADING.match(line.rstrip())) and alone(i):
+            heads.append((i + 1, m.group(2).strip()))
+        elif (not m and (c := CAPS_HEADING.match(line)) and sum(ch.isalpha() for ch in line) >= 3
+              and blank(i - 1) and blank(i + 1)):
+            heads.append((i + 1, c.group(1).strip()))
     return _spans(lines, heads)
 
 
 def file_sections(name: str, text: str) -> list[Section]:
-    """The sections of a document, by its file name: reStructuredText for .rst, numbered headings for .txt, else
+    """The sections of a document, by its file name: reStructuredText for .rst, plain-text headings for .txt, else
     Markdown."""
     low = name.lower()
     if low.endswith(".rst"):

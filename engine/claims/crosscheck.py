@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from engine.claims.exposure import (
+    TIMEOUT,
     address_authentication,
     credential_in_url,
     decision_without_alternative,
@@ -14,7 +15,7 @@ from engine.claims.exposure import (
     sensitive_data,
 )
 from engine.claims.extract import EXTERNAL_NOUNS, FAILURE
-from engine.claims.failures import dual_write, expiry_before_window, unsafe_retry
+from engine.claims.failures import done_before_work, dual_write, expiry_before_window, unsafe_retry
 from engine.claims.model import Claim, Hit
 from engine.claims.omissions import convenience_decision, nfr_without_limits
 from engine.claims.quantities import Quantity, same_amount, violates
@@ -34,7 +35,13 @@ GROWTH = re.compile(r"\b(stores?|stored|keeps?|kept|logs?|logged|retains?|retain
                     r"\bno (?:upper )?(?:bound|limit)\b|\bunlimited\b|\bforever\b|\bindefinitely\b|"
                     r"\bany (?:range|size|number|amount|length)\b|\bin one (?:call|request)\b|"
                     r"\bnever (?:\w+ or )?(?:deleted|removed|purged|expired|archived)\b|"
+                    r"\bno maximum\b|\breads?\s+all\b[^.;]{0,60}?\b(?:in|into) memory\b|"
                     r"\b(?:loads?|fetch(?:es)?|returns?|downloads?|lists?|shows?)\s+all\b", re.I)
+# the whole of something held at once ('reads all products ... into memory', 'joins them in memory')
+# what bounds how much is held at once (a retention bounds how long, not how much)
+CAP = re.compile(r"\b(quota|capped|at most|up to|maximum|limit(?:ed)? (?:of|to)|(?:batch(?:es)?|pages?|chunks?) of)\b",
+                 re.I)
+IN_MEMORY = re.compile(r"\b(?:in|into) (?:the )?(?:worker'?s? |process'? |its )?memory\b|\bin[- ]memory\b", re.I)
 RETENTION = re.compile(r"\b(retention|retain(?:ed)? for|deleted? after|expir\w+|TTL|purg\w+|rotat\w+|quota|capped|"
                        r"at most|up to|maximum|limit(?:ed)? (?:of|to))\b", re.I)
 NO_DOWNTIME = re.compile(r"\b(?:zero|no|without(?: any)?) (?:downtime|down-time|outage|interruption)s?\b", re.I)
@@ -42,7 +49,6 @@ OUTAGE = re.compile(r"\bread[- ]only (?:mode|for)\b|\bmaintenance (?:window|mode
                     r"\b(?:offline|unavailable|switched off|taken down) (?:for|during|while)\b|"
                     r"\b(?:are|is) (?:rejected|refused|blocked) during\b|\bdowntime of\b", re.I)
 LATENCY = re.compile(r"\b(p\d{2}|latency|respond\w*|answer\w*|response time)\b", re.I)
-TIMEOUT = re.compile(r"\btime ?outs?\b", re.I)
 # a promise about how soon something happens (delivered, visible, shown within N) ...
 PROMPT = re.compile(r"\b(deliver\w*|visible|appears?|shown|propagat\w*|notif\w*|synced|available)\b", re.I)
 # ... and a cadence that only lets it happen every M ('sends them in one batch every 5 minutes')
@@ -126,7 +132,8 @@ def limit_contradictions(claims: list[Claim]) -> list[Hit]:
             continue
         latency = LATENCY.search(a.text)
         for b, qb, wb in entries:
-            if b.id == a.id or not violates(qa, qb):
+            # skipped too when the limit's own sentence gives the other amount its role ('within 2 ..., then within 10')
+            if b.id == a.id or not violates(qa, qb) or any(same_amount(qb, o) for o in a.quantities if o is not qa):
                 continue
             shared = words[a.id] & words[b.id]
             if not shared and not (latency and TIMEOUT.search(b.text)):  # p99 < 200 ms vs a 2 s timeout
@@ -241,17 +248,24 @@ def unbounded_growth(claims: list[Claim]) -> list[Hit]:
     """Store / keep / log 'all' or 'forever', or 'no limit', with no retention or cap for the same thing."""
     hits: list[Hit] = []
     limits = [(o.id, stems(o.text)) for o in claims if RETENTION.search(o.text)]
+    caps = [(o.id, stems(o.text)) for o in claims if CAP.search(o.text)]
     for c in claims:
         m = GROWTH.search(c.text)
         if len(hits) >= MAX_HITS_PER_RULE or not m:
             continue
         subject = stems(c.text)
-        if any(oid != c.id and len(subject & words) >= 2 for oid, words in limits):
+        memory = IN_MEMORY.search(c.text)
+        if any(oid != c.id and len(subject & words) >= 2 for oid, words in (caps if memory else limits)):
             continue
         hits.append(Hit.of(c, "unbounded-growth",
-                           title=f"Unbounded growth or cost: '{' '.join(m.group(0).split()[-6:])}' ('{c.section}')",
-                           detail="it grows without a stated retention, cap or limit anywhere in the document",
-                           severity="high"))
+                           title=f"Unbounded growth or cost: '{' '.join(m.group(0).split()[-6:])}' "
+                                 f"{'held in memory at once ' if memory else ''}('{c.section}')",
+                           detail="it grows without a stated retention, cap or limit anywhere in the document"
+                                  + ("; all of it is held in memory at once, so memory grows with the data until "
+                                     "it no longer fits" if memory else ""),
+                           severity="high",
+                           fix="Read and write it in pages (a cursor or fixed-size batches) so that memory stays "
+                               "bounded whatever the data's size." if memory else ""))
     return hits
 
 
@@ -276,7 +290,7 @@ def downtime_contradiction(claims: list[Claim]) -> list[Hit]:
 RULES = (conflicting_values, cadence_contradictions, limit_contradictions, delivery_guarantee, downtime_contradiction,
          security_exposure, address_authentication, credential_in_url, reward_for_free_action, sensitive_data,
          dependency_without_failure, missing_timeout,
-         unsafe_retry, dual_write, expiry_before_window, unbounded_growth, untestable_requirements,
+         unsafe_retry, dual_write, expiry_before_window, done_before_work, unbounded_growth, untestable_requirements,
          nfr_without_limits, convenience_decision, decision_without_alternative)
 
 

@@ -28,7 +28,8 @@ REQUEST_ID = re.compile(r"\b([\w`]*id`?)\b[^.;]{0,40}\b(?:from|in) the (?:query(
                         r"body|header|form)\b", re.I)
 AUTHZ = re.compile(r"\b(authori[sz]\w*|belongs? to|owns?|ownership|checked against|scoped to|permission\w*|"
                    r"must match|matches the session)\b", re.I)
-TIMEOUT = re.compile(r"\btime ?outs?\b|\btimed out\b|\bdeadline\b", re.I)
+# a bound on how long a call may take: "a 5 s timeout", "the call times out", "timed out", "a deadline"
+TIMEOUT = re.compile(r"\btime ?outs?\b|\btime[sd] out\b|\btiming out\b|\bdeadlines?\b", re.I)
 TRUSTS = re.compile(r"\b(check\w*|verif\w*|authenticat\w*|trust\w*|comes? from|prove\w*|accept\w*|only from)\b", re.I)
 
 

@@ -42,8 +42,10 @@ FAILURE = re.compile(r"\b(time ?outs?|timed out|retr(?:y|ies|ied)|fall ?back|deg
                      r"fails?|failure|failed|errors?|circuit[- ]breaker|backoff|dead[- ]letter|redeliver\w*)\b", re.I)
 # statements with no cue word that the rules still need: growth, open access, ids from the request (the failure
 # rules' own patterns are added to these in `notable`)
-NOTABLE = re.compile(r"\b(all|every|forever|no limit|unlimited|no upper bound|any|public\w*|anyone|anonymous\w*|"
+NOTABLE = re.compile(r"\b(all|every|forever|no limit|no maximum|unlimited|no upper bound|any|public\w*|anyone|"
+                     r"anonymous\w*|"
                      r"(?:zero|no) downtime|(?:at most|up to|no more than|maximum of|limited to|capped at) \d+|"
+                     r"(?:batch(?:es)?|pages?|chunks?) of \d+|"
                      r"query string|from the (?:url|request|path|body)|without (?:auth\w*|login))\b", re.I)
 # telling who sent a request by where it came from (engine/claims/exposure.py: forged by anyone behind a shared
 # egress, proxy or NAT): a sentence naming it is a claim
@@ -281,12 +283,14 @@ def sentences(para: list[tuple[int, str]]) -> list[tuple[int, str, str]]:
 
 
 KEEP = (NOTABLE, SENSITIVE, BY_ADDRESS, SIGNED, QUERY_PARAMS, URL_CREDENTIAL, CREDENTIAL, FRAUD, failures.RETRY,
-        failures.CREATES, failures.SAFE_REPEAT, failures.DUAL_WRITE, failures.IN_STEP, failures.EXPIRES)
+        failures.CREATES, failures.SAFE_REPEAT, failures.DUAL_WRITE, failures.IN_STEP, failures.EXPIRES,
+        failures.DONE_MARK)
 
 
 def notable(text: str) -> bool:
     """Whether a statement with no cue word is still a claim: a rule reads it (growth, open access, credentials,
-    personal data, a retry and what makes it safe, a dual write, an expiry, a reward for a free action)."""
+    personal data, a retry and what makes it safe, a dual write, an expiry, work marked done, a reward for a free
+    action)."""
     return any(rx.search(text) for rx in KEEP) or bool(REWARD.search(text) and (UNVERIFIED_ACT.search(text) or
                                                                              REWARD_GUARD.search(text)))
 

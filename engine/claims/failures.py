@@ -1,5 +1,6 @@
 """Rules for what goes wrong between two steps of a design: a retry after a step that must not happen twice, a write
-to two stores that nothing keeps in step, and data that expires before the window that reads it. Pure functions
+to two stores that nothing keeps in step, data that expires before the window that reads it, and work recorded as
+done before it is done. Pure functions
 over claims, like the cross-checks (engine/claims/crosscheck.py)."""
 
 from __future__ import annotations
@@ -40,6 +41,38 @@ WINDOW_AFTER = re.compile(r"^\s*(?:window|spend|sums?|counts?|totals?|averages?|
                           r"aggregates?|rolling|moving|activity)\b", re.I)
 WINDOW_BEFORE = re.compile(r"\b(?:last|past|previous|trailing|rolling|over|across|of)\s*$", re.I)
 READS = re.compile(r"\b(reads?|read from|looks? up|queries|queried|fetch\w*|loads?|uses?|computed? from)\b", re.I)
+
+
+# work recorded as done ('acknowledges each message', 'marked as synced') ...
+DONE_MARK = re.compile(r"\b(?:acknowledg\w*|acks?|acked|commit(?:s|ted)? (?:the |its )?offsets?|"
+                       r"mark(?:s|ed)?\b[^.;]{0,40}?\bas (?:done|synced|sent|complete\w*|processed|delivered|paid|"
+                       r"handled|uploaded|indexed|imported))\b", re.I)
+# ... at the moment the work is picked up or begins, not when it has succeeded
+EARLY = re.compile(r"\b(?:as soon as|when|once|on|upon)\b[^.;]{0,40}?\b(?:reads?|received|receives|arrives?|"
+                   r"starts?|started|begins?|picked up|fetched|dequeued|pulled|consumed)\b|"
+                   r"\bbefore\b[^.;]{0,30}?\b(?:process\w*|writ\w*|written|index\w*|stor\w*|upload\w*|handl\w*|"
+                   r"apply\w*|applied|sen[dt]\w*)\b", re.I)
+AFTER_SUCCESS = re.compile(r"\bonly after\b|\b(?:after|once)\b[^.;]{0,50}?\b(?:succe\w*|success|confirm\w*|"
+                           r"(?:is|are|has been|have been) (?:written|stored|processed|uploaded|indexed|committed))\b",
+                           re.I)
+
+
+def done_before_work(claims: list[Claim]) -> list[Hit]:
+    """Work recorded as done when it is picked up or starts ('acknowledges each message as soon as it has read
+    it', 'marked as synced when the upload starts'): a crash or a failed step after the mark loses the work, and
+    nothing tries it again (at most once). One hit per sentence, at most two."""
+    hits = []
+    for c in claims:
+        if not (mark := DONE_MARK.search(c.text)) or not EARLY.search(c.text) or AFTER_SUCCESS.search(c.text):
+            continue
+        what = " ".join(mark.group(0).split()[:6])
+        hits.append(Hit.of(c, "done-before-work",
+                           title=f"Marked done before the work is done: '{what}' early, so a crash in between loses "
+                                 f"it ('{c.section}')",
+                           detail="the work is recorded as done when it is picked up or starts; when the process "
+                                  "crashes or the step fails after that, the record says done and nothing retries it",
+                           severity="high"))
+    return hits[:2]
 
 
 def unsafe_retry(claims: list[Claim]) -> list[Hit]:

@@ -32,7 +32,7 @@ class Claim(BaseModel):
 
 Rule = Literal["conflicting-values", "limit-contradiction", "dependency-without-failure", "untestable-requirement",
                "unbounded-growth", "security-exposure", "sensitive-data", "decision-without-alternative",
-               "missing-requirement", "unsafe-retry", "dual-write"]
+               "missing-requirement", "unsafe-retry", "dual-write", "done-before-work"]
 
 
 class Hit(BaseModel):

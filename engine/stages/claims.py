@@ -50,6 +50,8 @@ FIXES = {
                     "(void the authorisation) before trying again.",
     "dual-write": "Write to one store in one transaction and feed the other from it (an outbox or change feed), or "
                   "reconcile the two and say what happens when one write fails.",
+    "done-before-work": "Record the work as done only after it has succeeded (the write stored, the upload "
+                        "confirmed), and make it idempotent so a redelivery or retry after a crash is harmless.",
     "security-exposure": "Check on every request that the caller may read or change this data; deny by default.",
     "sensitive-data": "Redact or leave out credentials and personal data before they are stored, logged or sent on; "
                       "say who may read what is kept, and for how long.",

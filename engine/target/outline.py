@@ -18,6 +18,7 @@ _RST_ADORN = re.compile(r"^([=\-~^\"'`#*+:.])\1{2,}[ \t]*$")
 _NUMBERED = re.compile(r"^(?:(?:section|§)\s*)?(\d{1,3}(?:\.\d{1,3})*)[.):]?[ \t]+(\S.*)$", re.I)
 _LIST_ITEM = re.compile(r"^\s*\d{1,3}[.)]\s")
 _TEXT_HEADING = re.compile(r"^ {0,3}(\d{1,3}(?:\.\d{1,3})*)\.?[ \t]+([A-Z][^.!?]{0,80})$")
+_CAPS_HEADING = re.compile(r"^ {0,3}[A-Z][A-Z0-9 &/,'()+-]{0,78}[A-Z0-9)][ \t]*$")
 _CODE_SYMBOL = re.compile(
     r"^(?:export\s+)?(?:default\s+)?(?:pub(?:\([\w:]+\))?\s+)?(?:async\s+)?(?:abstract\s+)?"
     r"(?:def|class|function\*?|func|fn|interface|struct|enum|trait|module|object)\s+"
@@ -101,14 +102,26 @@ def in_list(lines: list[str], i: int) -> bool:
     return any(0 <= j < len(lines) and _LIST_ITEM.match(lines[j]) for j in (i - 1, i + 1))
 
 
+def caps_heading(lines: list[str], i: int) -> bool:
+    """An unnumbered plain-text heading: a line in capitals ('HOW IT WORKS', 'OPEN QUESTIONS') with a blank line
+    (or the file's edge) above and below, so a shouted word inside a paragraph is not one."""
+    line = lines[i]
+    return (bool(_CAPS_HEADING.match(line)) and sum(c.isalpha() for c in line) >= 3
+            and (i == 0 or not lines[i - 1].strip()) and (i + 1 == len(lines) or not lines[i + 1].strip()))
+
+
 def _text_headings(lines: list[str]) -> list[tuple[int, str, int]]:
-    """Numbered heading lines of plain text, except the items of a numbered list ('1. The importer ...' next to
-    '2. It validates ...')."""
+    """Heading lines of plain text: numbered ones ('3. REQUIREMENTS', '2.1 Limits'), except the items of a
+    numbered list ('1. The importer ...' next to '2. It validates ...'), and unnumbered lines in capitals set
+    apart by blank lines. A capitals line that opens the file is its title (numbered "")."""
     heads = []
+    first = next((i for i, line in enumerate(lines) if line.strip()), -1)
     for i, line in enumerate(lines):
         m = _TEXT_HEADING.match(line.rstrip())
         if m and not in_list(lines, i):
             heads.append((m.group(1).count(".") + 1, line.strip(), i + 1))
+        elif not m and caps_heading(lines, i):
+            heads.append((0 if i == first else 1, line.strip(), i + 1))
     return heads
 
 
