@@ -28,6 +28,7 @@ from engine.claims.exposure import (
 )
 from engine.claims.extract import extract_claims, mermaid_statements, table_rows
 from engine.claims.failures import done_before_work, dual_write, expiry_before_window, unsafe_retry
+from engine.claims.lifecycle import irreversible_delete, lost_update, reward_before_final, size_only_flush
 from engine.claims.model import Hit
 from engine.claims.omissions import convenience_decision, nfr_without_limits
 from engine.claims.quantities import quantities, same_amount, violates
@@ -305,6 +306,33 @@ CASES = [
     (limit_contradictions, "# Purpose\n\nThe engineer is paged within 2 minutes, and a second engineer if the "
                            "first has not acknowledged within 10 minutes.\n\n# Drill\n\nThe page escalates after 10 "
                            "minutes without acknowledgement.\n", 0),
+    # the newest edit by the device's own clock wins, nothing keeps the other
+    (lost_update, "# Sync\n\nEach change records the modification time taken from the client's clock.\n\n"
+                  "# Conflicts\n\n"
+                  "The version with the later modification time wins on every device.\n", 1),
+    (lost_update, "# Sync\n\nEach change records the modification time taken from the client's clock.\n\n"
+                  "# Conflicts\n\n"
+                  "The version with the later modification time wins; the other is kept as a conflicted copy.\n", 0),
+    (lost_update, "# Conflicts\n\nThe version with the later server timestamp wins on every device.\n", 0),
+    # a delete that reaches every copy, with no trash or backup anywhere
+    (irreversible_delete, "# Deletes\n\nA file deleted on one device is deleted on every device at once.\n", 1),
+    (irreversible_delete, "# Deletes\n\nA file deleted on one device is deleted on every device at once.\n"
+                          "Deleted files stay in the trash for 30 days.\n", 0),
+    (irreversible_delete, "# Deletes\n\nDeleted notes go to a Recently deleted folder for 30 days before they are "
+                          "removed everywhere.\n", 0),
+    # a batch written only when full, while a requirement promises seconds
+    (size_only_flush, "# Requirements\n\nA change is visible in search within 30 seconds.\n\n# Indexer\n\n"
+                      "The batch is written when it holds 10,000 changes.\n", 1),
+    (size_only_flush, "# Requirements\n\nA change is visible in search within 30 seconds.\n\n# Indexer\n\n"
+                      "The batch is written when it holds 10,000 changes or after 5 seconds, whichever comes "
+                      "first.\n", 0),
+    (size_only_flush, "# Indexer\n\nThe batch is written when it holds 10,000 changes.\n", 0),  # nothing promised
+    # a reward credited when the order is placed, orders can be returned, nothing takes it back
+    (reward_before_final, "# Earning\n\nPoints are credited as soon as the order is placed.\n\n# Returns\n\n"
+                          "Orders can be returned within 30 days after delivery.\n", 1),
+    (reward_before_final, "# Earning\n\nPoints are credited as soon as the order is placed.\n\n# Returns\n\n"
+                          "Orders can be returned within 30 days; the points of a returned order are reversed.\n", 0),
+    (reward_before_final, "# Earning\n\nPoints are credited as soon as the order is placed.\n", 0),  # no undo
     # a credential in a URL: inline, in a sentence, or a row of a query-parameter table
     (credential_in_url, "# API\n\nCall `GET /v1/report?api_key=KEY&day=1`.\n", 1),
     (credential_in_url, "# API\n\nThe client sends its access token in the query string.\n", 1),

@@ -16,6 +16,7 @@ from engine.claims.exposure import (
 )
 from engine.claims.extract import EXTERNAL_NOUNS, FAILURE
 from engine.claims.failures import done_before_work, dual_write, expiry_before_window, unsafe_retry
+from engine.claims.lifecycle import irreversible_delete, lost_update, reward_before_final, size_only_flush
 from engine.claims.model import Claim, Hit
 from engine.claims.omissions import convenience_decision, nfr_without_limits
 from engine.claims.quantities import Quantity, same_amount, violates
@@ -290,7 +291,8 @@ def downtime_contradiction(claims: list[Claim]) -> list[Hit]:
 RULES = (conflicting_values, cadence_contradictions, limit_contradictions, delivery_guarantee, downtime_contradiction,
          security_exposure, address_authentication, credential_in_url, reward_for_free_action, sensitive_data,
          dependency_without_failure, missing_timeout,
-         unsafe_retry, dual_write, expiry_before_window, done_before_work, unbounded_growth, untestable_requirements,
+         unsafe_retry, dual_write, expiry_before_window, done_before_work, lost_update, irreversible_delete,
+         size_only_flush, reward_before_final, unbounded_growth, untestable_requirements,
          nfr_without_limits, convenience_decision, decision_without_alternative)
 
 

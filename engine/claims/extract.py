@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from engine.claims import failures
+from engine.claims import failures, lifecycle
 from engine.claims.model import Claim
 from engine.claims.quantities import Quantity, quantities
 from engine.target.snapshot import Section, SourceFile
@@ -284,7 +284,8 @@ def sentences(para: list[tuple[int, str]]) -> list[tuple[int, str, str]]:
 
 KEEP = (NOTABLE, SENSITIVE, BY_ADDRESS, SIGNED, QUERY_PARAMS, URL_CREDENTIAL, CREDENTIAL, FRAUD, failures.RETRY,
         failures.CREATES, failures.SAFE_REPEAT, failures.DUAL_WRITE, failures.IN_STEP, failures.EXPIRES,
-        failures.DONE_MARK)
+        failures.DONE_MARK, lifecycle.NEWER_WINS, lifecycle.DEVICE_CLOCK, lifecycle.DELETE_ALL, lifecycle.SIZE_FLUSH,
+        lifecycle.REWARD_NOW, lifecycle.TAKEN_BACK, lifecycle.RECOVERY, lifecycle.ORDERED, lifecycle.TIME_FLUSH)
 
 
 def notable(text: str) -> bool:

@@ -32,7 +32,8 @@ class Claim(BaseModel):
 
 Rule = Literal["conflicting-values", "limit-contradiction", "dependency-without-failure", "untestable-requirement",
                "unbounded-growth", "security-exposure", "sensitive-data", "decision-without-alternative",
-               "missing-requirement", "unsafe-retry", "dual-write", "done-before-work"]
+               "missing-requirement", "unsafe-retry", "dual-write", "done-before-work", "lost-update",
+               "irreversible-delete"]
 
 
 class Hit(BaseModel):

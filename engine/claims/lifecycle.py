@@ -1,0 +1,126 @@
+"""Rules for what happens to data over time: edits lost to a device's clock, a delete that reaches every copy with
+no way back, a batch that waits to fill while a requirement promises seconds, and a reward credited before the
+order it rewards is final. Pure functions over claims, like the cross-checks (engine/claims/crosscheck.py)."""
+
+from __future__ import annotations
+
+import re
+
+from engine.claims.model import Claim, Hit
+
+# a conflict settled by the newer timestamp ('the version with the later modification time wins', 'last write wins')
+NEWER_WINS = re.compile(r"\blast[- ]writ(?:e|er)[- ]wins\b|\bLWW\b|"
+                        r"\b(?:later|latest|newer|newest|most recent)\b[^.;]{0,40}?\b(?:modification|modified|"
+                        r"timestamps?|times?|clock|edit)\b[^.;]{0,40}?\bwins?\b", re.I)
+# ... where the timestamp is the device's own
+DEVICE_CLOCK = re.compile(r"\b(?:client|device|local|laptop|phone|user)'?s? (?:own |local |system )?(?:clock|time)\b|"
+                          r"\btaken from the (?:client|device)\b", re.I)
+# what makes concurrent edits safe: logical clocks, the server's order, or keeping both versions
+ORDERED = re.compile(r"\b(vector clocks?|lamport|hybrid logical|logical clocks?|crdts?|server(?:'s)? "
+                     r"(?:time|clock|timestamp|order)|server-assigned|conflict(?:ed)? cop(?:y|ies)|keeps? both|"
+                     r"merge\w*|three-way)\b", re.I)
+# a delete that reaches every copy ('deleted on every device', 'removed everywhere')
+DELETE_ALL = re.compile(r"\bdelet\w*\b[^.;]{0,60}?\b(?:on|from|in) (?:every|all)\b[^.;]{0,20}?\b(?:devices?|replicas?|"
+                        r"clients?|copies|regions?|nodes?|computers?)\b|\b(?:delet|remov|purg)\w* everywhere\b", re.I)
+# what lets a user get it back
+RECOVERY = re.compile(r"\b(trash|recycle|bin|undo|undelet\w*|restor\w*|recover\w*|soft[- ]delet\w*|versioning|"
+                      r"version history|previous versions|backups?|snapshots?|grace period|point-in-time|"
+                      r"recently deleted|for \d+ (?:days?|weeks?|months?) before)\b", re.I)
+# a batch written only when it is full ('written ... when it holds 10,000 changes', 'once the buffer is full')
+SIZE_FLUSH = re.compile(r"\b(?:when|once|as soon as) (?:it|the batch|the buffer|each batch)\b[^.;]{0,20}?"
+                        r"\b(?:holds|contains|reaches|has collected|is full|fills)\b", re.I)
+TIME_FLUSH = re.compile(r"\bor (?:after|every|when) (?:\d|a |an |the )|\bat least (?:every|once)\b|"
+                        r"\bflush\w* (?:every|after)\b|\btime[- ]based\b|\btimer\b|\bwhichever comes first\b", re.I)
+PROMISE = re.compile(r"\b(visible|searchable|shown|appears?|available|delivered|reflect\w*|indexed|propagat\w*)\b",
+                     re.I)
+# a reward credited when the order is placed ...
+REWARD_NOW = re.compile(r"\b(?:points?|credits?|credited|cash ?back|bonus(?:es)?|rewards?|vouchers?)\b[^.;]{0,80}?"
+                        r"\b(?:as soon as|when|once|at the moment) (?:the |an |each |a )?(?:order|purchase|booking) "
+                        r"(?:is |has been )?(?:placed|made|submitted|created)\b", re.I)
+# ... in a document where orders can be undone ...
+UNDONE = re.compile(r"\b(cancel\w*|returns?|returned|refund\w*|chargebacks?)\b", re.I)
+# ... and nothing takes the reward back or waits for the order to be final
+TAKEN_BACK = re.compile(r"\b(revers\w*|deduct\w*|claw\w*|withdrawn|taken back|forfeit\w*|pending until|"
+                        r"(?:credited|awarded|earned|given|added|paid out)\b[^.;]{0,40}?\bafter (?:the )?(?:delivery|"
+                        r"return (?:period|window))|(?:return|refund) (?:period|window) (?:ends|closes|has passed))\b",
+                        re.I)
+
+
+def lost_update(claims: list[Claim]) -> list[Hit]:
+    """Concurrent edits settled by the newer timestamp, where the timestamp is the device's own clock and nothing
+    orders edits otherwise or keeps both: a device whose clock runs ahead silently overwrites newer work."""
+    if not any(DEVICE_CLOCK.search(c.text) for c in claims) or any(ORDERED.search(c.text) for c in claims):
+        return []
+    for c in claims:
+        if m := NEWER_WINS.search(c.text):
+            return [Hit.of(c, "lost-update",
+                           title=f"Newest by the device's clock wins: '{' '.join(m.group(0).split()[-6:])}', so a "
+                                 f"skewed clock silently overwrites newer edits ('{c.section}')",
+                           detail="the timestamps come from each device's clock, which can be minutes or days off; "
+                                  "the edit with the later timestamp replaces the other everywhere and nothing "
+                                  "keeps the one that lost",
+                           severity="high",
+                           fix="Order edits by the server (or a logical clock) and keep the losing version as a "
+                               "conflicted copy the user can open.")]
+    return []
+
+
+def irreversible_delete(claims: list[Claim]) -> list[Hit]:
+    """A delete that reaches every copy, in a document that names no trash, undo, version history or backup: one
+    mistaken delete, a bad script or ransomware on one device destroys the data everywhere."""
+    if any(RECOVERY.search(c.text) for c in claims):
+        return []
+    for c in claims:
+        if m := DELETE_ALL.search(c.text):
+            return [Hit.of(c, "irreversible-delete",
+                           title=f"A delete reaches every copy with no way back: '{' '.join(m.group(0).split()[-6:])}' "
+                                 f"('{c.section}')",
+                           detail="nothing in the document keeps a deleted item for a while or lets anyone restore "
+                                  "it, so an accidental delete on one device, a faulty client or ransomware removes "
+                                  "every copy at once",
+                           severity="high",
+                           fix="Keep deleted items in a trash for a period (say 30 days) from which users can "
+                               "restore them, and keep version history or backups.")]
+    return []
+
+
+def size_only_flush(claims: list[Claim]) -> list[Hit]:
+    """A batch written only when it is full, in a document that promises the result within a time and gives the
+    batch no time limit: when traffic is low the batch takes long to fill and the promise is broken."""
+    promises = [(c, q) for c in claims for q in c.quantities
+                if q.dimension == "time" and q.bound == "upper" and PROMISE.search(c.text)]
+    if not promises or any(TIME_FLUSH.search(c.text) for c in claims):
+        return []
+    for c in claims:
+        if SIZE_FLUSH.search(c.text) and (p := next(((a, q) for a, q in promises if a.id != c.id), None)):
+            a, q = p
+            return [Hit(rule="limit-contradiction", claims=[a.id, c.id], file=c.file, lines=[a.line, c.line],
+                        title=f"Batch flushed only when full vs within {q.text} ('{a.section}'): at low traffic a "
+                              f"change waits for the batch to fill ('{c.section}')",
+                        detail=f"line {a.line} promises it within {q.text}; line {c.line} writes a batch only when "
+                               "it is full, with no time limit, so the delay depends on traffic and is unbounded "
+                               "when it is quiet",
+                        evidence=c.text, severity="high",
+                        fix=f"Flush when the batch is full or {q.text} after its first change, whichever comes "
+                            "first.")]
+    return []
+
+
+def reward_before_final(claims: list[Claim]) -> list[Hit]:
+    """A reward credited when an order is placed, in a document where orders can be cancelled or returned and
+    nothing reverses the reward or waits for the order to be final: order, collect, cancel, keep."""
+    if not any(UNDONE.search(c.text) for c in claims) or any(TAKEN_BACK.search(c.text) for c in claims):
+        return []
+    for c in claims:
+        if REWARD_NOW.search(c.text):
+            return [Hit.of(c, "security-exposure",
+                           title=f"Reward credited before the order is final: kept after a cancel or return "
+                                 f"('{c.section}')",
+                           detail="the reward is credited when the order is placed and nothing takes it back when "
+                                  "the order is cancelled or returned, so a customer can order, collect, cancel and "
+                                  "keep it, again and again",
+                           severity="high",
+                           fix="Credit the reward when the return window closes (show it as pending until then), "
+                               "or reverse it when the order is cancelled or returned.")]
+    return []
+
