@@ -38,10 +38,10 @@ GROWTH = re.compile(r"\b(stores?|stored|keeps?|kept|logs?|logged|retains?|retain
                     r"\bnever (?:\w+ or )?(?:deleted|removed|purged|expired|archived)\b|"
                     r"\bno maximum\b|\breads?\s+all\b[^.;]{0,60}?\b(?:in|into) memory\b|"
                     r"\b(?:loads?|fetch(?:es)?|returns?|downloads?|lists?|shows?)\s+all\b", re.I)
-# the whole of something held at once ('reads all products ... into memory', 'joins them in memory')
 # what bounds how much is held at once (a retention bounds how long, not how much)
 CAP = re.compile(r"\b(quota|capped|at most|up to|maximum|limit(?:ed)? (?:of|to)|(?:batch(?:es)?|pages?|chunks?) of)\b",
                  re.I)
+# the whole of something held at once ('reads all products ... into memory', 'joins them in memory')
 IN_MEMORY = re.compile(r"\b(?:in|into) (?:the )?(?:worker'?s? |process'? |its )?memory\b|\bin[- ]memory\b", re.I)
 RETENTION = re.compile(r"\b(retention|retain(?:ed)? for|deleted? after|expir\w+|TTL|purg\w+|rotat\w+|quota|capped|"
                        r"at most|up to|maximum|limit(?:ed)? (?:of|to))\b", re.I)

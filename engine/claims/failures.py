@@ -1,7 +1,6 @@
 """Rules for what goes wrong between two steps of a design: a retry after a step that must not happen twice, a write
 to two stores that nothing keeps in step, data that expires before the window that reads it, and work recorded as
-done before it is done. Pure functions
-over claims, like the cross-checks (engine/claims/crosscheck.py)."""
+done before it is done. Pure functions over claims, like the cross-checks (engine/claims/crosscheck.py)."""
 
 from __future__ import annotations
 

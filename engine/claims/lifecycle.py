@@ -23,7 +23,7 @@ ORDERED = re.compile(r"\b(vector clocks?|lamport|hybrid logical|logical clocks?|
 DELETE_ALL = re.compile(r"\bdelet\w*\b[^.;]{0,60}?\b(?:on|from|in) (?:every|all)\b[^.;]{0,20}?\b(?:devices?|replicas?|"
                         r"clients?|copies|regions?|nodes?|computers?)\b|\b(?:delet|remov|purg)\w* everywhere\b", re.I)
 # what lets a user get it back
-RECOVERY = re.compile(r"\b(trash|recycle|bin|undo|undelet\w*|restor\w*|recover\w*|soft[- ]delet\w*|versioning|"
+RECOVERY = re.compile(r"\b(trash|recycle|undo|undelet\w*|restor\w*|recover\w*|soft[- ]delet\w*|versioning|"
                       r"version history|previous versions|backups?|snapshots?|grace period|point-in-time|"
                       r"recently deleted|for \d+ (?:days?|weeks?|months?) before)\b", re.I)
 # a batch written only when it is full ('written ... when it holds 10,000 changes', 'once the buffer is full')
