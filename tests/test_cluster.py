@@ -16,7 +16,7 @@ from engine.models import (
     Scores,
 )
 from engine.stages.claims_match import claim_similarity, verdict
-from engine.stages.cluster import attach_debate, build_members, cluster, pair_key, unsure_pairs
+from engine.stages.cluster import Cluster, Member, attach_debate, build_members, cluster, pair_key, unsure_pairs
 from engine.stages.compile import to_findings
 
 
@@ -115,6 +115,17 @@ def test_lead_is_the_best_supported_claim() -> None:
                                  fix=SQL2[1]))]
     (c,) = cluster(build_members(reviews, None))
     assert c.lead.issue.id == "R-b#1", "verified evidence beats a higher severity with a quote not found"
+
+
+def test_lead_names_the_flaw_rather_than_a_checklist_heading() -> None:
+    members = build_members([
+        review("a", issue("R-a", 1, "plan.md", 30, 31, sev="critical", title="Contradictions between sections")),
+        review("claims-checker", issue("R-claims-checker", 1, "plan.md", 31, 31, sev="high",
+                                       title="Batch flushed only when full vs within 30 seconds"))], None)
+    c = Cluster(members=members)
+    assert c.lead.issue.id == "R-claims-checker#1", "the specific title leads despite the lower severity"
+    c = Cluster(members=members[:1] + [Member(**{**members[1].__dict__, "kept": False})])
+    assert c.lead.issue.id == "R-a#1", "a claim that was not kept never leads"
 
 
 def test_same_quote_elsewhere_clusters() -> None:
