@@ -26,6 +26,16 @@ def test_the_rule() -> None:
     assert set_aside_reason("Retry storm on the push provider", "prd.rst", model, "moved") is None
     # a quote found keeps a claim whatever its title: the fix may name the flaw ("Redis has no failure behaviour")
     assert set_aside_reason(ECHO, "prd.md", model, "verified") is None
+    assert set_aside_reason(ECHO, "prd.md", model, "verified", "Redis has no failure behaviour: fail closed.") is None
+    # ... unless, in a document, the fix too only asks for more
+    for fix in ("The document should specify the security measures taken to protect customer data.",
+                "Add more detail about the security.", ""):
+        assert "only asks for more" in set_aside_reason(ECHO, "prd.md", model, "verified", fix)
+    assert set_aside_reason(ECHO, "app/x.py", model, "verified", "Add more detail.") is None  # code: never
+    assert set_aside_reason("Retry storm on the push provider", "prd.md", model, "verified",
+                            "The document should specify the retry policy.") is None  # the title names a flaw
+    assert set_aside_reason(ECHO, "prd.md", model, "verified",
+                            "The document should say the token leaks into proxy logs.") is None  # concrete
     # code: only a checklist heading with no quote found; a real quote keeps even a generic title
     assert "checklist" in set_aside_reason("Unbounded cost", "app/cache.py", model, "not_found")
     assert set_aside_reason("Unbounded cost", "app/cache.py", model, "verified") is None

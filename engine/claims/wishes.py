@@ -31,3 +31,14 @@ def is_wish(text: str) -> bool:
 def wish_only(title: str, fix: str) -> bool:
     """An issue is dropped when its title is a wish and its fix names nothing concrete beyond one."""
     return is_wish(title) and (not fix.strip() or is_wish(fix) or not _CONCRETE.search(fix))
+
+
+# a fix that only tells the document to say more ("The document should specify the external dependencies ...")
+_DOC_SHOULD = re.compile(r"^\s*(?:the\s+)?(?:document|design|prd|rfc|spec\w*|proposal|plan)\s+(?:should|must|needs? to|"
+                         r"could|would)\b", re.I)
+
+
+def asks_only_for_more(fix: str) -> bool:
+    """A fix that names nothing concrete: empty, a wish for detail, or "the document should ..." with no failure,
+    contradiction or attack in it."""
+    return not fix.strip() or ((is_wish(fix) or bool(_DOC_SHOULD.match(fix))) and not _CONCRETE.search(fix))

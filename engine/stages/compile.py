@@ -111,7 +111,7 @@ def to_findings(clusters: list[Cluster], scores: list[Scores],
             stances=c.stances, members=members, derived_from=derived, checks=v.checks if v else [],
             verification=v.subject.id if v else None,
             set_aside=set_aside_reason(lead.title, lead.issue.file, c.personas,
-                                       quote_status(c.evidence_status, v.checks if v else []))))
+                                       quote_status(c.evidence_status, v.checks if v else []), lead.issue.fix)))
     order = sorted(range(len(rows)), key=lambda i: (rows[i].set_aside is not None, -round(rows[i].rank, 6),
                                                     -SEVERITY_RANK[rows[i].severity],
                                                     rows[i].file, rows[i].line_start, rows[i].title))

@@ -34,6 +34,7 @@ import re
 from dataclasses import dataclass, field
 
 from engine.claims.model import CLAIMS_CHECKER
+from engine.claims.wishes import asks_only_for_more
 from engine.target.classify import is_document_path
 from engine.verify.checks import Check
 from engine.verify.matching import ANALYZERS
@@ -103,13 +104,19 @@ def echoes_checklist(title: str, raised_by: tuple[str, ...] | list[str]) -> bool
     return not (set(raised_by) & MECHANICAL_RAISERS) and generic_title(title)
 
 
-def set_aside_reason(title: str, file: str, raised_by: list[str] | tuple[str, ...], quote: str) -> str | None:
+def set_aside_reason(title: str, file: str, raised_by: list[str] | tuple[str, ...], quote: str,
+                     fix: str | None = None) -> str | None:
     """Why a model's claim is not reported as a finding, or None (`quote`: its best quote verdict). Only claims
-    no analyzer or claims checker raised, and only when their quote is not found in the target: in a document
-    every such claim ("add more detail" is not a finding), in code one whose title only repeats a checklist
-    heading. A found quote keeps a claim whatever its title: its fix may name the flaw the title does not
-    (RESULTS §7)."""
-    if set(raised_by) & MECHANICAL_RAISERS or quote in ("verified", "moved"):
+    no analyzer or claims checker raised: when their quote is not found in the target, in a document every such
+    claim ("add more detail" is not a finding), in code one whose title only repeats a checklist heading. A found
+    quote keeps a claim whatever its title, since its fix may name the flaw the title does not (RESULTS §7),
+    except in a document when the fix too names nothing ("Unbounded cost" / "The document should specify the
+    cost ...": 1 real of 13 on the tuning documents, RESULTS §18). `fix` None: not known, not judged."""
+    if set(raised_by) & MECHANICAL_RAISERS:
+        return None
+    if quote in ("verified", "moved"):
+        if fix is not None and is_document_path(file) and generic_title(title) and asks_only_for_more(fix):
+            return "the title only repeats a heading of the document checklist and the fix only asks for more"
         return None
     if is_document_path(file):
         return "no quote from the document: a document finding must quote the sentence it is about"
