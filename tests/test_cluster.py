@@ -126,6 +126,11 @@ def test_lead_names_the_flaw_rather_than_a_checklist_heading() -> None:
     assert c.lead.issue.id == "R-claims-checker#1", "the specific title leads despite the lower severity"
     c = Cluster(members=members[:1] + [Member(**{**members[1].__dict__, "kept": False})])
     assert c.lead.issue.id == "R-a#1", "a claim that was not kept never leads"
+    members = build_members([
+        review("a", issue("R-a", 1, "api.md", 12, 12, sev="critical", title="Authentication section is unclear")),
+        review("claims-checker", issue("R-claims-checker", 1, "api.md", 12, 12, sev="high",
+                                       title="Credential sent in the URL: token as a query parameter"))], None)
+    assert Cluster(members=members).lead.issue.id == "R-claims-checker#1", "the engine's check over the wording"
 
 
 def test_same_quote_elsewhere_clusters() -> None:

@@ -19,7 +19,7 @@ from engine.models import (
 )
 from engine.paths import same_file
 from engine.stages.claims_match import Verdict, claim_similarity, verdict
-from engine.verify.features import generic_title
+from engine.verify.features import MECHANICAL_RAISERS, generic_title
 
 EVIDENCE_RANK = {"verified": 3, "moved": 2, "not_found": 1}
 ADJACENT = 1  # lines between two ranges that still count as the same place
@@ -57,11 +57,13 @@ class Cluster:
     @property
     def lead(self) -> Member:
         """The best-supported claim: kept, evidence found, a title that says what is wrong over one that only repeats
-        a checklist heading ("Contradictions between sections" beside the claims checker's own hit), most raisers
-        and agreement, then severity."""
+        a checklist heading ("Contradictions between sections" beside the claims checker's own hit), the engine's
+        own check (an analyzer's or the claims checker's) over a model's wording of it ("Authentication section
+        is unclear" beside "Credential sent in the URL"), most raisers and agreement, then severity."""
         def rank(m: Member) -> tuple[int, ...]:
             return (m.kept, EVIDENCE_RANK[m.issue.evidence_status or "not_found"], not generic_title(m.title),
-                    len(m.adopted_by) + m.support, SEVERITY_RANK[m.severity], -self.members.index(m))
+                    m.persona in MECHANICAL_RAISERS, len(m.adopted_by) + m.support, SEVERITY_RANK[m.severity],
+                    -self.members.index(m))
         return max(self.members, key=rank)
 
     @property
