@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from engine.claims.model import Claim, Hit
+from engine.claims.model import Claim, Hit, first_unguarded
 from engine.claims.quantities import Quantity
 from engine.claims.words import stems
 
@@ -118,17 +118,15 @@ def unsafe_retry(claims: list[Claim]) -> list[Hit]:
 def dual_write(claims: list[Claim]) -> list[Hit]:
     """One step writing the same data to two stores, in a document that names nothing that keeps them in step (a
     transaction, an outbox, a reconciliation): a failure between the two writes leaves them apart for good."""
-    if any(IN_STEP.search(c.text) for c in claims):
-        return []
     # the first names it; a later one is mostly the same design again (a rollout's dual-write)
-    for c in claims:
-        if m := DUAL_WRITE.search(c.text):
-            return [Hit.of(c, "dual-write",
-                           title=f"Dual write with no transaction or reconciliation: '{m.group(0)}' ('{c.section}')",
-                           detail="when one of the two writes fails or the writer crashes between them, the stores "
-                                  "diverge and nothing in the document notices or repairs it",
-                           severity="high")]
-    return []
+    if not (found := first_unguarded(claims, DUAL_WRITE, IN_STEP)):
+        return []
+    c, m = found
+    return [Hit.of(c, "dual-write",
+                   title=f"Dual write with no transaction or reconciliation: '{m.group(0)}' ('{c.section}')",
+                   detail="when one of the two writes fails or the writer crashes between them, the stores diverge "
+                          "and nothing in the document notices or repairs it",
+                   severity="high")]
 
 
 def windows(claim: Claim) -> list[Quantity]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from engine.claims.model import Claim, Hit
+from engine.claims.model import Claim, Hit, first_unguarded
 
 # a conflict settled by the newer timestamp ('the version with the later modification time wins', 'last write wins')
 NEWER_WINS = re.compile(r"\blast[- ]writ(?:e|er)[- ]wins\b|\bLWW\b|"
@@ -49,39 +49,34 @@ TAKEN_BACK = re.compile(r"\b(revers\w*|deduct\w*|claw\w*|withdrawn|taken back|fo
 def lost_update(claims: list[Claim]) -> list[Hit]:
     """Concurrent edits settled by the newer timestamp, where the timestamp is the device's own clock and nothing
     orders edits otherwise or keeps both: a device whose clock runs ahead silently overwrites newer work."""
-    if not any(DEVICE_CLOCK.search(c.text) for c in claims) or any(ORDERED.search(c.text) for c in claims):
+    if not any(DEVICE_CLOCK.search(c.text) for c in claims) or not (
+            found := first_unguarded(claims, NEWER_WINS, ORDERED)):
         return []
-    for c in claims:
-        if m := NEWER_WINS.search(c.text):
-            return [Hit.of(c, "lost-update",
-                           title=f"Newest by the device's clock wins: '{' '.join(m.group(0).split()[-6:])}', so a "
-                                 f"skewed clock silently overwrites newer edits ('{c.section}')",
-                           detail="the timestamps come from each device's clock, which can be minutes or days off; "
-                                  "the edit with the later timestamp replaces the other everywhere and nothing "
-                                  "keeps the one that lost",
-                           severity="high",
-                           fix="Order edits by the server (or a logical clock) and keep the losing version as a "
-                               "conflicted copy the user can open.")]
-    return []
+    c, m = found
+    return [Hit.of(c, "lost-update",
+                   title=f"Newest by the device's clock wins: '{' '.join(m.group(0).split()[-6:])}', so a skewed clock "
+                         f"silently overwrites newer edits ('{c.section}')",
+                   detail="the timestamps come from each device's clock, which can be minutes or days off; the edit "
+                          "with the later timestamp replaces the other everywhere and nothing keeps the one that lost",
+                   severity="high",
+                   fix="Order edits by the server (or a logical clock) and keep the losing version as a conflicted "
+                       "copy the user can open.")]
 
 
 def irreversible_delete(claims: list[Claim]) -> list[Hit]:
     """A delete that reaches every copy, in a document that names no trash, undo, version history or backup: one
     mistaken delete, a bad script or ransomware on one device destroys the data everywhere."""
-    if any(RECOVERY.search(c.text) for c in claims):
+    if not (found := first_unguarded(claims, DELETE_ALL, RECOVERY)):
         return []
-    for c in claims:
-        if m := DELETE_ALL.search(c.text):
-            return [Hit.of(c, "irreversible-delete",
-                           title=f"A delete reaches every copy with no way back: '{' '.join(m.group(0).split()[-6:])}' "
-                                 f"('{c.section}')",
-                           detail="nothing in the document keeps a deleted item for a while or lets anyone restore "
-                                  "it, so an accidental delete on one device, a faulty client or ransomware removes "
-                                  "every copy at once",
-                           severity="high",
-                           fix="Keep deleted items in a trash for a period (say 30 days) from which users can "
-                               "restore them, and keep version history or backups.")]
-    return []
+    c, m = found
+    return [Hit.of(c, "irreversible-delete",
+                   title=f"A delete reaches every copy with no way back: '{' '.join(m.group(0).split()[-6:])}' "
+                         f"('{c.section}')",
+                   detail="nothing in the document keeps a deleted item for a while or lets anyone restore it, so an "
+                          "accidental delete on one device, a faulty client or ransomware removes every copy at once",
+                   severity="high",
+                   fix="Keep deleted items in a trash for a period (say 30 days) from which users can restore them, "
+                       "and keep version history or backups.")]
 
 
 def size_only_flush(claims: list[Claim]) -> list[Hit]:
@@ -109,18 +104,16 @@ def size_only_flush(claims: list[Claim]) -> list[Hit]:
 def reward_before_final(claims: list[Claim]) -> list[Hit]:
     """A reward credited when an order is placed, in a document where orders can be cancelled or returned and
     nothing reverses the reward or waits for the order to be final: order, collect, cancel, keep."""
-    if not any(UNDONE.search(c.text) for c in claims) or any(TAKEN_BACK.search(c.text) for c in claims):
+    if not any(UNDONE.search(c.text) for c in claims) or not (
+            found := first_unguarded(claims, REWARD_NOW, TAKEN_BACK)):
         return []
-    for c in claims:
-        if REWARD_NOW.search(c.text):
-            return [Hit.of(c, "security-exposure",
-                           title=f"Reward credited before the order is final: kept after a cancel or return "
-                                 f"('{c.section}')",
-                           detail="the reward is credited when the order is placed and nothing takes it back when "
-                                  "the order is cancelled or returned, so a customer can order, collect, cancel and "
-                                  "keep it, again and again",
-                           severity="high",
-                           fix="Credit the reward when the return window closes (show it as pending until then), "
-                               "or reverse it when the order is cancelled or returned.")]
-    return []
+    c = found[0]
+    return [Hit.of(c, "security-exposure",
+                   title=f"Reward credited before the order is final: kept after a cancel or return ('{c.section}')",
+                   detail="the reward is credited when the order is placed and nothing takes it back when the order "
+                          "is cancelled or returned, so a customer can order, collect, cancel and keep it, again and "
+                          "again",
+                   severity="high",
+                   fix="Credit the reward when the return window closes (show it as pending until then), or "
+                       "reverse it when the order is cancelled or returned.")]
 

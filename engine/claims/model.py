@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -56,3 +57,12 @@ class Hit(BaseModel):
         """A hit that rests on one claim: its id, file and line, and its sentence as the evidence."""
         return cls.model_validate({"rule": rule, "claims": [claim.id], "file": claim.file, "lines": [claim.line],
                                    "evidence": claim.text, **fields})
+
+
+def first_unguarded(claims: list[Claim], pattern: re.Pattern[str],
+                    guard: re.Pattern[str]) -> tuple[Claim, re.Match[str]] | None:
+    """The first claim `pattern` finds, in a document where no claim says what `guard` finds (the thing that would
+    make it safe: a transaction, a trash, a server clock); None otherwise. The shape of the one-hit rules."""
+    if any(guard.search(c.text) for c in claims):
+        return None
+    return next(((c, m) for c in claims if (m := pattern.search(c.text))), None)
