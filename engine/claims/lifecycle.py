@@ -58,9 +58,7 @@ def lost_update(claims: list[Claim]) -> list[Hit]:
                          f"silently overwrites newer edits ('{c.section}')",
                    detail="the timestamps come from each device's clock, which can be minutes or days off; the edit "
                           "with the later timestamp replaces the other everywhere and nothing keeps the one that lost",
-                   severity="high",
-                   fix="Order edits by the server (or a logical clock) and keep the losing version as a conflicted "
-                       "copy the user can open.")]
+                   severity="high")]
 
 
 def irreversible_delete(claims: list[Claim]) -> list[Hit]:
@@ -74,9 +72,7 @@ def irreversible_delete(claims: list[Claim]) -> list[Hit]:
                          f"('{c.section}')",
                    detail="nothing in the document keeps a deleted item for a while or lets anyone restore it, so an "
                           "accidental delete on one device, a faulty client or ransomware removes every copy at once",
-                   severity="high",
-                   fix="Keep deleted items in a trash for a period (say 30 days) from which users can restore them, "
-                       "and keep version history or backups.")]
+                   severity="high")]
 
 
 def size_only_flush(claims: list[Claim]) -> list[Hit]:

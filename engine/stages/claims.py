@@ -52,8 +52,10 @@ FIXES = {
                   "reconcile the two and say what happens when one write fails.",
     "done-before-work": "Record the work as done only after it has succeeded (the write stored, the upload "
                         "confirmed), and make it idempotent so a redelivery or retry after a crash is harmless.",
-    "lost-update": "Order edits by the server or a logical clock and keep the losing version as a conflicted copy.",
-    "irreversible-delete": "Keep deleted items in a trash users can restore from for a period, and keep backups.",
+    "lost-update": "Order edits by the server (or a logical clock) and keep the losing version as a conflicted "
+                   "copy the user can open.",
+    "irreversible-delete": "Keep deleted items in a trash for a period (say 30 days) from which users can restore "
+                           "them, and keep version history or backups.",
     "security-exposure": "Check on every request that the caller may read or change this data; deny by default.",
     "sensitive-data": "Redact or leave out credentials and personal data before they are stored, logged or sent on; "
                       "say who may read what is kept, and for how long.",
