@@ -92,6 +92,12 @@ def test_a_multi_line_hit_counts_over_its_whole_range() -> None:
         # a rule without topics: its message's specific words, a generic word's plural not one of them
         (hit("PLE1142", 5, "`await` should be used within an async functions"), "Bug in `countdown` function", "",
          False),
+        # code the message quotes is the subject, not the defect (a new user's run: a claim about caching was lent
+        # S108 at its line by the quoted path "/tmp/api-cache.pkl")
+        (hit("S108", 5, 'Probable insecure usage of temporary file or directory: "/tmp/api-cache.pkl"'),
+         "Missing caching for the `get` method", "Add caching that stores API responses in a cache.", False),
+        (hit("S108", 5, 'Probable insecure usage of temporary file or directory: "/tmp/api-cache.pkl"'),
+         "Cache file in a shared temporary directory", "Use a private directory.", True),
     ],
 )
 def test_an_issue_mentions_the_same_thing(h: Hit, title: str, fix: str, same: bool) -> None:

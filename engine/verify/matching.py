@@ -47,12 +47,17 @@ GENERIC = {
 }
 
 
+# code a message quotes from the target ('S108 ... temporary file or directory: "/tmp/api-cache.pkl"'): the
+# defect's subject, not the defect, so its words name nothing ("cache" is no claim about a temp file)
+QUOTED = re.compile(r"\"[^\"]*\"|`[^`]*`|'[^'\s][^']*'")
+
+
 def keywords(hit: Hit) -> set[str]:
     """Stems that name what the hit is about: its rule's topics, or for a rule without any the specific words of
-    its message (a plural of a generic word is generic: "functions")."""
+    its message outside the code it quotes (a plural of a generic word is generic: "functions")."""
     if hit.rule in RULE_TOPICS:
         return set(RULE_TOPICS[hit.rule])
-    words = {w.lower() for w in re.findall(r"[A-Za-z_][A-Za-z_]{3,}", hit.message)}
+    words = {w.lower() for w in re.findall(r"[A-Za-z_][A-Za-z_]{3,}", QUOTED.sub(" ", hit.message))}
     return {w[:STEM] for w in words if w not in GENERIC and w.removesuffix("s") not in GENERIC}
 
 
