@@ -25,13 +25,15 @@ from engine.claims.exposure import (
     reward_for_free_action,
     security_exposure,
     sensitive_data,
+    unauthenticated_store,
 )
 from engine.claims.extract import extract_claims, mermaid_statements, table_rows
-from engine.claims.failures import done_before_work, dual_write, expiry_before_window, unsafe_retry
-from engine.claims.lifecycle import irreversible_delete, lost_update, reward_before_final, size_only_flush
+from engine.claims.failures import done_before_work, dual_write, expiry_before_window, serial_calls, unsafe_retry
+from engine.claims.lifecycle import irreversible_delete, lost_update, no_way_back, reward_before_final, size_only_flush
 from engine.claims.model import Hit
 from engine.claims.omissions import convenience_decision, nfr_without_limits
 from engine.claims.quantities import quantities, same_amount, violates
+from engine.claims.sizing import capacity_shortfall
 from engine.claims.wishes import is_wish, wish_only
 from engine.target.outline import sections
 from engine.target.snapshot import SourceFile
@@ -165,7 +167,8 @@ def test_extract_rst_and_plain_text() -> None:
     assert [(c.line, c.section, c.kind) for c in claims] == [(7, "Limits", "limit")]
     txt = "1. Scope\nThe job must finish within 10 minutes. It runs nightly.\n"
     claims = extract_claims(doc(txt, "plan.txt", "text"))
-    assert [(c.line, c.kind, c.section) for c in claims] == [(2, "limit", "Scope")]
+    # 'It runs nightly' is a cadence in words: a claim the cadence rule reads
+    assert [(c.line, c.kind, c.section) for c in claims] == [(2, "limit", "Scope"), (2, "statement", "Scope")]
     # the items of a numbered list are no headings
     txt = "1. Scope\nSteps, each within 10 minutes:\n1. The importer reads the file\n2. It validates each row\n"
     assert [s.title for s in sections(txt, "text")] == ["Scope"]
@@ -333,6 +336,47 @@ CASES = [
     (reward_before_final, "# Earning\n\nPoints are credited as soon as the order is placed.\n\n# Returns\n\n"
                           "Orders can be returned within 30 days; the points of a returned order are reversed.\n", 0),
     (reward_before_final, "# Earning\n\nPoints are credited as soon as the order is placed.\n", 0),  # no undo
+    # rows of one table are different things ('Free | 0 EUR', 'Team | 7 EUR'); the same row key twice is one thing
+    (conflicting_values, "# Plans\n\n| Plan | Price per seat | Storage |\n|---|---|---|\n| Free | 0 EUR | 2 GB |\n"
+                         "| Team | 7 EUR | 100 GB |\n", 0),
+    (conflicting_values, "# Plans\n\n| Plan | Price per seat |\n|---|---|\n| Team | 7 EUR |\n\n# Billing\n\n"
+                         "| Plan | Price per seat |\n|---|---|\n| Team | 9 EUR |\n", 1),
+    # a cadence in words against a freshness promise about the same thing
+    (cadence_contradictions, "# Requirements\n\nA scan is visible in the API within 1 minute.\n\n# Sources\n\n"
+                             "Carriers upload their scans once an hour.\n", 1),
+    (cadence_contradictions, "# Requirements\n\nA scan is visible in the API within 1 minute.\n\n# Reports\n\n"
+                             "Finance exports the invoices nightly.\n", 0),  # nothing shared
+    (cadence_contradictions, "# Requirements\n\nThe p95 latency of a scan lookup is within 150 ms.\n\n# Sources\n\n"
+                             "Carriers upload their scans hourly.\n", 0),  # a response time, not a freshness
+    (cadence_contradictions, "# Requirements\n\nA scan is visible in the API within 2 hours.\n\n# Sources\n\n"
+                             "Carriers upload their scans once an hour.\n", 0),  # the cadence fits
+    # a page anyone can open whose ids count up
+    (security_exposure, "# Endpoints\n\nThe tracking page needs no login.\nShipment ids are assigned from one "
+                        "sequence.\n", 1),
+    (security_exposure, "# Summary\n\nThe API is public read: any partner with an API key can read its own "
+                        "shipments.\n", 0),  # public, but keyed
+    (security_exposure, "# Summary\n\nThe bucket is public read.\n", 1),
+    # calls to every receiver one after another in the work's path
+    (serial_calls, "# Notifications\n\nWhen the importer stores a scan, it calls every callback of the partner, one "
+                   "after another.\n", 1),
+    (serial_calls, "# Notifications\n\nThe importer puts each scan on a queue; workers call every callback, one "
+                   "after another.\n", 0),
+    (serial_calls, "# Import\n\nSmaller carriers post scans one at a time.\n", 0),
+    # N items of S each against the memory that holds them
+    (capacity_shortfall, "# Design\n\nA session is a hash of about 4 KB.\nThe instance has 4 GB of memory.\n\n"
+                         "# Capacity\n\nAt peak we have about 2 million sessions.\n", 1),
+    (capacity_shortfall, "# Design\n\nA session is a hash of about 4 KB.\nThe instance has 16 GB of memory.\n\n"
+                         "# Capacity\n\nAt peak we have about 2 million sessions.\n", 0),  # 8 GB fits
+    (capacity_shortfall, "# Design\n\nAn upload is at most 4 MB.\nThe instance has 4 GB of memory.\n\n"
+                         "# Capacity\n\nAt peak we have about 2 million sessions.\n", 0),  # not one session's size
+    # a store with no credential
+    (unauthenticated_store, "# Access\n\nThe cache is on the private network, so it needs no password and no "
+                            "TLS.\n", 1),
+    (unauthenticated_store, "# Access\n\nThe cache requires a password per service and TLS.\n", 0),
+    # the old store of record dropped at the switch, with no way back
+    (no_way_back, "# Migration\n\nAll services switch at 22:00. The old session tables are dropped at 23:00.\n", 1),
+    (no_way_back, "# Migration\n\nThe old session tables are dropped a week later; until then we can roll back.\n", 0),
+    (no_way_back, "# Rebuild\n\nThe old index is deleted after the switch.\n", 0),  # derived data, no migration
     # a credential in a URL: inline, in a sentence, or a row of a query-parameter table
     (credential_in_url, "# API\n\nCall `GET /v1/report?api_key=KEY&day=1`.\n", 1),
     (credential_in_url, "# API\n\nThe client sends its access token in the query string.\n", 1),

@@ -13,13 +13,21 @@ from engine.claims.exposure import (
     reward_for_free_action,
     security_exposure,
     sensitive_data,
+    unauthenticated_store,
 )
 from engine.claims.extract import EXTERNAL_NOUNS, FAILURE
-from engine.claims.failures import done_before_work, dual_write, expiry_before_window, unsafe_retry
-from engine.claims.lifecycle import irreversible_delete, lost_update, reward_before_final, size_only_flush
+from engine.claims.failures import done_before_work, dual_write, expiry_before_window, serial_calls, unsafe_retry
+from engine.claims.lifecycle import (
+    irreversible_delete,
+    lost_update,
+    no_way_back,
+    reward_before_final,
+    size_only_flush,
+)
 from engine.claims.model import Claim, Hit
 from engine.claims.omissions import convenience_decision, nfr_without_limits
-from engine.claims.quantities import Quantity, same_amount, violates
+from engine.claims.quantities import Quantity, same_amount, violates, word_cadences
+from engine.claims.sizing import capacity_shortfall
 from engine.claims.words import stem, stems
 from engine.paths import same_file
 from engine.verify.checks import Check, Subject
@@ -31,7 +39,7 @@ VAGUE = re.compile(r"\b(fast|quickly|correctly|properly|smoothly|user[- ]friendl
                    r"as soon as possible|highly available|easy|easily|efficient(?:ly)?|secure(?:ly)?|reliable|"
                    r"responsive|instant(?:ly)?)\b", re.I)
 GROWTH = re.compile(r"\b(stores?|stored|keeps?|kept|logs?|logged|retains?|retained|archiv\w+|saves?|saved|"
-                    r"accumulat\w+|autoscal\w+|grows?)\W+(?:[\w`-]+\W+){0,4}?(all|every(?!\s+(?:\d|"
+                    r"accumulat\w+|autoscal\w+|grows?)[^\w,;:]+(?:[\w`-]+[^\w,;:]+){0,4}?(all|every(?!\s+(?:\d|"
                     r"one|two|few|day|week|hour|minute|second|month|tick|time))|everything)\b|"
                     r"\bno (?:upper )?(?:bound|limit)\b|\bunlimited\b|\bforever\b|\bindefinitely\b|"
                     r"\bany (?:range|size|number|amount|length)\b|\bin one (?:call|request)\b|"
@@ -95,13 +103,27 @@ def restated(a: Claim, b: Claim, qa: Quantity, qb: Quantity) -> bool:
     return any(same_amount(qb, q) for q in a.quantities) and any(same_amount(qa, q) for q in b.quantities)
 
 
+def row_key(claim: Claim) -> str:
+    """What a table row is about: its first cell ('Plan: Team; Price: 7 EUR' -> 'team'); '' for a sentence."""
+    if claim.source != "table":
+        return ""
+    return claim.text.split("; ", 1)[0].split(": ", 1)[-1].strip().lower()
+
+
+def other_rows(a: Claim, b: Claim) -> bool:
+    """Two table rows keyed by different first cells: the values of two plans, tiers or regions side by side
+    ('Free | 0 EUR | 2 GB' and 'Team | 7 EUR | 100 GB'), never one quantity stated twice."""
+    return bool(row_key(a)) and bool(row_key(b)) and row_key(a) != row_key(b)
+
+
 def conflicting_values(claims: list[Claim]) -> list[Hit]:
     """The same quantity (same dimension, shared subject words) given two different values in two places."""
     hits: list[Hit] = []
     entries = quantity_entries(claims)
     for i, (a, qa, wa) in enumerate(entries):
         for b, qb, wb in entries[i + 1:]:
-            if qa.dimension != qb.dimension or qa.bound != qb.bound or (a.line == b.line and a.file == b.file):
+            if qa.dimension != qb.dimension or qa.bound != qb.bound or (a.line == b.line and a.file == b.file) \
+                    or other_rows(a, b):
                 continue
             shared = wa & wb
             # two counts of one thing share its noun by construction: the words around them must say more
@@ -164,9 +186,13 @@ def cadence_contradictions(claims: list[Claim]) -> list[Hit]:
                 and (PROMPT.search(c.text) or LATENCY.search(c.text))]
     cadences = [(c, q) for c, q, _ in entries if q.dimension == "time" and not q.bound
                 and CADENCE.search(c.text[:q.start])]
+    # a cadence in words ('once an hour') only limits a promise of freshness ('visible within 1 minute') about the
+    # same thing; a diagram's 'Nightly rebuild' is a component's name, and a response time is not a freshness
+    worded = [(c, q) for c in claims if c.source != "diagram" for q in word_cadences(c.text) if design_quantity(c, q)]
     for a, qa in promises:
-        for b, qb in cadences:
-            if b.id == a.id or not violates(qa, qb):
+        fresh = bool(PROMPT.search(a.text))
+        for b, qb in cadences + (worded if fresh else []):
+            if b.id == a.id or not violates(qa, qb) or (not qb.unit and not stems(a.text) & stems(b.text)):
                 continue
             hits.append(Hit(rule="limit-contradiction", claims=[a.id, b.id], file=a.file, lines=[a.line, b.line],
                             title=f"Within {qa.text} ('{a.section}') contradicted by a cadence of every {qb.text} "
@@ -252,8 +278,8 @@ def unbounded_growth(claims: list[Claim]) -> list[Hit]:
     caps = [(o.id, stems(o.text)) for o in claims if CAP.search(o.text)]
     for c in claims:
         m = GROWTH.search(c.text)
-        if len(hits) >= MAX_HITS_PER_RULE or not m:
-            continue
+        if len(hits) >= MAX_HITS_PER_RULE or not m or NARRATIVE.search(c.section):
+            continue  # the situation today ('Motivation') is not the design
         subject = stems(c.text)
         memory = IN_MEMORY.search(c.text)
         if any(oid != c.id and len(subject & words) >= 2 for oid, words in (caps if memory else limits)):
@@ -288,12 +314,12 @@ def downtime_contradiction(claims: list[Claim]) -> list[Hit]:
     return []
 
 
-RULES = (conflicting_values, cadence_contradictions, limit_contradictions, delivery_guarantee, downtime_contradiction,
-         security_exposure, address_authentication, credential_in_url, reward_for_free_action, sensitive_data,
-         dependency_without_failure, missing_timeout,
-         unsafe_retry, dual_write, expiry_before_window, done_before_work, lost_update, irreversible_delete,
-         size_only_flush, reward_before_final, unbounded_growth, untestable_requirements,
-         nfr_without_limits, convenience_decision, decision_without_alternative)
+RULES = (conflicting_values, cadence_contradictions, limit_contradictions, capacity_shortfall, delivery_guarantee,
+         downtime_contradiction, security_exposure, address_authentication, unauthenticated_store, credential_in_url,
+         reward_for_free_action, sensitive_data, dependency_without_failure, missing_timeout,
+         unsafe_retry, dual_write, expiry_before_window, done_before_work, serial_calls, lost_update,
+         irreversible_delete, no_way_back, size_only_flush, reward_before_final, unbounded_growth,
+         untestable_requirements, nfr_without_limits, convenience_decision, decision_without_alternative)
 
 
 def cross_check(claims: list[Claim]) -> list[Hit]:

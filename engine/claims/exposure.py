@@ -15,6 +15,7 @@ from engine.claims.extract import (
     REWARD,
     REWARD_GUARD,
     SENSITIVE,
+    SEQUENTIAL,
     SIGNED,
     UNVERIFIED_ACT,
     URL_CREDENTIAL,
@@ -23,7 +24,10 @@ from engine.claims.model import Claim, Hit
 
 PUBLIC = re.compile(r"\b(public[- ]read\w*|publicly (?:readable|accessible|available|listed)|world[- ]readable|"
                     r"anonymous(?:ly)? (?:access|read)|without (?:any )?(?:auth\w*|login|sign[- ]in)|"
-                    r"no (?:auth\w*|access control))\b", re.I)
+                    r"no (?:auth\w*|access control|login|sign[- ]in))\b", re.I)
+# a 'public' that still asks for a key ('public read: any partner with an API key can read ...')
+KEYED = re.compile(r"\b(?:with|using|presents?|sends?|needs?|requires?|holding) (?:an? |their |its |a valid )?"
+                   r"(?:api[- ]?keys?|keys?|tokens?|credentials?|client certificates?)\b|\bauthenticat\w+ with\b", re.I)
 REQUEST_ID = re.compile(r"\b([\w`]*id`?)\b[^.;]{0,40}\b(?:from|in) the (?:query(?: string)?|url|request|path|"
                         r"body|header|form)\b", re.I)
 AUTHZ = re.compile(r"\b(authori[sz]\w*|belongs? to|owns?|ownership|checked against|scoped to|permission\w*|"
@@ -37,9 +41,20 @@ def security_exposure(claims: list[Claim], all_text: list[str] | None = None) ->
     """Data reachable by anyone (public-read, no auth), or a record id read from the request with no ownership check."""
     texts = all_text if all_text is not None else [c.text for c in claims]
     authz = any(AUTHZ.search(t) for t in texts)
+    counted = next((m.group(0) for t in texts if (m := SEQUENTIAL.search(t))), "")
     hits = []
     for c in claims:
-        if m := PUBLIC.search(c.text):
+        if (m := PUBLIC.search(c.text)) and not (m.group(0).lower().startswith("public") and KEYED.search(c.text)):
+            if counted:
+                hits.append(Hit.of(c, "security-exposure",
+                                   title=f"Records anyone can open are found by counting: '{m.group(0)}' and "
+                                         f"'{counted}' ('{c.section}')",
+                                   detail="the page or endpoint needs no credential and its ids are sequential, so "
+                                          "anyone can enumerate them one by one and read every record",
+                                   severity="critical",
+                                   fix="Give each record a random, unguessable id (128 bits) or a signed link, and "
+                                       "rate-limit lookups of unknown ids."))
+                continue
             hits.append(Hit.of(c, "security-exposure",
                                title=f"Access is open to anyone: '{m.group(0)}' ('{c.section}')",
                                detail=f"'{m.group(0)}' makes the data reachable without any access check",
@@ -236,3 +251,28 @@ def decision_without_alternative(claims: list[Claim]) -> list[Hit]:
                            detail="the section takes this decision without naming what else was considered or why",
                            severity="low", strength="candidate"))
     return hits
+
+
+# a store or network with no credential or encryption ('it needs no password and no TLS')
+NO_CREDENTIAL = re.compile(r"\b(?:needs?|requires?|has|uses?|with|and) no (?:password|credentials?|tls|encryption)\b|"
+                           r"\bwithout (?:a |any )?(?:password|credentials?|tls|encryption)\b", re.I)
+STORE = re.compile(r"\b(cache|redis|memcached|database|db|queue|broker|bucket|store|network|listens?)\b", re.I)
+TRUSTED = re.compile(r"\btrusts?\b|\btrusted\b", re.I)
+
+
+def unauthenticated_store(claims: list[Claim]) -> list[Hit]:
+    """A store or network reachable with no password or TLS: any process or host that reaches it reads every
+    record and writes any; worse when services trust what they read from it (roles, prices)."""
+    trust = next((c for c in claims if TRUSTED.search(c.text)), None)
+    for c in claims:
+        if (m := NO_CREDENTIAL.search(c.text)) and STORE.search(c.text):
+            return [Hit.of(c, "security-exposure",
+                           title=f"A store with no credential: '{m.group(0)}', so anything on the network reads and "
+                                 f"writes it ('{c.section}')",
+                           detail="any compromised service or host that can reach it reads every record and can write "
+                                  "any" + (f"; line {trust.line} trusts what is read from it, so a forged record "
+                                           "grants what it says" if trust and trust.id != c.id else ""),
+                           severity="critical",
+                           fix="Require a credential per service (ACLs) and TLS on the store, and do not trust "
+                               "authorisation data any client can write: keep it server-side or sign it.")]
+    return []

@@ -6,7 +6,7 @@ import re
 
 from engine.claims import failures, lifecycle
 from engine.claims.model import Claim
-from engine.claims.quantities import Quantity, quantities
+from engine.claims.quantities import WORD_CADENCE, Quantity, quantities
 from engine.target.snapshot import Section, SourceFile
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})\s*(\w*)")
@@ -46,7 +46,13 @@ NOTABLE = re.compile(r"\b(all|every|forever|no limit|no maximum|unlimited|no upp
                      r"anonymous\w*|"
                      r"(?:zero|no) downtime|(?:at most|up to|no more than|maximum of|limited to|capped at) \d+|"
                      r"(?:batch(?:es)?|pages?|chunks?) of \d+|"
-                     r"query string|from the (?:url|request|path|body)|without (?:auth\w*|login))\b", re.I)
+                     r"query string|from the (?:url|request|path|body)|without (?:auth\w*|login)|"
+                     r"no (?:login|sign[- ]in))\b", re.I)
+# record ids anyone can count through: 'ids are assigned from one sequence', 'auto-increment ids'
+SEQUENTIAL = re.compile(r"\b(?:ids?|identifiers?|numbers?)\b[^.;]{0,40}?\b(?:sequen\w*|auto[- ]?increment\w*|"
+                        r"consecutive\w*|incrementing|in order of creation|increas\w* by one)\b|"
+                        r"\b(?:sequential|auto[- ]?increment\w*|incrementing|consecutive) "
+                        r"(?:ids?|identifiers?|numbers?)\b", re.I)
 # telling who sent a request by where it came from (engine/claims/exposure.py: forged by anyone behind a shared
 # egress, proxy or NAT): a sentence naming it is a claim
 BY_ADDRESS = re.compile(r"\b(source (?:ip|address)(?:es)?|(?:egress |client |caller'?s? )?ip (?:address(?:es)?|ranges?|"
@@ -282,9 +288,11 @@ def sentences(para: list[tuple[int, str]]) -> list[tuple[int, str, str]]:
     return out
 
 
-KEEP = (NOTABLE, SENSITIVE, BY_ADDRESS, SIGNED, QUERY_PARAMS, URL_CREDENTIAL, CREDENTIAL, FRAUD, failures.RETRY,
+KEEP = (NOTABLE, SEQUENTIAL, WORD_CADENCE,
+        SENSITIVE, BY_ADDRESS, SIGNED, QUERY_PARAMS, URL_CREDENTIAL, CREDENTIAL, FRAUD, failures.RETRY,
         failures.CREATES, failures.SAFE_REPEAT, failures.DUAL_WRITE, failures.IN_STEP, failures.EXPIRES,
-        failures.DONE_MARK, lifecycle.NEWER_WINS, lifecycle.DEVICE_CLOCK, lifecycle.DELETE_ALL, lifecycle.SIZE_FLUSH,
+        failures.DONE_MARK, failures.SERIAL, lifecycle.DROP_OLD, lifecycle.NEWER_WINS, lifecycle.DEVICE_CLOCK,
+        lifecycle.DELETE_ALL, lifecycle.SIZE_FLUSH,
         lifecycle.REWARD_NOW, lifecycle.TAKEN_BACK, lifecycle.RECOVERY, lifecycle.ORDERED, lifecycle.TIME_FLUSH)
 
 

@@ -1,6 +1,7 @@
 """Rules for what goes wrong between two steps of a design: a retry after a step that must not happen twice, a write
-to two stores that nothing keeps in step, data that expires before the window that reads it, and work recorded as
-done before it is done. Pure functions over claims, like the cross-checks (engine/claims/crosscheck.py)."""
+to two stores that nothing keeps in step, data that expires before the window that reads it, work recorded as
+done before it is done, and calls to many receivers made one after another in the path of the work. Pure functions
+over claims, like the cross-checks (engine/claims/crosscheck.py)."""
 
 from __future__ import annotations
 
@@ -171,3 +172,28 @@ def expiry_before_window(claims: list[Claim]) -> list[Hit]:
                                    "is missing from it (a contradiction between the two)",
                             evidence=a.text, severity="high"))
     return hits[:3]
+
+
+# calls to many receivers made one at a time in the path of the work ('calls every callback ..., one after another')
+SERIAL = re.compile(r"\b(?:calls?|sends?|posts?|notif(?:y|ies)|invokes?|requests?)\b[^.;]{0,80}?\b(?:every|each|all)\b"
+                    r"[^.;]{0,80}?\b(?:one after (?:another|the other)|one by one|sequentially|in turn|in sequence)\b",
+                    re.I)
+# what takes the calls out of that path or bounds them
+DETACHED = re.compile(r"\b(queue[ds]?|queuing|asynchronous\w*|in the background|in parallel|concurrent\w*|"
+                      r"worker pool|fire[- ]and[- ]forget|time ?outs? of|timeout)\b", re.I)
+
+
+def serial_calls(claims: list[Claim]) -> list[Hit]:
+    """Calls to every receiver (callbacks, webhooks, subscribers) made one after another, waiting for each, in the
+    step that does the main work, with no queue or timeout in that sentence: one slow or failing receiver stalls
+    the work for everyone behind it."""
+    for c in claims:
+        if (m := SERIAL.search(c.text)) and not DETACHED.search(c.text):
+            return [Hit.of(c, "serial-calls",
+                           title=f"Calls made one after another in the work's path: one slow or failing receiver "
+                                 f"stalls everything behind it ('{c.section}')",
+                           detail=f"'{' '.join(m.group(0).split()[-8:])}': each call waits for the one before it, "
+                                  "so a receiver that is slow, down or retried holds up every other receiver and the "
+                                  "work itself",
+                           severity="high")]
+    return []

@@ -113,3 +113,29 @@ def reward_before_final(claims: list[Claim]) -> list[Hit]:
                    fix="Credit the reward when the return window closes (show it as pending until then), or "
                        "reverse it when the order is cancelled or returned.")]
 
+
+# the old store of record removed as soon as a migration switches over ('the old session tables are dropped at 23:00
+# the same evening'); an old search index or cache is rebuilt from the data, so it is not one
+DROP_OLD = re.compile(r"\b(?:old|previous|legacy|former)\b[^.;]{0,30}?\b(?:tables?|databases?|schemas?|stores?|"
+                      r"buckets?|records|clusters?|db)\b[^.;]{0,30}?\b(?:dropped|deleted|removed|destroyed|wiped|"
+                      r"decommissioned|shut down|switched off|turned off)\b", re.I)
+MIGRATION = re.compile(r"\b(migrat\w*|cut-?over|switch-?over|roll-?out|go-?live|launch)\b", re.I)
+# a way back: the old store kept, a rollback or a restore
+WAY_BACK = re.compile(r"\b(roll ?back|rolled back|revert\w*|fall ?back|switch(?:ed)? back|backups?|snapshots?|"
+                      r"restor\w*|kept (?:read-only|for)|keeps? the old|until the new)\b", re.I)
+
+
+def no_way_back(claims: list[Claim]) -> list[Hit]:
+    """A migration that removes the old store of record when it switches over, in a document that names no
+    rollback, backup or period the old store is kept: if the new one fails there is nothing to go back to."""
+    movable = [c for c in claims if MIGRATION.search(c.section) or MIGRATION.search(c.text)]
+    if not (found := first_unguarded(movable, DROP_OLD, WAY_BACK)) or any(WAY_BACK.search(c.text) for c in claims):
+        return []
+    c, m = found
+    return [Hit.of(c, "irreversible-delete",
+                   title=f"No way back from the migration: '{' '.join(m.group(0).split()[-6:])}' ('{c.section}')",
+                   detail="the old store is removed when the switch happens and nothing says how to roll back, so a "
+                          "failure or a bug in the new one found after the switch cannot be undone",
+                   severity="high",
+                   fix="Keep the old store read-only until the new one has run cleanly for a set period (a week), "
+                       "and write down how to switch back.")]

@@ -34,7 +34,7 @@ class Claim(BaseModel):
 Rule = Literal["conflicting-values", "limit-contradiction", "dependency-without-failure", "untestable-requirement",
                "unbounded-growth", "security-exposure", "sensitive-data", "decision-without-alternative",
                "missing-requirement", "unsafe-retry", "dual-write", "done-before-work", "lost-update",
-               "irreversible-delete"]
+               "irreversible-delete", "serial-calls"]
 
 
 class Hit(BaseModel):

@@ -67,6 +67,12 @@ class Quantity(BaseModel):
     start: int = 0  # character offset in the sentence
 
 
+# a cadence said in words, with no number ('uploads a file once an hour', 'a nightly export')
+PERIODS = {"minute": 60.0, "hour": 3600.0, "day": 86400.0, "night": 86400.0, "week": 604800.0}
+WORD_CADENCE = re.compile(r"\b(?:once (?:an?|per|each|every) (?P<a>minute|hour|day|night|week)|"
+                          r"(?P<b>hour|dai|night|week)ly|every (?P<c>minute|hour|day|night|week))\b", re.I)
+
+
 def number_of(raw: str) -> float:
     """'10,000' -> 10000, 'three' -> 3, '2.5' -> 2.5."""
     word = raw.lower()
@@ -175,6 +181,16 @@ def amounts(text: str) -> list[Quantity]:
         num = number_of(raw) * (1e3 if scale == "k" else 1e6 if scale.startswith("m") else 1.0)
         out.append(Quantity(text=m.group(0).strip(), value=num, unit=code, dimension=f"{code} amount", base=num,
                             bound=bound_before(text, m.start()), start=m.start()))
+    return out
+
+
+def word_cadences(text: str) -> list[Quantity]:
+    """Cadences said in words ('once an hour', 'nightly', 'every day') as time quantities with no unit: a rule
+    that reads them asks for a shared subject word, which a number's own 'every 15 minutes' does not need."""
+    out = []
+    for m in WORD_CADENCE.finditer(text):
+        period = (m.group("a") or m.group("c") or {"dai": "day"}.get(m.group("b").lower(), m.group("b"))).lower()
+        out.append(Quantity(text=period, value=1, unit="", dimension="time", base=PERIODS[period], start=m.start()))
     return out
 
 

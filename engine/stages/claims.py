@@ -56,6 +56,8 @@ FIXES = {
                    "copy the user can open.",
     "irreversible-delete": "Keep deleted items in a trash for a period (say 30 days) from which users can restore "
                            "them, and keep version history or backups.",
+    "serial-calls": "Put the calls on a queue and make them from workers, in parallel and each with a short timeout, "
+                    "so that a slow receiver delays only its own calls.",
     "security-exposure": "Check on every request that the caller may read or change this data; deny by default.",
     "sensitive-data": "Redact or leave out credentials and personal data before they are stored, logged or sent on; "
                       "say who may read what is kept, and for how long.",

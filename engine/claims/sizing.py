@@ -1,0 +1,56 @@
+"""Capacity arithmetic over a document's numbers: N items of S each against the memory or disk that holds them.
+A pure function over claims, like the cross-checks (engine/claims/crosscheck.py)."""
+
+from __future__ import annotations
+
+import re
+
+from engine.claims.model import Claim, Hit
+from engine.claims.quantities import Quantity
+from engine.claims.words import stem
+
+HOLDER = re.compile(r"\b(memory|ram|heap|disk|storage|volume|instance)\b", re.I)
+ONE = re.compile(r"\b(?:a|an|each|one|per|every)\s+([a-z][\w-]*)", re.I)
+MARGIN = 1.2  # the items must need this much more than the holder has: estimates are 'about'
+
+
+def _bytes(n: float) -> str:
+    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n:.0f} bytes"
+
+
+def capacity_shortfall(claims: list[Claim]) -> list[Hit]:
+    """'About 2 million sessions', 'a session is ... about 4 KB', 'the instance has 4 GB of memory': the items need
+    more than the holder has. The item's size is stated for one item ('a session', 'each record'); the holder is a
+    memory or disk size stated in the same section as the item or the count. One hit, the largest shortfall."""
+    counts = [(c, q) for c in claims for q in c.quantities if q.dimension.startswith("count of ")]
+    sizes = [(c, q) for c in claims for q in c.quantities if q.dimension == "size"]
+    best: tuple[float, Hit] | None = None
+    for c, n in counts:
+        noun = stem(n.unit.lower())
+        for item, s in sizes:
+            if not any(stem(m.group(1).lower()) == noun for m in ONE.finditer(item.text)):
+                continue
+            need = n.base * s.base
+            for holder, cap in sizes:
+                if holder.id == item.id or not HOLDER.search(holder.text) or cap.base < 10 * s.base \
+                        or holder.section not in (item.section, c.section) or need <= MARGIN * cap.base:
+                    continue
+                hit = _hit(c, n, item, s, holder, cap, need)
+                if best is None or need / cap.base > best[0]:
+                    best = (need / cap.base, hit)
+    return [best[1]] if best else []
+
+
+def _hit(c: Claim, n: Quantity, item: Claim, s: Quantity, holder: Claim, cap: Quantity, need: float) -> Hit:
+    return Hit(rule="limit-contradiction", claims=list(dict.fromkeys([holder.id, c.id, item.id])), file=holder.file,
+               lines=list(dict.fromkeys([holder.line, c.line, item.line])),
+               title=f"{n.text} of {s.text} each need about {_bytes(need)}, more than the {cap.text} that holds them "
+                     f"('{holder.section}')",
+               detail=f"line {c.line} gives {n.text} and line {item.line} {s.text} for one, about {_bytes(need)} in "
+                      f"all; line {holder.line} gives {cap.text}, so what does not fit is refused or evicted",
+               evidence=holder.text, severity="high",
+               fix="Size it for the peak (count x size, with headroom), or keep only what fits and say what happens "
+                   "to the rest when it is full.")
