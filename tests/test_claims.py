@@ -33,7 +33,8 @@ from engine.claims.lifecycle import irreversible_delete, lost_update, no_way_bac
 from engine.claims.model import Hit
 from engine.claims.omissions import convenience_decision, nfr_without_limits
 from engine.claims.quantities import quantities, same_amount, violates
-from engine.claims.sizing import capacity_shortfall
+from engine.claims.resilience import recovery_contradictions, trigger_in_failing_region
+from engine.claims.sizing import capacity_shortfall, count_beyond_limit
 from engine.claims.wishes import is_wish, wish_only
 from engine.target.outline import sections
 from engine.target.snapshot import SourceFile
@@ -377,6 +378,33 @@ CASES = [
     (no_way_back, "# Migration\n\nAll services switch at 22:00. The old session tables are dropped at 23:00.\n", 1),
     (no_way_back, "# Migration\n\nThe old session tables are dropped a week later; until then we can roll back.\n", 0),
     (no_way_back, "# Rebuild\n\nThe old index is deleted after the switch.\n", 0),  # derived data, no migration
+    # a recovery point of zero over asynchronous replication; a DNS TTL longer than the recovery time
+    (recovery_contradictions, "# Goals\n\nRPO: zero.\n\n# Design\n\nReplication to the standby is "
+                              "asynchronous.\n", 1),
+    (recovery_contradictions, "# Goals\n\nRPO: zero.\n\n# Design\n\nWrites commit with synchronous replication "
+                              "to the standby.\n", 0),
+    (recovery_contradictions, "# Goals\n\nRTO: 5 minutes.\n\n# Failover\n\nThe DNS record has a TTL of one "
+                              "hour.\n", 1),
+    (recovery_contradictions, "# Goals\n\nRTO: 5 minutes.\n\n# Failover\n\nThe DNS record has a TTL of 60 "
+                              "seconds.\n", 0),
+    # the failover trigger runs where the failure is
+    (trigger_in_failing_region, "# Failover\n\nA health checker runs in the primary region and promotes the "
+                                "standby.\n", 1),
+    (trigger_in_failing_region, "# Failover\n\nA health checker runs in a third region and promotes the "
+                                "standby.\n", 0),
+    (trigger_in_failing_region, "# Ops\n\nThe monitoring runs in the same cluster as the API.\n", 0),  # no failover
+    # a small count bounded in one place and exceeded in another
+    (count_beyond_limit, "# Requirements\n\nA buyer can keep up to 20 saved searches.\n\n# Power users\n\n"
+                         "A buyer with more than 50 saved searches gets a digest.\n", 1),
+    (count_beyond_limit, "# Requirements\n\nA buyer can keep up to 20 saved searches.\n\n# Power users\n\n"
+                         "A buyer with more than 50 listings gets a digest.\n", 0),  # another thing
+    (count_beyond_limit, "# Requirements\n\nA buyer can keep up to 20 saved searches.\n\n# Power users\n\n"
+                         "A buyer with more than 10 saved searches gets a digest.\n", 0),  # within the limit
+    # a product's alerts that must 'feel timely' are no monitoring alert
+    (untestable_requirements, "# Requirements\n\nAlerts must feel timely and relevant to the buyer.\n", 1),
+    # a person's location exported
+    (sensitive_data, "# Export\n\nSaved searches with the buyer's id and location are exported to partners.\n", 1),
+    (sensitive_data, "# Storage\n\nThe file's location is stored in the index.\n", 0),
     # a credential in a URL: inline, in a sentence, or a row of a query-parameter table
     (credential_in_url, "# API\n\nCall `GET /v1/report?api_key=KEY&day=1`.\n", 1),
     (credential_in_url, "# API\n\nThe client sends its access token in the query string.\n", 1),

@@ -188,6 +188,12 @@ def test_plain_text_sections_are_numbered_headings_titled_without_their_number_o
         ("REFERRAL PRD", 1, 2), ("WHY", 3, 6), ("Budget limits", 7, 14), ("OPEN QUESTIONS", 15, 18)]
 
 
+def test_a_wrapped_numbered_item_is_no_scorer_section():
+    text = ("REQUIREMENTS\n\n1. A buyer can save a search from the results\n   page with one tap.\n"
+            "2. Alerts must feel timely.\n")
+    assert [(s.title, s.start) for s in S.file_sections("prd.txt", text)] == [("REQUIREMENTS", 1)]
+
+
 def test_markdown_headings_inside_code_fences_are_not_sections():
     text = "# Design\n\n```python\n# not a heading\n```\n\n## Flow\n\n```mermaid\nflowchart LR\n```\n"
     assert [(s.title, s.start) for s in S.sections(text)] == [("Design", 1), ("Flow", 7)]

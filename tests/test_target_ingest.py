@@ -239,6 +239,13 @@ def test_plain_text_headings_in_capitals() -> None:
                    ("2.1", "Limits", 13), ("3", "R&D / OPS (V2)", 19)]
 
 
+def test_a_wrapped_numbered_item_is_not_a_heading() -> None:
+    # '1. A buyer can ...' goes on in an indented line: the first item of a list, not a section
+    txt = ("REQUIREMENTS\n\n1. A buyer can save a search from the results\n   page with one tap.\n"
+           "2. Alerts must feel timely.\n\n3 Limits\nAt most 20.\n")
+    assert [(s.title, s.line) for s in sections(txt, "text")] == [("REQUIREMENTS", 1), ("Limits", 7)]
+
+
 def make_pdf(path: Path, pages: list[list[str]]) -> None:
     """A minimal valid PDF with one Helvetica text line per entry, written by hand."""
     objs = ["<< /Type /Catalog /Pages 2 0 R >>", ""]

@@ -171,12 +171,14 @@ def rst_sections(text: str) -> list[Section]:
 
 def text_sections(text: str) -> list[Section]:
     """Plain-text sections: a numbered heading line ("3. REQUIREMENTS", "2.1 Limits") that is not an item of a
-    numbered list (no numbered item on the line before or after), titled without its number; or a line in
+    numbered list (no numbered item on the line before or after, no indented line going on after it), titled
+    without its number; or a line in
     capitals ("HOW IT WORKS") with blank lines (or the file's edge) around it."""
     lines = text.splitlines()
 
-    def alone(i: int) -> bool:
-        return not any(0 <= j < len(lines) and LIST_ITEM.match(lines[j]) for j in (i - 1, i + 1))
+    def alone(i: int) -> bool:  # no numbered item beside it, and not the first line of a wrapped item
+        wrapped = i + 1 < len(lines) and lines[i + 1][:1] in (" ", "\t") and bool(lines[i + 1].strip())
+        return not wrapped and not any(0 <= j < len(lines) and LIST_ITEM.match(lines[j]) for j in (i - 1, i + 1))
 
     def blank(j: int) -> bool:
         return not (0 <= j < len(lines)) or not lines[j].strip()

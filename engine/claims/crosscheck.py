@@ -27,17 +27,21 @@ from engine.claims.lifecycle import (
 from engine.claims.model import Claim, Hit
 from engine.claims.omissions import convenience_decision, nfr_without_limits
 from engine.claims.quantities import Quantity, same_amount, violates, word_cadences
-from engine.claims.sizing import capacity_shortfall
+from engine.claims.resilience import recovery_contradictions, trigger_in_failing_region
+from engine.claims.sizing import capacity_shortfall, count_beyond_limit
 from engine.claims.words import stem, stems
 from engine.paths import same_file
 from engine.verify.checks import Check, Subject
 
-MEASURABLE = re.compile(r"\b(tests?|tested|measured?|metrics?|acceptance|verified|SLO|SLA|p\d{2}|alerts?)\b",
+# ('alerts' is not here: a monitoring alert that measures something has its threshold, a number; 'alerts must feel
+# timely' is a product's alerts)
+MEASURABLE = re.compile(r"\b(tests?|tested|measured?|metrics?|acceptance|verified|SLO|SLA|p\d{2})\b",
                         re.I)
 VAGUE = re.compile(r"\b(fast|quickly|correctly|properly|smoothly|user[- ]friendly|intuitive|seamless(?:ly)?|scalable|"
                    r"robust|real[- ]time|"
                    r"as soon as possible|highly available|easy|easily|efficient(?:ly)?|secure(?:ly)?|reliable|"
-                   r"responsive|instant(?:ly)?)\b", re.I)
+                   r"responsive|instant(?:ly)?|timely|relevant|feels? \w+|delightful|engaging|high[- ]quality|"
+                   r"good enough|appropriate(?:ly)?|meaningful)\b", re.I)
 GROWTH = re.compile(r"\b(stores?|stored|keeps?|kept|logs?|logged|retains?|retained|archiv\w+|saves?|saved|"
                     r"accumulat\w+|autoscal\w+|grows?)[^\w,;:]+(?:[\w`-]+[^\w,;:]+){0,4}?(all|every(?!\s+(?:\d|"
                     r"one|two|few|day|week|hour|minute|second|month|tick|time))|everything)\b|"
@@ -314,8 +318,9 @@ def downtime_contradiction(claims: list[Claim]) -> list[Hit]:
     return []
 
 
-RULES = (conflicting_values, cadence_contradictions, limit_contradictions, capacity_shortfall, delivery_guarantee,
-         downtime_contradiction, security_exposure, address_authentication, unauthenticated_store, credential_in_url,
+RULES = (conflicting_values, cadence_contradictions, limit_contradictions, capacity_shortfall, count_beyond_limit,
+         recovery_contradictions, delivery_guarantee, downtime_contradiction, trigger_in_failing_region,
+         security_exposure, address_authentication, unauthenticated_store, credential_in_url,
          reward_for_free_action, sensitive_data, dependency_without_failure, missing_timeout,
          unsafe_retry, dual_write, expiry_before_window, done_before_work, serial_calls, lost_update,
          irreversible_delete, no_way_back, size_only_flush, reward_before_final, unbounded_growth,

@@ -120,6 +120,8 @@ def sensitive_data(claims: list[Claim]) -> list[Hit]:
         if SHOWN.search(c.text) and (whose := OTHERS.search(c.text)) and not NEVER_SHOWN.search(c.text):
             owner = whose.group(0).lower().replace("’", "'")
             owner = owner if owner.startswith(("other", "another", "fellow")) else f"the {owner}"
+            if what.startswith(owner.split()[-1]):  # 'the buyer's' + "buyer's id and location"
+                owner = "the"
             hits.append(Hit.of(c, "sensitive-data",
                                title=f"Personal data shown to another user: {owner} {what} ('{c.section}')",
                                detail=f"another person sees {owner} {what}, which that person never "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from engine.claims import failures, lifecycle
+from engine.claims import failures, lifecycle, resilience, sizing
 from engine.claims.model import Claim
 from engine.claims.quantities import WORD_CADENCE, Quantity, quantities
 from engine.target.snapshot import Section, SourceFile
@@ -62,7 +62,9 @@ SIGNED = re.compile(r"\b(signatures?|signed|signing|hmac|mutual tls|mtls|client 
 SENSITIVE = re.compile(r"\b(request headers|(?:request|response) bod(?:y|ies)|authori[sz]ation headers?|cookies?|"
                        r"session (?:ids?|tokens?)|passwords?|api[- ]keys?|access tokens?|secrets?|credentials?|"
                        r"card numbers?|e-?mail address(?:es)?|ip address(?:es)?|phone numbers?|home address(?:es)?|"
-                       r"dates? of birth|social security numbers?|full names?|query text|search terms)\b"
+                       r"dates? of birth|social security numbers?|full names?|query text|search terms|"
+                       r"(?:user|buyer|customer|member|rider|driver|phone|device)['’]s (?:[\w-]+ and )?locations?|"
+                       r"geolocation|gps (?:coordinates|positions?)|precise locations?)\b"
                        r"(?![- ](?:creation|revocation|rotation|management|settings|resets?|changes?|polic(?:y|ies)|"
                        r"strength|length|rules?|requirements?))", re.I)
 # a credential carried in a URL ('?api_key=...', 'the token as a query parameter'): URLs end up in access logs,
@@ -288,7 +290,8 @@ def sentences(para: list[tuple[int, str]]) -> list[tuple[int, str, str]]:
     return out
 
 
-KEEP = (NOTABLE, SEQUENTIAL, WORD_CADENCE,
+KEEP = (NOTABLE, SEQUENTIAL, WORD_CADENCE, resilience.WATCHER, resilience.NO_LOSS, resilience.ASYNC_COPY,
+        sizing.COUNT_BEYOND,
         SENSITIVE, BY_ADDRESS, SIGNED, QUERY_PARAMS, URL_CREDENTIAL, CREDENTIAL, FRAUD, failures.RETRY,
         failures.CREATES, failures.SAFE_REPEAT, failures.DUAL_WRITE, failures.IN_STEP, failures.EXPIRES,
         failures.DONE_MARK, failures.SERIAL, lifecycle.DROP_OLD, lifecycle.NEWER_WINS, lifecycle.DEVICE_CLOCK,

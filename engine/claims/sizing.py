@@ -54,3 +54,34 @@ def _hit(c: Claim, n: Quantity, item: Claim, s: Quantity, holder: Claim, cap: Qu
                evidence=holder.text, severity="high",
                fix="Size it for the peak (count x size, with headroom), or keep only what fits and say what happens "
                    "to the rest when it is full.")
+
+
+# a small count bounded in one place and exceeded in another ('keep up to 20 saved searches' ... 'a buyer with more
+# than 50 saved searches'); the pair rules compare only volumes (quantities.MIN_COUNT), so these are read here
+COUNT_LIMIT = re.compile(r"\b(?:up to|at most|no more than|a maximum of|maximum of|limited to|capped at)\s+"
+                         r"(?P<n>\d{1,3}(?:,\d{3})*)\s+(?P<noun>(?:[a-z-]+\s+)?[a-z-]+)", re.I)
+COUNT_BEYOND = re.compile(r"\b(?:more than|over|at least|above|upwards of)\s+(?P<n>\d{1,3}(?:,\d{3})*)\s+"
+                          r"(?P<noun>(?:[a-z-]+\s+)?[a-z-]+)", re.I)
+
+
+def count_beyond_limit(claims: list[Claim]) -> list[Hit]:
+    """A count bounded in one sentence ('up to 20 saved searches') and exceeded in another about the same thing
+    ('more than 50 saved searches'): the same noun, a larger number."""
+    def head(noun: str) -> str:
+        return stem(noun.split()[-1].lower())
+
+    for a in claims:
+        for lim in COUNT_LIMIT.finditer(a.text):
+            for b in claims:
+                if b.id == a.id:
+                    continue
+                for over in COUNT_BEYOND.finditer(b.text):
+                    n, m = int(lim["n"].replace(",", "")), int(over["n"].replace(",", ""))
+                    if head(over["noun"]) != head(lim["noun"]) or m <= n:
+                        continue
+                    said, beyond = f"{lim['n']} {lim['noun']}", f"more than {over['n']} {over['noun']}"
+                    return [Hit(rule="limit-contradiction", claims=[a.id, b.id], file=a.file, lines=[a.line, b.line],
+                                title=f"Limit of {said} ('{a.section}') contradicted by {beyond} ('{b.section}')",
+                                detail=f"line {a.line} allows at most {said}; line {b.line} plans for {beyond}",
+                                evidence=a.text, severity="medium")]
+    return []

@@ -98,8 +98,11 @@ def _rst_headings(lines: list[str]) -> list[tuple[int, str, int]]:
 
 
 def in_list(lines: list[str], i: int) -> bool:
-    """Whether line i sits next to an item of a numbered list (so it is one, not a heading)."""
-    return any(0 <= j < len(lines) and _LIST_ITEM.match(lines[j]) for j in (i - 1, i + 1))
+    """Whether line i sits next to an item of a numbered list, or goes on in an indented line ('1. A buyer can
+    save a search from the results' / '   page with one tap.'): an item of a list, not a heading."""
+    nxt = lines[i + 1] if i + 1 < len(lines) else ""
+    return (any(0 <= j < len(lines) and _LIST_ITEM.match(lines[j]) for j in (i - 1, i + 1))
+            or (nxt[:1] in (" ", "\t") and bool(nxt.strip())))
 
 
 def caps_heading(lines: list[str], i: int) -> bool:

@@ -1,0 +1,78 @@
+"""Rules for a design's recovery promises: a recovery point of zero over asynchronous replication, a DNS TTL longer
+than the recovery time, and a failover trigger that runs where the failure happens. Pure functions over claims,
+like the cross-checks (engine/claims/crosscheck.py)."""
+
+from __future__ import annotations
+
+import re
+
+from engine.claims.model import Claim, Hit
+
+# nothing written may be lost: 'RPO: zero', 'no acknowledged write is ever lost', 'zero data loss'
+NO_LOSS = re.compile(r"\b(?:rpo|recovery point(?: objective)?)\b[^.;]{0,30}?\b(?:zero|0|none|nothing)\b|"
+                     r"\bzero data loss\b|\bno (?:acknowledged |committed |confirmed )?"
+                     r"(?:write|data|update|transaction)s? (?:is|are|will be) (?:ever )?lost\b", re.I)
+ASYNC_COPY = re.compile(r"\b(?:replicat\w*|copied|copies|shipped|streamed|mirror\w*)\b[^.;]{0,40}?"
+                        r"\basynchronous(?:ly)?\b|"
+                        r"\basynchronous(?:ly)?\b[^.;]{0,40}?\b(?:replicat\w*|cop(?:y|ies|ied)|stream\w*|mirror\w*)\b|"
+                        r"\basync(?:hronous)? replica\w*\b", re.I)
+SYNC_COPY = re.compile(r"(?<!a)synchronous(?:ly)? (?:replicat\w*|commit\w*|cop\w*)|\bquorum (?:write|commit)s?\b", re.I)
+RTO = re.compile(r"\b(?:rto|recovery time(?: objective)?|fail ?over (?:with)?in|back (?:up|online) within)\b", re.I)
+DNS_TTL = re.compile(r"\bdns\b[^.;]{0,60}?\b(?:ttl|time[- ]to[- ]live)\b|"
+                     r"\b(?:ttl|time[- ]to[- ]live)\b[^.;]{0,40}?\bdns\b", re.I)
+# the thing that decides to fail over, running where the failure is
+WATCHER = re.compile(r"\b(?:health[- ]?check\w*|monitor\w*|watchdog|failover (?:controller|script|job))\b[^.;]{0,30}?"
+                     r"\b(?:runs?|lives?|is deployed|sits?|is hosted|is placed)\b[^.;]{0,15}?\b(?:in|on|inside|within) "
+                     r"the (?:primary|same|main|active)\b", re.I)
+FAILOVER = re.compile(r"\b(fail ?over|promot\w*|standby|secondary region|take[s]? over)\b", re.I)
+
+
+def recovery_contradictions(claims: list[Claim]) -> list[Hit]:
+    """A recovery point of zero promised over replication that is asynchronous (a failover loses what was not yet
+    copied), and a DNS TTL longer than the recovery time promised (resolvers keep sending clients to the failed
+    side until it expires)."""
+    hits: list[Hit] = []
+    promise = next((c for c in claims if NO_LOSS.search(c.text)), None)
+    copy = next((c for c in claims if ASYNC_COPY.search(c.text)), None)
+    if promise and copy and not any(SYNC_COPY.search(c.text) for c in claims):
+        hits.append(Hit(rule="limit-contradiction", claims=[promise.id, copy.id], file=promise.file,
+                        lines=[promise.line, copy.line],
+                        title=f"No data loss ('{promise.section}') contradicted by asynchronous replication "
+                              f"('{copy.section}')",
+                        detail=f"line {promise.line} promises that nothing written is lost; line {copy.line} copies "
+                               "the data asynchronously, so a failover loses every write not yet copied",
+                        evidence=promise.text, severity="high",
+                        fix="Replicate synchronously (or with a quorum) the writes that must not be lost, or state "
+                            "the recovery point the replication lag allows."))
+    rto = [(c, q) for c in claims if RTO.search(c.text) for q in c.quantities if q.dimension == "time"]
+    ttl = [(c, q) for c in claims if DNS_TTL.search(c.text) for q in c.quantities if q.dimension == "time"]
+    for (a, qa), (b, qb) in ((x, y) for x in rto for y in ttl):
+        if a.id != b.id and qb.base > qa.base:
+            hits.append(Hit(rule="limit-contradiction", claims=[a.id, b.id], file=a.file, lines=[a.line, b.line],
+                            title=f"Recovery in {qa.text} ('{a.section}') contradicted by a DNS TTL of {qb.text} "
+                                  f"('{b.section}')",
+                            detail=f"resolvers cache the old DNS answer for up to {qb.text}, so clients keep going to "
+                                   f"the failed side long after the {qa.text} the recovery promises",
+                            evidence=b.text, severity="high",
+                            fix=f"Set the failover record's TTL well below {qa.text} (say 60 seconds), or fail over "
+                                "behind an address that does not change (an anycast or global load balancer)."))
+            break
+    return hits
+
+
+def trigger_in_failing_region(claims: list[Claim]) -> list[Hit]:
+    """The check that decides to fail over runs in the place it watches ('a health checker runs in the primary
+    region'): the outage that needs the failover takes the checker down with it, and nothing fails over."""
+    if not any(FAILOVER.search(c.text) or FAILOVER.search(c.section) for c in claims):
+        return []
+    for c in claims:
+        if m := WATCHER.search(c.text):
+            return [Hit.of(c, "dependency-without-failure",
+                           title=f"The failover trigger runs where the failure happens: '{m.group(0)}' goes down "
+                                 f"with it ('{c.section}')",
+                           detail="an outage of the primary takes the checker down too, so nothing promotes the "
+                                  "standby; the trigger is a single point of failure",
+                           severity="high",
+                           fix="Run the health checks from outside the primary (a third region or several "
+                               "regions voting), and document a manual failover runbook.")]
+    return []
