@@ -19,6 +19,7 @@ from engine.claims.crosscheck import (
 )
 from engine.claims.exposure import (
     address_authentication,
+    anyone_changes_production,
     credential_in_url,
     decision_without_alternative,
     missing_timeout,
@@ -29,7 +30,15 @@ from engine.claims.exposure import (
 )
 from engine.claims.extract import extract_claims, mermaid_statements, table_rows
 from engine.claims.failures import done_before_work, dual_write, expiry_before_window, serial_calls, unsafe_retry
-from engine.claims.lifecycle import irreversible_delete, lost_update, no_way_back, reward_before_final, size_only_flush
+from engine.claims.lifecycle import (
+    irreversible_delete,
+    lost_update,
+    no_way_back,
+    offline_outlives_credential,
+    one_side_wins,
+    reward_before_final,
+    size_only_flush,
+)
 from engine.claims.model import Hit
 from engine.claims.omissions import convenience_decision, nfr_without_limits
 from engine.claims.quantities import quantities, same_amount, violates
@@ -405,6 +414,26 @@ CASES = [
     # a person's location exported
     (sensitive_data, "# Export\n\nSaved searches with the buyer's id and location are exported to partners.\n", 1),
     (sensitive_data, "# Storage\n\nThe file's location is stored in the index.\n", 0),
+    # one side of a sync always wins
+    (one_side_wins, "# Sync\n\nWhen a note was edited on both sides, the back office copy always wins and the phone "
+                    "copy is replaced.\n", 1),
+    (one_side_wins, "# Sync\n\nThe server copy always wins; the phone's version is kept as a conflicted copy.\n", 0),
+    # offline longer than a credential that renews only online
+    (offline_outlives_credential, "# Goals\n\nThe app works offline for up to 30 days.\n\n# Sessions\n\nThe "
+                                  "access token lasts 24 hours and is renewed with an endpoint that needs a "
+                                  "connection.\n", 1),
+    (offline_outlives_credential, "# Goals\n\nThe app works offline for up to 30 days.\n\n# Sessions\n\nThe "
+                                  "access token lasts 60 days and is renewed with an endpoint that needs a "
+                                  "connection.\n", 0),
+    (offline_outlives_credential, "# Goals\n\nThe app works offline for up to 30 days.\n\n# Sessions\n\nThe "
+                                  "access token lasts 24 hours and is renewed on the device.\n", 0),
+    # anyone inside may change production
+    (anyone_changes_production, "# Admin\n\nAny employee who signs in with SSO can change flags in production, so "
+                                "that no one waits for an approver.\n", 1),
+    (anyone_changes_production, "# Admin\n\nAny employee with the flag-admin role can change flags in production; "
+                                "every change is kept in the audit log.\n", 0),
+    # a user context kept as sent
+    (sensitive_data, "# Log\n\nEvery evaluation is written to a table with the user context as sent.\n", 1),
     # a credential in a URL: inline, in a sentence, or a row of a query-parameter table
     (credential_in_url, "# API\n\nCall `GET /v1/report?api_key=KEY&day=1`.\n", 1),
     (credential_in_url, "# API\n\nThe client sends its access token in the query string.\n", 1),

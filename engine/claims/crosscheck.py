@@ -7,6 +7,7 @@ import re
 from engine.claims.exposure import (
     TIMEOUT,
     address_authentication,
+    anyone_changes_production,
     credential_in_url,
     decision_without_alternative,
     missing_timeout,
@@ -21,6 +22,8 @@ from engine.claims.lifecycle import (
     irreversible_delete,
     lost_update,
     no_way_back,
+    offline_outlives_credential,
+    one_side_wins,
     reward_before_final,
     size_only_flush,
 )
@@ -320,11 +323,12 @@ def downtime_contradiction(claims: list[Claim]) -> list[Hit]:
 
 RULES = (conflicting_values, cadence_contradictions, limit_contradictions, capacity_shortfall, count_beyond_limit,
          recovery_contradictions, delivery_guarantee, downtime_contradiction, trigger_in_failing_region,
-         security_exposure, address_authentication, unauthenticated_store, credential_in_url,
-         reward_for_free_action, sensitive_data, dependency_without_failure, missing_timeout,
-         unsafe_retry, dual_write, expiry_before_window, done_before_work, serial_calls, lost_update,
-         irreversible_delete, no_way_back, size_only_flush, reward_before_final, unbounded_growth,
-         untestable_requirements, nfr_without_limits, convenience_decision, decision_without_alternative)
+         security_exposure, address_authentication, unauthenticated_store, anyone_changes_production,
+         credential_in_url, reward_for_free_action, sensitive_data, dependency_without_failure, missing_timeout,
+         unsafe_retry, dual_write, expiry_before_window, done_before_work, serial_calls, lost_update, one_side_wins,
+         offline_outlives_credential, irreversible_delete, no_way_back, size_only_flush, reward_before_final,
+         unbounded_growth, untestable_requirements, nfr_without_limits, convenience_decision,
+         decision_without_alternative)
 
 
 def cross_check(claims: list[Claim]) -> list[Hit]:

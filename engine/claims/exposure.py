@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from engine.claims.extract import (
+    ANY_INSIDER,
     BY_ADDRESS,
     CREDENTIAL,
     EXTERNAL_NOUNS,
@@ -86,7 +87,8 @@ def address_authentication(claims: list[Claim]) -> list[Hit]:
     return []
 
 
-WHOLE = re.compile(r"\b(complete|full|entire|raw|whole|verbatim|unredacted|as received|in (?:plain|clear) ?text|"
+WHOLE = re.compile(r"\b(complete|full|entire|raw|whole|verbatim|unredacted|as (?:received|sent)|"
+                   r"in (?:plain|clear) ?text|"
                    r"stor\w*|log(?:s|ged|ging)?|record\w*|captur\w*|kept|keeps?|retain\w*|sen[dt]s? (?:\w+ ){0,3}?to|"
                    r"shared? with|forward\w*|export\w*)\b", re.I)
 PROTECTED = re.compile(r"\b(redact\w*|mask\w*|scrub\w*|strip\w*|hash\w*|encrypt\w*|anonymi[sz]\w*|"
@@ -277,4 +279,30 @@ def unauthenticated_store(claims: list[Claim]) -> list[Hit]:
                            severity="critical",
                            fix="Require a credential per service (ACLs) and TLS on the store, and do not trust "
                                "authorisation data any client can write: keep it server-side or sign it.")]
+    return []
+
+
+GATED = re.compile(r"\b(roles?|rbac|permission\w*|approv\w+|review\w*|audit\w*|two-person|four-eyes|owners? of)\b",
+                   re.I)
+
+
+def gated(text: str) -> bool:
+    """A role, approval or audit the sentence names, not one it rules out ('so that no one waits for an approver')."""
+    return any(not re.search(r"\b(?:no|without|never|not|nor)\b[^.;]{0,25}$", text[:m.start()], re.I)
+               for m in GATED.finditer(text))
+
+
+def anyone_changes_production(claims: list[Claim]) -> list[Hit]:
+    """Anyone who can sign in may change production, in a sentence with no role, approval or audit: one mistake or
+    one compromised account changes it for every user."""
+    for c in claims:
+        if (m := ANY_INSIDER.search(c.text)) and not gated(c.text):
+            return [Hit.of(c, "security-exposure",
+                           title=f"Anyone can change production: '{' '.join(m.group(0).split()[:4])} ...' with no "
+                                 f"role, approval or audit ('{c.section}')",
+                           detail="every account that can sign in may change production; nothing limits who, records "
+                                  "who did what, or lets anyone undo it",
+                           severity="high",
+                           fix="Give production changes a role of their own, log every change with who made it "
+                               "(an audit trail) and keep an emergency path that is logged and reviewed after.")]
     return []

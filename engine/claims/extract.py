@@ -53,6 +53,10 @@ SEQUENTIAL = re.compile(r"\b(?:ids?|identifiers?|numbers?)\b[^.;]{0,40}?\b(?:seq
                         r"consecutive\w*|incrementing|in order of creation|increas\w* by one)\b|"
                         r"\b(?:sequential|auto[- ]?increment\w*|incrementing|consecutive) "
                         r"(?:ids?|identifiers?|numbers?)\b", re.I)
+# a change to what users get that anyone inside may make ('any employee who signs in with the company SSO can call
+# it, for every environment including production')
+ANY_INSIDER = re.compile(r"\bany (?:employee|engineer|developer|staff(?: member)?|one|user|member of staff|team member)"
+                         r"\b[^.;]{0,80}?\b(?:can|may|is able to)\b[^.;]{0,60}?\bproduction\b", re.I)
 # telling who sent a request by where it came from (engine/claims/exposure.py: forged by anyone behind a shared
 # egress, proxy or NAT): a sentence naming it is a claim
 BY_ADDRESS = re.compile(r"\b(source (?:ip|address)(?:es)?|(?:egress |client |caller'?s? )?ip (?:address(?:es)?|ranges?|"
@@ -64,7 +68,8 @@ SENSITIVE = re.compile(r"\b(request headers|(?:request|response) bod(?:y|ies)|au
                        r"card numbers?|e-?mail address(?:es)?|ip address(?:es)?|phone numbers?|home address(?:es)?|"
                        r"dates? of birth|social security numbers?|full names?|query text|search terms|"
                        r"(?:user|buyer|customer|member|rider|driver|phone|device)['’]s (?:[\w-]+ and )?locations?|"
-                       r"geolocation|gps (?:coordinates|positions?)|precise locations?)\b"
+                       r"geolocation|gps (?:coordinates|positions?)|precise locations?|"
+                       r"(?:user|customer|visitor|end-user) (?:context|details|profiles?))\b"
                        r"(?![- ](?:creation|revocation|rotation|management|settings|resets?|changes?|polic(?:y|ies)|"
                        r"strength|length|rules?|requirements?))", re.I)
 # a credential carried in a URL ('?api_key=...', 'the token as a query parameter'): URLs end up in access logs,
@@ -291,7 +296,7 @@ def sentences(para: list[tuple[int, str]]) -> list[tuple[int, str, str]]:
 
 
 KEEP = (NOTABLE, SEQUENTIAL, WORD_CADENCE, resilience.WATCHER, resilience.NO_LOSS, resilience.ASYNC_COPY,
-        sizing.COUNT_BEYOND,
+        sizing.COUNT_BEYOND, lifecycle.SIDE_WINS, lifecycle.LIFETIME, ANY_INSIDER,
         SENSITIVE, BY_ADDRESS, SIGNED, QUERY_PARAMS, URL_CREDENTIAL, CREDENTIAL, FRAUD, failures.RETRY,
         failures.CREATES, failures.SAFE_REPEAT, failures.DUAL_WRITE, failures.IN_STEP, failures.EXPIRES,
         failures.DONE_MARK, failures.SERIAL, lifecycle.DROP_OLD, lifecycle.NEWER_WINS, lifecycle.DEVICE_CLOCK,

@@ -139,3 +139,52 @@ def no_way_back(claims: list[Claim]) -> list[Hit]:
                    severity="high",
                    fix="Keep the old store read-only until the new one has run cleanly for a set period (a week), "
                        "and write down how to switch back.")]
+
+
+# one side of a sync always wins a conflict ('the back office copy always wins and the phone copy is replaced')
+SIDE_WINS = re.compile(r"\b(?:server|back[- ]?office|cloud|remote|central|local|phone|device|client|desktop)(?:['’]s)? "
+                       r"(?:copy|version|edit|change|value)s? (?:always )?wins?\b", re.I)
+
+
+def one_side_wins(claims: list[Claim]) -> list[Hit]:
+    """A conflict settled by one side always winning, in a document where nothing merges, keeps the loser or tells
+    the user: an edit made on the other side at the same time is silently thrown away."""
+    if not (found := first_unguarded(claims, SIDE_WINS, ORDERED)):
+        return []
+    c, m = found
+    return [Hit.of(c, "lost-update",
+                   title=f"Conflicts settled by '{m.group(0)}': the other side's edit is silently lost "
+                         f"('{c.section}')",
+                   detail="when both sides changed the same record, one change always replaces the other and "
+                          "nothing keeps it or tells the person who made it",
+                   severity="high")]
+
+
+# working offline for a span ('works offline for up to 30 days') ...
+OFFLINE_FOR = re.compile(r"\b(?:offline|without (?:a |any )?(?:network|connection|signal|coverage))\b", re.I)
+# ... while a credential lasts less and renews only online ('the access token lasts 24 hours and is renewed with the
+# refresh endpoint, which needs a connection')
+LIFETIME = re.compile(r"\b(?:tokens?|sessions?|logins?|certificates?|licen[cs]es?|credentials?)\b[^.;]{0,30}?"
+                      r"\b(?:lasts?|expires?(?: after)?|is valid for|valid for|lives? for)\b", re.I)
+ONLINE_ONLY = re.compile(r"\b(?:needs?|requires?) (?:a |an )?(?:network |internet |data )?connection\b|"
+                         r"\bonly online\b|\bwhen online\b", re.I)
+
+
+def offline_outlives_credential(claims: list[Claim]) -> list[Hit]:
+    """A promise to work offline for N while a token or session lasts M < N and is renewed only online: the app
+    signs its user out after M without a connection."""
+    spans = [(c, q) for c in claims if OFFLINE_FOR.search(c.text) for q in c.quantities if q.dimension == "time"]
+    lives = [(c, q) for c in claims if LIFETIME.search(c.text) and ONLINE_ONLY.search(c.text)
+             for q in c.quantities if q.dimension == "time"]
+    for (a, span), (b, life) in ((x, y) for x in spans for y in lives):
+        if a.id != b.id and life.base < span.base:
+            return [Hit(rule="limit-contradiction", claims=[a.id, b.id], file=a.file, lines=[a.line, b.line],
+                        title=f"Offline for {span.text} ('{a.section}') but the credential lasts {life.text} and "
+                              f"renews only online ('{b.section}')",
+                        detail=f"line {b.line} lets the credential expire after {life.text} and renews it only with "
+                               f"a connection, so the user is signed out long before the {span.text} of line "
+                               f"{a.line}",
+                        evidence=a.text, severity="high",
+                        fix=f"Let the credential last the {span.text} offline (bound to the device and revocable), "
+                            "or say what works offline once it has expired.")]
+    return []
