@@ -22,6 +22,7 @@ from engine.claims.exposure import (
     anyone_changes_production,
     credential_in_url,
     decision_without_alternative,
+    fail_open,
     missing_timeout,
     reward_for_free_action,
     security_exposure,
@@ -42,8 +43,8 @@ from engine.claims.lifecycle import (
 from engine.claims.model import Hit
 from engine.claims.omissions import convenience_decision, nfr_without_limits
 from engine.claims.quantities import quantities, same_amount, violates
-from engine.claims.resilience import recovery_contradictions, trigger_in_failing_region
-from engine.claims.sizing import capacity_shortfall, count_beyond_limit
+from engine.claims.resilience import recovery_contradictions, trigger_in_failing_region, waits_beyond_budget
+from engine.claims.sizing import capacity_shortfall, count_beyond_limit, polling_load
 from engine.claims.wishes import is_wish, wish_only
 from engine.target.outline import sections
 from engine.target.snapshot import SourceFile
@@ -434,6 +435,26 @@ CASES = [
                                 "every change is kept in the audit log.\n", 0),
     # a user context kept as sent
     (sensitive_data, "# Log\n\nEvery evaluation is written to a table with the user context as sent.\n", 1),
+    # a check that passes everything when it cannot run
+    (fail_open, "# Flow\n\nWhen the vendor's API returns an error, the image is published.\n", 1),
+    (fail_open, "# Flow\n\nWhen the vendor's API returns an error, the image stays pending and is retried.\n", 0),
+    # waiting for a dependency slower than the promise
+    (waits_beyond_budget, "# Requirements\n\nA decision within 2 seconds of the upload.\n\n# Flow\n\nThe service "
+                          "calls the vendor and waits for the answer.\nThe vendor's p95 response time is 4 "
+                          "seconds.\n", 1),
+    (waits_beyond_budget, "# Requirements\n\nA decision within 2 seconds of the upload.\n\n# Flow\n\nThe service "
+                          "queues the image for the vendor.\nThe vendor's p95 response time is 4 seconds.\n", 0),
+    (waits_beyond_budget, "# Requirements\n\nA decision within 5 seconds of the upload.\n\n# Flow\n\nThe service "
+                          "calls the vendor and waits for the answer.\nThe vendor's p95 response time is 4 "
+                          "seconds.\n", 0),
+    # many pollers at a short interval
+    (polling_load, "# Design\n\nEach of the 200 worker processes polls the table every 100 ms.\n", 1),
+    (polling_load, "# Design\n\nEach of the 4 worker processes polls the table every 5 seconds.\n", 0),
+    # work removed from the queue before it runs
+    (done_before_work, "# Design\n\nA worker deletes the job row as soon as it has claimed it, then runs it.\n", 1),
+    (done_before_work, "# Deletes\n\nA delete event is sent as soon as it is received.\n", 0),
+    # everything kept, said in the passive
+    (unbounded_growth, "# Storage\n\nAll uploaded images are kept in the originals bucket.\n", 1),
     # a credential in a URL: inline, in a sentence, or a row of a query-parameter table
     (credential_in_url, "# API\n\nCall `GET /v1/report?api_key=KEY&day=1`.\n", 1),
     (credential_in_url, "# API\n\nThe client sends its access token in the query string.\n", 1),

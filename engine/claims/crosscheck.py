@@ -10,6 +10,7 @@ from engine.claims.exposure import (
     anyone_changes_production,
     credential_in_url,
     decision_without_alternative,
+    fail_open,
     missing_timeout,
     reward_for_free_action,
     security_exposure,
@@ -30,8 +31,8 @@ from engine.claims.lifecycle import (
 from engine.claims.model import Claim, Hit
 from engine.claims.omissions import convenience_decision, nfr_without_limits
 from engine.claims.quantities import Quantity, same_amount, violates, word_cadences
-from engine.claims.resilience import recovery_contradictions, trigger_in_failing_region
-from engine.claims.sizing import capacity_shortfall, count_beyond_limit
+from engine.claims.resilience import recovery_contradictions, trigger_in_failing_region, waits_beyond_budget
+from engine.claims.sizing import capacity_shortfall, count_beyond_limit, polling_load
 from engine.claims.words import stem, stems
 from engine.paths import same_file
 from engine.verify.checks import Check, Subject
@@ -52,6 +53,7 @@ GROWTH = re.compile(r"\b(stores?|stored|keeps?|kept|logs?|logged|retains?|retain
                     r"\bany (?:range|size|number|amount|length)\b|\bin one (?:call|request)\b|"
                     r"\bnever (?:\w+ or )?(?:deleted|removed|purged|expired|archived)\b|"
                     r"\bno maximum\b|\breads?\s+all\b[^.;]{0,60}?\b(?:in|into) memory\b|"
+                    r"^all\b[^.;]{0,40}?\b(?:are|is) (?:kept|stored|retained|archived)\b|"
                     r"\b(?:loads?|fetch(?:es)?|returns?|downloads?|lists?|shows?)\s+all\b", re.I)
 # what bounds how much is held at once (a retention bounds how long, not how much)
 CAP = re.compile(r"\b(quota|capped|at most|up to|maximum|limit(?:ed)? (?:of|to)|(?:batch(?:es)?|pages?|chunks?) of)\b",
@@ -322,13 +324,13 @@ def downtime_contradiction(claims: list[Claim]) -> list[Hit]:
 
 
 RULES = (conflicting_values, cadence_contradictions, limit_contradictions, capacity_shortfall, count_beyond_limit,
-         recovery_contradictions, delivery_guarantee, downtime_contradiction, trigger_in_failing_region,
-         security_exposure, address_authentication, unauthenticated_store, anyone_changes_production,
-         credential_in_url, reward_for_free_action, sensitive_data, dependency_without_failure, missing_timeout,
-         unsafe_retry, dual_write, expiry_before_window, done_before_work, serial_calls, lost_update, one_side_wins,
-         offline_outlives_credential, irreversible_delete, no_way_back, size_only_flush, reward_before_final,
-         unbounded_growth, untestable_requirements, nfr_without_limits, convenience_decision,
-         decision_without_alternative)
+         polling_load, recovery_contradictions, waits_beyond_budget, delivery_guarantee, downtime_contradiction,
+         trigger_in_failing_region, security_exposure, fail_open, address_authentication, unauthenticated_store,
+         anyone_changes_production, credential_in_url, reward_for_free_action, sensitive_data,
+         dependency_without_failure, missing_timeout, unsafe_retry, dual_write, expiry_before_window, done_before_work,
+         serial_calls, lost_update, one_side_wins, offline_outlives_credential, irreversible_delete, no_way_back,
+         size_only_flush, reward_before_final, unbounded_growth, untestable_requirements, nfr_without_limits,
+         convenience_decision, decision_without_alternative)
 
 
 def cross_check(claims: list[Claim]) -> list[Hit]:

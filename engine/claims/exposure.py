@@ -306,3 +306,27 @@ def anyone_changes_production(claims: list[Claim]) -> list[Hit]:
                            fix="Give production changes a role of their own, log every change with who made it "
                                "(an audit trail) and keep an emergency path that is logged and reviewed after.")]
     return []
+
+
+# a check that lets everything through when it cannot run ('when the vendor's API returns an error, the image is
+# published')
+FAIL_OPEN = re.compile(r"\b(?:when|if|whenever)\b[^.;]{0,50}?\b(?:returns? an error|errors?|fails?|is down|is "
+                       r"unavailable|times? out|cannot be reached)\b[^.;]{0,40}?\b(?:is |are |gets? )?"
+                       r"(?:published|allowed|accepted|approved|let through|skipped|shown|"
+                       r"treated as (?:safe|valid|clean))\b", re.I)
+
+
+def fail_open(claims: list[Claim]) -> list[Hit]:
+    """A check that passes everything when the checker fails: an outage, or anyone who can make the check fail,
+    lets through exactly what the check is for."""
+    for c in claims:
+        if m := FAIL_OPEN.search(c.text):
+            return [Hit.of(c, "security-exposure",
+                           title=f"Fails open: '{' '.join(m.group(0).split()[-6:])}' when the check cannot run "
+                                 f"('{c.section}')",
+                           detail="when the checking service errors or is down, items skip the check and go through, "
+                                  "so an outage (or a request crafted to make the check fail) bypasses it entirely",
+                           severity="high",
+                           fix="Fail closed: hold the item as pending, retry the check, and let a person review what "
+                               "is still unchecked after a while.")]
+    return []

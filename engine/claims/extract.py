@@ -296,12 +296,12 @@ def sentences(para: list[tuple[int, str]]) -> list[tuple[int, str, str]]:
 
 
 KEEP = (NOTABLE, SEQUENTIAL, WORD_CADENCE, resilience.WATCHER, resilience.NO_LOSS, resilience.ASYNC_COPY,
-        sizing.COUNT_BEYOND, lifecycle.SIDE_WINS, lifecycle.LIFETIME, ANY_INSIDER,
-        SENSITIVE, BY_ADDRESS, SIGNED, QUERY_PARAMS, URL_CREDENTIAL, CREDENTIAL, FRAUD, failures.RETRY,
-        failures.CREATES, failures.SAFE_REPEAT, failures.DUAL_WRITE, failures.IN_STEP, failures.EXPIRES,
-        failures.DONE_MARK, failures.SERIAL, lifecycle.DROP_OLD, lifecycle.NEWER_WINS, lifecycle.DEVICE_CLOCK,
-        lifecycle.DELETE_ALL, lifecycle.SIZE_FLUSH,
-        lifecycle.REWARD_NOW, lifecycle.TAKEN_BACK, lifecycle.RECOVERY, lifecycle.ORDERED, lifecycle.TIME_FLUSH)
+        sizing.COUNT_BEYOND, sizing.POLLERS, resilience.WAITS, resilience.DEP_LATENCY, lifecycle.SIDE_WINS,
+        lifecycle.LIFETIME, ANY_INSIDER, SENSITIVE, BY_ADDRESS, SIGNED, QUERY_PARAMS, URL_CREDENTIAL, CREDENTIAL,
+        FRAUD, failures.RETRY, failures.CREATES, failures.SAFE_REPEAT, failures.DUAL_WRITE, failures.IN_STEP,
+        failures.EXPIRES, failures.DONE_MARK, failures.SERIAL, lifecycle.DROP_OLD, lifecycle.NEWER_WINS,
+        lifecycle.DEVICE_CLOCK, lifecycle.DELETE_ALL, lifecycle.SIZE_FLUSH, lifecycle.REWARD_NOW,
+        lifecycle.TAKEN_BACK, lifecycle.RECOVERY, lifecycle.ORDERED, lifecycle.TIME_FLUSH)
 
 
 def notable(text: str) -> bool:

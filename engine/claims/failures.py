@@ -45,10 +45,11 @@ READS = re.compile(r"\b(reads?|read from|looks? up|queries|queried|fetch\w*|load
 
 # work recorded as done ('acknowledges each message', 'marked as synced') ...
 DONE_MARK = re.compile(r"\b(?:acknowledg\w*|acks?|acked|commit(?:s|ted)? (?:the |its )?offsets?|"
+                       r"delet\w* (?:the |its |each )(?:job|message|task)s?(?: rows?)?|"
                        r"mark(?:s|ed)?\b[^.;]{0,40}?\bas (?:done|synced|sent|complete\w*|processed|delivered|paid|"
                        r"handled|uploaded|indexed|imported))\b", re.I)
 # ... at the moment the work is picked up or begins, not when it has succeeded
-EARLY = re.compile(r"\b(?:as soon as|when|once|on|upon)\b[^.;]{0,40}?\b(?:reads?|received|receives|arrives?|"
+EARLY = re.compile(r"\b(?:as soon as|when|once|on|upon)\b[^.;]{0,40}?\b(?:reads?|received|receives|arrives?|claim\w*|"
                    r"starts?|started|begins?|picked up|fetched|dequeued|pulled|consumed)\b|"
                    r"\bbefore\b[^.;]{0,30}?\b(?:process\w*|writ\w*|written|index\w*|stor\w*|upload\w*|handl\w*|"
                    r"apply\w*|applied|sen[dt]\w*)\b", re.I)

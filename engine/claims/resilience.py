@@ -1,5 +1,6 @@
-"""Rules for a design's recovery promises: a recovery point of zero over asynchronous replication, a DNS TTL longer
-than the recovery time, and a failover trigger that runs where the failure happens. Pure functions over claims,
+"""Rules for a design's recovery and time promises: a recovery point of zero over asynchronous replication, a DNS TTL
+longer than the recovery time, a failover trigger that runs where the failure happens, and a step that waits for a
+dependency slower than the time the step promises. Pure functions over claims,
 like the cross-checks (engine/claims/crosscheck.py)."""
 
 from __future__ import annotations
@@ -75,4 +76,33 @@ def trigger_in_failing_region(claims: list[Claim]) -> list[Hit]:
                            severity="high",
                            fix="Run the health checks from outside the primary (a third region or several "
                                "regions voting), and document a manual failover runbook.")]
+    return []
+
+
+# a dependency's own latency ('the vendor's documented p95 response time is 4 seconds') ...
+DEP_LATENCY = re.compile(r"\b(?:vendor|provider|third[- ]party|external|partner|upstream)(?:['’]s)?\b[^.;]{0,50}?"
+                         r"\b(?:p\d{2}|response time|latency)\b", re.I)
+# ... in a step that waits for it
+WAITS = re.compile(r"\bwaits? for (?:the |its |their )?(?:answer|response|reply|result)\b|\bsynchronous(?:ly)? "
+                   r"(?:call|request)s?\b|\bblocks? (?:until|on)\b", re.I)
+
+
+def waits_beyond_budget(claims: list[Claim]) -> list[Hit]:
+    """A promise of N ('a decision within 2 seconds') while the step waits for a dependency whose own stated
+    latency is M > N ('the vendor's p95 response time is 4 seconds'): the promise cannot hold for the slow part."""
+    if not any(WAITS.search(c.text) for c in claims):
+        return []
+    budgets = [(c, q) for c in claims for q in c.quantities if q.dimension == "time" and q.bound == "upper"]
+    slow = [(c, q) for c in claims if DEP_LATENCY.search(c.text) for q in c.quantities
+            if q.dimension == "time" and q.bound != "upper"]
+    for (a, qa), (b, qb) in ((x, y) for x in budgets for y in slow):
+        if a.id != b.id and qb.base > qa.base:
+            return [Hit(rule="limit-contradiction", claims=[a.id, b.id], file=a.file, lines=[a.line, b.line],
+                        title=f"Within {qa.text} ('{a.section}') contradicted by a dependency that takes {qb.text} "
+                              f"('{b.section}')",
+                        detail=f"line {a.line} promises {qa.text}; the step waits for a dependency whose own latency "
+                               f"is {qb.text} (line {b.line}), so the promise is broken whenever it is that slow",
+                        evidence=a.text, severity="high",
+                        fix=f"Do not wait for it in the step that promises {qa.text} (hold the item as pending and "
+                            "finish asynchronously), or change the promise to what the dependency allows.")]
     return []

@@ -85,3 +85,34 @@ def count_beyond_limit(claims: list[Claim]) -> list[Hit]:
                                 detail=f"line {a.line} allows at most {said}; line {b.line} plans for {beyond}",
                                 evidence=a.text, severity="medium")]
     return []
+
+
+# many pollers at a short interval ('each of the 200 worker processes polls the table every 100 ms')
+POLLERS = re.compile(r"\b(?P<n>\d{1,3}(?:,\d{3})*|\d+)\s+(?:[\w-]+\s+){0,2}?(?:workers?|processes|clients|instances|"
+                     r"pods|devices|consumers|replicas|apps?|browsers?|tabs)\b[^.;]{0,80}?\bpoll\w*\b[^.;]{0,60}?"
+                     r"\bevery\s+(?P<t>\d+(?:\.\d+)?)\s?(?P<u>ms|milliseconds?|s|secs?|seconds?)\b", re.I)
+POLL_RATE = 100.0  # polls a second from which the polling alone is a load worth a finding
+
+
+def polling_load(claims: list[Claim]) -> list[Hit]:
+    """N pollers each asking every T: N / T requests a second, most of them finding nothing; said when it reaches
+    POLL_RATE, with the rate the same store serves today when the document gives one."""
+    for c in claims:
+        if not (m := POLLERS.search(c.text)):
+            continue
+        t = float(m["t"]) / (1000.0 if m["u"].lower().startswith("m") else 1.0)
+        rate = int(m["n"].replace(",", "")) / t if t else 0.0
+        if rate < POLL_RATE:
+            continue
+        today = next((q for o in claims if o.id != c.id for q in o.quantities
+                      if q.dimension.startswith("count of") and re.search(r"\b(?:a|per) second\b", o.text)), None)
+        return [Hit.of(c, "unbounded-growth",
+                       title=f"Polling load: {m['n']} pollers every {m['t']} {m['u']} add about {rate:,.0f} queries a "
+                             f"second ('{c.section}')",
+                       detail=f"{m['n']} pollers each asking every {m['t']} {m['u']} make about {rate:,.0f} requests a "
+                              "second whether or not there is work"
+                              + (f", beside the {today.text} a second it serves today" if today else ""),
+                       severity="medium",
+                       fix="Wake the workers when there is work (LISTEN/NOTIFY, a blocking pop) or back off when "
+                           "a poll finds nothing, and poll from fewer processes.")]
+    return []
