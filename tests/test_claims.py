@@ -20,6 +20,7 @@ from engine.claims.crosscheck import (
 from engine.claims.exposure import (
     address_authentication,
     anyone_changes_production,
+    cache_key_without_caller,
     credential_in_url,
     decision_without_alternative,
     fail_open,
@@ -30,7 +31,14 @@ from engine.claims.exposure import (
     unauthenticated_store,
 )
 from engine.claims.extract import extract_claims, mermaid_statements, table_rows
-from engine.claims.failures import done_before_work, dual_write, expiry_before_window, serial_calls, unsafe_retry
+from engine.claims.failures import (
+    cache_stampede,
+    done_before_work,
+    dual_write,
+    expiry_before_window,
+    serial_calls,
+    unsafe_retry,
+)
 from engine.claims.lifecycle import (
     irreversible_delete,
     lost_update,
@@ -43,7 +51,12 @@ from engine.claims.lifecycle import (
 from engine.claims.model import Hit
 from engine.claims.omissions import convenience_decision, nfr_without_limits
 from engine.claims.quantities import quantities, same_amount, violates
-from engine.claims.resilience import recovery_contradictions, trigger_in_failing_region, waits_beyond_budget
+from engine.claims.resilience import (
+    cache_outlives_freshness,
+    recovery_contradictions,
+    trigger_in_failing_region,
+    waits_beyond_budget,
+)
 from engine.claims.sizing import capacity_shortfall, count_beyond_limit, polling_load
 from engine.claims.wishes import is_wish, wish_only
 from engine.target.outline import sections
@@ -455,6 +468,29 @@ CASES = [
     (done_before_work, "# Deletes\n\nA delete event is sent as soon as it is received.\n", 0),
     # everything kept, said in the passive
     (unbounded_growth, "# Storage\n\nAll uploaded images are kept in the originals bucket.\n", 1),
+    # a cadence of a quarter against a promise of a month
+    (cadence_contradictions, "# Requirements\n\nWe send the export within one month of the request.\n\n# Job\n\n"
+                             "The export job runs once a quarter.\n", 1),
+    # a link that is the credential
+    (security_exposure, "# Delivery\n\nThe link works without signing in for 30 days.\n", 1),
+    # a cache keyed by the URL in front of per-caller answers
+    (cache_key_without_caller, "# Design\n\nThe cache key is the request path and query string.\nAuthenticated "
+                               "partner calls go through the same cache.\n", 1),
+    (cache_key_without_caller, "# Design\n\nThe cache key is the request path and query string.\nAuthenticated "
+                               "partner calls go through the same cache; the partner id is part of the key.\n", 0),
+    (cache_key_without_caller, "# Design\n\nThe cache key is the request path and query string.\nOnly anonymous "
+                               "requests are cached.\n", 0),
+    # a cache kept longer than the freshness promised
+    (cache_outlives_freshness, "# Requirements\n\nA price change is visible within 1 minute.\n\n# Design\n\n"
+                               "Cache entries expire 10 minutes after they were stored.\n", 1),
+    (cache_outlives_freshness, "# Requirements\n\nA price change is visible within 1 minute.\n\n# Design\n\n"
+                               "Cache entries expire 10 minutes after they were stored and are invalidated on every "
+                               "change.\n", 0),
+    # every request for an expired entry reaching the source
+    (cache_stampede, "# Design\n\nWhen a popular entry expires, every request for it is forwarded to the service.\n",
+     1),
+    (cache_stampede, "# Design\n\nWhen a popular entry expires, every request for it is forwarded to the service.\n"
+                     "Concurrent misses are coalesced into one request per key.\n", 0),
     # a credential in a URL: inline, in a sentence, or a row of a query-parameter table
     (credential_in_url, "# API\n\nCall `GET /v1/report?api_key=KEY&day=1`.\n", 1),
     (credential_in_url, "# API\n\nThe client sends its access token in the query string.\n", 1),

@@ -8,6 +8,7 @@ from engine.claims.exposure import (
     TIMEOUT,
     address_authentication,
     anyone_changes_production,
+    cache_key_without_caller,
     credential_in_url,
     decision_without_alternative,
     fail_open,
@@ -18,7 +19,14 @@ from engine.claims.exposure import (
     unauthenticated_store,
 )
 from engine.claims.extract import EXTERNAL_NOUNS, FAILURE
-from engine.claims.failures import done_before_work, dual_write, expiry_before_window, serial_calls, unsafe_retry
+from engine.claims.failures import (
+    cache_stampede,
+    done_before_work,
+    dual_write,
+    expiry_before_window,
+    serial_calls,
+    unsafe_retry,
+)
 from engine.claims.lifecycle import (
     irreversible_delete,
     lost_update,
@@ -31,7 +39,12 @@ from engine.claims.lifecycle import (
 from engine.claims.model import Claim, Hit
 from engine.claims.omissions import convenience_decision, nfr_without_limits
 from engine.claims.quantities import Quantity, same_amount, violates, word_cadences
-from engine.claims.resilience import recovery_contradictions, trigger_in_failing_region, waits_beyond_budget
+from engine.claims.resilience import (
+    cache_outlives_freshness,
+    recovery_contradictions,
+    trigger_in_failing_region,
+    waits_beyond_budget,
+)
 from engine.claims.sizing import capacity_shortfall, count_beyond_limit, polling_load
 from engine.claims.words import stem, stems
 from engine.paths import same_file
@@ -68,7 +81,7 @@ OUTAGE = re.compile(r"\bread[- ]only (?:mode|for)\b|\bmaintenance (?:window|mode
                     r"\b(?:are|is) (?:rejected|refused|blocked) during\b|\bdowntime of\b", re.I)
 LATENCY = re.compile(r"\b(p\d{2}|latency|respond\w*|answer\w*|response time)\b", re.I)
 # a promise about how soon something happens (delivered, visible, shown within N) ...
-PROMPT = re.compile(r"\b(deliver\w*|visible|appears?|shown|propagat\w*|notif\w*|synced|available)\b", re.I)
+PROMPT = re.compile(r"\b(deliver\w*|visible|appears?|shown|propagat\w*|notif\w*|synced|available|sen[dt]s?)\b", re.I)
 # ... and a cadence that only lets it happen every M ('sends them in one batch every 5 minutes')
 CADENCE = re.compile(r"\b(?:every|each)\s*$", re.I)
 # Numbers that are not the design's own: the situation today in a problem or background section ("58 % of users
@@ -324,13 +337,14 @@ def downtime_contradiction(claims: list[Claim]) -> list[Hit]:
 
 
 RULES = (conflicting_values, cadence_contradictions, limit_contradictions, capacity_shortfall, count_beyond_limit,
-         polling_load, recovery_contradictions, waits_beyond_budget, delivery_guarantee, downtime_contradiction,
-         trigger_in_failing_region, security_exposure, fail_open, address_authentication, unauthenticated_store,
-         anyone_changes_production, credential_in_url, reward_for_free_action, sensitive_data,
-         dependency_without_failure, missing_timeout, unsafe_retry, dual_write, expiry_before_window, done_before_work,
-         serial_calls, lost_update, one_side_wins, offline_outlives_credential, irreversible_delete, no_way_back,
-         size_only_flush, reward_before_final, unbounded_growth, untestable_requirements, nfr_without_limits,
-         convenience_decision, decision_without_alternative)
+         polling_load, recovery_contradictions, waits_beyond_budget, cache_outlives_freshness, delivery_guarantee,
+         downtime_contradiction, trigger_in_failing_region, security_exposure, fail_open, address_authentication,
+         unauthenticated_store, anyone_changes_production, cache_key_without_caller, credential_in_url,
+         reward_for_free_action, sensitive_data, dependency_without_failure, missing_timeout, unsafe_retry,
+         dual_write, expiry_before_window, done_before_work, serial_calls, cache_stampede, lost_update, one_side_wins,
+         offline_outlives_credential, irreversible_delete, no_way_back, size_only_flush, reward_before_final,
+         unbounded_growth, untestable_requirements, nfr_without_limits, convenience_decision,
+         decision_without_alternative)
 
 
 def cross_check(claims: list[Claim]) -> list[Hit]:

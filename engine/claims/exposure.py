@@ -12,6 +12,8 @@ from engine.claims.extract import (
     CREDENTIAL,
     EXTERNAL_NOUNS,
     FAILURE,
+    KEYED_BY_CALLER,
+    PER_CALLER,
     QUERY_PARAMS,
     REWARD,
     REWARD_GUARD,
@@ -20,12 +22,16 @@ from engine.claims.extract import (
     SIGNED,
     UNVERIFIED_ACT,
     URL_CREDENTIAL,
+    URL_KEY,
 )
 from engine.claims.model import Claim, Hit
 
 PUBLIC = re.compile(r"\b(public[- ]read\w*|publicly (?:readable|accessible|available|listed)|world[- ]readable|"
-                    r"anonymous(?:ly)? (?:access|read)|without (?:any )?(?:auth\w*|login|sign[- ]in)|"
+                    r"anonymous(?:ly)? (?:access|read)|without (?:any )?(?:auth\w*|login|sign[- ]in|signing in|"
+                    r"logging in)|"
                     r"no (?:auth\w*|access control|login|sign[- ]in))\b", re.I)
+# a link that is itself the credential ('the link works without signing in for 30 days')
+BEARER_LINK = re.compile(r"\b(?:links?|urls?)\b[^.;]{0,40}?\b(?:works?|valid|usable|opens?)\b", re.I)
 # a 'public' that still asks for a key ('public read: any partner with an API key can read ...')
 KEYED = re.compile(r"\b(?:with|using|presents?|sends?|needs?|requires?|holding) (?:an? |their |its |a valid )?"
                    r"(?:api[- ]?keys?|keys?|tokens?|credentials?|client certificates?)\b|\bauthenticat\w+ with\b", re.I)
@@ -46,6 +52,16 @@ def security_exposure(claims: list[Claim], all_text: list[str] | None = None) ->
     hits = []
     for c in claims:
         if (m := PUBLIC.search(c.text)) and not (m.group(0).lower().startswith("public") and KEYED.search(c.text)):
+            if BEARER_LINK.search(c.text):
+                hits.append(Hit.of(c, "security-exposure",
+                                   title=f"A link that opens the data '{m.group(0)}': anyone who gets it (forwarded, "
+                                         f"leaked) reads it ('{c.section}')",
+                                   detail="the link is the only credential: whoever holds it, from a forwarded e-mail, "
+                                          "a shared mailbox or a log, gets the data for as long as it works",
+                                   severity="high",
+                                   fix="Ask the person to sign in before the download, or make the link single-use and "
+                                       "valid for hours, not days."))
+                continue
             if counted:
                 hits.append(Hit.of(c, "security-exposure",
                                    title=f"Records anyone can open are found by counting: '{m.group(0)}' and "
@@ -330,3 +346,22 @@ def fail_open(claims: list[Claim]) -> list[Hit]:
                            fix="Fail closed: hold the item as pending, retry the check, and let a person review what "
                                "is still unchecked after a while.")]
     return []
+
+
+def cache_key_without_caller(claims: list[Claim]) -> list[Hit]:
+    """A shared cache keyed by the URL alone, in front of responses that differ by caller: the first caller's answer
+    (their prices, their data) is served to everyone who asks for the same URL."""
+    if any(KEYED_BY_CALLER.search(c.text) for c in claims):
+        return []
+    key = next((c for c in claims if URL_KEY.search(c.text)), None)
+    caller = next((c for c in claims if PER_CALLER.search(c.text) and "cache" in c.text.lower()), None)
+    if key is None or caller is None:
+        return []
+    return [Hit(rule="security-exposure", claims=list(dict.fromkeys([key.id, caller.id])), file=key.file,
+                lines=list(dict.fromkeys([key.line, caller.line])),
+                title=f"Cache key without the caller: one caller's response is served to another ('{key.section}')",
+                detail=f"line {key.line} keys the cache by the URL alone; line {caller.line} puts responses that "
+                       "differ by caller through it, so whoever asks first decides what everyone else gets (a leak of "
+                       "one partner's or user's data to the others)",
+                evidence=key.text, severity="critical",
+                fix="Put the caller (partner, tenant or user id) in the cache key, or cache only public responses.")]

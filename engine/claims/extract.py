@@ -57,6 +57,14 @@ SEQUENTIAL = re.compile(r"\b(?:ids?|identifiers?|numbers?)\b[^.;]{0,40}?\b(?:seq
 # it, for every environment including production')
 ANY_INSIDER = re.compile(r"\bany (?:employee|engineer|developer|staff(?: member)?|one|user|member of staff|team member)"
                          r"\b[^.;]{0,80}?\b(?:can|may|is able to)\b[^.;]{0,60}?\bproduction\b", re.I)
+# a shared cache keyed by the URL alone ('the cache key is the request path and query string') ...
+URL_KEY = re.compile(r"\bcache key is (?:the |only the |just the )?(?:request )?(?:path|url|uri)\b", re.I)
+# ... in front of answers that differ by caller ('authenticated partner calls go through the same cache')
+PER_CALLER = re.compile(r"\b(authenticated|per[- ](?:user|partner|tenant|customer|account)|negotiated|"
+                        r"personali[sz]ed|logged[- ]in|signed[- ]in)\b", re.I)
+KEYED_BY_CALLER = re.compile(r"\b(?:vary|authori[sz]ation header|user id|tenant id|partner id|account id|api key)\b"
+                             r"[^.;]{0,30}?\b(?:in|part of|added to) the (?:cache )?key\b|\bkey (?:also )?includes\b|"
+                             r"\bonly (?:public|anonymous|unauthenticated) (?:responses|requests|calls)\b", re.I)
 # telling who sent a request by where it came from (engine/claims/exposure.py: forged by anyone behind a shared
 # egress, proxy or NAT): a sentence naming it is a claim
 BY_ADDRESS = re.compile(r"\b(source (?:ip|address)(?:es)?|(?:egress |client |caller'?s? )?ip (?:address(?:es)?|ranges?|"
@@ -295,7 +303,8 @@ def sentences(para: list[tuple[int, str]]) -> list[tuple[int, str, str]]:
     return out
 
 
-KEEP = (NOTABLE, SEQUENTIAL, WORD_CADENCE, resilience.WATCHER, resilience.NO_LOSS, resilience.ASYNC_COPY,
+KEEP = (NOTABLE, SEQUENTIAL, WORD_CADENCE, resilience.CACHED_FOR, resilience.INVALIDATED, failures.STAMPEDE,
+        failures.COALESCED, URL_KEY, KEYED_BY_CALLER, resilience.WATCHER, resilience.NO_LOSS, resilience.ASYNC_COPY,
         sizing.COUNT_BEYOND, sizing.POLLERS, resilience.WAITS, resilience.DEP_LATENCY, lifecycle.SIDE_WINS,
         lifecycle.LIFETIME, ANY_INSIDER, SENSITIVE, BY_ADDRESS, SIGNED, QUERY_PARAMS, URL_CREDENTIAL, CREDENTIAL,
         FRAUD, failures.RETRY, failures.CREATES, failures.SAFE_REPEAT, failures.DUAL_WRITE, failures.IN_STEP,

@@ -198,3 +198,27 @@ def serial_calls(claims: list[Claim]) -> list[Hit]:
                                   "work itself",
                            severity="high")]
     return []
+
+
+# every request for an expired or missing entry going to the source at once ('when a popular entry expires, every
+# request for it is forwarded until the first answer has been stored')
+STAMPEDE = re.compile(r"\b(?:expires?|expired|miss(?:es)?|evicted)\b[^.;]{0,40}?\b(?:every|all|each) requests?\b"
+                      r"[^.;]{0,40}?\b(?:forwarded|goes|go|sent|passed|reach\w*)\b", re.I)
+COALESCED = re.compile(r"\b(coalesc\w*|single[- ]flight|collaps\w*|lock\w*|stale[- ]while[- ]revalidate|"
+                       r"one request (?:at a time|per key)|refresh\w* (?:ahead|early|in the background))\b", re.I)
+
+
+def cache_stampede(claims: list[Claim]) -> list[Hit]:
+    """Every request for an entry that has just expired goes to the source until one answer is stored, in a document
+    where nothing coalesces them: a popular entry's expiry sends a burst to the service the cache protects."""
+    if not (found := first_unguarded(claims, STAMPEDE, COALESCED)):
+        return []
+    c, _ = found
+    return [Hit.of(c, "unbounded-growth",
+                   title=f"Cache stampede: when a popular entry expires every request for it reaches the source "
+                         f"('{c.section}')",
+                   detail="between the expiry and the first stored answer, every request is forwarded, so a hot "
+                          "entry's expiry sends a burst (a thundering herd) to the service the cache protects",
+                   severity="medium",
+                   fix="Let one request per key refresh the entry while the others wait or get the stale copy "
+                       "(request coalescing, stale-while-revalidate).")]

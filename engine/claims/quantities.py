@@ -68,9 +68,11 @@ class Quantity(BaseModel):
 
 
 # a cadence said in words, with no number ('uploads a file once an hour', 'a nightly export')
-PERIODS = {"minute": 60.0, "hour": 3600.0, "day": 86400.0, "night": 86400.0, "week": 604800.0}
-WORD_CADENCE = re.compile(r"\b(?:once (?:an?|per|each|every) (?P<a>minute|hour|day|night|week)|"
-                          r"(?P<b>hour|dai|night|week)ly|every (?P<c>minute|hour|day|night|week))\b", re.I)
+PERIODS = {"minute": 60.0, "hour": 3600.0, "day": 86400.0, "night": 86400.0, "week": 604800.0, "month": 2592000.0,
+           "quarter": 7776000.0, "year": 31536000.0}
+WORD_CADENCE = re.compile(r"\b(?:once (?:an?|per|each|every) (?P<a>minute|hour|day|night|week|month|quarter|year)|"
+                          r"(?P<b>hour|dai|night|week|month|quarter|year)ly|"
+                          r"every (?P<c>minute|hour|day|night|week|month|quarter|year))\b", re.I)
 
 
 def number_of(raw: str) -> float:

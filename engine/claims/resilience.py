@@ -106,3 +106,34 @@ def waits_beyond_budget(claims: list[Claim]) -> list[Hit]:
                         fix=f"Do not wait for it in the step that promises {qa.text} (hold the item as pending and "
                             "finish asynchronously), or change the promise to what the dependency allows.")]
     return []
+
+
+# a cached copy that lives for a time ('entries expire 10 minutes after they were stored', 'a TTL of 5 minutes')
+CACHED_FOR = re.compile(r"\b(?:entries|entry|cached|cache|responses?)\b[^.;]{0,40}?\b(?:expire\w*|ttl|kept for|"
+                        r"live for|valid for)\b|\b(?:expire\w*|ttl)\b[^.;]{0,40}?\b(?:entries|entry|cache)\b", re.I)
+# ... with nothing that drops it when the data changes
+INVALIDATED = re.compile(r"\b(invalidat\w*|purg\w*|evict\w* (?:on|when)|bust\w*|"
+                         r"on (?:every )?(?:change|update|write))\b", re.I)
+FRESH = re.compile(r"\b(?:visible|shown|reflected|seen|available)\b", re.I)
+
+
+def cache_outlives_freshness(claims: list[Claim]) -> list[Hit]:
+    """A change promised visible within N while a cache keeps its copies for M > N and nothing drops a copy when the
+    data changes: for up to M, readers get the old value."""
+    if any(INVALIDATED.search(c.text) for c in claims):
+        return []
+    promises = [(c, q) for c in claims if FRESH.search(c.text) for q in c.quantities
+                if q.dimension == "time" and q.bound == "upper"]
+    kept = [(c, q) for c in claims if CACHED_FOR.search(c.text) for q in c.quantities
+            if q.dimension == "time" and q.bound != "upper"]
+    for (a, qa), (b, qb) in ((x, y) for x in promises for y in kept):
+        if a.id != b.id and qb.base > qa.base:
+            return [Hit(rule="limit-contradiction", claims=[a.id, b.id], file=a.file, lines=[a.line, b.line],
+                        title=f"Visible within {qa.text} ('{a.section}') contradicted by a cache kept {qb.text} "
+                              f"('{b.section}')",
+                        detail=f"a cached copy lives {qb.text} and nothing drops it when the data changes, so a change "
+                               f"can take {qb.text} to be seen, not {qa.text}",
+                        evidence=a.text, severity="high",
+                        fix=f"Invalidate the cached entries when the data changes, or keep them no longer than "
+                            f"{qa.text}.")]
+    return []
