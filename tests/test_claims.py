@@ -491,6 +491,11 @@ CASES = [
      1),
     (cache_stampede, "# Design\n\nWhen a popular entry expires, every request for it is forwarded to the service.\n"
                      "Concurrent misses are coalesced into one request per key.\n", 0),
+    # the way back, or the synchronous copy, said in a sentence of its own
+    (no_way_back, "# Migration\n\nAll services switch at 22:00. The old session tables are dropped at 23:00.\n"
+                  "We can switch back to the previous version within a week.\n", 0),
+    (recovery_contradictions, "# Goals\n\nRPO: zero.\n\n# Design\n\nReplication to the standby is asynchronous "
+                              "for reads.\n\n# Writes\n\nOrders commit with synchronous replication.\n", 0),
     # a credential in a URL: inline, in a sentence, or a row of a query-parameter table
     (credential_in_url, "# API\n\nCall `GET /v1/report?api_key=KEY&day=1`.\n", 1),
     (credential_in_url, "# API\n\nThe client sends its access token in the query string.\n", 1),

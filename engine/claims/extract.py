@@ -303,14 +303,14 @@ def sentences(para: list[tuple[int, str]]) -> list[tuple[int, str, str]]:
     return out
 
 
-KEEP = (NOTABLE, SEQUENTIAL, WORD_CADENCE, resilience.CACHED_FOR, resilience.INVALIDATED, failures.STAMPEDE,
-        failures.COALESCED, URL_KEY, KEYED_BY_CALLER, resilience.WATCHER, resilience.NO_LOSS, resilience.ASYNC_COPY,
-        sizing.COUNT_BEYOND, sizing.POLLERS, resilience.WAITS, resilience.DEP_LATENCY, lifecycle.SIDE_WINS,
-        lifecycle.LIFETIME, ANY_INSIDER, SENSITIVE, BY_ADDRESS, SIGNED, QUERY_PARAMS, URL_CREDENTIAL, CREDENTIAL,
-        FRAUD, failures.RETRY, failures.CREATES, failures.SAFE_REPEAT, failures.DUAL_WRITE, failures.IN_STEP,
-        failures.EXPIRES, failures.DONE_MARK, failures.SERIAL, lifecycle.DROP_OLD, lifecycle.NEWER_WINS,
-        lifecycle.DEVICE_CLOCK, lifecycle.DELETE_ALL, lifecycle.SIZE_FLUSH, lifecycle.REWARD_NOW,
-        lifecycle.TAKEN_BACK, lifecycle.RECOVERY, lifecycle.ORDERED, lifecycle.TIME_FLUSH)
+KEEP = (NOTABLE, SEQUENTIAL, WORD_CADENCE, lifecycle.WAY_BACK, resilience.SYNC_COPY, resilience.CACHED_FOR,
+        resilience.INVALIDATED, failures.STAMPEDE, failures.COALESCED, URL_KEY, KEYED_BY_CALLER, resilience.WATCHER,
+        resilience.NO_LOSS, resilience.ASYNC_COPY, sizing.COUNT_BEYOND, sizing.POLLERS, resilience.WAITS,
+        resilience.DEP_LATENCY, lifecycle.SIDE_WINS, lifecycle.LIFETIME, ANY_INSIDER, SENSITIVE, BY_ADDRESS, SIGNED,
+        QUERY_PARAMS, URL_CREDENTIAL, CREDENTIAL, FRAUD, failures.RETRY, failures.CREATES, failures.SAFE_REPEAT,
+        failures.DUAL_WRITE, failures.IN_STEP, failures.EXPIRES, failures.DONE_MARK, failures.SERIAL,
+        lifecycle.DROP_OLD, lifecycle.NEWER_WINS, lifecycle.DEVICE_CLOCK, lifecycle.DELETE_ALL, lifecycle.SIZE_FLUSH,
+        lifecycle.REWARD_NOW, lifecycle.TAKEN_BACK, lifecycle.RECOVERY, lifecycle.ORDERED, lifecycle.TIME_FLUSH)
 
 
 def notable(text: str) -> bool:
