@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from engine.claims.model import Claim, Hit, first_unguarded
+from engine.claims.model import Claim, Hit, first_beyond, first_unguarded, times
 
 # a conflict settled by the newer timestamp ('the version with the later modification time wins', 'last write wins')
 NEWER_WINS = re.compile(r"\blast[- ]writ(?:e|er)[- ]wins\b|\bLWW\b|"
@@ -173,18 +173,15 @@ ONLINE_ONLY = re.compile(r"\b(?:needs?|requires?) (?:a |an )?(?:network |interne
 def offline_outlives_credential(claims: list[Claim]) -> list[Hit]:
     """A promise to work offline for N while a token or session lasts M < N and is renewed only online: the app
     signs its user out after M without a connection."""
-    spans = [(c, q) for c in claims if OFFLINE_FOR.search(c.text) for q in c.quantities if q.dimension == "time"]
-    lives = [(c, q) for c in claims if LIFETIME.search(c.text) and ONLINE_ONLY.search(c.text)
-             for q in c.quantities if q.dimension == "time"]
-    for (a, span), (b, life) in ((x, y) for x in spans for y in lives):
-        if a.id != b.id and life.base < span.base:
-            return [Hit(rule="limit-contradiction", claims=[a.id, b.id], file=a.file, lines=[a.line, b.line],
+    lives = [(c, q) for c, q in times(claims, LIFETIME) if ONLINE_ONLY.search(c.text)]
+    if not (found := first_beyond(lives, times(claims, OFFLINE_FOR))):
+        return []
+    (b, life), (a, span) = found
+    return [Hit.of_pair(a, b, "limit-contradiction",
                         title=f"Offline for {span.text} ('{a.section}') but the credential lasts {life.text} and "
                               f"renews only online ('{b.section}')",
-                        detail=f"line {b.line} lets the credential expire after {life.text} and renews it only with "
-                               f"a connection, so the user is signed out long before the {span.text} of line "
-                               f"{a.line}",
-                        evidence=a.text, severity="high",
+                        detail=f"line {b.line} lets the credential expire after {life.text} and renews it only with a "
+                               f"connection, so the user is signed out long before the {span.text} of line {a.line}",
                         fix=f"Let the credential last the {span.text} offline (bound to the device and revocable), "
                             "or say what works offline once it has expired.")]
     return []

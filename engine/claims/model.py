@@ -58,6 +58,13 @@ class Hit(BaseModel):
         return cls.model_validate({"rule": rule, "claims": [claim.id], "file": claim.file, "lines": [claim.line],
                                    "evidence": claim.text, **fields})
 
+    @classmethod
+    def of_pair(cls, a: Claim, b: Claim, rule: Rule, **fields: object) -> Hit:
+        """A hit that sets claim `a` against claim `b`: both ids and lines, `a`'s file and sentence as the evidence
+        (unless `fields` says otherwise), high severity unless said."""
+        return cls.model_validate({"rule": rule, "claims": [a.id, b.id], "file": a.file, "lines": [a.line, b.line],
+                                   "evidence": a.text, "severity": "high", **fields})
+
 
 def first_unguarded(claims: list[Claim], pattern: re.Pattern[str],
                     guard: re.Pattern[str]) -> tuple[Claim, re.Match[str]] | None:
@@ -66,3 +73,19 @@ def first_unguarded(claims: list[Claim], pattern: re.Pattern[str],
     if any(guard.search(c.text) for c in claims):
         return None
     return next(((c, m) for c in claims if (m := pattern.search(c.text))), None)
+
+
+Timed = tuple[Claim, Quantity]
+
+
+def times(claims: list[Claim], pattern: re.Pattern[str], bound: str | None = None) -> list[Timed]:
+    """(claim, time) for every time quantity of the claims `pattern` finds; only upper bounds with bound="upper",
+    only values that are not upper bounds with bound="value", all of them with None."""
+    return [(c, q) for c in claims if pattern.search(c.text) for q in c.quantities if q.dimension == "time"
+            and (bound is None or (q.bound == "upper") == (bound == "upper"))]
+
+
+def first_beyond(bounds: list[Timed], values: list[Timed]) -> tuple[Timed, Timed] | None:
+    """The first (bound, value) pair of two different claims where the value is longer than the bound: the shape of
+    the rules that set one time against another (a promise against a cache, a dependency, a DNS TTL)."""
+    return next(((a, b) for a in bounds for b in values if a[0].id != b[0].id and b[1].base > a[1].base), None)

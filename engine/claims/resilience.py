@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from engine.claims.model import Claim, Hit
+from engine.claims.model import Claim, Hit, first_beyond, times
 
 # nothing written may be lost: 'RPO: zero', 'no acknowledged write is ever lost', 'zero data loss'
 NO_LOSS = re.compile(r"\b(?:rpo|recovery point(?: objective)?)\b[^.;]{0,30}?\b(?:zero|0|none|nothing)\b|"
@@ -45,19 +45,16 @@ def recovery_contradictions(claims: list[Claim]) -> list[Hit]:
                         evidence=promise.text, severity="high",
                         fix="Replicate synchronously (or with a quorum) the writes that must not be lost, or state "
                             "the recovery point the replication lag allows."))
-    rto = [(c, q) for c in claims if RTO.search(c.text) for q in c.quantities if q.dimension == "time"]
-    ttl = [(c, q) for c in claims if DNS_TTL.search(c.text) for q in c.quantities if q.dimension == "time"]
-    for (a, qa), (b, qb) in ((x, y) for x in rto for y in ttl):
-        if a.id != b.id and qb.base > qa.base:
-            hits.append(Hit(rule="limit-contradiction", claims=[a.id, b.id], file=a.file, lines=[a.line, b.line],
-                            title=f"Recovery in {qa.text} ('{a.section}') contradicted by a DNS TTL of {qb.text} "
-                                  f"('{b.section}')",
-                            detail=f"resolvers cache the old DNS answer for up to {qb.text}, so clients keep going to "
-                                   f"the failed side long after the {qa.text} the recovery promises",
-                            evidence=b.text, severity="high",
-                            fix=f"Set the failover record's TTL well below {qa.text} (say 60 seconds), or fail over "
-                                "behind an address that does not change (an anycast or global load balancer)."))
-            break
+    if found := first_beyond(times(claims, RTO), times(claims, DNS_TTL)):
+        (a, qa), (b, qb) = found
+        hits.append(Hit.of_pair(a, b, "limit-contradiction", evidence=b.text,
+                                title=f"Recovery in {qa.text} ('{a.section}') contradicted by a DNS TTL of {qb.text} "
+                                      f"('{b.section}')",
+                                detail=f"resolvers cache the old DNS answer for up to {qb.text}, so clients keep going "
+                                       f"to the failed side long after the {qa.text} the recovery promises",
+                                fix=f"Set the failover record's TTL well below {qa.text} (say 60 seconds), or fail "
+                                    "over behind an address that does not change (an anycast or global load "
+                                    "balancer)."))
     return hits
 
 
@@ -79,6 +76,7 @@ def trigger_in_failing_region(claims: list[Claim]) -> list[Hit]:
     return []
 
 
+ANY = re.compile("")  # every claim
 # a dependency's own latency ('the vendor's documented p95 response time is 4 seconds') ...
 DEP_LATENCY = re.compile(r"\b(?:vendor|provider|third[- ]party|external|partner|upstream)(?:['’]s)?\b[^.;]{0,50}?"
                          r"\b(?:p\d{2}|response time|latency)\b", re.I)
@@ -92,17 +90,14 @@ def waits_beyond_budget(claims: list[Claim]) -> list[Hit]:
     latency is M > N ('the vendor's p95 response time is 4 seconds'): the promise cannot hold for the slow part."""
     if not any(WAITS.search(c.text) for c in claims):
         return []
-    budgets = [(c, q) for c in claims for q in c.quantities if q.dimension == "time" and q.bound == "upper"]
-    slow = [(c, q) for c in claims if DEP_LATENCY.search(c.text) for q in c.quantities
-            if q.dimension == "time" and q.bound != "upper"]
-    for (a, qa), (b, qb) in ((x, y) for x in budgets for y in slow):
-        if a.id != b.id and qb.base > qa.base:
-            return [Hit(rule="limit-contradiction", claims=[a.id, b.id], file=a.file, lines=[a.line, b.line],
+    if not (found := first_beyond(times(claims, ANY, "upper"), times(claims, DEP_LATENCY, "value"))):
+        return []
+    (a, qa), (b, qb) = found
+    return [Hit.of_pair(a, b, "limit-contradiction",
                         title=f"Within {qa.text} ('{a.section}') contradicted by a dependency that takes {qb.text} "
                               f"('{b.section}')",
                         detail=f"line {a.line} promises {qa.text}; the step waits for a dependency whose own latency "
                                f"is {qb.text} (line {b.line}), so the promise is broken whenever it is that slow",
-                        evidence=a.text, severity="high",
                         fix=f"Do not wait for it in the step that promises {qa.text} (hold the item as pending and "
                             "finish asynchronously), or change the promise to what the dependency allows.")]
     return []
@@ -122,18 +117,14 @@ def cache_outlives_freshness(claims: list[Claim]) -> list[Hit]:
     data changes: for up to M, readers get the old value."""
     if any(INVALIDATED.search(c.text) for c in claims):
         return []
-    promises = [(c, q) for c in claims if FRESH.search(c.text) for q in c.quantities
-                if q.dimension == "time" and q.bound == "upper"]
-    kept = [(c, q) for c in claims if CACHED_FOR.search(c.text) for q in c.quantities
-            if q.dimension == "time" and q.bound != "upper"]
-    for (a, qa), (b, qb) in ((x, y) for x in promises for y in kept):
-        if a.id != b.id and qb.base > qa.base:
-            return [Hit(rule="limit-contradiction", claims=[a.id, b.id], file=a.file, lines=[a.line, b.line],
+    if not (found := first_beyond(times(claims, FRESH, "upper"), times(claims, CACHED_FOR, "value"))):
+        return []
+    (a, qa), (b, qb) = found
+    return [Hit.of_pair(a, b, "limit-contradiction",
                         title=f"Visible within {qa.text} ('{a.section}') contradicted by a cache kept {qb.text} "
                               f"('{b.section}')",
                         detail=f"a cached copy lives {qb.text} and nothing drops it when the data changes, so a change "
                                f"can take {qb.text} to be seen, not {qa.text}",
-                        evidence=a.text, severity="high",
                         fix=f"Invalidate the cached entries when the data changes, or keep them no longer than "
                             f"{qa.text}.")]
     return []
