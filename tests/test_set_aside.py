@@ -36,6 +36,13 @@ def test_the_rule() -> None:
                             "The document should specify the retry policy.") is None  # the title names a flaw
     assert set_aside_reason(ECHO, "prd.md", model, "verified",
                             "The document should say the token leaks into proxy logs.") is None  # concrete
+    # a title that only wishes for more, with a fix that only asks for more (RESULTS §19: 5 tuning findings, none real)
+    for title, fix in (("Missing payment flow section", "Add a section on the payment flow in the document."),
+                       ("Incomplete Model Description", "Add a clear description of the structure of the rules and "
+                                                        "the conditions under which they are evaluated.")):
+        assert "say more" in set_aside_reason(title, "prd.md", model, "verified", fix)
+    assert set_aside_reason("Missing payment flow section", "prd.md", model, "verified",
+                            "Say what happens when the payment provider times out.") is None  # the fix names a flaw
     # code: only a checklist heading with no quote found; a real quote keeps even a generic title
     assert "checklist" in set_aside_reason("Unbounded cost", "app/cache.py", model, "not_found")
     assert set_aside_reason("Unbounded cost", "app/cache.py", model, "verified") is None

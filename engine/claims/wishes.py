@@ -7,15 +7,16 @@ import re
 _WISH = re.compile(
     r"^\s*(?:please\s+)?(?:consider\s+)?(?:add(?:ing)?|include|including|provide|providing|document(?:ing)?|"
     r"clarify(?:ing)?|elaborat\w*|expand(?:ing)?(?: on)?|describe|describing|specify(?:ing)?|explain(?:ing)?|"
-    r"write|writing|improve|improving|need|needs|lack(?:s|ing)?|missing|insufficient|more|further|"
-    r"there (?:is|are) no|no)\b"
-    r"(?:\s+(?:a|an|the|some|more|further|additional|extra|better|clearer|proper|detailed|explicit|sufficient|"
-    r"enough|any|of|on|about|for|in|to|with|unit|integration|inline|code|api|design|technical|user))*\s+"
+    r"write|writing|improve|improving|need|needs|lack(?:s|ing)?|missing|insufficient|incomplete|unclear|vague|"
+    r"more|further|there (?:is|are) no|no)\b"
+    r"(?:\s+(?:a|an|the|some|more|further|additional|extra|better|clear|clearer|proper|detailed|explicit|"
+    r"sufficient|enough|any|of|on|about|for|in|to|with|unit|integration|inline|code|api|design|technical|user))*"
+    r"(?:\s+[\w`'-]+){0,3}?\s+"  # what it is about: 'a detailed description', 'payment flow section'
     r"(?:details?|detail(?:ed)?|documentation|docs?|comments?|tests?|testing|test coverage|coverage|examples?|"
     r"explanations?|descriptions?|context|information|info|clarity|clarification|docstrings?|specifics|"
-    r"diagrams?|rationale)\b"
+    r"diagrams?|rationale|sections?|overview|outline|specifications?)\b"
     r"(?:\s+(?:on|about|for|of|to|in|regarding|around|here|section|sections|needed|required|is needed|"
-    r"are needed|would help|[\w`'-]+)){0,8}\s*[.!]?\s*$",
+    r"are needed|would help|[\w`'-]+,?)){0,20}\s*[.!]?\s*$",
     re.I,
 )
 _CONCRETE = re.compile(r"\b(wrong|incorrect|contradict\w*|conflict\w*|fails?|broken|leaks?|unbounded|race|"
