@@ -496,6 +496,41 @@ CASES = [
                   "We can switch back to the previous version within a week.\n", 0),
     (recovery_contradictions, "# Goals\n\nRPO: zero.\n\n# Design\n\nReplication to the standby is asynchronous "
                               "for reads.\n\n# Writes\n\nOrders commit with synchronous replication.\n", 0),
+    # near misses from a second read of the rules (each was a false hit or a missed guard)
+    (count_beyond_limit, "# Retries\n\nA client may retry up to 3 times per request.\n\n# Load\n\nThe API serves more "
+                         "than 500 requests per second.\n", 0),
+    (count_beyond_limit, "# Keys\n\nEach account can create up to 10 API keys.\n\n# Today\n\nMore than 400 API keys "
+                         "are in use.\n", 0),
+    (cadence_contradictions, "# Invoices\n\nA new invoice is visible to the user within 1 minute.\n\n# Plans\n\n"
+                             "Users on the monthly plan get one invoice a month.\n", 0),
+    (cache_outlives_freshness, "# Search\n\nA new listing is visible in search within 2 minutes.\n\n# Sessions\n\n"
+                               "Session entries in the cache expire after 30 minutes.\n", 0),
+    (waits_beyond_budget, "# Requirements\n\nA page is returned within 300 ms.\n\n# Vendor\n\nThe vendor's p95 "
+                          "latency is 2 seconds, so there are no synchronous calls to the vendor.\n", 0),
+    (recovery_contradictions, "# Goals\n\nZero data loss: every order is written to two replicas before it is "
+                              "acknowledged.\n\n# CDN\n\nThumbnails are copied to the CDN asynchronously.\n", 0),
+    (recovery_contradictions, "# Goals\n\nThe RTO is 1 hour and the RPO is 5 minutes.\n\n# DNS\n\nThe DNS record "
+                              "has a TTL of 10 minutes.\n", 0),
+    (recovery_contradictions, "# Goals\n\nRTO: 5 minutes.\n\n# DNS\n\nThe DNS record for api.example.com has a "
+                              "TTL of one hour.\n", 1),
+    (fail_open, "# Fraud\n\nIf the fraud vendor's API fails, the order is not accepted.\n", 0),
+    (fail_open, "# Scan\n\nIf the scanner times out, the file is treated as clean.\n", 1),
+    (unauthenticated_store, "# Access\n\nThe database rejects every connection without a password or TLS.\n", 0),
+    (unauthenticated_store, "# Access\n\nThe Redis cache listens on the internal network without TLS.\n", 1),
+    (anyone_changes_production, "# Metrics\n\nAny developer can read production metrics in Grafana.\n", 0),
+    (security_exposure, "# Marketing\n\nThe marketing pages are publicly accessible without login.\n\n# Tax\n\n"
+                        "Invoice numbers are sequential, as tax law requires.\n", 1),  # open, but not counted
+    (cache_key_without_caller, "# Design\n\nThe cache key is the request path.\nAuthenticated partner calls bypass "
+                               "the cache.\n", 0),
+    (trigger_in_failing_region, "# Failover\n\nHealth checks run in the primary region and in two other regions; a "
+                                "failover needs two of the three to agree.\n", 0),
+    (serial_calls, "# Release\n\nThe deploy tool sends each region the new version one after another.\n", 0),
+    (cache_stampede, "# Sessions\n\nWhen the session expires, every request goes to the sign-in page.\n", 0),
+    (no_way_back, "# Launch plan\n\nOld log records are deleted after 30 days.\n", 0),
+    (one_side_wins, "# Sync\n\nThe server copy wins and the phone's edit is saved as a conflicting copy.\n", 0),
+    (capacity_shortfall, "# Design\n\nA session is about 4 KB.\nThe instance has 4 GB of memory.\n\n# Load\n\n"
+                         "We see about 2 million sessions per day.\n", 0),
+    (sensitive_data, "# Accounts\n\nUser profiles are stored in the accounts database.\n", 0),
     # a credential in a URL: inline, in a sentence, or a row of a query-parameter table
     (credential_in_url, "# API\n\nCall `GET /v1/report?api_key=KEY&day=1`.\n", 1),
     (credential_in_url, "# API\n\nThe client sends its access token in the query string.\n", 1),
@@ -577,6 +612,15 @@ def test_a_value_planned_beyond_a_limit_is_certain(other: str, strength: str) ->
     text = f"# Payload\n\nThe body is at most 64 KB; `data` always carries the resource.\n\n# Delivery\n\n{other}\n"
     [hit] = [h for h in cross_check(claims_of(text)) if h.rule == "limit-contradiction"]
     assert hit.strength == strength and hit.lines == [3, 7]
+
+
+@pytest.mark.parametrize("text", ["# Requirements\n\nUsers should feel free to contact support.\n",
+                                  "# Requirements\n\nThe service must emit the relevant audit events listed in "
+                                  "Appendix B.\n"])
+def test_no_vague_word_in_a_plain_or_referenced_requirement(text: str) -> None:
+    # 'feel free' is no vague promise, and 'relevant ... listed in Appendix B' says which: at most the rule's
+    # candidate (no number near it), never a certain 'cannot be tested'
+    assert all(h.strength == "candidate" for h in untestable_requirements(claims_of(text)))
 
 
 @pytest.mark.parametrize(("rule", "text", "hits"), CASES)

@@ -188,6 +188,13 @@ def test_plain_text_sections_are_numbered_headings_titled_without_their_number_o
         ("REFERRAL PRD", 1, 2), ("WHY", 3, 6), ("Budget limits", 7, 14), ("OPEN QUESTIONS", 15, 18)]
 
 
+def test_numbered_headings_with_an_indented_body_are_scorer_sections():
+    text = ("PAYMENTS SERVICE DESIGN\n\n1. Introduction\n   This document describes the service.\n\n"
+            "2. Requirements\n   The API must answer within 200 ms.\n")
+    assert [s.title for s in S.file_sections("prd.txt", text)] == ["PAYMENTS SERVICE DESIGN", "Introduction",
+                                                                    "Requirements"]
+
+
 def test_a_wrapped_numbered_item_is_no_scorer_section():
     text = ("REQUIREMENTS\n\n1. A buyer can save a search from the results\n   page with one tap.\n"
             "2. Alerts must feel timely.\n")

@@ -239,6 +239,12 @@ def test_plain_text_headings_in_capitals() -> None:
                    ("2.1", "Limits", 13), ("3", "R&D / OPS (V2)", 19)]
 
 
+def test_numbered_headings_with_an_indented_body_stay_headings() -> None:
+    txt = ("PAYMENTS SERVICE DESIGN\n\n1. Introduction\n   This document describes the service.\n\n"
+           "2. Requirements\n   The API must answer within 200 ms.\n")
+    assert [s.title for s in sections(txt, "text")] == ["PAYMENTS SERVICE DESIGN", "Introduction", "Requirements"]
+
+
 def test_a_wrapped_numbered_item_is_not_a_heading() -> None:
     # '1. A buyer can ...' goes on in an indented line: the first item of a list, not a section
     txt = ("REQUIREMENTS\n\n1. A buyer can save a search from the results\n   page with one tap.\n"

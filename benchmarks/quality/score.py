@@ -177,7 +177,9 @@ def text_sections(text: str) -> list[Section]:
     lines = text.splitlines()
 
     def alone(i: int) -> bool:  # no numbered item beside it, and not the first line of a wrapped item
-        wrapped = i + 1 < len(lines) and lines[i + 1][:1] in (" ", "\t") and bool(lines[i + 1].strip())
+        nxt = lines[i + 1] if i + 1 < len(lines) else ""
+        wrapped = nxt[:1] in (" ", "\t") and bool(nxt.strip()) and (nxt.strip()[0].islower()
+                                                                    or len(lines[i].split()) >= 8)
         return not wrapped and not any(0 <= j < len(lines) and LIST_ITEM.match(lines[j]) for j in (i - 1, i + 1))
 
     def blank(j: int) -> bool:

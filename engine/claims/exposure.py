@@ -11,8 +11,10 @@ from engine.claims.extract import (
     BY_ADDRESS,
     CREDENTIAL,
     EXTERNAL_NOUNS,
+    FAIL_OPEN,
     FAILURE,
     KEYED_BY_CALLER,
+    NO_CREDENTIAL,
     PER_CALLER,
     QUERY_PARAMS,
     REWARD,
@@ -20,6 +22,7 @@ from engine.claims.extract import (
     SENSITIVE,
     SEQUENTIAL,
     SIGNED,
+    STORE,
     UNVERIFIED_ACT,
     URL_CREDENTIAL,
     URL_KEY,
@@ -48,7 +51,7 @@ def security_exposure(claims: list[Claim], all_text: list[str] | None = None) ->
     """Data reachable by anyone (public-read, no auth), or a record id read from the request with no ownership check."""
     texts = all_text if all_text is not None else [c.text for c in claims]
     authz = any(AUTHZ.search(t) for t in texts)
-    counted = next((m.group(0) for t in texts if (m := SEQUENTIAL.search(t))), "")
+    counted = {c.section: m.group(0) for c in reversed(claims) if (m := SEQUENTIAL.search(c.text))}
     hits = []
     for c in claims:
         if (m := PUBLIC.search(c.text)) and not (m.group(0).lower().startswith("public") and KEYED.search(c.text)):
@@ -62,10 +65,10 @@ def security_exposure(claims: list[Claim], all_text: list[str] | None = None) ->
                                    fix="Ask the person to sign in before the download, or make the link single-use and "
                                        "valid for hours, not days."))
                 continue
-            if counted:
+            if c.section in counted:  # the same part of the design: the open page and its counted ids
                 hits.append(Hit.of(c, "security-exposure",
                                    title=f"Records anyone can open are found by counting: '{m.group(0)}' and "
-                                         f"'{counted}' ('{c.section}')",
+                                         f"'{counted[c.section]}' ('{c.section}')",
                                    detail="the page or endpoint needs no credential and its ids are sequential, so "
                                           "anyone can enumerate them one by one and read every record",
                                    severity="critical",
@@ -273,10 +276,7 @@ def decision_without_alternative(claims: list[Claim]) -> list[Hit]:
     return hits
 
 
-# a store or network with no credential or encryption ('it needs no password and no TLS')
-NO_CREDENTIAL = re.compile(r"\b(?:needs?|requires?|has|uses?|with|and) no (?:password|credentials?|tls|encryption)\b|"
-                           r"\bwithout (?:a |any )?(?:password|credentials?|tls|encryption)\b", re.I)
-STORE = re.compile(r"\b(cache|redis|memcached|database|db|queue|broker|bucket|store|network|listens?)\b", re.I)
+REFUSED = re.compile(r"\b(reject\w*|refus\w*|den(?:y|ies|ied))\b", re.I)  # 'rejects every connection without'
 TRUSTED = re.compile(r"\btrusts?\b|\btrusted\b", re.I)
 
 
@@ -285,7 +285,7 @@ def unauthenticated_store(claims: list[Claim]) -> list[Hit]:
     record and writes any; worse when services trust what they read from it (roles, prices)."""
     trust = next((c for c in claims if TRUSTED.search(c.text)), None)
     for c in claims:
-        if (m := NO_CREDENTIAL.search(c.text)) and STORE.search(c.text):
+        if (m := NO_CREDENTIAL.search(c.text)) and STORE.search(c.text) and not REFUSED.search(c.text):
             return [Hit.of(c, "security-exposure",
                            title=f"A store with no credential: '{m.group(0)}', so anything on the network reads and "
                                  f"writes it ('{c.section}')",
@@ -324,12 +324,6 @@ def anyone_changes_production(claims: list[Claim]) -> list[Hit]:
     return []
 
 
-# a check that lets everything through when it cannot run ('when the vendor's API returns an error, the image is
-# published')
-FAIL_OPEN = re.compile(r"\b(?:when|if|whenever)\b[^.;]{0,50}?\b(?:returns? an error|errors?|fails?|is down|is "
-                       r"unavailable|times? out|cannot be reached)\b[^.;]{0,40}?\b(?:is |are |gets? )?"
-                       r"(?:published|allowed|accepted|approved|let through|skipped|shown|"
-                       r"treated as (?:safe|valid|clean))\b", re.I)
 
 
 def fail_open(claims: list[Claim]) -> list[Hit]:

@@ -56,7 +56,8 @@ SEQUENTIAL = re.compile(r"\b(?:ids?|identifiers?|numbers?)\b[^.;]{0,40}?\b(?:seq
 # a change to what users get that anyone inside may make ('any employee who signs in with the company SSO can call
 # it, for every environment including production')
 ANY_INSIDER = re.compile(r"\bany (?:employee|engineer|developer|staff(?: member)?|one|user|member of staff|team member)"
-                         r"\b[^.;]{0,80}?\b(?:can|may|is able to)\b[^.;]{0,60}?\bproduction\b", re.I)
+                         r"\b[^.;]{0,80}?\b(?:can|may|is able to) (?:\w+ )?(?:change|edit|modify|deploy|toggle|write|"
+                         r"update|delete|turn|set|call|push|flip|release)\b[^.;]{0,60}?\bproduction\b", re.I)
 # a shared cache keyed by the URL alone ('the cache key is the request path and query string') ...
 URL_KEY = re.compile(r"\bcache key is (?:the |only the |just the )?(?:request )?(?:path|url|uri)\b", re.I)
 # ... in front of answers that differ by caller ('authenticated partner calls go through the same cache')
@@ -64,7 +65,18 @@ PER_CALLER = re.compile(r"\b(authenticated|per[- ](?:user|partner|tenant|custome
                         r"personali[sz]ed|logged[- ]in|signed[- ]in)\b", re.I)
 KEYED_BY_CALLER = re.compile(r"\b(?:vary|authori[sz]ation header|user id|tenant id|partner id|account id|api key)\b"
                              r"[^.;]{0,30}?\b(?:in|part of|added to) the (?:cache )?key\b|\bkey (?:also )?includes\b|"
-                             r"\bonly (?:public|anonymous|unauthenticated) (?:responses|requests|calls)\b", re.I)
+                             r"\bonly (?:public|anonymous|unauthenticated) (?:responses|requests|calls)\b|"
+                             r"\bbypass\w* the cache\b|\b(?:never|not) cached\b", re.I)
+# a store or network with no credential or encryption ('it needs no password and no TLS')
+NO_CREDENTIAL = re.compile(r"\b(?:needs?|requires?|has|uses?|with|and) no (?:password|credentials?|tls|encryption)\b|"
+                           r"\bwithout (?:a |any )?(?:password|credentials?|tls|encryption)\b", re.I)
+STORE = re.compile(r"\b(cache|redis|memcached|database|db|queue|broker|bucket|store|network|listens?)\b", re.I)
+# a check that lets everything through when it cannot run ('when the vendor's API returns an error, the image is
+# published')
+FAIL_OPEN = re.compile(r"\b(?:when|if|whenever)\b[^.;]{0,50}?\b(?:returns? an error|errors?|fails?|is down|is "
+                       r"unavailable|times? out|cannot be reached)\b[^.;]{0,40}?\b(?:is |are |gets? )?"
+                       r"(?<!not )(?<!never )(?:published|allowed|accepted|approved|let through|skipped|"
+                       r"treated as (?:safe|valid|clean))\b", re.I)
 # telling who sent a request by where it came from (engine/claims/exposure.py: forged by anyone behind a shared
 # egress, proxy or NAT): a sentence naming it is a claim
 BY_ADDRESS = re.compile(r"\b(source (?:ip|address)(?:es)?|(?:egress |client |caller'?s? )?ip (?:address(?:es)?|ranges?|"
@@ -77,7 +89,7 @@ SENSITIVE = re.compile(r"\b(request headers|(?:request|response) bod(?:y|ies)|au
                        r"dates? of birth|social security numbers?|full names?|query text|search terms|"
                        r"(?:user|buyer|customer|member|rider|driver|phone|device)['’]s (?:[\w-]+ and )?locations?|"
                        r"geolocation|gps (?:coordinates|positions?)|precise locations?|"
-                       r"(?:user|customer|visitor|end-user) (?:context|details|profiles?))\b"
+                       r"(?:user|customer|visitor|end-user) context)\b"
                        r"(?![- ](?:creation|revocation|rotation|management|settings|resets?|changes?|polic(?:y|ies)|"
                        r"strength|length|rules?|requirements?))", re.I)
 # a credential carried in a URL ('?api_key=...', 'the token as a query parameter'): URLs end up in access logs,
@@ -303,14 +315,15 @@ def sentences(para: list[tuple[int, str]]) -> list[tuple[int, str, str]]:
     return out
 
 
-KEEP = (NOTABLE, SEQUENTIAL, WORD_CADENCE, lifecycle.WAY_BACK, resilience.SYNC_COPY, resilience.CACHED_FOR,
-        resilience.INVALIDATED, failures.STAMPEDE, failures.COALESCED, URL_KEY, KEYED_BY_CALLER, resilience.WATCHER,
-        resilience.NO_LOSS, resilience.ASYNC_COPY, sizing.COUNT_BEYOND, sizing.POLLERS, resilience.WAITS,
-        resilience.DEP_LATENCY, lifecycle.SIDE_WINS, lifecycle.LIFETIME, ANY_INSIDER, SENSITIVE, BY_ADDRESS, SIGNED,
-        QUERY_PARAMS, URL_CREDENTIAL, CREDENTIAL, FRAUD, failures.RETRY, failures.CREATES, failures.SAFE_REPEAT,
-        failures.DUAL_WRITE, failures.IN_STEP, failures.EXPIRES, failures.DONE_MARK, failures.SERIAL,
-        lifecycle.DROP_OLD, lifecycle.NEWER_WINS, lifecycle.DEVICE_CLOCK, lifecycle.DELETE_ALL, lifecycle.SIZE_FLUSH,
-        lifecycle.REWARD_NOW, lifecycle.TAKEN_BACK, lifecycle.RECOVERY, lifecycle.ORDERED, lifecycle.TIME_FLUSH)
+KEEP = (NOTABLE, SEQUENTIAL, WORD_CADENCE, NO_CREDENTIAL, FAIL_OPEN, lifecycle.WAY_BACK, resilience.SYNC_COPY,
+        resilience.CACHED_FOR, resilience.INVALIDATED, failures.STAMPEDE, failures.COALESCED, URL_KEY,
+        KEYED_BY_CALLER, resilience.WATCHER, resilience.NO_LOSS, resilience.ASYNC_COPY, sizing.COUNT_BEYOND,
+        sizing.POLLERS, resilience.WAITS, resilience.DEP_LATENCY, lifecycle.SIDE_WINS, lifecycle.LIFETIME,
+        ANY_INSIDER, SENSITIVE, BY_ADDRESS, SIGNED, QUERY_PARAMS, URL_CREDENTIAL, CREDENTIAL, FRAUD, failures.RETRY,
+        failures.CREATES, failures.SAFE_REPEAT, failures.DUAL_WRITE, failures.IN_STEP, failures.EXPIRES,
+        failures.DONE_MARK, failures.SERIAL, lifecycle.DROP_OLD, lifecycle.NEWER_WINS, lifecycle.DEVICE_CLOCK,
+        lifecycle.DELETE_ALL, lifecycle.SIZE_FLUSH, lifecycle.REWARD_NOW, lifecycle.TAKEN_BACK, lifecycle.RECOVERY,
+        lifecycle.ORDERED, lifecycle.TIME_FLUSH)
 
 
 def notable(text: str) -> bool:

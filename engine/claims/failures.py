@@ -184,12 +184,16 @@ DETACHED = re.compile(r"\b(queue[ds]?|queuing|asynchronous\w*|in the background|
                       r"worker pool|fire[- ]and[- ]forget|time ?outs? of|timeout)\b", re.I)
 
 
+# a staged rollout goes one region after another on purpose
+STAGED = re.compile(r"\b(deploy\w*|roll(?:s|ed)? out|rollouts?|releases?)\b", re.I)
+
+
 def serial_calls(claims: list[Claim]) -> list[Hit]:
     """Calls to every receiver (callbacks, webhooks, subscribers) made one after another, waiting for each, in the
     step that does the main work, with no queue or timeout in that sentence: one slow or failing receiver stalls
     the work for everyone behind it."""
     for c in claims:
-        if (m := SERIAL.search(c.text)) and not DETACHED.search(c.text):
+        if (m := SERIAL.search(c.text)) and not DETACHED.search(c.text) and not STAGED.search(c.text):
             return [Hit.of(c, "serial-calls",
                            title=f"Calls made one after another in the work's path: one slow or failing receiver "
                                  f"stalls everything behind it ('{c.section}')",
@@ -208,10 +212,14 @@ COALESCED = re.compile(r"\b(coalesc\w*|single[- ]flight|collaps\w*|lock\w*|stale
                        r"one request (?:at a time|per key)|refresh\w* (?:ahead|early|in the background))\b", re.I)
 
 
+CACHED = re.compile(r"\b(cache\w*|entry|entries|keys?)\b", re.I)
+
+
 def cache_stampede(claims: list[Claim]) -> list[Hit]:
     """Every request for an entry that has just expired goes to the source until one answer is stored, in a document
     where nothing coalesces them: a popular entry's expiry sends a burst to the service the cache protects."""
-    if not (found := first_unguarded(claims, STAMPEDE, COALESCED)):
+    if not (found := first_unguarded([c for c in claims if CACHED.search(c.text)], STAMPEDE, COALESCED)) \
+            or any(COALESCED.search(c.text) for c in claims):
         return []
     c, _ = found
     return [Hit.of(c, "unbounded-growth",

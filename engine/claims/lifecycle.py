@@ -17,7 +17,7 @@ DEVICE_CLOCK = re.compile(r"\b(?:client|device|local|laptop|phone|user)'?s? (?:o
                           r"\btaken from the (?:client|device)\b", re.I)
 # what makes concurrent edits safe: logical clocks, the server's order, or keeping both versions
 ORDERED = re.compile(r"\b(vector clocks?|lamport|hybrid logical|logical clocks?|crdts?|server(?:'s)? "
-                     r"(?:time|clock|timestamp|order)|server-assigned|conflict(?:ed)? cop(?:y|ies)|keeps? both|"
+                     r"(?:time|clock|timestamp|order)|server-assigned|conflict\w* cop(?:y|ies)|keeps? both|"
                      r"merge\w*|three-way)\b", re.I)
 # a delete that reaches every copy ('deleted on every device', 'removed everywhere')
 DELETE_ALL = re.compile(r"\bdelet\w*\b[^.;]{0,60}?\b(?:on|from|in) (?:every|all)\b[^.;]{0,20}?\b(?:devices?|replicas?|"
@@ -117,12 +117,14 @@ def reward_before_final(claims: list[Claim]) -> list[Hit]:
 # the old store of record removed as soon as a migration switches over ('the old session tables are dropped at 23:00
 # the same evening'); an old search index or cache is rebuilt from the data, so it is not one
 DROP_OLD = re.compile(r"\b(?:old|previous|legacy|former)\b[^.;]{0,30}?\b(?:tables?|databases?|schemas?|stores?|"
-                      r"buckets?|records|clusters?|db)\b[^.;]{0,30}?\b(?:dropped|deleted|removed|destroyed|wiped|"
+                      r"buckets?|clusters?|db)\b[^.;]{0,30}?\b(?:dropped|deleted|removed|destroyed|wiped|"
                       r"decommissioned|shut down|switched off|turned off)\b", re.I)
 MIGRATION = re.compile(r"\b(migrat\w*|cut-?over|switch-?over|roll-?out|go-?live|launch)\b", re.I)
 # a way back: the old store kept, a rollback or a restore
 WAY_BACK = re.compile(r"\b(roll ?back|rolled back|revert\w*|fall ?back|switch(?:ed)? back|backups?|snapshots?|"
-                      r"restor\w*|kept (?:read-only|for)|keeps? the old|until the new)\b", re.I)
+                      r"restor\w*|kept (?:read-only|for)|keeps? the old|until the new|"
+                      r"\d+ (?:days?|weeks?|months?) after (?:the )?(?:switch\w*|cut-?over|migration|move|launch))\b",
+                      re.I)
 
 
 def no_way_back(claims: list[Claim]) -> list[Hit]:

@@ -72,7 +72,9 @@ PERIODS = {"minute": 60.0, "hour": 3600.0, "day": 86400.0, "night": 86400.0, "we
            "quarter": 7776000.0, "year": 31536000.0}
 WORD_CADENCE = re.compile(r"\b(?:once (?:an?|per|each|every) (?P<a>minute|hour|day|night|week|month|quarter|year)|"
                           r"(?P<b>hour|dai|night|week|month|quarter|year)ly|"
-                          r"every (?P<c>minute|hour|day|night|week|month|quarter|year))\b", re.I)
+                          r"every (?P<c>minute|hour|day|night|week|month|quarter|year))\b"
+                          r"(?!\s+(?:plans?|subscriptions?|billing|fees?|prices?|active|summar\w+|reports?|invoices?|"
+                          r"budgets?|users?|limits?|quotas?))", re.I)  # 'the monthly plan' is no cadence
 
 
 def number_of(raw: str) -> float:

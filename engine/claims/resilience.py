@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from engine.claims.model import Claim, Hit, first_beyond, times
+from engine.claims.quantities import Quantity
 
 # nothing written may be lost: 'RPO: zero', 'no acknowledged write is ever lost', 'zero data loss'
 NO_LOSS = re.compile(r"\b(?:rpo|recovery point(?: objective)?)\b[^.;]{0,30}?\b(?:zero|0|none|nothing)\b|"
@@ -17,15 +18,25 @@ ASYNC_COPY = re.compile(r"\b(?:replicat\w*|copied|copies|shipped|streamed|mirror
                         r"\basynchronous(?:ly)?\b|"
                         r"\basynchronous(?:ly)?\b[^.;]{0,40}?\b(?:replicat\w*|cop(?:y|ies|ied)|stream\w*|mirror\w*)\b|"
                         r"\basync(?:hronous)? replica\w*\b", re.I)
-SYNC_COPY = re.compile(r"(?<!a)synchronous(?:ly)? (?:replicat\w*|commit\w*|cop\w*)|\bquorum (?:write|commit)s?\b", re.I)
+SYNC_COPY = re.compile(r"(?<!a)synchronous(?:ly)? (?:replicat\w*|commit\w*|cop\w*)|\bquorum (?:write|commit)s?\b|"
+                       r"\breplicas?\b[^.;]{0,30}?\bbefore (?:it is |they are |the write is )?acknowledg\w*", re.I)
 RTO = re.compile(r"\b(?:rto|recovery time(?: objective)?|fail ?over (?:with)?in|back (?:up|online) within)\b", re.I)
-DNS_TTL = re.compile(r"\bdns\b[^.;]{0,60}?\b(?:ttl|time[- ]to[- ]live)\b|"
-                     r"\b(?:ttl|time[- ]to[- ]live)\b[^.;]{0,40}?\bdns\b", re.I)
+DNS_TTL = re.compile(r"\bdns\b(?:[^.;]|\.(?=\w)){0,60}?\b(?:ttl|time[- ]to[- ]live)\b|"
+                     r"\b(?:ttl|time[- ]to[- ]live)\b(?:[^.;]|\.(?=\w)){0,40}?\bdns\b", re.I)
 # the thing that decides to fail over, running where the failure is
 WATCHER = re.compile(r"\b(?:health[- ]?check\w*|monitor\w*|watchdog|failover (?:controller|script|job))\b[^.;]{0,30}?"
                      r"\b(?:runs?|lives?|is deployed|sits?|is hosted|is placed)\b[^.;]{0,15}?\b(?:in|on|inside|within) "
                      r"the (?:primary|same|main|active)\b", re.I)
+ELSEWHERE = re.compile(r"\b(?:other|two|three|several|multiple|each|every) regions?\b|\boutside\b|\bquorum\b|"
+                       r"\bagree\b|\bvot\w+\b", re.I)
 FAILOVER = re.compile(r"\b(fail ?over|promot\w*|standby|secondary region|take[s]? over)\b", re.I)
+
+
+def after_each(claims: list[Claim], pattern: re.Pattern[str]) -> list[tuple[Claim, Quantity]]:
+    """For each place `pattern` finds, the first time quantity after it in its sentence ('RTO is 1 hour and the RPO
+    is 5 minutes': 1 hour for the RTO)."""
+    return [(c, q) for c in claims for m in pattern.finditer(c.text)
+            for q in [next((q for q in c.quantities if q.dimension == "time" and q.start >= m.end()), None)] if q]
 
 
 def recovery_contradictions(claims: list[Claim]) -> list[Hit]:
@@ -45,7 +56,7 @@ def recovery_contradictions(claims: list[Claim]) -> list[Hit]:
                         evidence=promise.text, severity="high",
                         fix="Replicate synchronously (or with a quorum) the writes that must not be lost, or state "
                             "the recovery point the replication lag allows."))
-    if found := first_beyond(times(claims, RTO), times(claims, DNS_TTL)):
+    if found := first_beyond(after_each(claims, RTO), times(claims, DNS_TTL)):
         (a, qa), (b, qb) = found
         hits.append(Hit.of_pair(a, b, "limit-contradiction", evidence=b.text,
                                 title=f"Recovery in {qa.text} ('{a.section}') contradicted by a DNS TTL of {qb.text} "
@@ -64,7 +75,7 @@ def trigger_in_failing_region(claims: list[Claim]) -> list[Hit]:
     if not any(FAILOVER.search(c.text) or FAILOVER.search(c.section) for c in claims):
         return []
     for c in claims:
-        if m := WATCHER.search(c.text):
+        if (m := WATCHER.search(c.text)) and not ELSEWHERE.search(c.text):
             return [Hit.of(c, "dependency-without-failure",
                            title=f"The failover trigger runs where the failure happens: '{m.group(0)}' goes down "
                                  f"with it ('{c.section}')",
@@ -77,6 +88,7 @@ def trigger_in_failing_region(claims: list[Claim]) -> list[Hit]:
 
 
 ANY = re.compile("")  # every claim
+NEGATED = re.compile(r"\b(?:no|never|not|without)\b[^.;]{0,12}$", re.I)
 # a dependency's own latency ('the vendor's documented p95 response time is 4 seconds') ...
 DEP_LATENCY = re.compile(r"\b(?:vendor|provider|third[- ]party|external|partner|upstream)(?:['’]s)?\b[^.;]{0,50}?"
                          r"\b(?:p\d{2}|response time|latency)\b", re.I)
@@ -88,7 +100,7 @@ WAITS = re.compile(r"\bwaits? for (?:the |its |their )?(?:answer|response|reply|
 def waits_beyond_budget(claims: list[Claim]) -> list[Hit]:
     """A promise of N ('a decision within 2 seconds') while the step waits for a dependency whose own stated
     latency is M > N ('the vendor's p95 response time is 4 seconds'): the promise cannot hold for the slow part."""
-    if not any(WAITS.search(c.text) for c in claims):
+    if not any((m := WAITS.search(c.text)) and not NEGATED.search(c.text[:m.start()]) for c in claims):
         return []
     if not (found := first_beyond(times(claims, ANY, "upper"), times(claims, DEP_LATENCY, "value"))):
         return []
@@ -109,6 +121,7 @@ CACHED_FOR = re.compile(r"\b(?:entries|entry|cached|cache|responses?)\b[^.;]{0,4
 # ... with nothing that drops it when the data changes
 INVALIDATED = re.compile(r"\b(invalidat\w*|purg\w*|evict\w* (?:on|when)|bust\w*|"
                          r"on (?:every )?(?:change|update|write))\b", re.I)
+NOT_DATA = re.compile(r"\b(sessions?|tokens?|logins?|auth\w*|cookies?|locks?)\b", re.I)  # caches of something else
 FRESH = re.compile(r"\b(?:visible|shown|reflected|seen|available)\b", re.I)
 
 
@@ -117,7 +130,8 @@ def cache_outlives_freshness(claims: list[Claim]) -> list[Hit]:
     data changes: for up to M, readers get the old value."""
     if any(INVALIDATED.search(c.text) for c in claims):
         return []
-    if not (found := first_beyond(times(claims, FRESH, "upper"), times(claims, CACHED_FOR, "value"))):
+    kept = [(c, q) for c, q in times(claims, CACHED_FOR, "value") if not NOT_DATA.search(c.text)]
+    if not (found := first_beyond(times(claims, FRESH, "upper"), kept)):
         return []
     (a, qa), (b, qb) = found
     return [Hit.of_pair(a, b, "limit-contradiction",

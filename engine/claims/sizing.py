@@ -7,10 +7,11 @@ import re
 
 from engine.claims.model import Claim, Hit
 from engine.claims.quantities import Quantity
-from engine.claims.words import stem
+from engine.claims.words import STOP, stem
 
 HOLDER = re.compile(r"\b(memory|ram|heap|disk|storage|volume|instance)\b", re.I)
 ONE = re.compile(r"\b(?:a|an|each|one|per|every)\s+([a-z][\w-]*)", re.I)
+PER_PERIOD = re.compile(r"\b(?:per|a|an|each|every) (?:day|hour|week|month|year)\b|\b(?:daily|hourly|monthly)\b", re.I)
 MARGIN = 1.2  # the items must need this much more than the holder has: estimates are 'about'
 
 
@@ -29,6 +30,8 @@ def capacity_shortfall(claims: list[Claim]) -> list[Hit]:
     sizes = [(c, q) for c in claims for q in c.quantities if q.dimension == "size"]
     best: tuple[float, Hit] | None = None
     for c, n in counts:
+        if PER_PERIOD.search(c.text):  # '2 million sessions a day' are not all held at once
+            continue
         noun = stem(n.unit.lower())
         for item, s in sizes:
             if not any(stem(m.group(1).lower()) == noun for m in ONE.finditer(item.text)):
@@ -58,6 +61,7 @@ def _hit(c: Claim, n: Quantity, item: Claim, s: Quantity, holder: Claim, cap: Qu
 
 # a small count bounded in one place and exceeded in another ('keep up to 20 saved searches' ... 'a buyer with more
 # than 50 saved searches'); the pair rules compare only volumes (quantities.MIN_COUNT), so these are read here
+EACH = re.compile(r"\b(?:each|per|every)\b", re.I)
 COUNT_LIMIT = re.compile(r"\b(?:up to|at most|no more than|a maximum of|maximum of|limited to|capped at)\s+"
                          r"(?P<n>\d{1,3}(?:,\d{3})*)\s+(?P<noun>(?:[a-z-]+\s+)?[a-z-]+)", re.I)
 COUNT_BEYOND = re.compile(r"\b(?:more than|over|at least|above|upwards of)\s+(?P<n>\d{1,3}(?:,\d{3})*)\s+"
@@ -68,16 +72,19 @@ def count_beyond_limit(claims: list[Claim]) -> list[Hit]:
     """A count bounded in one sentence ('up to 20 saved searches') and exceeded in another about the same thing
     ('more than 50 saved searches'): the same noun, a larger number."""
     def head(noun: str) -> str:
-        return stem(noun.split()[-1].lower())
+        words = [w for w in noun.lower().split() if w not in STOP]
+        return stem(words[-1]) if words else ""
 
     for a in claims:
+        if EACH.search(a.text):  # a limit for each account is no limit on the total
+            continue
         for lim in COUNT_LIMIT.finditer(a.text):
             for b in claims:
                 if b.id == a.id:
                     continue
                 for over in COUNT_BEYOND.finditer(b.text):
                     n, m = int(lim["n"].replace(",", "")), int(over["n"].replace(",", ""))
-                    if head(over["noun"]) != head(lim["noun"]) or m <= n:
+                    if not head(lim["noun"]) or head(over["noun"]) != head(lim["noun"]) or m <= n:
                         continue
                     said, beyond = f"{lim['n']} {lim['noun']}", f"more than {over['n']} {over['noun']}"
                     return [Hit(rule="limit-contradiction", claims=[a.id, b.id], file=a.file, lines=[a.line, b.line],

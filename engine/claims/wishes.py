@@ -15,13 +15,14 @@ _WISH = re.compile(
     r"(?:details?|detail(?:ed)?|documentation|docs?|comments?|tests?|testing|test coverage|coverage|examples?|"
     r"explanations?|descriptions?|context|information|info|clarity|clarification|docstrings?|specifics|"
     r"diagrams?|rationale|sections?|overview|outline|specifications?)\b"
-    r"(?:\s+(?:on|about|for|of|to|in|regarding|around|here|section|sections|needed|required|is needed|"
-    r"are needed|would help|[\w`'-]+,?)){0,20}\s*[.!]?\s*$",
+    r"(?:\s+[\w`'-]+,?){0,16}\s*[.!]?\s*$",
     re.I,
 )
-_CONCRETE = re.compile(r"\b(wrong|incorrect|contradict\w*|conflict\w*|fails?|broken|leaks?|unbounded|race|"
+_CONCRETE = re.compile(r"\b(wrong|incorrect|contradict\w*|conflict\w*|fail\w*|broken|leak\w*|unbounded|race|"
                        r"injection|exposed?|insecure|double|duplicate|lost|loses|overflow|deadlock|crash\w*|"
-                       r"unauthori[sz]ed|bypass\w*|timeout|never|inconsistent)\b", re.I)
+                       r"unauthori[sz]ed|bypass\w*|timeout|never|inconsistent|allow\w*|lets?|leav\w*|forever|"
+                       r"unlimited|anyone|any user|plain ?text|no way|negative|public(?:ly)?|fake|forg\w*|"
+                       r"drop\w*)\b", re.I)
 
 
 def is_wish(text: str) -> bool:

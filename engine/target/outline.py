@@ -101,8 +101,8 @@ def in_list(lines: list[str], i: int) -> bool:
     """Whether line i sits next to an item of a numbered list, or goes on in an indented line ('1. A buyer can
     save a search from the results' / '   page with one tap.'): an item of a list, not a heading."""
     nxt = lines[i + 1] if i + 1 < len(lines) else ""
-    return (any(0 <= j < len(lines) and _LIST_ITEM.match(lines[j]) for j in (i - 1, i + 1))
-            or (nxt[:1] in (" ", "\t") and bool(nxt.strip())))
+    goes_on = nxt[:1] in (" ", "\t") and bool(nxt.strip()) and (nxt.strip()[0].islower() or len(lines[i].split()) >= 8)
+    return any(0 <= j < len(lines) and _LIST_ITEM.match(lines[j]) for j in (i - 1, i + 1)) or goes_on
 
 
 def caps_heading(lines: list[str], i: int) -> bool:
