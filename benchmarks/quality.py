@@ -267,7 +267,7 @@ def mark_labels(result: dict[str, Any], defects: list[Any], spec: dict[str, Any]
 def backfill_set_aside(result: dict[str, Any], force: bool = False) -> dict[str, Any]:
     """Results stored before the engine set claims aside get `set_aside` from the engine's own rule as it is
     today (again on every load), with each quote located again by today's matcher on the case's files
-    (`set_aside_backfilled` says so); `force`: every result (benchmarks/claims.py --replay)."""
+    (`set_aside_backfilled` says so); `force`: every result, its fix judged too (benchmarks/claims.py --replay)."""
     if not force and all("set_aside" in f for f in result["findings"]) and not result.get("set_aside_backfilled"):
         return result
     from engine.target.evidence import locate_quote
@@ -278,7 +278,8 @@ def backfill_set_aside(result: dict[str, Any], force: bool = False) -> dict[str,
     for f in result["findings"]:
         quote = locate_quote(snap, f["file"], f["line_start"], f["line_end"], f["evidence"]).status
         best = max((quote, f.get("evidence_status") or "not_found"), key=EVIDENCE_RANK.__getitem__)
-        f["set_aside"] = set_aside_reason(f["title"], f["file"], f.get("personas") or [], best)
+        f["set_aside"] = set_aside_reason(f["title"], f["file"], f.get("personas") or [], best,
+                                          f.get("fix") if force else None)  # a replay judges the fix as today
     result["set_aside_backfilled"] = True
     return result
 
