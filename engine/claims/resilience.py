@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import re
 
-from engine.claims.model import Claim, Hit, first_beyond, times
-from engine.claims.quantities import Quantity
+from engine.claims.model import Claim, Hit, Timed, first_beyond, times
 
 # nothing written may be lost: 'RPO: zero', 'no acknowledged write is ever lost', 'zero data loss'
 NO_LOSS = re.compile(r"\b(?:rpo|recovery point(?: objective)?)\b[^.;]{0,30}?\b(?:zero|0|none|nothing)\b|"
@@ -32,7 +31,7 @@ ELSEWHERE = re.compile(r"\b(?:other|two|three|several|multiple|each|every) regio
 FAILOVER = re.compile(r"\b(fail ?over|promot\w*|standby|secondary region|take[s]? over)\b", re.I)
 
 
-def after_each(claims: list[Claim], pattern: re.Pattern[str]) -> list[tuple[Claim, Quantity]]:
+def after_each(claims: list[Claim], pattern: re.Pattern[str]) -> list[Timed]:
     """For each place `pattern` finds, the first time quantity after it in its sentence ('RTO is 1 hour and the RPO
     is 5 minutes': 1 hour for the RTO)."""
     return [(c, q) for c in claims for m in pattern.finditer(c.text)
@@ -47,15 +46,13 @@ def recovery_contradictions(claims: list[Claim]) -> list[Hit]:
     promise = next((c for c in claims if NO_LOSS.search(c.text)), None)
     copy = next((c for c in claims if ASYNC_COPY.search(c.text)), None)
     if promise and copy and not any(SYNC_COPY.search(c.text) for c in claims):
-        hits.append(Hit(rule="limit-contradiction", claims=[promise.id, copy.id], file=promise.file,
-                        lines=[promise.line, copy.line],
-                        title=f"No data loss ('{promise.section}') contradicted by asynchronous replication "
-                              f"('{copy.section}')",
-                        detail=f"line {promise.line} promises that nothing written is lost; line {copy.line} copies "
-                               "the data asynchronously, so a failover loses every write not yet copied",
-                        evidence=promise.text, severity="high",
-                        fix="Replicate synchronously (or with a quorum) the writes that must not be lost, or state "
-                            "the recovery point the replication lag allows."))
+        hits.append(Hit.of_pair(promise, copy, "limit-contradiction",
+                                title=f"No data loss ('{promise.section}') contradicted by asynchronous replication "
+                                      f"('{copy.section}')",
+                                detail=f"line {promise.line} promises that nothing written is lost; line {copy.line} "
+                                       "copies the data asynchronously, so a failover loses every write not yet copied",
+                                fix="Replicate synchronously (or with a quorum) the writes that must not be lost, or "
+                                    "state the recovery point the replication lag allows."))
     if found := first_beyond(after_each(claims, RTO), times(claims, DNS_TTL)):
         (a, qa), (b, qb) = found
         hits.append(Hit.of_pair(a, b, "limit-contradiction", evidence=b.text,
@@ -112,7 +109,6 @@ def waits_beyond_budget(claims: list[Claim]) -> list[Hit]:
                                f"is {qb.text} (line {b.line}), so the promise is broken whenever it is that slow",
                         fix=f"Do not wait for it in the step that promises {qa.text} (hold the item as pending and "
                             "finish asynchronously), or change the promise to what the dependency allows.")]
-    return []
 
 
 # a cached copy that lives for a time ('entries expire 10 minutes after they were stored', 'a TTL of 5 minutes')
@@ -141,4 +137,3 @@ def cache_outlives_freshness(claims: list[Claim]) -> list[Hit]:
                                f"can take {qb.text} to be seen, not {qa.text}",
                         fix=f"Invalidate the cached entries when the data changes, or keep them no longer than "
                             f"{qa.text}.")]
-    return []

@@ -28,7 +28,7 @@ def capacity_shortfall(claims: list[Claim]) -> list[Hit]:
     memory or disk size stated in the same section as the item or the count. One hit, the largest shortfall."""
     counts = [(c, q) for c in claims for q in c.quantities if q.dimension.startswith("count of ")]
     sizes = [(c, q) for c in claims for q in c.quantities if q.dimension == "size"]
-    best: tuple[float, Hit] | None = None
+    best: tuple[float, tuple[Claim, Quantity, Claim, Quantity, Claim, Quantity]] | None = None
     for c, n in counts:
         if PER_PERIOD.search(c.text):  # '2 million sessions a day' are not all held at once
             continue
@@ -41,13 +41,13 @@ def capacity_shortfall(claims: list[Claim]) -> list[Hit]:
                 if holder.id == item.id or not HOLDER.search(holder.text) or cap.base < 10 * s.base \
                         or holder.section not in (item.section, c.section) or need <= MARGIN * cap.base:
                     continue
-                hit = _hit(c, n, item, s, holder, cap, need)
                 if best is None or need / cap.base > best[0]:
-                    best = (need / cap.base, hit)
-    return [best[1]] if best else []
+                    best = (need / cap.base, (c, n, item, s, holder, cap))
+    return [_hit(*best[1])] if best else []
 
 
-def _hit(c: Claim, n: Quantity, item: Claim, s: Quantity, holder: Claim, cap: Quantity, need: float) -> Hit:
+def _hit(c: Claim, n: Quantity, item: Claim, s: Quantity, holder: Claim, cap: Quantity) -> Hit:
+    need = n.base * s.base
     return Hit(rule="limit-contradiction", claims=list(dict.fromkeys([holder.id, c.id, item.id])), file=holder.file,
                lines=list(dict.fromkeys([holder.line, c.line, item.line])),
                title=f"{n.text} of {s.text} each need about {_bytes(need)}, more than the {cap.text} that holds them "
@@ -87,10 +87,11 @@ def count_beyond_limit(claims: list[Claim]) -> list[Hit]:
                     if not head(lim["noun"]) or head(over["noun"]) != head(lim["noun"]) or m <= n:
                         continue
                     said, beyond = f"{lim['n']} {lim['noun']}", f"more than {over['n']} {over['noun']}"
-                    return [Hit(rule="limit-contradiction", claims=[a.id, b.id], file=a.file, lines=[a.line, b.line],
-                                title=f"Limit of {said} ('{a.section}') contradicted by {beyond} ('{b.section}')",
-                                detail=f"line {a.line} allows at most {said}; line {b.line} plans for {beyond}",
-                                evidence=a.text, severity="medium")]
+                    return [Hit.of_pair(a, b, "limit-contradiction", severity="medium",
+                                        title=f"Limit of {said} ('{a.section}') contradicted by {beyond} "
+                                              f"('{b.section}')",
+                                        detail=f"line {a.line} allows at most {said}; line {b.line} plans for "
+                                               f"{beyond}")]
     return []
 
 
